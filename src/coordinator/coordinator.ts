@@ -1,0 +1,302 @@
+/**
+ * Coordinator: the actor that owns the machine-wide hardware and the run's clock. It holds the
+ * IOAPIC (device line → vector → CPU), the device interrupt sources, the clock source and the clock
+ * watchdog, and in deterministic mode it is the slice scheduler: it grants execution slices to one
+ * CPU at a time, in a seeded order, over a virtual clock derived from cycle counts. (The dispatcher
+ * database and cross-CPU APC delivery join it with the threads issue.)
+ *
+ * It never runs CPU code and never touches a CPU's private state: it sends messages. It reads
+ * published PRCB words (IRQL for lowest-priority delivery, TICKS_TAKEN for the watchdog).
+ * Transport-free like the Processor; workers/coordinator.ts wires it.
+ */
+
+import { InterruptSource } from '../hal/device.js';
+import type { DeviceConfig } from '../hal/device.js';
+import { IoApic } from '../hal/ioapic.js';
+import { ClockSource } from '../hal/clock-source.js';
+import { BUGCHECK } from '../kernel/bugcheck.js';
+import { Kind, MAIN_ACTOR, actorOfCpu, decodeMessage, timeHi, timeLo, assertNever } from '../ipc/messages.js';
+import type { Message } from '../ipc/messages.js';
+import { ControlField, DoorbellField, MachineState, PrcbField } from '../shm/layout.js';
+import type { MachineLayout } from '../shm/layout.js';
+import type { MachineConfig } from '../cpu/config.js';
+import type { ProcessorPort, HostClock } from '../cpu/processor.js';
+import { prcbAddress } from '../cpu/processor.js';
+import { Fnv64 } from '../util/hash.js';
+import { Prng, deriveSeed } from '../util/prng.js';
+
+/** Slice lengths in deterministic mode, in cycles: seeded, so another seed interleaves differently. */
+const MIN_SLICE_CYCLES = 64;
+const MAX_SLICE_CYCLES = 4096;
+
+interface PendingEvent {
+  timeNs: number;
+  source: 'device' | 'clock';
+  index: number;
+}
+
+export class Coordinator {
+  private readonly config: MachineConfig;
+  private readonly layout: MachineLayout;
+  private readonly i32: Int32Array;
+  private readonly port: ProcessorPort;
+  private readonly hostClock: HostClock;
+  private readonly devices: InterruptSource[];
+  private readonly ioapic = new IoApic();
+  private readonly clock: ClockSource;
+  private readonly prng: Prng;
+  private readonly hash = new Fnv64();
+  private traceCount = 0;
+  private bugchecked = false;
+  private bugcheckCpu = -1;
+  private watchdogFired = false;
+  private sliceDone: Extract<Message, { type: 'slice/done' }> | null = null;
+  /** deterministic bookkeeping */
+  private readonly localNs: number[];
+  private readonly halted: boolean[];
+  private readonly doorbellAtHalt: number[];
+  private slices = 0;
+  private assertsDelivered = 0;
+
+  constructor(config: MachineConfig, devices: DeviceConfig[], sab: SharedArrayBuffer, layout: MachineLayout, port: ProcessorPort, hostClock: HostClock) {
+    this.config = config;
+    this.layout = layout;
+    this.i32 = new Int32Array(sab);
+    this.port = port;
+    this.hostClock = hostClock;
+    this.devices = devices.map((device) => new InterruptSource(device));
+    for (const device of devices) {
+      this.ioapic.program({ line: device.line, vector: device.vector, delivery: device.delivery, destinations: device.cpus });
+    }
+    this.clock = new ClockSource(config.clockIntervalNs);
+    this.prng = new Prng(deriveSeed(config.seed, 7));
+    this.localNs = new Array<number>(config.cpus).fill(0);
+    this.halted = new Array<boolean>(config.cpus).fill(false);
+    this.doorbellAtHalt = new Array<number>(config.cpus).fill(0);
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Events shared by both modes
+  // ---------------------------------------------------------------------------------------
+
+  private nextEvent(): PendingEvent {
+    let best: PendingEvent = { timeNs: this.clock.nextEventNs(), source: 'clock', index: 0 };
+    for (let i = 0; i < this.devices.length; i++) {
+      const t = this.devices[i]!.nextEventNs();
+      if (t < best.timeNs) best = { timeNs: t, source: 'device', index: i };
+    }
+    return best;
+  }
+
+  /** Deliver one due event at emulated time `stampNs`. Returns the CPUs it sent to. */
+  private deliver(event: PendingEvent, stampNs: number, woken: (cpu: number) => void): void {
+    if (event.source === 'clock') {
+      const tick = this.clock.fire();
+      for (let cpu = 0; cpu < this.config.cpus; cpu++) {
+        this.port.send(actorOfCpu(cpu), Kind.CLOCK_TICK, 3, tick, timeLo(stampNs), timeHi(stampNs));
+        woken(cpu);
+      }
+      this.checkClockWatchdog(tick);
+      return;
+    }
+    const device = this.devices[event.index]!;
+    const n = device.fire();
+    for (let k = 0; k < n; k++) {
+      const cpu = this.ioapic.route(device.config.line, (c) => this.i32[this.layout.prcb(c) + PrcbField.IRQL]!);
+      this.port.send(actorOfCpu(cpu), Kind.IRQ_ASSERT, 4, device.config.vector, device.config.line, timeLo(stampNs), timeHi(stampNs));
+      this.assertsDelivered++;
+      if (this.config.mode === 'deterministic') {
+        this.hash.word(timeLo(Math.round(stampNs)));
+        this.hash.word(event.index);
+        this.hash.word(cpu);
+        this.traceCount++;
+      }
+      woken(cpu);
+    }
+  }
+
+  /**
+   * CLOCK_WATCHDOG_TIMEOUT (§7.5): a CPU that has not taken a clock interrupt for too many ticks is
+   * stuck with interrupts masked. The bugcheck is raised on a CPU that is still taking ticks (as NT
+   * raises it from the clock path of the CPU that notices), or on the hung one if it is alone.
+   */
+  private checkClockWatchdog(tick: number): void {
+    if (this.watchdogFired || this.bugchecked) return;
+    const limit = this.config.clockWatchdogTicks;
+    for (let cpu = 0; cpu < this.config.cpus; cpu++) {
+      const taken = Atomics.load(this.i32, this.layout.prcb(cpu) + PrcbField.TICKS_TAKEN);
+      if (tick - taken > limit) {
+        let reporter = cpu;
+        for (let other = 0; other < this.config.cpus; other++) {
+          if (other !== cpu && tick - Atomics.load(this.i32, this.layout.prcb(other) + PrcbField.TICKS_TAKEN) <= 2) {
+            reporter = other;
+            break;
+          }
+        }
+        this.watchdogFired = true;
+        this.port.send(actorOfCpu(reporter), Kind.RAISE_BUGCHECK, 5, BUGCHECK.CLOCK_WATCHDOG_TIMEOUT, limit, 0, prcbAddress(cpu), cpu);
+        return;
+      }
+    }
+  }
+
+  private readonly visitor = (kind: number, w: Int32Array, offset: number, length: number): void => {
+    this.handle(decodeMessage(kind, w, offset, length));
+  };
+
+  private handle(message: Message): void {
+    switch (message.type) {
+      case 'slice/done':
+        this.sliceDone = message;
+        return;
+      case 'bugcheck':
+        this.bugchecked = true;
+        this.bugcheckCpu = message.cpu;
+        return;
+      case 'irq/assert':
+      case 'clock/tick':
+      case 'ipi':
+      case 'dpc/link':
+      case 'slice/grant':
+      case 'run/stop':
+      case 'freeze':
+      case 'ready':
+      case 'report':
+      case 'run/done':
+      case 'raise-bugcheck':
+        throw new Error(`coordinator cannot handle '${message.type}'`);
+      default:
+        assertNever(message);
+    }
+  }
+
+  private finish(reason: 'end' | 'bugcheck', timeNs: number): void {
+    if (reason === 'end') {
+      Atomics.store(this.i32, this.layout.control + ControlField.STATE, MachineState.STOPPING);
+      for (let cpu = 0; cpu < this.config.cpus; cpu++) this.port.send(actorOfCpu(cpu), Kind.RUN_STOP, 2, timeLo(timeNs), timeHi(timeNs));
+    }
+    this.port.sendReport(MAIN_ACTOR, {
+      kind: 'coordinator',
+      reason,
+      timeNs,
+      traceHash: this.hash.hex(),
+      traceEvents: this.traceCount,
+      slices: this.slices,
+      clockTicks: this.clock.tick,
+      deviceAssertions: this.devices.map((d) => ({ name: d.config.name, asserted: d.asserted })),
+      bugcheckCpu: this.bugcheckCpu,
+    });
+    this.port.send(MAIN_ACTOR, Kind.RUN_DONE, 3, reason === 'bugcheck' ? 1 : 0, timeLo(timeNs), timeHi(timeNs));
+    this.port.flush();
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Parallel mode: devices and the clock follow the host clock; CPUs run free
+  // ---------------------------------------------------------------------------------------
+
+  runParallel(): void {
+    const duration = this.config.durationNs;
+    for (;;) {
+      this.port.poll(this.visitor);
+      if (this.bugchecked) {
+        this.finish('bugcheck', this.hostClock());
+        return;
+      }
+      const now = this.hostClock();
+      if (now >= duration) {
+        this.finish('end', duration);
+        return;
+      }
+      let event = this.nextEvent();
+      while (event.timeNs <= now) {
+        // stamp with the moment the line is asserted, so latency is measured from delivery
+        this.deliver(event, now, () => {});
+        event = this.nextEvent();
+      }
+      this.port.flush();
+      const untilNs = Math.min(event.timeNs, duration);
+      const sleepMs = (untilNs - this.hostClock()) / 1e6 / this.config.timeScale;
+      if (sleepMs > 0.05) this.port.sleep(Math.min(sleepMs, 50));
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Deterministic mode: one CPU at a time, virtual time from cycles
+  // ---------------------------------------------------------------------------------------
+
+  runDeterministic(): void {
+    const duration = this.config.durationNs;
+    const cpus = this.config.cpus;
+    const wake = (cpu: number, atNs: number): void => {
+      if (this.halted[cpu]) {
+        this.halted[cpu] = false;
+        if (this.localNs[cpu]! < atNs) this.localNs[cpu] = atNs;
+      }
+    };
+    for (;;) {
+      if (this.bugchecked) {
+        this.finish('bugcheck', Math.max(...this.localNs));
+        return;
+      }
+      // the earliest runnable CPU; halted CPUs do not hold time back
+      let cpu = -1;
+      let minNs = Infinity;
+      for (let c = 0; c < cpus; c++) {
+        if (this.halted[c]) continue;
+        const t = this.localNs[c]!;
+        // seeded tie-break: CPUs at the same time run in a seed-dependent order
+        if (t < minNs || (t === minNs && this.prng.next() < 0.5)) {
+          minNs = t;
+          cpu = c;
+        }
+      }
+      const event = this.nextEvent();
+      if (event.timeNs <= minNs || cpu < 0) {
+        if (event.timeNs >= duration) {
+          if (cpu < 0 || minNs >= duration) {
+            this.finish('end', duration);
+            return;
+          }
+        } else {
+          this.deliver(event, event.timeNs, (target) => wake(target, event.timeNs));
+          this.port.flush();
+          continue;
+        }
+      }
+      if (minNs >= duration) {
+        this.finish('end', duration);
+        return;
+      }
+      // a slice of seeded length that stops at the next event, so events land on time
+      let budget = this.prng.int(MIN_SLICE_CYCLES, MAX_SLICE_CYCLES);
+      const untilNs = Math.min(event.timeNs, duration);
+      const room = Math.ceil((untilNs - minNs) * this.config.cyclesPerNs);
+      if (room < budget) budget = Math.max(1, room);
+      this.grant(cpu, budget, minNs, untilNs);
+      if (this.bugchecked) continue;
+      const done = this.sliceDone!;
+      this.sliceDone = null;
+      this.localNs[cpu] = Math.max(done.timeNs, minNs);
+      if (done.halted) {
+        this.halted[cpu] = true;
+        this.doorbellAtHalt[cpu] = done.doorbellSeen;
+      }
+      // halted CPUs that this slice sent something to wake at the sender's time
+      for (let c = 0; c < cpus; c++) {
+        if (!this.halted[c]) continue;
+        const count = Atomics.load(this.i32, this.layout.doorbell(actorOfCpu(c)) + DoorbellField.COUNT);
+        if (count !== this.doorbellAtHalt[c]) wake(c, this.localNs[cpu]!);
+      }
+    }
+  }
+
+  private grant(cpu: number, budget: number, startNs: number, untilNs: number): void {
+    this.slices++;
+    this.port.send(actorOfCpu(cpu), Kind.SLICE_GRANT, 5, budget, timeLo(untilNs), timeHi(untilNs), timeLo(startNs), timeHi(startNs));
+    this.port.flush();
+    while (!this.sliceDone && !this.bugchecked) {
+      if (!this.port.hasWork()) this.port.sleep(100);
+      this.port.poll(this.visitor);
+    }
+  }
+}

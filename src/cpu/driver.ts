@@ -1,0 +1,79 @@
+/**
+ * The loops that drive a Processor in each run mode, run by the CPU worker after boot.
+ *
+ * Deterministic: wait for a slice grant, run exactly that many cycles (or until halted), report the
+ * slice back. Messages are only drained at slice starts and inside the slice, and only the granted
+ * CPU runs, so what each CPU sees depends on the seed alone.
+ *
+ * Parallel: run in chunks; between chunks flush the outbox and pace against the host clock (a CPU
+ * never runs ahead of its emulated clock rate, so `work n` takes n cycles of emulated time); when
+ * halted, sleep on the doorbell (an idle CPU costs no host CPU).
+ */
+
+import { Processor, RunExit } from './processor.js';
+import type { ProcessorPort, HostClock } from './processor.js';
+import { COORDINATOR_ACTOR, Kind, timeHi, timeLo } from '../ipc/messages.js';
+
+/** cycles between pacing checks and outbox flushes in parallel mode */
+const PARALLEL_CHUNK_CYCLES = 2000;
+
+export function runDeterministicLoop(processor: Processor, port: ProcessorPort): void {
+  let grant: { budget: number; startNs: number } | null = null;
+  processor.onGrant = (budget, startNs) => {
+    grant = { budget, startNs };
+  };
+  for (;;) {
+    while (grant === null && !processor.isStopRequested && !processor.isFrozen) {
+      if (!port.hasWork()) port.sleep(1000);
+      processor.drainInbox();
+    }
+    if (processor.isFrozen) return;
+    if (processor.isStopRequested) {
+      processor.stop();
+      return;
+    }
+    const { budget, startNs } = grant!;
+    grant = null;
+    processor.beginSlice(startNs);
+    const exit = processor.run(processor.cycles + budget);
+    if (exit === RunExit.FROZEN) return;
+    if (exit === RunExit.STOP) {
+      processor.stop();
+      return;
+    }
+    const halted = exit === RunExit.HALT;
+    if (halted) processor.enterHalt();
+    const now = processor.now();
+    port.send(COORDINATOR_ACTOR, Kind.SLICE_DONE, 5, processor.cpu, timeLo(now), timeHi(now), halted ? 1 : 0, port.doorbellSeen());
+    port.flush();
+  }
+}
+
+export function runParallelLoop(processor: Processor, port: ProcessorPort, hostClock: HostClock): void {
+  const cyclesPerNs = processor.config.cyclesPerNs;
+  let paceHostNs = hostClock();
+  let paceCycles = processor.cycles;
+  for (;;) {
+    const exit = processor.run(processor.cycles + PARALLEL_CHUNK_CYCLES);
+    port.flush();
+    if (exit === RunExit.FROZEN) return;
+    if (exit === RunExit.STOP) {
+      processor.stop();
+      return;
+    }
+    if (exit === RunExit.HALT) {
+      processor.enterHalt();
+      port.flush();
+      while (!port.hasWork()) port.sleep(100);
+      processor.leaveHalt();
+      paceHostNs = hostClock();
+      paceCycles = processor.cycles;
+      continue;
+    }
+    // pacing: cycles executed must not get ahead of emulated time
+    const targetNs = paceHostNs + (processor.cycles - paceCycles) / cyclesPerNs;
+    while (hostClock() < targetNs && !port.hasWork()) {
+      /* spin: the CPU is busy in emulated time */
+    }
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * Trace event codes: what a CPU records (into its running trace hash, its last-events window, and
+ * the trace file when one was asked for). Append only: the numbers feed the trace hash.
+ */
+export const TraceEvent = {
+  IRQL: 1,
+  ISR_ENTER: 2,
+  ISR_EXIT: 3,
+  DPC_INSERT: 4,
+  DPC_START: 5,
+  DPC_END: 6,
+  IPI_SEND: 7,
+  IPI_RECEIVE: 8,
+  CLOCK: 9,
+  USER: 10,
+  BUGCHECK: 11,
+  THREAD_EXIT: 12,
+  GENERIC_CALL: 13,
+  IPI_PACKET: 14,
+  HALT: 15,
+  WAKE: 16,
+} as const;
+
+const NAMES: Record<number, string> = {
+  1: 'irql',
+  2: 'isr-enter',
+  3: 'isr-exit',
+  4: 'dpc-insert',
+  5: 'dpc-start',
+  6: 'dpc-end',
+  7: 'ipi-send',
+  8: 'ipi-receive',
+  9: 'clock',
+  10: 'trace',
+  11: 'bugcheck',
+  12: 'thread-exit',
+  13: 'generic-call',
+  14: 'ipi-packet',
+  15: 'halt',
+  16: 'wake',
+};
+
+export function traceEventName(event: number): string {
+  return NAMES[event] ?? `event-${event}`;
+}

@@ -1,0 +1,90 @@
+/**
+ * Local APIC of one emulated CPU: the pending-interrupt register (IRR), the in-service stack (ISR),
+ * EOI, and the priority rule that decides what may be delivered. Owned by its CPU only; other actors
+ * reach it by message (IRQ_ASSERT from the IOAPIC, IPI from another CPU's ICR write), and the CPU
+ * posts them here when it drains its inbox.
+ *
+ * Eager masking (nt-semantics.md §1.4): the IRQL is the TPR, so "deliverable" is simply "the level of
+ * the highest pending vector > the current IRQL". A masked interrupt stays pending; nothing is lost.
+ * Unlike a real IRR bit, each device assertion is counted, so N assertions are N interrupts and the
+ * "N interrupts, 1 DPC" coalescing the scenarios show happens in KeInsertQueueDpc, where NT does it.
+ * IPIs coalesce through their request bits, as in NT.
+ *
+ * Source: Intel SDM vol. 3 ch. 10 (local APIC); xv6 lapic.c for the shape.
+ */
+
+export class LocalApic {
+  /** pending assertions per vector */
+  private readonly pendingCount = new Int32Array(256);
+  /** the emulated time the oldest pending assertion of each vector was raised (for latency) */
+  private readonly oldestAssertNs: Float64Array = new Float64Array(256);
+  /** pending assertions per IRQL, and a bitmask of IRQLs that have any */
+  private readonly pendingByIrql = new Int32Array(32);
+  private pendingIrqlMask = 0;
+  /** vectors in service, innermost last (the ISR register as a stack) */
+  readonly inService: number[] = [];
+  private readonly irqlOfVector: Int32Array;
+  /** per-vector FIFO of assertion times (beyond the oldest) so latency is per assertion */
+  private readonly assertTimes: number[][] = [];
+
+  constructor(irqlOfVector: Int32Array) {
+    this.irqlOfVector = irqlOfVector;
+    for (let v = 0; v < 256; v++) this.assertTimes.push([]);
+  }
+
+  /** The IOAPIC (or an IPI) raised `vector` at emulated time `timeNs`. */
+  post(vector: number, timeNs: number): void {
+    const irql = this.irqlOfVector[vector]!;
+    if (this.pendingCount[vector] === 0) this.oldestAssertNs[vector] = timeNs;
+    else this.assertTimes[vector]!.push(timeNs);
+    this.pendingCount[vector]! += 1;
+    this.pendingByIrql[irql]! += 1;
+    this.pendingIrqlMask |= 1 << irql;
+  }
+
+  /** Post `vector` once unless it is already pending (IPI vectors: requests coalesce). */
+  postOnce(vector: number, timeNs: number): void {
+    if (this.pendingCount[vector] === 0) this.post(vector, timeNs);
+  }
+
+  /** Highest IRQL with a pending vector, or −1. */
+  highestPendingIrql(): number {
+    return this.pendingIrqlMask === 0 ? -1 : 31 - Math.clz32(this.pendingIrqlMask);
+  }
+
+  isPending(vector: number): boolean {
+    return this.pendingCount[vector]! > 0;
+  }
+
+  /**
+   * Accept the highest pending vector at `irql` into service. Returns the vector; `acceptedAssertNs`
+   * holds when it was asserted.
+   */
+  acceptedAssertNs = 0;
+  accept(irql: number): number {
+    // highest vector whose level is irql: scan down from the top; vectors per level are few
+    for (let vector = 255; vector >= 0; vector--) {
+      if (this.pendingCount[vector]! > 0 && this.irqlOfVector[vector] === irql) {
+        this.acceptedAssertNs = this.oldestAssertNs[vector]!;
+        this.pendingCount[vector]! -= 1;
+        if (this.pendingCount[vector]! > 0) this.oldestAssertNs[vector] = this.assertTimes[vector]!.shift()!;
+        this.pendingByIrql[irql]! -= 1;
+        if (this.pendingByIrql[irql] === 0) this.pendingIrqlMask &= ~(1 << irql);
+        this.inService.push(vector);
+        return vector;
+      }
+    }
+    throw new Error(`LocalApic.accept: nothing pending at IRQL ${irql}`);
+  }
+
+  /** End of interrupt: the innermost vector leaves service. */
+  eoi(): number | undefined {
+    return this.inService.pop();
+  }
+
+  pendingVectors(): number[] {
+    const out: number[] = [];
+    for (let v = 0; v < 256; v++) if (this.pendingCount[v]! > 0) out.push(v);
+    return out;
+  }
+}

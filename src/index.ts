@@ -1,0 +1,33 @@
+/**
+ * irqlab's public API: define scenarios, load them, run them. Everything else is internal.
+ *
+ *   import { defineScenario, R0, R1 } from 'irqlab';
+ *   export default defineScenario({ name, description, routines: { … }, … });
+ */
+
+export { defineScenario } from './scenario/define.js';
+export type {
+  ScenarioDefinition,
+  MachineDefaults,
+  MemoryDeclaration,
+  DpcDeclaration,
+  DpcImportance,
+  InterruptDeclaration,
+  DeviceDeclaration,
+  ThreadDeclaration,
+  NativeRoutine,
+  NativeMachineView,
+  RunView,
+  CheckDeclaration,
+} from './scenario/define.js';
+export * from './isa/registers.js';
+export type { RoutineBuilder } from './isa/builder.js';
+export { KERNEL_CALLS } from './isa/kcalls.js';
+export type { KernelCallName } from './isa/kcalls.js';
+export { loadScenario } from './scenario/load.js';
+export type { LoadedScenario } from './scenario/load.js';
+export { runScenario } from './machine/run.js';
+export type { RunOptions } from './machine/run.js';
+export { ExitCode } from './machine/result.js';
+export type { RunResult, CpuSummary, LatencySummary, BugcheckInfo, CheckResult, RunMode, Arch } from './machine/result.js';
+export { BUGCHECK, bugcheckName } from './kernel/bugcheck.js';

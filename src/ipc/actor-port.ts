@@ -1,0 +1,26 @@
+/**
+ * ActorPort: what an actor (a CPU or the coordinator) needs from the transport, so that actors stay
+ * transport-free: the same Processor runs over SharedArrayBuffer rings in a worker
+ * (src/ipc/worker-port.ts) or over in-memory queues in a test.
+ */
+
+import type { Report } from './messages.js';
+
+export interface ActorPort {
+  /** queue a fixed binary message for actor `to` (never dropped: a full ring backs up, see Outbox) */
+  send(to: number, kind: number, length: number, w0?: number, w1?: number, w2?: number, w3?: number, w4?: number, w5?: number, w6?: number): void;
+  /** a variable-shaped report for the main thread (msgpackr on the worker's message port) */
+  sendReport(to: number, report: Report): void;
+  /** deliver queued records to the visitor, in a fixed source order; returns how many */
+  poll(visitor: (kind: number, i32: Int32Array, offset: number, length: number) => void): number;
+  /** cheap: true when poll() would deliver something */
+  hasWork(): boolean;
+  /** sleep until a message arrives or timeoutMs passes (never on the main thread) */
+  sleep(timeoutMs?: number): void;
+  /** publish what send() backed up, ring doorbells */
+  flush(): void;
+  /** the doorbell count this actor has seen (deterministic mode reports it at a halt) */
+  doorbellSeen(): number;
+  /** trace record out to the main thread (only when a trace file was asked for) */
+  trace?(time: number, event: number, a: number, b: number, c: number): void;
+}

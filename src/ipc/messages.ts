@@ -1,0 +1,191 @@
+/**
+ * Every message between irqlab's actors, in one discriminated union. Actors are numbered: the main
+ * thread is 0, the coordinator 1, CPU i is 2 + i (see actorOfCpu). Messages travel as ring records
+ * (src/shm/spsc-ring.ts): `kind` is the record kind, the fields below are Int32 payload words in
+ * the order listed. Hot messages are fixed binary; REPORT carries a msgpackr blob (src/ipc/codec.ts).
+ *
+ * Emulated times are nanoseconds up to 2^53, sent as two words (low 32 bits unsigned, high bits).
+ * decodeMessage() turns a record into the union; handlers switch on `type` exhaustively.
+ */
+
+export const MAIN_ACTOR = 0;
+export const COORDINATOR_ACTOR = 1;
+export function actorOfCpu(cpu: number): number {
+  return 2 + cpu;
+}
+export function cpuOfActor(actor: number): number {
+  return actor - 2;
+}
+
+/** Record kinds. Append only: the numbers are the wire format. */
+export const Kind = {
+  /** coordinator → CPU: the IOAPIC delivers a device interrupt. [vector, line, timeLo, timeHi] */
+  IRQ_ASSERT: 1,
+  /** coordinator → CPU: a clock interrupt (owner) or clock IPI (others). [tick, timeLo, timeHi] */
+  CLOCK_TICK: 2,
+  /** CPU → CPU: an inter-processor interrupt with NT request bits. [from, bits, timeLo, timeHi] */
+  IPI: 3,
+  /** CPU → CPU: link a claimed KDPC into the receiver's queue (the remote half of KeInsertQueueDpc). [dpc, tag, timeLo, timeHi] */
+  DPC_LINK: 4,
+  /** coordinator → CPU (deterministic mode): run until local time reaches [untilLo, untilHi] or [budgetCycles] are used. [budgetCycles, untilLo, untilHi, startLo, startHi] */
+  SLICE_GRANT: 5,
+  /** CPU → coordinator (deterministic mode): the slice ended. [cpu, timeLo, timeHi, halted (0/1), doorbellSeen] */
+  SLICE_DONE: 6,
+  /** (retired before release: the run starts when the main thread sets ControlField.STATE to RUNNING) */
+  RESERVED_7: 7,
+  /** coordinator → CPU: the run is over, report and exit. [timeLo, timeHi] */
+  RUN_STOP: 8,
+  /** CPU → CPU, coordinator → CPU: freeze now (bugcheck); taken at any IRQL, like an NMI. [from] */
+  FREEZE: 9,
+  /** any actor → main: booted and ready. [actor] */
+  READY: 10,
+  /** CPU → coordinator: this CPU bugchecked; stop the devices and the clock. [cpu, code, timeLo, timeHi] */
+  BUGCHECK: 11,
+  /** any actor → main: a msgpackr-encoded report (final stats, frozen state, bugcheck analysis). [byteLength, bytes…] */
+  REPORT: 12,
+  /** coordinator → main: the run is over and every CPU was told to report. [reason (0 end of time, 1 bugcheck), timeLo, timeHi] */
+  RUN_DONE: 13,
+  /** coordinator → CPU: raise this bugcheck now, at any IRQL like an NMI (the clock watchdog saw a hung CPU). [code, p1, p2, p3, p4] */
+  RAISE_BUGCHECK: 14,
+} as const;
+
+export type Message =
+  | { type: 'irq/assert'; vector: number; line: number; timeNs: number }
+  | { type: 'clock/tick'; tick: number; timeNs: number }
+  | { type: 'ipi'; from: number; bits: number; timeNs: number }
+  | { type: 'dpc/link'; dpc: number; tag: number; timeNs: number }
+  | { type: 'slice/grant'; budgetCycles: number; untilNs: number; startNs: number }
+  | { type: 'slice/done'; cpu: number; timeNs: number; halted: boolean; doorbellSeen: number }
+  | { type: 'run/stop'; timeNs: number }
+  | { type: 'freeze'; from: number }
+  | { type: 'ready'; actor: number }
+  | { type: 'bugcheck'; cpu: number; code: number; timeNs: number }
+  | { type: 'report'; payloadOffset: number; payloadLength: number }
+  | { type: 'run/done'; reason: 'end' | 'bugcheck'; timeNs: number }
+  | { type: 'raise-bugcheck'; code: number; params: [number, number, number, number] };
+
+const TWO_32 = 4294967296;
+
+export function timeLo(ns: number): number {
+  return (ns % TWO_32) | 0;
+}
+export function timeHi(ns: number): number {
+  return Math.floor(ns / TWO_32) | 0;
+}
+export function joinTime(lo: number, hi: number): number {
+  return hi * TWO_32 + (lo >>> 0);
+}
+
+/** Decode one ring record. REPORT is left as a view (payloadOffset/Length) for the codec. */
+export function decodeMessage(kind: number, w: Int32Array, o: number, length: number): Message {
+  switch (kind) {
+    case Kind.IRQ_ASSERT:
+      return { type: 'irq/assert', vector: w[o]!, line: w[o + 1]!, timeNs: joinTime(w[o + 2]!, w[o + 3]!) };
+    case Kind.CLOCK_TICK:
+      return { type: 'clock/tick', tick: w[o]!, timeNs: joinTime(w[o + 1]!, w[o + 2]!) };
+    case Kind.IPI:
+      return { type: 'ipi', from: w[o]!, bits: w[o + 1]!, timeNs: joinTime(w[o + 2]!, w[o + 3]!) };
+    case Kind.DPC_LINK:
+      return { type: 'dpc/link', dpc: w[o]!, tag: w[o + 1]!, timeNs: joinTime(w[o + 2]!, w[o + 3]!) };
+    case Kind.SLICE_GRANT:
+      return {
+        type: 'slice/grant',
+        budgetCycles: w[o]!,
+        untilNs: joinTime(w[o + 1]!, w[o + 2]!),
+        startNs: joinTime(w[o + 3]!, w[o + 4]!),
+      };
+    case Kind.SLICE_DONE:
+      return { type: 'slice/done', cpu: w[o]!, timeNs: joinTime(w[o + 1]!, w[o + 2]!), halted: w[o + 3] === 1, doorbellSeen: w[o + 4]! };
+    case Kind.RUN_STOP:
+      return { type: 'run/stop', timeNs: joinTime(w[o]!, w[o + 1]!) };
+    case Kind.FREEZE:
+      return { type: 'freeze', from: w[o]! };
+    case Kind.READY:
+      return { type: 'ready', actor: w[o]! };
+    case Kind.BUGCHECK:
+      return { type: 'bugcheck', cpu: w[o]!, code: w[o + 1]!, timeNs: joinTime(w[o + 2]!, w[o + 3]!) };
+    case Kind.REPORT:
+      return { type: 'report', payloadOffset: o, payloadLength: length };
+    case Kind.RUN_DONE:
+      return { type: 'run/done', reason: w[o] === 1 ? 'bugcheck' : 'end', timeNs: joinTime(w[o + 1]!, w[o + 2]!) };
+    case Kind.RAISE_BUGCHECK:
+      return { type: 'raise-bugcheck', code: w[o]!, params: [w[o + 1]!, w[o + 2]!, w[o + 3]!, w[o + 4]!] };
+    default:
+      throw new Error(`decodeMessage: unknown record kind ${kind}`);
+  }
+}
+
+export function assertNever(value: never): never {
+  throw new Error(`unhandled message ${JSON.stringify(value)}`);
+}
+
+/** NT IPI request bits (ReactOS indices), carried in an IPI message and OR-ed into the target's request word. */
+export const IpiRequest = {
+  APC: 1 << 1,
+  DPC: 1 << 2,
+  FREEZE: 1 << 4,
+  PACKET_READY: 1 << 6,
+} as const;
+
+// ---------------------------------------------------------------------------------------------
+// Reports: variable-shaped, low-rate messages from workers to the main thread. They travel on the
+// worker's message port as msgpackr bytes (src/ipc/report-codec.ts): a CPU's final report carries
+// up to 64k latency samples, far more than a ring record holds.
+// ---------------------------------------------------------------------------------------------
+
+export interface ReportFrame {
+  kind: string;
+  routine: string;
+  irql: number;
+}
+
+export interface ReportEvent {
+  timeNs: number;
+  cpu: number;
+  event: string;
+  detail: string;
+}
+
+/** A CPU's state at the end of the run or when it froze. */
+export interface CpuReport {
+  kind: 'cpu';
+  cpu: number;
+  frozen: boolean;
+  irql: number;
+  irqlName: string;
+  frames: ReportFrame[];
+  lastEvents: ReportEvent[];
+  traceHash: string;
+  traceEvents: number;
+  assertToIsr: number[];
+  isrToDpc: number[];
+  userEvents: Array<{ cpu: number; timeNs: number; tag: number; value: number }>;
+  timeNs: number;
+}
+
+/** The coordinator's account of the run. */
+export interface CoordinatorReport {
+  kind: 'coordinator';
+  reason: 'end' | 'bugcheck';
+  timeNs: number;
+  traceHash: string;
+  traceEvents: number;
+  slices: number;
+  clockTicks: number;
+  deviceAssertions: Array<{ name: string; asserted: number }>;
+  bugcheckCpu: number;
+}
+
+/** Sent by the CPU that bugchecked, before it freezes. */
+export interface BugcheckReport {
+  kind: 'bugcheck';
+  cpu: number;
+  code: number;
+  params: [number, number, number, number];
+  irql: number;
+  timeNs: number;
+  frames: ReportFrame[];
+  faultingInstruction: string;
+}
+
+export type Report = CpuReport | CoordinatorReport | BugcheckReport;

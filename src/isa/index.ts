@@ -1,0 +1,12 @@
+/**
+ * The instruction set in one import: encoding, registers, builder, linker, interpreter and
+ * disassembler, plus the kernel-call table. Scenarios and the CPU worker import from here.
+ */
+
+export * from './kcalls.js';
+export * from './opcodes.js';
+export * from './registers.js';
+export * from './builder.js';
+export * from './link.js';
+export * from './interpreter.js';
+export * from './disasm.js';

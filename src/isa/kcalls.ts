@@ -1,0 +1,61 @@
+/**
+ * The kernel calls an emulated program can make, by their WDK (or ReactOS Ki*) names so they can be
+ * searched. A `kcall` instruction names one of these by id; its arguments are operands (registers
+ * or immediates) and its result lands in r0. The numbers are part of the program image format:
+ * append new calls, never renumber.
+ *
+ * Implemented by the processor (src/cpu/kernel-calls.ts); the builder (src/isa/builder.ts) offers
+ * a typed method for each. Who may call what at which IRQL is enforced by the implementation,
+ * not here.
+ */
+
+export interface KernelCallSpec {
+  readonly id: number;
+  readonly name: string;
+  /** argument names, for the builder, the disassembler and error messages */
+  readonly args: readonly string[];
+  /** one line for docs and `irqlab` help */
+  readonly doc: string;
+}
+
+const table = [
+  { name: 'KeGetCurrentIrql', args: [], doc: 'r0 = the current IRQL' },
+  { name: 'KeRaiseIrql', args: ['newIrql'], doc: 'raise to newIrql (0x9 if lower than the current IRQL); r0 = old IRQL' },
+  { name: 'KeLowerIrql', args: ['newIrql'], doc: 'lower to newIrql (0xA if higher than the current IRQL); pending interrupts are delivered' },
+  { name: 'KeRaiseIrqlToDpcLevel', args: [], doc: 'raise to DISPATCH_LEVEL; r0 = old IRQL' },
+  { name: 'KeGetCurrentProcessorNumber', args: [], doc: 'r0 = this CPU\'s number' },
+  { name: 'KeInitializeDpc', args: ['dpc', 'routine', 'context'], doc: 'reinitialise a declared KDPC: routine, context, Medium importance, untargeted' },
+  { name: 'KeInsertQueueDpc', args: ['dpc', 'systemArgument1', 'systemArgument2'], doc: 'queue a DPC; r0 = FALSE if it was already queued (arguments then dropped)' },
+  { name: 'KeRemoveQueueDpc', args: ['dpc'], doc: 'dequeue a DPC; r0 = TRUE if it was queued' },
+  { name: 'KeSetImportanceDpc', args: ['dpc', 'importance'], doc: 'Low 0, Medium 1, High 2, MediumHigh 3; takes effect at the next insert' },
+  { name: 'KeSetTargetProcessorDpc', args: ['dpc', 'cpu'], doc: 'target the DPC at a CPU; takes effect at the next insert' },
+  { name: 'KeIsExecutingDpc', args: [], doc: 'r0 = TRUE while a DPC routine is running on this CPU' },
+  { name: 'KeIpiGenericCall', args: ['routine', 'argument'], doc: 'run routine(argument) on every CPU at IPI_LEVEL at once; r0 = its result on this CPU' },
+  { name: 'KiIpiSendPacket', args: ['targetMask', 'routine', 'argument'], doc: 'run routine(argument) at IPI_LEVEL on each CPU in targetMask; returns when all have acknowledged' },
+  { name: 'KeBugCheckEx', args: ['code', 'p1', 'p2', 'p3', 'p4'], doc: 'stop the machine with this bugcheck' },
+  { name: 'KeStallExecutionProcessor', args: ['microseconds'], doc: 'busy-wait this many emulated microseconds (interrupts still taken)' },
+  { name: 'KeQueryInterruptTime', args: [], doc: 'r0 = emulated interrupt time in 100 ns units (low 32 bits)' },
+  { name: 'KeQueryTickCount', args: [], doc: 'r0 = clock ticks this CPU has taken since boot' },
+  { name: 'HalRequestSoftwareInterrupt', args: ['irql'], doc: 'request an APC (1) or DISPATCH (2) software interrupt on this CPU' },
+  { name: 'KeSynchronizeExecution', args: ['interrupt', 'routine', 'context'], doc: 'raise to the interrupt\'s SynchronizeIrql, take its lock, r0 = routine(context)' },
+  { name: 'KeQueryPerformanceCounter', args: [], doc: 'r0 = emulated time in ns (a 1 GHz performance counter), low 32 bits' },
+] as const;
+
+export type KernelCallName = (typeof table)[number]['name'];
+
+export const KERNEL_CALLS: readonly KernelCallSpec[] = table.map((entry, id) => ({ id, ...entry }));
+
+const byName = new Map<string, KernelCallSpec>(KERNEL_CALLS.map((spec) => [spec.name, spec]));
+
+export function kernelCallByName(name: string): KernelCallSpec | undefined {
+  return byName.get(name);
+}
+
+export function kernelCallById(id: number): KernelCallSpec | undefined {
+  return KERNEL_CALLS[id];
+}
+
+/** Kernel call ids by name, for switch statements in the implementation. */
+export const KC = Object.fromEntries(KERNEL_CALLS.map((spec) => [spec.name, spec.id])) as {
+  readonly [K in KernelCallName]: number;
+};

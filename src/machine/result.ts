@@ -1,0 +1,144 @@
+/**
+ * RunResult: what one run of a scenario produced. This is the JSON contract of `irqlab run --json`
+ * (one object on stdout) and the input of every human-readable report. Main thread only.
+ * Fields are additive: never rename or remove one, consumers parse them.
+ */
+
+export type RunMode = 'parallel' | 'deterministic';
+export type Arch = 'x64' | 'x86';
+
+export interface LatencySummary {
+  /** how many samples were taken */
+  count: number;
+  p50Ns: number;
+  p99Ns: number;
+  maxNs: number;
+}
+
+export interface CpuSummary {
+  cpu: number;
+  /** hardware (device) interrupts taken, all vectors */
+  interrupts: number;
+  /** interrupts taken per vector, keyed by the vector in hex ("0x50") */
+  interruptsByVector: Record<string, number>;
+  dpcs: number;
+  ipisSent: number;
+  ipisReceived: number;
+  /** deepest interrupt nesting seen (1 = one ISR over thread/DPC code) */
+  maxNesting: number;
+  maxDpcQueueDepth: number;
+  /** emulated ns spent at each IRQL, keyed by the IRQL number ("0".."15" or "0".."31") */
+  timeAtIrqlNs: Record<string, number>;
+  /** emulated cycles executed by this CPU */
+  cycles: number;
+  /** instructions executed by this CPU */
+  instructions: number;
+  clockTicks: number;
+  /** emulated ns spent halted in the idle loop (not counted in timeAtIrqlNs) */
+  idleNs: number;
+  /** device interrupts no ISR claimed */
+  unclaimedInterrupts: number;
+}
+
+export interface CheckResult {
+  name: string;
+  passed: boolean;
+  detail: string;
+}
+
+export interface BugcheckFrame {
+  /** what the frame is: 'thread' | 'isr' | 'dpc' | 'ipi' | 'clock' | 'dispatch' | 'idle' | … */
+  kind: string;
+  /** routine name as declared in the scenario, or a kernel routine name (KiRetireDpcList, …) */
+  routine: string;
+  irql: number;
+}
+
+export interface CpuEvent {
+  timeNs: number;
+  cpu: number;
+  /** event name, e.g. 'isr-enter', 'dpc-start', 'ipi-send' */
+  event: string;
+  /** human-readable details, e.g. 'vector 0x50 line 1' */
+  detail: string;
+}
+
+export interface CpuFrozenState {
+  cpu: number;
+  irql: number;
+  irqlName: string;
+  /** frames from the bottom (thread/idle) to the top (the one running when frozen) */
+  frames: BugcheckFrame[];
+  /** true when the CPU answered the freeze IPI; false if it had to be stopped from outside */
+  responded: boolean;
+  lastEvents: CpuEvent[];
+}
+
+export interface BugcheckInfo {
+  code: number;
+  name: string;
+  /** the four bugcheck parameters */
+  params: [number, number, number, number];
+  /** one line per parameter saying what it means for this code */
+  paramMeanings: [string, string, string, string];
+  description: string;
+  cpu: number;
+  irql: number;
+  irqlName: string;
+  /** what was running on the faulting CPU, innermost last */
+  frames: BugcheckFrame[];
+  /** the routine that was running when it happened (top frame's routine) */
+  routine: string;
+  emulatedTimeNs: number;
+  /** every CPU's state when frozen */
+  cpus: CpuFrozenState[];
+  /** the exact command that replays this run in deterministic mode */
+  replayCommand: string;
+  /** the instruction that was executing on the faulting CPU, disassembled ("Routine+0x1c: kcall …") */
+  faultingInstruction: string;
+}
+
+export interface RunResult {
+  scenario: string;
+  mode: RunMode;
+  seed: number;
+  cpus: number;
+  arch: Arch;
+  emulatedTimeNs: number;
+  hostTimeMs: number;
+  /** hex FNV-1a 64 of the event trace; identical for the same scenario + seed in deterministic mode */
+  traceHash: string;
+  traceEvents: number;
+  perCpu: CpuSummary[];
+  latency: {
+    /** device line asserted → its ISR starts */
+    assertToIsr: LatencySummary;
+    /** an ISR queues a DPC → that DPC's routine starts */
+    isrToDpc: LatencySummary;
+  };
+  results: Record<string, number | string | boolean | number[]>;
+  checks: CheckResult[];
+  bugcheck: BugcheckInfo | null;
+  /** the command line that reproduces this run */
+  command: string;
+  /** host ms from spawning the workers to all of them ready */
+  bootMs: number;
+  /** CPUs that did not report at the end (stopped from outside) */
+  unresponsiveCpus: number[];
+  /** assertions each device made */
+  deviceAssertions: Array<{ name: string; asserted: number }>;
+  /** execution slices granted (deterministic mode; 0 in parallel mode) */
+  slices: number;
+}
+
+/** Exit codes of the irqlab command. Documented in README.md ("Exit codes"). */
+export const ExitCode = {
+  Ok: 0,
+  /** usage error or a scenario that does not exist, fails to load or is malformed */
+  Usage: 1,
+  /** the emulated system failed: a bugcheck, or a check the scenario declared did not pass */
+  SystemFailed: 2,
+  /** a bug in the emulator itself */
+  Internal: 3,
+} as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];

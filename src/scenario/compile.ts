@@ -1,0 +1,229 @@
+/**
+ * Compile a validated scenario into what the machine boots from: the linked program image, the
+ * memory map (variables, per-CPU interrupt stacks, thread stacks), the KDPC and KINTERRUPT tables,
+ * the devices, and one ProcessorConfig per CPU. Main thread only; pure (no workers, no I/O).
+ *
+ * Memory map (byte addresses): page 0 is left unmapped so a NULL dereference faults; variables
+ * start at 0x1000, each 16-byte aligned; then a 16 KB interrupt stack per CPU; then a 16 KB stack
+ * per thread.
+ */
+
+import { link } from '../isa/link.js';
+import type { SymKind } from '../isa/builder.js';
+import { vectorToIrql, irqlTable } from '../kernel/irql.js';
+import { DEFAULT_DPC_TUNABLES, importanceFromName } from '../kernel/dpc.js';
+import { deriveSeed } from '../util/prng.js';
+import type { ScenarioDefinition } from './define.js';
+import type { DeviceConfig } from '../hal/device.js';
+import type { MachineConfig, ProcessorConfig, InterruptObjectConfig } from '../cpu/config.js';
+import type { Arch, RunMode } from '../machine/result.js';
+import { ScenarioError } from '../util/errors.js';
+
+export const FIRST_VARIABLE_ADDRESS = 0x1000;
+export const STACK_BYTES = 16 * 1024;
+const DEFAULT_CLOCK_MS = 15.625;
+
+export interface CompileOptions {
+  cpus: number;
+  mode: RunMode;
+  seed: number;
+  durationNs: number;
+  timeScale: number;
+  traceToMain: boolean;
+  nativeModule: string | null;
+}
+
+export interface VariableInfo {
+  address: number;
+  words: number;
+}
+
+export interface DpcInit {
+  routine: number;
+  context: number;
+  importance: number;
+  target: number;
+}
+
+export interface CompiledScenario {
+  machine: MachineConfig;
+  processors: ProcessorConfig[];
+  devices: DeviceConfig[];
+  code: Int32Array;
+  /** byte address → initial words */
+  memoryInit: Array<{ address: number; values: number[] }>;
+  variables: Map<string, VariableInfo>;
+  dpcs: DpcInit[];
+}
+
+const align = (value: number, to: number): number => Math.ceil(value / to) * to;
+
+export function compileScenario(def: ScenarioDefinition, options: CompileOptions): CompiledScenario {
+  const arch: Arch = def.machine?.arch ?? 'x64';
+  const table = irqlTable(arch);
+  const cpus = options.cpus;
+
+  // ---- memory map
+  const variables = new Map<string, VariableInfo>();
+  const memoryInit: Array<{ address: number; values: number[] }> = [];
+  let next = FIRST_VARIABLE_ADDRESS;
+  for (const [name, declaration] of Object.entries(def.memory ?? {})) {
+    const init = declaration.init;
+    const words = declaration.words ?? (Array.isArray(init) ? init.length : 1);
+    variables.set(name, { address: next, words });
+    if (init !== undefined) {
+      const values = Array.isArray(init) ? [...(init as readonly number[])] : new Array<number>(words).fill(init as number);
+      memoryInit.push({ address: next, values });
+    }
+    next = align(next + words * 4, 16);
+  }
+  next = align(next, 4096);
+  const interruptStacks: Array<{ top: number; limit: number }> = [];
+  for (let cpu = 0; cpu < cpus; cpu++) {
+    interruptStacks.push({ limit: next, top: next + STACK_BYTES });
+    next += STACK_BYTES;
+  }
+  const threadEntries = Object.entries(def.threads ?? {});
+  const threadStacks = threadEntries.map(() => {
+    const stack = { limit: next, top: next + STACK_BYTES };
+    next += STACK_BYTES;
+    return stack;
+  });
+  const memoryBytes = align(next, 4096);
+
+  // ---- object tables
+  const dpcNames = Object.keys(def.dpcs ?? {});
+  const interruptNames = Object.keys(def.interrupts ?? {});
+  const nativeNames = Object.keys(def.natives ?? {});
+  const routineNames = Object.keys(def.routines);
+
+  const resolve = (kind: SymKind, name: string): number | undefined => {
+    switch (kind) {
+      case 'var':
+      case 'lock':
+        return variables.get(name)?.address;
+      case 'dpc': {
+        const index = dpcNames.indexOf(name);
+        return index < 0 ? undefined : index;
+      }
+      case 'interrupt': {
+        const index = interruptNames.indexOf(name);
+        return index < 0 ? undefined : index;
+      }
+      case 'native': {
+        const index = nativeNames.indexOf(name);
+        return index < 0 ? undefined : index;
+      }
+      default:
+        return undefined;
+    }
+  };
+  let program;
+  try {
+    program = link(
+      routineNames.map((name) => ({ name, build: def.routines[name]! })),
+      resolve,
+    );
+  } catch (error) {
+    throw new ScenarioError(`scenario '${def.name}': ${(error as Error).message}`);
+  }
+  const routineIndex = (name: string): number => {
+    const index = program.routineByName(name);
+    if (index === undefined) throw new ScenarioError(`scenario '${def.name}': unknown routine '${name}'`);
+    return index;
+  };
+
+  const dpcs: DpcInit[] = dpcNames.map((name) => {
+    const d = def.dpcs![name]!;
+    return {
+      routine: routineIndex(d.routine),
+      context: d.context ?? 0,
+      importance: importanceFromName(d.importance),
+      target: d.targetCpu ?? -1,
+    };
+  });
+
+  const lockNames: string[] = [];
+  const interrupts: InterruptObjectConfig[] = interruptNames.map((name, id) => {
+    const d = def.interrupts![name]!;
+    const irql = d.irql ?? vectorToIrql(table, d.vector);
+    const lockName = d.lock ?? `#${name}`;
+    if (!lockNames.includes(lockName)) lockNames.push(lockName);
+    return {
+      id,
+      name,
+      vector: d.vector,
+      irql,
+      synchronizeIrql: d.synchronizeIrql ?? irql,
+      routine: routineIndex(d.routine),
+      context: d.context ?? 0,
+      mode: d.mode === 'latched' ? 1 : 0,
+      lock: lockNames.indexOf(lockName),
+    };
+  });
+
+  const devices: DeviceConfig[] = Object.entries(def.devices ?? {}).map(([name, d], index) => ({
+    name,
+    line: d.line ?? index,
+    vector: d.vector,
+    ratePerSec: d.ratePerSec,
+    burst: d.burst ?? 1,
+    jitter: d.jitter ?? 0,
+    delivery: d.delivery ?? 'fixed',
+    cpus: d.cpus ? [...d.cpus] : Array.from({ length: cpus }, (_, i) => i),
+    startNs: (d.startMs ?? 0) * 1e6,
+    count: d.count ?? Infinity,
+    seed: deriveSeed(options.seed, 100 + index),
+  }));
+
+  const codeWords = align(program.code.length + 16, 1024);
+  const clockIntervalNs = (def.machine?.clockIntervalMs ?? DEFAULT_CLOCK_MS) * 1e6;
+  const machine: MachineConfig = {
+    cpus,
+    arch,
+    mode: options.mode,
+    seed: options.seed,
+    cyclesPerNs: (def.machine?.cyclesPerMicrosecond ?? 1000) / 1000,
+    clockIntervalNs,
+    durationNs: options.durationNs,
+    timeScale: options.timeScale,
+    ipiAckTimeoutTicks: def.machine?.ipiAckTimeoutTicks ?? 20,
+    clockWatchdogTicks: def.machine?.clockWatchdogTicks ?? 40,
+    interruptStormThreshold: 1000,
+    layout: {
+      cpus,
+      dpcs: dpcNames.length,
+      interruptLocks: lockNames.length,
+      codeWords,
+      memoryWords: memoryBytes / 4,
+      ringCapacity: cpus > 16 ? 256 : 1024,
+      traceCapacity: options.traceToMain ? 1 << 16 : 16,
+    },
+    routines: program.routines.map((r) => ({ name: r.name, entry: r.entry })),
+    dpcCount: dpcNames.length,
+    dpcNames,
+    interrupts,
+    dpc: { ...DEFAULT_DPC_TUNABLES },
+    nativeModule: nativeNames.length > 0 ? options.nativeModule : null,
+    nativeNames,
+    traceToMain: options.traceToMain,
+  };
+
+  const processors: ProcessorConfig[] = [];
+  for (let cpu = 0; cpu < cpus; cpu++) {
+    const threadIndex = threadEntries.findIndex(([, t]) => t.cpu === cpu);
+    const thread =
+      threadIndex < 0
+        ? null
+        : {
+            name: threadEntries[threadIndex]![0],
+            routine: routineIndex(threadEntries[threadIndex]![1].routine),
+            args: [...(threadEntries[threadIndex]![1].args ?? [])],
+            stackTop: threadStacks[threadIndex]!.top,
+            stackLimit: threadStacks[threadIndex]!.limit,
+          };
+    processors.push({ ...machine, cpu, interruptStack: interruptStacks[cpu]!, thread });
+  }
+
+  return { machine, processors, devices, code: program.code, memoryInit, variables, dpcs };
+}

@@ -1,0 +1,146 @@
+/**
+ * The scenario API: what a scenario module (TypeScript or JavaScript, default export) declares.
+ * A scenario describes a machine (CPU count, IRQL table, clock), its memory, its code (routines
+ * written with the instruction-set builder), the kernel objects that code uses (DPCs, interrupt
+ * objects), the devices that raise interrupts, the threads that start at boot, and what to report
+ * and check at the end. Built-in scenarios (src/scenarios/) use exactly this API.
+ *
+ * Used on the main thread only: the scenario is compiled (src/scenario/compile.ts) into a program
+ * image and object tables that the workers receive; workers never run scenario TypeScript except
+ * native escape-hatch routines.
+ */
+
+import type { RoutineBuilder } from '../isa/builder.js';
+import type { CpuSummary, LatencySummary, Arch } from '../machine/result.js';
+
+export type DpcImportance = 'Low' | 'Medium' | 'High' | 'MediumHigh';
+
+export interface MachineDefaults {
+  /** CPU count when --cpus is not given (default: the host's available parallelism, at most 64) */
+  cpus?: number;
+  /** IRQL table: 'x64' (0–15, the default) or 'x86' (0–31) */
+  arch?: Arch;
+  /** clock interrupt interval in milliseconds (default 15.625) */
+  clockIntervalMs?: number;
+  /** emulated run length when --duration is not given (default 100 ms) */
+  durationMs?: number;
+  /** clock ticks an IPI sender waits for acknowledgements before bugcheck 0x101 (default 20) */
+  ipiAckTimeoutTicks?: number;
+  /** clock ticks a CPU may go without taking a clock interrupt before bugcheck 0x101 (default 40) */
+  clockWatchdogTicks?: number;
+  /** emulated cycles per microsecond (default 1000, a 1 GHz CPU) */
+  cyclesPerMicrosecond?: number;
+}
+
+export interface MemoryDeclaration {
+  /** size in 32-bit words (default 1) */
+  words?: number;
+  /** initial value of every word, or the initial words */
+  init?: number | readonly number[];
+}
+
+export interface DpcDeclaration {
+  /** the routine run as DeferredRoutine(Dpc, DeferredContext, SystemArgument1, SystemArgument2): r1 = the DPC, r2 = context, r3 = sa1, r4 = sa2 */
+  routine: string;
+  context?: number;
+  importance?: DpcImportance;
+  /** KeSetTargetProcessorDpc at boot; untargeted (runs where it was queued) when absent */
+  targetCpu?: number;
+}
+
+export interface InterruptDeclaration {
+  /** the IDT vector this KINTERRUPT is connected to (0x30–0xCF for devices on x64) */
+  vector: number;
+  /** the ISR: ServiceRoutine(Interrupt, ServiceContext) → BOOLEAN in r0 ("it was mine"); r1 = the interrupt object, r2 = context */
+  routine: string;
+  /** DIRQL; default: derived from the vector (x64: vector >> 4) */
+  irql?: number;
+  /** the level the ISR runs at; default = irql; must be ≥ irql */
+  synchronizeIrql?: number;
+  /** several objects may share a vector only if all of them say so and have the same mode */
+  shareVector?: boolean;
+  mode?: 'level' | 'latched';
+  context?: number;
+  /** name of a spin lock shared with other interrupt objects (IoConnectInterrupt's SpinLock); default: the object's own */
+  lock?: string;
+}
+
+export interface DeviceDeclaration {
+  /** IOAPIC input line (default: its position among the devices) */
+  line?: number;
+  /** the vector the IOAPIC redirection entry sends */
+  vector: number;
+  /** mean interrupts per emulated second */
+  ratePerSec: number;
+  /** interrupts asserted back to back at each event (default 1) */
+  burst?: number;
+  /** 0..1: each gap is scaled by a seeded random factor in [1 - jitter, 1 + jitter] (default 0) */
+  jitter?: number;
+  /** IOAPIC delivery mode: 'fixed' cycles through `cpus` in order; 'lowest-priority' picks the CPU with the lowest IRQL (default 'fixed') */
+  delivery?: 'fixed' | 'lowest-priority';
+  /** destination CPUs (default all) */
+  cpus?: readonly number[];
+  /** first assertion at this emulated time (default 0) */
+  startMs?: number;
+  /** stop after this many assertions (default: unlimited until the run ends) */
+  count?: number;
+}
+
+export interface ThreadDeclaration {
+  /** the thread body; r1.. = args */
+  routine: string;
+  /** the CPU it starts on (issue-2 machines pin each thread to one CPU) */
+  cpu: number;
+  args?: readonly number[];
+}
+
+/** A native escape hatch: TypeScript run atomically with respect to local interrupts. */
+export type NativeRoutine = (args: readonly number[], machine: NativeMachineView) => number | void;
+
+export interface NativeMachineView {
+  readonly cpu: number;
+  readonly irql: number;
+  read(address: number): number;
+  write(address: number, value: number): void;
+}
+
+/** What results() and checks() see once the run has ended. */
+export interface RunView {
+  readonly cpus: number;
+  readonly emulatedTimeNs: number;
+  readonly perCpu: readonly CpuSummary[];
+  readonly latency: { readonly assertToIsr: LatencySummary; readonly isrToDpc: LatencySummary };
+  /** word `index` of a declared memory variable */
+  read(variable: string, index?: number): number;
+  readArray(variable: string): number[];
+  /** events emitted by TRACE instructions, in per-CPU order then by time */
+  readonly userEvents: ReadonlyArray<{ cpu: number; timeNs: number; tag: number; value: number }>;
+  readonly bugcheck: { code: number; params: readonly number[]; cpu: number } | null;
+}
+
+export interface CheckDeclaration {
+  name: string;
+  passed: boolean;
+  detail?: string;
+}
+
+export interface ScenarioDefinition {
+  name: string;
+  /** one line, shown by `irqlab list` */
+  description: string;
+  machine?: MachineDefaults;
+  memory?: Record<string, MemoryDeclaration>;
+  routines: Record<string, (a: RoutineBuilder) => void>;
+  natives?: Record<string, NativeRoutine>;
+  dpcs?: Record<string, DpcDeclaration>;
+  interrupts?: Record<string, InterruptDeclaration>;
+  devices?: Record<string, DeviceDeclaration>;
+  threads?: Record<string, ThreadDeclaration>;
+  results?: (run: RunView) => Record<string, number | string | boolean | number[]>;
+  checks?: (run: RunView) => CheckDeclaration[];
+}
+
+/** Identity helper that gives a scenario module its types. */
+export function defineScenario<T extends ScenarioDefinition>(definition: T): T {
+  return definition;
+}

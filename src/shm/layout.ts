@@ -1,0 +1,242 @@
+/**
+ * Every shared-memory offset of the machine, in one place. The machine is one SharedArrayBuffer
+ * viewed as an Int32Array; every number here is an index in 32-bit words. test/shm/layout.test.ts
+ * pins these values: changing one is a format change, so change the test with it on purpose.
+ *
+ * Records (fixed field offsets inside a record) come first; the machine map (where each record
+ * sits for a given CPU count) is computed by computeLayout().
+ */
+
+/** Header of one single-producer single-consumer ring (src/shm/spsc-ring.ts). */
+export const RingHeader = {
+  /** total words the producer has published (monotonic, wraps at 2^31 by masking) */
+  WRITE: 0,
+  /** total words the consumer has released */
+  READ: 1,
+  /** capacity in words of the data area (a power of two) */
+  CAPACITY: 2,
+  /** reserved, keeps the data area 16-byte aligned */
+  RESERVED: 3,
+  WORDS: 4,
+} as const;
+
+/** Per-actor doorbell (src/shm/doorbell.ts): producers bump COUNT after publishing. */
+export const DoorbellField = {
+  /** incremented (Atomics.add) by every producer after it publishes into one of this actor's rings */
+  COUNT: 0,
+  /** 1 while the owner is (about to be) asleep in Atomics.wait on COUNT; producers notify only then */
+  SLEEPING: 1,
+  WORDS: 2,
+} as const;
+
+/**
+ * One execution context: what an interpreted routine needs to resume. A thread's context lives in
+ * the shared thread table, so any CPU can resume it (threads migrate); ISR/DPC contexts live in the
+ * owning CPU's frame area. src/isa/interpreter.ts reads and writes these fields.
+ */
+export const ContextField = {
+  /** index (in words) of the next instruction in the program image */
+  PC: 0,
+  /** stack pointer: a byte address in emulated memory; the stack grows down */
+  SP: 1,
+  /** lowest byte address the stack may reach; a push below it is a stack overflow */
+  STACK_LIMIT: 2,
+  /** index of the routine this context entered (for reports) */
+  ROUTINE: 3,
+  /** general registers r0..r15; r0 carries kernel-call results and routine return values */
+  R0: 4,
+  REGISTER_COUNT: 16,
+  WORDS: 20,
+} as const;
+
+/** Machine-wide control words. */
+export const ControlField = {
+  /** MachineState below */
+  STATE: 0,
+  /** the CPU that won the right to bugcheck (−1: none); the first CAS wins, later ones just freeze */
+  BUGCHECK_OWNER: 1,
+  /** KeIpiGenericCall's global lock (0 free, else 1 + owning CPU) */
+  GENERIC_LOCK: 2,
+  /** the barrier count of §7.2: starts at the CPU count, targets decrement it, the source zeroes it */
+  GENERIC_COUNT: 3,
+  GENERIC_ROUTINE: 4,
+  GENERIC_ARGUMENT: 5,
+  /** targets still running the broadcast routine */
+  GENERIC_REMAINING: 6,
+  /** (generation << 8) | the CPU running the current generic call */
+  GENERIC_SOURCE: 7,
+  /** words 8–9, a BigInt64: process.hrtime.bigint() at the start of the run (emulated time 0 in parallel mode) */
+  EPOCH: 8,
+  WORDS: 16,
+} as const;
+
+export const MachineState = { BOOTING: 0, RUNNING: 1, STOPPING: 2, BUGCHECKED: 3 } as const;
+
+/**
+ * The public part of a PRCB: written only by its own CPU (plain stores, Atomics where noted),
+ * read by others to make the decisions NT makes under the PRCB lock (KeInsertQueueDpc's remote
+ * request rule reads the target's depth and flags). Reads may be stale by one message.
+ */
+export const PrcbField = {
+  IRQL: 0,
+  DPC_QUEUE_DEPTH: 1,
+  DPC_ROUTINE_ACTIVE: 2,
+  DPC_INTERRUPT_REQUESTED: 3,
+  MAXIMUM_DPC_QUEUE_DEPTH: 4,
+  /** 1 while the CPU is halted in its idle loop (asleep on its doorbell) */
+  IDLE: 5,
+  /** clock interrupts this CPU has taken (the clock watchdog compares it with the tick count) */
+  TICKS_TAKEN: 6,
+  /** set (Atomics) to the generation of the generic call this CPU has arrived at */
+  GENERIC_ARRIVED: 7,
+  /** KiIpiSendPacket from this CPU: the worker routine, its argument, and targets still to finish */
+  PACKET_ROUTINE: 8,
+  PACKET_ARGUMENT: 9,
+  PACKET_REMAINING: 10,
+  /** bit per CPU (CPUs 0–31 / 32–63) of targets that have not finished this CPU's packet */
+  PACKET_PENDING_LO: 11,
+  PACKET_PENDING_HI: 12,
+  WORDS: 16,
+} as const;
+
+/**
+ * Per-CPU counters, as Float64 values (ns and cycle counts outgrow Int32). Written by the owning CPU
+ * only; the main thread reads them at any time (progress) and at the end (summary).
+ * Index into a Float64Array over the same buffer (see MachineLayout.counters).
+ */
+export const CounterField = {
+  INTERRUPTS: 0,
+  DPCS: 1,
+  IPIS_SENT: 2,
+  IPIS_RECEIVED: 3,
+  MAX_NESTING: 4,
+  MAX_DPC_QUEUE_DEPTH: 5,
+  CYCLES: 6,
+  INSTRUCTIONS: 7,
+  CLOCK_TICKS: 8,
+  /** emulated ns spent halted in the idle loop */
+  IDLE_NS: 9,
+  /** this CPU's emulated time */
+  TIME_NS: 10,
+  /** interrupts the local APIC found no ISR claiming (level-triggered re-fire) */
+  UNCLAIMED_INTERRUPTS: 11,
+  /** emulated ns at each IRQL (0..31), not counting halted idle time */
+  TIME_AT_IRQL: 16,
+  /** interrupts taken per vector (0..255) */
+  BY_VECTOR: 48,
+  WORDS: 48 + 256,
+} as const;
+
+/** A KDPC in shared memory: any CPU may claim it (KeInsertQueueDpc is callable from any CPU). */
+export const DpcField = {
+  /** routine index in the program image */
+  ROUTINE: 0,
+  CONTEXT: 1,
+  /** Low 0, Medium 1, High 2, MediumHigh 3 */
+  IMPORTANCE: 2,
+  /** −1 untargeted, else the target CPU */
+  TARGET: 3,
+  /** 0: not queued (the NT DpcData == NULL); else tag = (generation << 8) | (cpu + 1), claimed by compare-exchange */
+  DPC_DATA: 4,
+  SYSTEM_ARGUMENT1: 5,
+  SYSTEM_ARGUMENT2: 6,
+  /** bumped at each insert so a stale queue entry (removed, then re-queued) is recognised */
+  GENERATION: 7,
+  WORDS: 8,
+} as const;
+
+/** Trace record (per-CPU trace ring, CPU → main), fixed size. */
+export const TraceField = {
+  TIME_LO: 0,
+  TIME_HI: 1,
+  EVENT: 2,
+  A: 3,
+  B: 4,
+  C: 5,
+  WORDS: 6,
+} as const;
+
+/**
+ * One word per KINTERRUPT: its ActualLock, the interrupt spin lock an ISR holds while it runs and
+ * KeSynchronizeExecution takes (0 free, else 1 + the owning CPU). Objects declared with the same
+ * `lock` name share one word.
+ */
+export const InterruptLockField = { OWNER: 0, WORDS: 1 } as const;
+
+export interface LayoutParams {
+  cpus: number;
+  dpcs: number;
+  /** interrupt spin locks (KINTERRUPT ActualLock words) */
+  interruptLocks: number;
+  codeWords: number;
+  memoryWords: number;
+  /** data words of each message ring (power of two) */
+  ringCapacity: number;
+  /** data words of each CPU's trace ring (power of two) */
+  traceCapacity: number;
+}
+
+export interface MachineLayout {
+  readonly params: LayoutParams;
+  readonly actors: number;
+  readonly totalWords: number;
+  readonly control: number;
+  doorbell(actor: number): number;
+  prcb(cpu: number): number;
+  /** index into a Float64Array over the buffer */
+  counters(cpu: number): number;
+  dpc(index: number): number;
+  interruptLock(index: number): number;
+  /** the ring carrying messages from actor `from` to actor `to` */
+  ring(from: number, to: number): number;
+  trace(cpu: number): number;
+  readonly code: number;
+  readonly memory: number;
+}
+
+const RING_WORDS = (capacity: number): number => RingHeader.WORDS + capacity;
+
+/** Where everything sits, for a given machine. Word indices; Float64 regions are 8-byte aligned. */
+export function computeLayout(params: LayoutParams): MachineLayout {
+  const { cpus } = params;
+  const actors = cpus + 2;
+  let next = 0;
+  const take = (words: number): number => {
+    const at = next;
+    next += words;
+    return at;
+  };
+  const align2 = (): void => {
+    if (next % 2 !== 0) next += 1;
+  };
+  const control = take(ControlField.WORDS);
+  const doorbells = take(actors * DoorbellField.WORDS);
+  const prcbs = take(cpus * PrcbField.WORDS);
+  align2();
+  const counters = take(cpus * CounterField.WORDS * 2);
+  const dpcs = take(Math.max(1, params.dpcs) * DpcField.WORDS);
+  const interruptLocks = take(Math.max(1, params.interruptLocks) * InterruptLockField.WORDS);
+  const ringWords = RING_WORDS(params.ringCapacity);
+  const rings = take(actors * actors * ringWords);
+  const traceWords = RING_WORDS(params.traceCapacity);
+  const traces = take(cpus * traceWords);
+  const code = take(params.codeWords);
+  const memory = take(params.memoryWords);
+  // the whole buffer is also viewed as Float64 (counters), so its size must be a multiple of 8 bytes
+  align2();
+  return {
+    params,
+    actors,
+    totalWords: next,
+    control,
+    doorbell: (actor) => doorbells + actor * DoorbellField.WORDS,
+    prcb: (cpu) => prcbs + cpu * PrcbField.WORDS,
+    counters: (cpu) => counters / 2 + cpu * CounterField.WORDS,
+    dpc: (index) => dpcs + index * DpcField.WORDS,
+    interruptLock: (index) => interruptLocks + index * InterruptLockField.WORDS,
+    ring: (from, to) => rings + (from * actors + to) * ringWords,
+    trace: (cpu) => traces + cpu * traceWords,
+    code,
+    memory,
+  };
+}

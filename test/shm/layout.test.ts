@@ -1,0 +1,100 @@
+// Pins every shared-memory offset: a change here is a format change and must be deliberate.
+import { describe, expect, it } from 'vitest';
+import {
+  computeLayout,
+  ContextField,
+  ControlField,
+  CounterField,
+  DoorbellField,
+  DpcField,
+  PrcbField,
+  RingHeader,
+  TraceField,
+} from '../../src/shm/layout.js';
+
+describe('shared-memory layout', () => {
+  it('record field offsets are pinned', () => {
+    expect(RingHeader).toEqual({ WRITE: 0, READ: 1, CAPACITY: 2, RESERVED: 3, WORDS: 4 });
+    expect(DoorbellField).toEqual({ COUNT: 0, SLEEPING: 1, WORDS: 2 });
+    expect(ContextField).toEqual({ PC: 0, SP: 1, STACK_LIMIT: 2, ROUTINE: 3, R0: 4, REGISTER_COUNT: 16, WORDS: 20 });
+    expect(ControlField).toEqual({
+      STATE: 0,
+      BUGCHECK_OWNER: 1,
+      GENERIC_LOCK: 2,
+      GENERIC_COUNT: 3,
+      GENERIC_ROUTINE: 4,
+      GENERIC_ARGUMENT: 5,
+      GENERIC_REMAINING: 6,
+      GENERIC_SOURCE: 7,
+      EPOCH: 8,
+      WORDS: 16,
+    });
+    expect(PrcbField).toEqual({
+      IRQL: 0,
+      DPC_QUEUE_DEPTH: 1,
+      DPC_ROUTINE_ACTIVE: 2,
+      DPC_INTERRUPT_REQUESTED: 3,
+      MAXIMUM_DPC_QUEUE_DEPTH: 4,
+      IDLE: 5,
+      TICKS_TAKEN: 6,
+      GENERIC_ARRIVED: 7,
+      PACKET_ROUTINE: 8,
+      PACKET_ARGUMENT: 9,
+      PACKET_REMAINING: 10,
+      PACKET_PENDING_LO: 11,
+      PACKET_PENDING_HI: 12,
+      WORDS: 16,
+    });
+    expect(DpcField).toEqual({
+      ROUTINE: 0,
+      CONTEXT: 1,
+      IMPORTANCE: 2,
+      TARGET: 3,
+      DPC_DATA: 4,
+      SYSTEM_ARGUMENT1: 5,
+      SYSTEM_ARGUMENT2: 6,
+      GENERATION: 7,
+      WORDS: 8,
+    });
+    expect(TraceField).toEqual({ TIME_LO: 0, TIME_HI: 1, EVENT: 2, A: 3, B: 4, C: 5, WORDS: 6 });
+    expect(CounterField.TIME_AT_IRQL).toBe(16);
+    expect(CounterField.BY_VECTOR).toBe(48);
+    expect(CounterField.WORDS).toBe(304);
+  });
+
+  it('the machine map of a 4-CPU machine is pinned', () => {
+    const layout = computeLayout({ cpus: 4, dpcs: 3, interruptLocks: 2, codeWords: 1024, memoryWords: 8192, ringCapacity: 1024, traceCapacity: 16 });
+    expect(layout.actors).toBe(6);
+    expect(layout.control).toBe(0);
+    expect(layout.doorbell(0)).toBe(16);
+    expect(layout.doorbell(5)).toBe(26);
+    expect(layout.prcb(0)).toBe(28);
+    expect(layout.prcb(3)).toBe(76);
+    // Float64 counters: 8-byte aligned, index in Float64 units
+    expect(layout.counters(0)).toBe(46);
+    expect(layout.counters(1)).toBe(46 + 304);
+    expect(layout.dpc(0)).toBe(92 + 4 * 304 * 2);
+    expect(layout.interruptLock(0)).toBe(layout.dpc(0) + 3 * 8);
+    expect(layout.interruptLock(1)).toBe(layout.dpc(0) + 3 * 8 + 1);
+    expect(layout.ring(0, 1)).toBe(layout.dpc(0) + 3 * 8 + 2 + 1 * 1028);
+    expect(layout.ring(2, 3)).toBe(layout.dpc(0) + 3 * 8 + 2 + (2 * 6 + 3) * 1028);
+    expect(layout.trace(0)).toBe(layout.dpc(0) + 3 * 8 + 2 + 36 * 1028);
+    expect(layout.code).toBe(layout.trace(0) + 4 * 20);
+    expect(layout.memory).toBe(layout.code + 1024);
+    expect(layout.totalWords).toBe(layout.memory + 8192 + ((layout.memory + 8192) % 2));
+  });
+
+  it('regions do not overlap and Float64 regions are aligned', () => {
+    for (const cpus of [1, 2, 16, 64]) {
+      const layout = computeLayout({ cpus, dpcs: 10, interruptLocks: 3, codeWords: 4096, memoryWords: 65536, ringCapacity: 256, traceCapacity: 1 << 16 });
+      expect((layout.counters(0) * 8) % 8).toBe(0);
+      expect(layout.counters(0) * 2).toBeGreaterThanOrEqual(layout.prcb(cpus - 1) + PrcbField.WORDS);
+      expect(layout.dpc(0)).toBeGreaterThanOrEqual(layout.counters(cpus - 1) * 2 + CounterField.WORDS * 2);
+      expect(layout.interruptLock(0)).toBeGreaterThanOrEqual(layout.dpc(9) + DpcField.WORDS);
+      expect(layout.ring(0, 1)).toBeGreaterThanOrEqual(layout.interruptLock(2) + 1);
+      expect(layout.trace(0)).toBeGreaterThanOrEqual(layout.ring(cpus + 1, cpus) + RingHeader.WORDS + 256);
+      expect(layout.code).toBeGreaterThanOrEqual(layout.trace(cpus - 1) + RingHeader.WORDS + (1 << 16));
+      expect(((layout.control + ControlField.EPOCH) * 4) % 8).toBe(0);
+    }
+  });
+});

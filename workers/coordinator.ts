@@ -1,0 +1,22 @@
+// Worker entry for the coordinator: wiring only. It builds the views, the transport and the
+// Coordinator from its startup data, reports ready, waits for the run to start, and runs the mode's loop.
+import { parentPort, workerData } from 'node:worker_threads';
+import type { WorkerData } from '../src/machine/machine.js';
+import { computeLayout } from '../src/shm/layout.js';
+import { COORDINATOR_ACTOR, Kind, MAIN_ACTOR } from '../src/ipc/messages.js';
+import { createWorkerPort, waitForRunStart, workerHostClock } from '../src/ipc/worker-port.js';
+import { Coordinator } from '../src/coordinator/coordinator.js';
+
+const data = workerData as WorkerData;
+const config = data.compiled.machine;
+const layout = computeLayout(config.layout);
+const port = createWorkerPort(data.sab, layout, COORDINATOR_ACTOR, parentPort!, -1, config.mode === 'parallel');
+const clock = workerHostClock(data.sab, layout, config.timeScale);
+const coordinator = new Coordinator(config, data.compiled.devices, data.sab, layout, port, clock.now);
+port.send(MAIN_ACTOR, Kind.READY, 1, COORDINATOR_ACTOR);
+port.flush();
+waitForRunStart(data.sab, layout);
+clock.calibrate();
+if (config.mode === 'deterministic') coordinator.runDeterministic();
+else coordinator.runParallel();
+port.flush();
