@@ -27,7 +27,7 @@ import { Prng, deriveSeed } from '../util/prng.js';
 
 /** Slice lengths in deterministic mode, in cycles: seeded, so another seed interleaves differently. */
 const MIN_SLICE_CYCLES = 64;
-const MAX_SLICE_CYCLES = 4096;
+const MAX_SLICE_CYCLES = 16384;
 
 interface PendingEvent {
   timeNs: number;

@@ -211,6 +211,7 @@ export class Processor implements ExecHost {
     this.f64[this.counters + CounterField.TIME_AT_IRQL + this.irql] += now - this.lastIrqlChangeNs;
     this.lastIrqlChangeNs = now;
     this.record(TraceEvent.IRQL, this.irql, newIrql, 0);
+    if (newIrql < this.irql) this.workPending = true;
     this.irql = newIrql;
     this.i32[this.prcb + PrcbField.IRQL] = newIrql;
   }
@@ -226,18 +227,23 @@ export class Processor implements ExecHost {
    */
   run(cycleLimit: number): number {
     const interp = this.interp;
+    const doorbell = this.port.doorbell.i32;
+    const doorbellIndex = this.port.doorbell.index;
     try {
       for (;;) {
-        if (this.port.hasWork()) this.drainInbox();
-        if (this.frozen) return RunExit.FROZEN;
-        if (this.stopRequested) return RunExit.STOP;
-        if (this.pendingBugcheck) {
-          const bugcheck = this.pendingBugcheck;
-          this.pendingBugcheck = null;
-          throw bugcheck;
+        if (Atomics.load(doorbell, doorbellIndex) !== this.doorbellSeen) this.drainInbox();
+        if (this.workPending) {
+          if (this.frozen) return RunExit.FROZEN;
+          if (this.stopRequested) return RunExit.STOP;
+          if (this.pendingBugcheck) {
+            const bugcheck = this.pendingBugcheck;
+            this.pendingBugcheck = null;
+            throw bugcheck;
+          }
+          if (this.dispatchPendingInterrupt()) continue;
+          this.workPending = false;
         }
         if (interp.cycles >= cycleLimit) return RunExit.BUDGET;
-        if (this.dispatchPendingInterrupt()) continue;
         const frame = this.frames[this.frames.length - 1]!;
         if (frame.kind === FRAME_CODE) {
           const status = interp.step(this.contexts, frame.base);
@@ -261,7 +267,10 @@ export class Processor implements ExecHost {
         }
         if (signal.value === SIGNAL_SPIN) interp.cycles += PAUSE_CYCLES;
         else if (signal.value === SIGNAL_HALT) {
-          if (this.port.hasWork() || this.hasDeliverable()) continue;
+          if (Atomics.load(doorbell, doorbellIndex) !== this.doorbellSeen || this.hasDeliverable()) {
+            this.workPending = true;
+            continue;
+          }
           return RunExit.HALT;
         }
       }
@@ -462,6 +471,7 @@ export class Processor implements ExecHost {
       this.i32[this.prcb + PrcbField.DPC_INTERRUPT_REQUESTED] = 1;
     }
     this.softPending |= 1 << DISPATCH_LEVEL;
+    this.workPending = true;
   }
 
   /** KiDispatchInterrupt (§2.5): retire the DPC list; quantum end and NextThread come with the dispatcher. */
@@ -533,13 +543,24 @@ export class Processor implements ExecHost {
   };
 
   drainInbox(): void {
+    this.doorbellSeen = Atomics.load(this.port.doorbell.i32, this.port.doorbell.index);
     this.port.poll(this.visitor);
   }
+
+  /** the doorbell count before the last drain: a different value means new messages */
+  private doorbellSeen = -1;
+  /**
+   * Something may have become deliverable (an interrupt posted, a software interrupt requested, the
+   * IRQL lowered) or a control flag set: check before the next instruction. Cleared when a check
+   * finds nothing, so a busy CPU pays one boolean test per instruction.
+   */
+  private workPending = true;
 
   /** Slice grant hook for the deterministic driver (set by the worker loop). */
   onGrant: ((budgetCycles: number, startNs: number, untilNs: number) => void) | null = null;
 
   private handle(message: Message): void {
+    this.workPending = true;
     switch (message.type) {
       case 'irq/assert':
         this.apic.post(message.vector, message.timeNs);
@@ -593,6 +614,7 @@ export class Processor implements ExecHost {
   /** A bugcheck that the coordinator asks this CPU to raise (the clock watchdog). */
   raiseBugcheck(code: number, p1: number, p2: number, p3: number, p4: number): void {
     this.pendingBugcheck = new BugCheck(code, p1, p2, p3, p4);
+    this.workPending = true;
   }
 
   // ======================================================================================
@@ -894,6 +916,7 @@ export class Processor implements ExecHost {
         const level = args[0]!;
         if (level === DISPATCH_LEVEL) this.softPending |= 1 << DISPATCH_LEVEL;
         else if (level === APC_LEVEL) this.softPending |= 1 << APC_LEVEL;
+        this.workPending = true;
         return KCALL_DONE;
       }
       case KC.KeSynchronizeExecution:

@@ -15,6 +15,12 @@ export interface ActorPort {
   poll(visitor: (kind: number, i32: Int32Array, offset: number, length: number) => void): number;
   /** cheap: true when poll() would deliver something */
   hasWork(): boolean;
+  /**
+   * This actor's doorbell word, for the cheapest possible "anything new?" check between
+   * instructions: Atomics.load(i32, index) differs from its value before the last poll(). The port
+   * rings it itself when records land in its spill queue, so the check never misses them.
+   */
+  readonly doorbell: { readonly i32: Int32Array; readonly index: number };
   /** sleep until a message arrives or timeoutMs passes (never on the main thread) */
   sleep(timeoutMs?: number): void;
   /** publish what send() backed up, ring doorbells */

@@ -9,7 +9,7 @@ import type { MessagePort } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
 import { SpscRing } from '../shm/spsc-ring.js';
 import { Doorbell } from '../shm/doorbell.js';
-import { ControlField, MachineState, TraceField } from '../shm/layout.js';
+import { ControlField, DoorbellField, MachineState, TraceField } from '../shm/layout.js';
 import type { MachineLayout } from '../shm/layout.js';
 import { Inbox, Outbox } from './mailbox.js';
 import { packReport } from './report-codec.js';
@@ -37,7 +37,13 @@ export function createWorkerPort(sab: SharedArrayBuffer, layout: MachineLayout, 
   const sleepCell = new Int32Array(new SharedArrayBuffer(4));
   let seen = doorbell.seen();
   const port: ActorPort = {
-    send: (to, kind, length, w0 = 0, w1 = 0, w2 = 0, w3 = 0, w4 = 0, w5 = 0, w6 = 0) => outbox.send(to, kind, length, w0, w1, w2, w3, w4, w5, w6),
+    send: (to, kind, length, w0 = 0, w1 = 0, w2 = 0, w3 = 0, w4 = 0, w5 = 0, w6 = 0) => {
+      const spilled = inbox.spilledWords();
+      outbox.send(to, kind, length, w0, w1, w2, w3, w4, w5, w6);
+      // a blocked send spilled our own inbox: make the doorbell check see it
+      if (blocking && inbox.spilledWords() > spilled) doorbell.ring();
+    },
+    doorbell: { i32, index: layout.doorbell(self) + DoorbellField.COUNT },
     sendReport: (_to, report) => {
       const bytes = packReport(report);
       parent.postMessage(bytes, [bytes.buffer as ArrayBuffer]);

@@ -5,7 +5,8 @@
  * and only its own CPU changes it. Source: nt-semantics.md §1.1–1.2.
  */
 
-import type { Arch } from '../machine/result.js';
+/** Which IRQL table a machine uses. */
+export type Arch = 'x64' | 'x86';
 
 export const PASSIVE_LEVEL = 0;
 export const APC_LEVEL = 1;

@@ -5,7 +5,8 @@
  */
 
 export type RunMode = 'parallel' | 'deterministic';
-export type Arch = 'x64' | 'x86';
+export type { Arch } from '../kernel/irql.js';
+import type { Arch } from '../kernel/irql.js';
 
 export interface LatencySummary {
   /** how many samples were taken */

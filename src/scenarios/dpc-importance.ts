@@ -134,6 +134,9 @@ export default defineScenario({
     const delayUs = (i: number): number => ((run.read('RanAt', i) - run.read('InsertAt', i)) | 0) / 1000;
     const ran = (i: number): boolean => run.read('RanAt', i) !== 0;
     const tickUs = 15625 + 1000;
+    // "at once" means well inside one tick; deterministic runs take a few µs, parallel runs pay the
+    // host's thread wake-ups and scheduling (milliseconds on a loaded 2-core host)
+    const atOnceUs = 5000;
     return [
       {
         name: 'a local Medium DPC runs before KeInsertQueueDpc returns to PASSIVE code',
@@ -147,7 +150,7 @@ export default defineScenario({
       },
       {
         name: 'a remote High DPC to a busy CPU is sent an IPI and runs at once',
-        passed: ran(2) && run.read('RanOn', 2) === 1 && delayUs(2) < 1000,
+        passed: ran(2) && run.read('RanOn', 2) === 1 && delayUs(2) < atOnceUs,
         detail: ran(2) ? `ran on CPU ${run.read('RanOn', 2)} after ${delayUs(2).toFixed(2)} µs` : 'never ran',
       },
       {
@@ -157,7 +160,7 @@ export default defineScenario({
       },
       {
         name: 'a remote Medium DPC to an idle CPU gets no IPI and is drained by its idle loop',
-        passed: ran(4) && run.read('RanOn', 4) === 2 && delayUs(4) < 1000,
+        passed: ran(4) && run.read('RanOn', 4) === 2 && delayUs(4) < atOnceUs,
         detail: ran(4) ? `ran on CPU ${run.read('RanOn', 4)} after ${delayUs(4).toFixed(2)} µs` : 'never ran',
       },
       {

@@ -59,6 +59,7 @@ export class SpscRing {
   readonly capacity: number;
   /** largest payload a record may carry: it must fit an empty ring even after a PAD */
   readonly maxPayload: number;
+  private readonly inlineMax: number;
 
   private readonly writeIdx: number;
   private readonly readIdx: number;
@@ -82,6 +83,7 @@ export class SpscRing {
     this.baseWord = baseWord;
     this.capacity = capacity;
     this.maxPayload = Math.min(capacity / 2 - 1, MAX_RECORD_PAYLOAD);
+    this.inlineMax = Math.min(MAX_INLINE_PAYLOAD, this.maxPayload);
     this.writeIdx = baseWord + RingHeader.WRITE;
     this.readIdx = baseWord + RingHeader.READ;
     this.data = baseWord + RingHeader.WORDS;
@@ -123,10 +125,13 @@ export class SpscRing {
   /** Like tryWrite() but invisible to the consumer until publish(): batches share one publish. */
   stage(kind: number, length: number,
     w0 = 0, w1 = 0, w2 = 0, w3 = 0, w4 = 0, w5 = 0, w6 = 0): boolean {
-    if (length > MAX_INLINE_PAYLOAD) {
-      throw new RangeError(`tryWrite/stage carry at most ${MAX_INLINE_PAYLOAD} payload words, got ${length}; use tryWriteWords`);
+    // one branch on the hot path; the slow path works out which rule was broken
+    if (kind !== (kind & 0xffff) || kind === PAD_KIND || !(length >= 0 && length <= this.inlineMax)) {
+      if (length > MAX_INLINE_PAYLOAD) {
+        throw new RangeError(`tryWrite/stage carry at most ${MAX_INLINE_PAYLOAD} payload words, got ${length}; use tryWriteWords`);
+      }
+      this.checkRecord(kind, length);
     }
-    this.checkRecord(kind, length);
     const p = this.reserve(length);
     if (p < 0) return false;
     const i32 = this.i32;
@@ -160,12 +165,24 @@ export class SpscRing {
     return true;
   }
 
-  /** Makes every staged record visible to the consumer (one release store). */
-  publish(): void {
-    if (this.pending === 0) return;
+  /**
+   * Makes every staged record visible to the consumer (one release store). Returns true when the
+   * consumer had released everything before this publish, so it may be idle or asleep: ring its
+   * doorbell. False when it still had unread records: every consumer path re-loads WRITE after its
+   * last release before it concludes the ring is empty (read(), readInto()), and that load comes
+   * after our store in the sequentially consistent order, so it finds these records and a doorbell
+   * ring would be wasted (an Atomics.add on a line the consumer is polling).
+   */
+  publish(): boolean {
+    if (this.pending === 0) return false;
     // WRITE has a single writer (us), so a plain read of it is current
-    Atomics.store(this.i32, this.writeIdx, (this.i32[this.writeIdx]! + this.pending) & COUNTER_MASK);
+    const before = this.i32[this.writeIdx]!;
+    Atomics.store(this.i32, this.writeIdx, (before + this.pending) & COUNTER_MASK);
     this.pending = 0;
+    // READ never passes `before`; if our cached copy already equals it the ring was empty
+    if (this.cachedRead === before) return true;
+    this.cachedRead = Atomics.load(this.i32, this.readIdx);
+    return this.cachedRead === before;
   }
 
   /** Producer side: data words free for writing now (staged records count as used). */
@@ -209,6 +226,7 @@ export class SpscRing {
     const data = this.data;
     const mask = this.mask;
     let r = i32[this.readIdx]!; // single writer: us
+    let released = r;
     let w = this.cachedWrite;
     let n = 0;
     try {
@@ -216,7 +234,7 @@ export class SpscRing {
         const avail = (w - r) & COUNTER_MASK;
         if (avail === 0 || avail > this.capacity) {
           // out of known records: hand back what we read, then look for more
-          Atomics.store(i32, this.readIdx, r);
+          if (r !== released) Atomics.store(i32, this.readIdx, (released = r));
           w = this.cachedWrite = Atomics.load(i32, this.writeIdx);
           if (w === r) break;
         }
@@ -231,7 +249,7 @@ export class SpscRing {
         }
       }
     } finally {
-      Atomics.store(i32, this.readIdx, r);
+      if (r !== released) Atomics.store(i32, this.readIdx, r);
       this.reading = false;
     }
     return n;
