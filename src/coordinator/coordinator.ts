@@ -22,7 +22,7 @@ import type { MachineLayout } from '../shm/layout.js';
 import type { MachineConfig } from '../cpu/config.js';
 import type { ProcessorPort, HostClock } from '../cpu/processor.js';
 import { prcbAddress } from '../cpu/processor.js';
-import { Fnv64 } from '../util/hash.js';
+import { TraceHash } from '../util/hash.js';
 import { Prng, deriveSeed } from '../util/prng.js';
 
 /** Slice lengths in deterministic mode, in cycles: seeded, so another seed interleaves differently. */
@@ -45,7 +45,7 @@ export class Coordinator {
   private readonly ioapic = new IoApic();
   private readonly clock: ClockSource;
   private readonly prng: Prng;
-  private readonly hash = new Fnv64();
+  private readonly hash = new TraceHash();
   private traceCount = 0;
   private bugchecked = false;
   private bugcheckCpu = -1;

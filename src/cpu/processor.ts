@@ -31,7 +31,7 @@ import type { MachineLayout } from '../shm/layout.js';
 import { IpiRequest, Kind, MAIN_ACTOR, COORDINATOR_ACTOR, actorOfCpu, decodeMessage, timeHi, timeLo, assertNever } from '../ipc/messages.js';
 import type { Message, Report, CpuReport } from '../ipc/messages.js';
 import type { ActorPort } from '../ipc/actor-port.js';
-import { Fnv64 } from '../util/hash.js';
+import { TraceHash } from '../util/hash.js';
 import { Prng, deriveSeed } from '../util/prng.js';
 import { TraceEvent, traceEventName } from './trace-events.js';
 import type { ProcessorConfig, InterruptObjectConfig } from './config.js';
@@ -54,6 +54,8 @@ type KernelGenerator = Generator<number, void, number>;
 
 interface CodeFrame {
   kind: typeof FRAME_CODE;
+  /** the IRQL when the frame was pushed */
+  irql: number;
   /** 'thread' | 'isr' | 'dpc' | 'ipi' | 'routine' */
   role: string;
   base: number;
@@ -63,6 +65,8 @@ interface CodeFrame {
 
 interface KernelFrame {
   kind: typeof FRAME_KERNEL;
+  /** the IRQL when the frame was pushed */
+  irql: number;
   /** kernel routine name, for reports (KiRetireDpcList, KiIpiServiceRoutine, …) */
   name: string;
   role: string;
@@ -131,9 +135,12 @@ export class Processor implements ExecHost {
   private readonly prcb: number;
 
   // ---- observation ----
-  private readonly hash = new Fnv64();
+  private readonly hash = new TraceHash();
   private traceCount = 0;
-  private readonly lastEvents: Array<[number, number, number, number, number]> = [];
+  /** the last LAST_EVENTS records, a ring (time, event, a, b, c), for the bugcheck report */
+  private readonly lastEventTimes = new Float64Array(LAST_EVENTS);
+  private readonly lastEventWords = new Int32Array(LAST_EVENTS * 4);
+  private lastEventNext = 0;
   private readonly assertToIsr: number[] = [];
   private readonly isrToDpc: number[] = [];
   private latencySeen = [0, 0];
@@ -186,12 +193,12 @@ export class Processor implements ExecHost {
     };
     this.sampler = new Prng(deriveSeed(config.seed, 1000 + this.cpu));
     this.i32[this.prcb + PrcbField.MAXIMUM_DPC_QUEUE_DEPTH] = this.dpcRate.maximumDpcQueueDepth;
-    this.frames.push({ kind: FRAME_KERNEL, name: 'KiIdleLoop', role: 'idle', gen: this.idleLoop(), resume: 0, hardware: false });
+    this.frames.push({ kind: FRAME_KERNEL, irql: PASSIVE_LEVEL, name: 'KiIdleLoop', role: 'idle', gen: this.idleLoop(), resume: 0, hardware: false });
     if (config.thread) {
       const { routine, args, stackTop, stackLimit } = config.thread;
       const base = this.frames.length * ContextField.WORDS;
       enterRoutine(this.contexts, base, this.routineEntry(routine), routine, stackTop, stackLimit, args, this.memory);
-      this.frames.push({ kind: FRAME_CODE, role: 'thread', base, routine, onInterruptStack: false });
+      this.frames.push({ kind: FRAME_CODE, irql: PASSIVE_LEVEL, role: 'thread', base, routine, onInterruptStack: false });
     }
   }
 
@@ -294,7 +301,11 @@ export class Processor implements ExecHost {
       this.record(TraceEvent.THREAD_EXIT, frame.routine, result, 0);
       // a thread body plays a system service: returning from it returns to user mode, which must
       // happen at PASSIVE_LEVEL (§1.5)
-      if (this.irql !== PASSIVE_LEVEL) throw new BugCheck(BUGCHECK.IRQL_GT_ZERO_AT_SYSTEM_SERVICE, frame.routine, this.irql, 0, 0);
+      if (this.irql !== PASSIVE_LEVEL) {
+        throw new BugCheck(BUGCHECK.IRQL_GT_ZERO_AT_SYSTEM_SERVICE, frame.routine, this.irql, 0, 0).withDetail(
+          `thread body ${this.routineName(frame.routine)} returned to user mode at ${irqlName(this.config.arch, this.irql)}`,
+        );
+      }
       return;
     }
     if (below && below.kind === FRAME_KERNEL) below.resume = result;
@@ -321,7 +332,7 @@ export class Processor implements ExecHost {
     args[2] = a3;
     args[3] = a4;
     enterRoutine(this.contexts, base, this.routineEntry(routine), routine, stackTop, this.config.interruptStack.limit, args, this.memory);
-    this.frames.push({ kind: FRAME_CODE, role, base, routine, onInterruptStack: true });
+    this.frames.push({ kind: FRAME_CODE, irql: this.irql, role, base, routine, onInterruptStack: true });
   }
   private readonly argScratch = new Int32Array(4);
 
@@ -329,7 +340,7 @@ export class Processor implements ExecHost {
     if (this.frames.length >= MAX_FRAMES) {
       throw new BugCheck(BUGCHECK.UNEXPECTED_KERNEL_MODE_TRAP, 8, this.currentPc(), 0, 0);
     }
-    this.frames.push({ kind: FRAME_KERNEL, name, role, gen, resume: 0, hardware });
+    this.frames.push({ kind: FRAME_KERNEL, irql: this.irql, name, role, gen, resume: 0, hardware });
     if (hardware) {
       this.nesting++;
       if (this.nesting > this.f64[this.counters + CounterField.MAX_NESTING]!) this.f64[this.counters + CounterField.MAX_NESTING] = this.nesting;
@@ -401,7 +412,9 @@ export class Processor implements ExecHost {
           this.pushCall('isr', intr.routine, intr.id, intr.context);
           const result = yield SIGNAL_CALL;
           if (this.irql !== intr.synchronizeIrql && this.irql !== level) {
-            throw new BugCheck(BUGCHECK.IRQL_UNEXPECTED_VALUE, (this.irql << 16) | (intr.synchronizeIrql << 8), intr.routine, intr.id, 0);
+            throw new BugCheck(BUGCHECK.IRQL_UNEXPECTED_VALUE, (this.irql << 16) | (intr.synchronizeIrql << 8), intr.routine, intr.id, 0).withDetail(
+              `ISR ${this.routineName(intr.routine)} of ${intr.name} returned at ${irqlName(this.config.arch, this.irql)} instead of ${irqlName(this.config.arch, intr.synchronizeIrql)}`,
+            );
           }
           this.releaseInterruptLock(intr);
           this.setIrql(before);
@@ -422,7 +435,9 @@ export class Processor implements ExecHost {
         // nobody quiesced the device: a level-triggered line is still asserted and fires again
         this.unclaimedInARow++;
         if (this.unclaimedInARow >= this.config.interruptStormThreshold) {
-          throw new BugCheck(BUGCHECK.HARDWARE_INTERRUPT_STORM, vector, chain[0]?.routine ?? 0, 0, 0);
+          throw new BugCheck(BUGCHECK.HARDWARE_INTERRUPT_STORM, vector, chain[0]?.routine ?? 0, 0, 0).withDetail(
+            `vector 0x${vector.toString(16)} fired ${this.unclaimedInARow} times in a row with no ISR claiming it${chain.length ? ` (chain: ${chain.map((c) => this.routineName(c.routine)).join(', ')})` : ' (no interrupt object connected)'}`,
+          );
         }
         this.apic.post(vector, this.now());
       }
@@ -511,7 +526,9 @@ export class Processor implements ExecHost {
         yield SIGNAL_CALL;
         this.record(TraceEvent.DPC_END, entry.dpc, 0, 0);
         if (this.irql !== DISPATCH_LEVEL) {
-          throw new BugCheck(BUGCHECK.IRQL_UNEXPECTED_VALUE, (this.irql << 16) | (DISPATCH_LEVEL << 8), routine, entry.dpc, 0);
+          throw new BugCheck(BUGCHECK.IRQL_UNEXPECTED_VALUE, (this.irql << 16) | (DISPATCH_LEVEL << 8), routine, entry.dpc, 0).withDetail(
+            `DPC ${this.config.dpcNames[entry.dpc] ?? entry.dpc} (routine ${this.routineName(routine)}) returned at ${irqlName(this.config.arch, this.irql)} instead of DISPATCH_LEVEL`,
+          );
         }
       }
       this.dpcRoutineActive = false;
@@ -585,7 +602,7 @@ export class Processor implements ExecHost {
         const record = this.layout.dpc(message.dpc);
         // a KeRemoveQueueDpc may have won since the sender claimed it
         if (Atomics.load(this.i32, record + DpcField.DPC_DATA) !== message.tag) return;
-        this.linkDpc(message.dpc, message.tag, message.timeNs, true);
+        this.linkDpc(message.dpc, message.tag, message.timeNs, message.fromIsr);
         return;
       }
       case 'slice/grant':
@@ -659,7 +676,7 @@ export class Processor implements ExecHost {
       return 1;
     }
     const targetPrcb = this.layout.prcb(target);
-    this.port.send(actorOfCpu(target), Kind.DPC_LINK, 4, dpc, tag, timeLo(now), timeHi(now));
+    this.port.send(actorOfCpu(target), Kind.DPC_LINK, 5, dpc, tag, timeLo(now), timeHi(now), fromIsr ? 1 : 0);
     const request = shouldRequestRemoteDpc(
       importance,
       this.i32[targetPrcb + PrcbField.DPC_QUEUE_DEPTH]! + 1,
@@ -736,7 +753,9 @@ export class Processor implements ExecHost {
     while (Atomics.load(this.i32, this.prcb + PrcbField.PACKET_REMAINING) > 0) {
       if (this.ticksTaken - startTick > this.config.ipiAckTimeoutTicks) {
         const pending = this.firstPendingTarget();
-        throw new BugCheck(BUGCHECK.CLOCK_WATCHDOG_TIMEOUT, this.config.ipiAckTimeoutTicks, 0, prcbAddress(pending), pending);
+        throw new BugCheck(BUGCHECK.CLOCK_WATCHDOG_TIMEOUT, this.config.ipiAckTimeoutTicks, 0, prcbAddress(pending), pending).withDetail(
+          `CPU ${this.cpu} waited ${this.config.ipiAckTimeoutTicks} clock ticks for CPU ${pending} to acknowledge an IPI packet`,
+        );
       }
       yield SIGNAL_SPIN;
     }
@@ -785,7 +804,9 @@ export class Processor implements ExecHost {
         for (let t = 0; t < cpus && hung < 0; t++) {
           if (t !== this.cpu && Atomics.load(this.i32, this.layout.prcb(t) + PrcbField.GENERIC_ARRIVED) !== this.genericGeneration) hung = t;
         }
-        throw new BugCheck(BUGCHECK.CLOCK_WATCHDOG_TIMEOUT, this.config.ipiAckTimeoutTicks, 0, prcbAddress(hung), hung);
+        throw new BugCheck(BUGCHECK.CLOCK_WATCHDOG_TIMEOUT, this.config.ipiAckTimeoutTicks, 0, prcbAddress(hung), hung).withDetail(
+          `CPU ${this.cpu} waited ${this.config.ipiAckTimeoutTicks} clock ticks in KeIpiGenericCall for CPU ${hung} to arrive`,
+        );
       }
       yield SIGNAL_SPIN;
     }
@@ -827,7 +848,11 @@ export class Processor implements ExecHost {
         return KCALL_DONE;
       case KC.KeRaiseIrql: {
         const newIrql = args[0]!;
-        if (newIrql < this.irql) throw new BugCheck(BUGCHECK.IRQL_NOT_GREATER_OR_EQUAL, this.irql, newIrql, 0, this.currentPc());
+        if (newIrql < this.irql) {
+          throw new BugCheck(BUGCHECK.IRQL_NOT_GREATER_OR_EQUAL, this.irql, newIrql, 0, this.currentPc()).withDetail(
+            `KeRaiseIrql to ${irqlName(this.config.arch, newIrql)} while at ${irqlName(this.config.arch, this.irql)}`,
+          );
+        }
         this.checkIrqlInRange(newIrql);
         ctx[base + ContextField.R0] = this.irql;
         this.setIrql(newIrql);
@@ -841,7 +866,11 @@ export class Processor implements ExecHost {
       }
       case KC.KeLowerIrql: {
         const newIrql = args[0]!;
-        if (newIrql > this.irql) throw new BugCheck(BUGCHECK.IRQL_NOT_LESS_OR_EQUAL, newIrql, this.irql, 0, this.currentPc());
+        if (newIrql > this.irql) {
+          throw new BugCheck(BUGCHECK.IRQL_NOT_LESS_OR_EQUAL, newIrql, this.irql, 0, this.currentPc()).withDetail(
+            `KeLowerIrql to ${irqlName(this.config.arch, newIrql)} while at ${irqlName(this.config.arch, this.irql)}`,
+          );
+        }
         this.checkIrqlInRange(newIrql);
         // a DPC routine may not drop below DISPATCH_LEVEL (the verifier's 0xC4/0x31, P4 = 1)
         this.setIrql(newIrql);
@@ -954,7 +983,11 @@ export class Processor implements ExecHost {
     for (;;) {
       const owner = Atomics.compareExchange(this.i32, word, 0, this.cpu + 1);
       if (owner === 0) return;
-      if (owner === this.cpu + 1) throw new BugCheck(BUGCHECK.SPIN_LOCK_ALREADY_OWNED, word * 4, this.cpu, intr.id, 0);
+      if (owner === this.cpu + 1) {
+        throw new BugCheck(BUGCHECK.SPIN_LOCK_ALREADY_OWNED, word * 4, this.cpu, intr.id, 0).withDetail(
+          `the interrupt spin lock of ${intr.name} is already held by this CPU (CPU ${this.cpu}): a SynchronizeIrql below another sharer's DIRQL?`,
+        );
+      }
       yield SIGNAL_SPIN;
     }
   }
@@ -1001,6 +1034,10 @@ export class Processor implements ExecHost {
     return this.config.routines[routineId]?.entry ?? -1;
   }
 
+  private routineName(index: number): string {
+    return this.config.routines[index]?.name ?? `routine#${index}`;
+  }
+
   private dpcRecord(dpc: number): number {
     if (dpc < 0 || dpc >= this.config.dpcCount) throw new BugCheck(BUGCHECK.KMODE_EXCEPTION_NOT_HANDLED, 0xc0000008, this.currentPc(), dpc, 0);
     return this.layout.dpc(dpc);
@@ -1034,9 +1071,13 @@ export class Processor implements ExecHost {
     hash.word(b);
     hash.word(c);
     this.traceCount++;
-    const last = this.lastEvents;
-    if (last.length >= LAST_EVENTS) last.shift();
-    last.push([time, event, a, b, c]);
+    const slot = this.lastEventNext++ % LAST_EVENTS;
+    this.lastEventTimes[slot] = time;
+    const words = this.lastEventWords;
+    words[slot * 4] = event;
+    words[slot * 4 + 1] = a;
+    words[slot * 4 + 2] = b;
+    words[slot * 4 + 3] = c;
     this.port.trace?.(time, event, a, b, c);
   }
 
@@ -1129,6 +1170,7 @@ export class Processor implements ExecHost {
       timeNs: now,
       frames: this.describeFrames(),
       faultingInstruction: this.describeInstruction(),
+      detail: error.detail,
     } satisfies Report);
     this.freeze();
   }
@@ -1167,19 +1209,14 @@ export class Processor implements ExecHost {
     this.port.flush();
   }
 
+  /** Frames from the bottom up, each with the IRQL it was running at (the top one: the current IRQL). */
   describeFrames(): BugcheckFrame[] {
-    const out: BugcheckFrame[] = [];
-    let irqlEstimate = PASSIVE_LEVEL;
-    for (const f of this.frames) {
-      if (f.kind === FRAME_CODE) {
-        out.push({ kind: f.role, routine: this.config.routines[f.routine]?.name ?? `routine#${f.routine}`, irql: irqlEstimate });
-      } else {
-        out.push({ kind: f.role, routine: f.name, irql: irqlEstimate });
-      }
-      irqlEstimate = this.irql;
-    }
-    if (out.length > 0) out[out.length - 1]!.irql = this.irql;
-    return out;
+    return this.frames.map((f, i) => {
+      const above = this.frames[i + 1];
+      const irql = above ? above.irql : this.irql;
+      const routine = f.kind === FRAME_CODE ? (this.config.routines[f.routine]?.name ?? `routine#${f.routine}`) : f.name;
+      return { kind: f.role, routine, irql };
+    });
   }
 
   private describeInstruction(): string {
@@ -1198,12 +1235,20 @@ export class Processor implements ExecHost {
   }
 
   describeLastEvents(): CpuEvent[] {
-    return this.lastEvents.map(([time, event, a, b, c]) => ({
-      timeNs: time,
-      cpu: this.cpu,
-      event: traceEventName(event),
-      detail: this.describeEvent(event, a, b, c),
-    }));
+    const out: CpuEvent[] = [];
+    const count = Math.min(this.lastEventNext, LAST_EVENTS);
+    for (let i = this.lastEventNext - count; i < this.lastEventNext; i++) {
+      const slot = i % LAST_EVENTS;
+      const w = this.lastEventWords;
+      const event = w[slot * 4]!;
+      out.push({
+        timeNs: this.lastEventTimes[slot]!,
+        cpu: this.cpu,
+        event: traceEventName(event),
+        detail: this.describeEvent(event, w[slot * 4 + 1]!, w[slot * 4 + 2]!, w[slot * 4 + 3]!),
+      });
+    }
+    return out;
   }
 
   private describeEvent(event: number, a: number, b: number, c: number): string {

@@ -27,9 +27,17 @@ export class LocalApic {
   /** per-vector FIFO of assertion times (beyond the oldest) so latency is per assertion */
   private readonly assertTimes: number[][] = [];
 
+  /** vectors of each IRQL, highest first: accepting scans only its level's vectors */
+  private readonly vectorsByIrql: Int32Array[] = [];
+
   constructor(irqlOfVector: Int32Array) {
     this.irqlOfVector = irqlOfVector;
     for (let v = 0; v < 256; v++) this.assertTimes.push([]);
+    for (let irql = 0; irql < 32; irql++) {
+      const vectors: number[] = [];
+      for (let v = 255; v >= 0; v--) if (irqlOfVector[v] === irql) vectors.push(v);
+      this.vectorsByIrql.push(Int32Array.from(vectors));
+    }
   }
 
   /** The IOAPIC (or an IPI) raised `vector` at emulated time `timeNs`. */
@@ -62,9 +70,9 @@ export class LocalApic {
    */
   acceptedAssertNs = 0;
   accept(irql: number): number {
-    // highest vector whose level is irql: scan down from the top; vectors per level are few
-    for (let vector = 255; vector >= 0; vector--) {
-      if (this.pendingCount[vector]! > 0 && this.irqlOfVector[vector] === irql) {
+    // the highest pending vector at this level
+    for (const vector of this.vectorsByIrql[irql]!) {
+      if (this.pendingCount[vector]! > 0) {
         this.acceptedAssertNs = this.oldestAssertNs[vector]!;
         this.pendingCount[vector]! -= 1;
         if (this.pendingCount[vector]! > 0) this.oldestAssertNs[vector] = this.assertTimes[vector]!.shift()!;

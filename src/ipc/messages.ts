@@ -25,7 +25,7 @@ export const Kind = {
   CLOCK_TICK: 2,
   /** CPU → CPU: an inter-processor interrupt with NT request bits. [from, bits, timeLo, timeHi] */
   IPI: 3,
-  /** CPU → CPU: link a claimed KDPC into the receiver's queue (the remote half of KeInsertQueueDpc). [dpc, tag, timeLo, timeHi] */
+  /** CPU → CPU: link a claimed KDPC into the receiver's queue (the remote half of KeInsertQueueDpc). [dpc, tag, timeLo, timeHi, fromIsr] */
   DPC_LINK: 4,
   /** coordinator → CPU (deterministic mode): run until local time reaches [untilLo, untilHi] or [budgetCycles] are used. [budgetCycles, untilLo, untilHi, startLo, startHi] */
   SLICE_GRANT: 5,
@@ -53,7 +53,7 @@ export type Message =
   | { type: 'irq/assert'; vector: number; line: number; timeNs: number }
   | { type: 'clock/tick'; tick: number; timeNs: number }
   | { type: 'ipi'; from: number; bits: number; timeNs: number }
-  | { type: 'dpc/link'; dpc: number; tag: number; timeNs: number }
+  | { type: 'dpc/link'; dpc: number; tag: number; timeNs: number; fromIsr: boolean }
   | { type: 'slice/grant'; budgetCycles: number; untilNs: number; startNs: number }
   | { type: 'slice/done'; cpu: number; timeNs: number; halted: boolean; doorbellSeen: number }
   | { type: 'run/stop'; timeNs: number }
@@ -86,7 +86,7 @@ export function decodeMessage(kind: number, w: Int32Array, o: number, length: nu
     case Kind.IPI:
       return { type: 'ipi', from: w[o]!, bits: w[o + 1]!, timeNs: joinTime(w[o + 2]!, w[o + 3]!) };
     case Kind.DPC_LINK:
-      return { type: 'dpc/link', dpc: w[o]!, tag: w[o + 1]!, timeNs: joinTime(w[o + 2]!, w[o + 3]!) };
+      return { type: 'dpc/link', dpc: w[o]!, tag: w[o + 1]!, timeNs: joinTime(w[o + 2]!, w[o + 3]!), fromIsr: w[o + 4] === 1 };
     case Kind.SLICE_GRANT:
       return {
         type: 'slice/grant',
@@ -186,6 +186,8 @@ export interface BugcheckReport {
   timeNs: number;
   frames: ReportFrame[];
   faultingInstruction: string;
+  /** one human line naming what the parameters point at */
+  detail: string;
 }
 
 export type Report = CpuReport | CoordinatorReport | BugcheckReport;

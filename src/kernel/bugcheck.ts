@@ -146,6 +146,8 @@ export function bugcheckParamMeanings(code: number): [string, string, string, st
 export class BugCheck extends Error {
   readonly code: number;
   readonly params: [number, number, number, number];
+  /** one human line naming the objects behind the parameters (routine and DPC names, …) */
+  detail = '';
   constructor(code: number, p1 = 0, p2 = 0, p3 = 0, p4 = 0) {
     super(`bugcheck 0x${code.toString(16)} ${bugcheckName(code)} (${[p1, p2, p3, p4].map((p) => '0x' + (p >>> 0).toString(16)).join(', ')})`);
     this.code = code;
@@ -153,5 +155,10 @@ export class BugCheck extends Error {
   }
   override get name(): string {
     return 'BugCheck';
+  }
+
+  withDetail(detail: string): this {
+    this.detail = detail;
+    return this;
   }
 }

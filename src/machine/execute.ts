@@ -14,7 +14,7 @@ import type { MachineOutcome } from './machine.js';
 import { CounterField } from '../shm/layout.js';
 import { bugcheckDescription, bugcheckName, bugcheckParamMeanings } from '../kernel/bugcheck.js';
 import { irqlName } from '../kernel/irql.js';
-import { Fnv64 } from '../util/hash.js';
+import { TraceHash } from '../util/hash.js';
 import { ScenarioError } from '../util/errors.js';
 import { ChromeTraceWriter } from './chrome-trace.js';
 
@@ -111,7 +111,7 @@ function assembleResult(
   const isrToDpc = summarizeLatency(reports.flatMap((r) => r.isrToDpc));
 
   // the trace hash: every CPU's running hash in CPU order, then the coordinator's
-  const hash = new Fnv64();
+  const hash = new TraceHash();
   let traceEvents = outcome.coordinator.traceEvents;
   for (const report of reports) {
     for (let i = 0; i < report.traceHash.length; i += 8) hash.word(parseInt(report.traceHash.slice(i, i + 8), 16) | 0);
@@ -176,6 +176,7 @@ function assembleResult(
       cpus,
       replayCommand,
       faultingInstruction: bugcheck.faultingInstruction,
+      detail: bugcheck.detail,
     };
   }
   return {

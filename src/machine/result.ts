@@ -97,6 +97,8 @@ export interface BugcheckInfo {
   replayCommand: string;
   /** the instruction that was executing on the faulting CPU, disassembled ("Routine+0x1c: kcall …") */
   faultingInstruction: string;
+  /** one human line naming the objects behind the parameters, e.g. "DPC Bad (routine BadDpc) returned at DIRQL 5" */
+  detail: string;
 }
 
 export interface RunResult {

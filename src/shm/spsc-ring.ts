@@ -67,10 +67,14 @@ export class SpscRing {
   private readonly mask: number;
   /** producer side: words written by stage*() but not yet published */
   private pending = 0;
+  /** producer side: WRITE as we last published it (we are its only writer) */
+  private writePos: number;
   /** producer side: last READ seen; stale values only under-report free space */
   private cachedRead: number;
   /** consumer side: last WRITE seen; stale values only under-report what is readable */
   private cachedWrite: number;
+  /** consumer side: READ as we last released it (we are its only writer) */
+  private readPos: number;
   /** consumer side: guards against a visitor re-entering read() on this view */
   private reading = false;
 
@@ -88,8 +92,8 @@ export class SpscRing {
     this.readIdx = baseWord + RingHeader.READ;
     this.data = baseWord + RingHeader.WORDS;
     this.mask = capacity - 1;
-    this.cachedRead = Atomics.load(i32, this.readIdx);
-    this.cachedWrite = Atomics.load(i32, this.writeIdx);
+    this.cachedRead = this.readPos = Atomics.load(i32, this.readIdx);
+    this.cachedWrite = this.writePos = Atomics.load(i32, this.writeIdx);
   }
 
   /** Throws RangeError for a kind or length this ring can never carry (a programming error). */
@@ -175,9 +179,9 @@ export class SpscRing {
    */
   publish(): boolean {
     if (this.pending === 0) return false;
-    // WRITE has a single writer (us), so a plain read of it is current
-    const before = this.i32[this.writeIdx]!;
-    Atomics.store(this.i32, this.writeIdx, (before + this.pending) & COUNTER_MASK);
+    const before = this.writePos;
+    this.writePos = (before + this.pending) & COUNTER_MASK;
+    Atomics.store(this.i32, this.writeIdx, this.writePos);
     this.pending = 0;
     // READ never passes `before`; if our cached copy already equals it the ring was empty
     if (this.cachedRead === before) return true;
@@ -187,7 +191,7 @@ export class SpscRing {
 
   /** Producer side: data words free for writing now (staged records count as used). */
   freeWords(): number {
-    const w = (this.i32[this.writeIdx]! + this.pending) & COUNTER_MASK;
+    const w = (this.writePos + this.pending) & COUNTER_MASK;
     return this.capacity - ((w - Atomics.load(this.i32, this.readIdx)) & COUNTER_MASK);
   }
 
@@ -197,7 +201,7 @@ export class SpscRing {
    */
   private reserve(length: number): number {
     const need = length + 1;
-    const w = (this.i32[this.writeIdx]! + this.pending) & COUNTER_MASK;
+    const w = (this.writePos + this.pending) & COUNTER_MASK;
     const at = w & this.mask;
     const tail = this.capacity - at;
     const total = need <= tail ? need : need + tail;
@@ -225,7 +229,7 @@ export class SpscRing {
     const i32 = this.i32;
     const data = this.data;
     const mask = this.mask;
-    let r = i32[this.readIdx]!; // single writer: us
+    let r = this.readPos;
     let released = r;
     let w = this.cachedWrite;
     let n = 0;
@@ -234,7 +238,7 @@ export class SpscRing {
         const avail = (w - r) & COUNTER_MASK;
         if (avail === 0 || avail > this.capacity) {
           // out of known records: hand back what we read, then look for more
-          if (r !== released) Atomics.store(i32, this.readIdx, (released = r));
+          if (r !== released) Atomics.store(i32, this.readIdx, (this.readPos = released = r));
           w = this.cachedWrite = Atomics.load(i32, this.writeIdx);
           if (w === r) break;
         }
@@ -249,7 +253,7 @@ export class SpscRing {
         }
       }
     } finally {
-      if (r !== released) Atomics.store(i32, this.readIdx, r);
+      if (r !== released) Atomics.store(i32, this.readIdx, (this.readPos = r));
       this.reading = false;
     }
     return n;
@@ -262,8 +266,9 @@ export class SpscRing {
    * ring, and the basis of Inbox, whose visitors may block and spill.
    */
   readInto(dst: Int32Array, dstStart: number): number {
+    if (this.reading) throw new Error('SpscRing.readInto() called from a read() visitor of the same ring');
     const i32 = this.i32;
-    let r = i32[this.readIdx]!;
+    let r = this.readPos;
     for (;;) {
       const avail = (this.cachedWrite - r) & COUNTER_MASK;
       if (avail === 0 || avail > this.capacity) {
@@ -275,7 +280,7 @@ export class SpscRing {
       const length = h >>> 16;
       r = (r + 1 + length) & COUNTER_MASK;
       if ((h & 0xffff) === PAD_KIND) {
-        Atomics.store(i32, this.readIdx, r);
+        Atomics.store(i32, this.readIdx, (this.readPos = r));
         continue;
       }
       if (length <= 8) {
@@ -283,7 +288,7 @@ export class SpscRing {
       } else {
         dst.set(i32.subarray(p + 1, p + 1 + length), dstStart);
       }
-      Atomics.store(i32, this.readIdx, r);
+      Atomics.store(i32, this.readIdx, (this.readPos = r));
       return h;
     }
   }

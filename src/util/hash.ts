@@ -1,27 +1,18 @@
 /**
- * FNV-1a 64-bit over 32-bit words, computed in two 32-bit halves (no BigInt on the hot path).
- * Every CPU folds each trace record into its own running hash; the machine combines the per-CPU
- * hashes in CPU order, so the result does not depend on when the main thread drained anything.
+ * TraceHash: a 64-bit hash of a stream of 32-bit words, as two independent FNV-1a-style lanes that
+ * each fold a whole word per step (xor, then multiply by a 32-bit FNV prime; the second lane
+ * rotates first so the lanes differ). Every CPU folds each trace record into its own running hash;
+ * the machine combines the per-CPU hashes in CPU order, so the result does not depend on when the
+ * main thread drained anything. Word-wise, not byte-wise FNV: it is on every trace event's path.
  */
-export class Fnv64 {
-  hi = 0xcbf29ce4 | 0;
-  lo = 0x84222325 | 0;
-  /** fold one 32-bit word, byte by byte */
+export class TraceHash {
+  private a = 0x811c9dc5 | 0;
+  private b = 0x050c5d1f | 0;
   word(value: number): void {
-    for (let shift = 0; shift < 32; shift += 8) {
-      this.lo ^= (value >>> shift) & 0xff;
-      // multiply the 64-bit (hi, lo) by the FNV prime 0x100000001b3 = 2^40 + 0x1b3
-      const lo = this.lo >>> 0;
-      const hi = this.hi >>> 0;
-      const loTimes = lo * 0x1b3;
-      const newLo = loTimes >>> 0;
-      const carry = Math.floor(loTimes / 4294967296);
-      const newHi = (Math.imul(hi, 0x1b3) + carry + (lo << 8)) | 0;
-      this.lo = newLo | 0;
-      this.hi = newHi;
-    }
+    this.a = Math.imul(this.a ^ value, 0x01000193);
+    this.b = Math.imul(this.b ^ ((value << 13) | (value >>> 19)), 0x01000193) ^ (this.a >>> 15);
   }
   hex(): string {
-    return (this.hi >>> 0).toString(16).padStart(8, '0') + (this.lo >>> 0).toString(16).padStart(8, '0');
+    return (this.b >>> 0).toString(16).padStart(8, '0') + (this.a >>> 0).toString(16).padStart(8, '0');
   }
 }

@@ -1,0 +1,333 @@
+/**
+ * The irqlab command line: parse argv (node:util parseArgs, strict) into a command, validate every
+ * flag, and, once the scenario is loaded, fill in the defaults that depend on it (CPU count,
+ * duration) and build the command line that reproduces the run. Pure apart from reading
+ * os.availableParallelism() and drawing a random seed when the caller does not inject them.
+ * Every problem is a UsageError with a one-line message (the CLI prefixes `irqlab: `).
+ */
+
+import { parseArgs } from 'node:util';
+import { availableParallelism } from 'node:os';
+import { randomInt } from 'node:crypto';
+import { UsageError } from '../util/errors.js';
+import type { RunMode } from '../machine/result.js';
+
+export const MAX_CPUS = 64;
+export const MAX_SEED = 0xffffffff;
+export const DEFAULT_DURATION_MS = 100;
+export const DETERMINISTIC_DEFAULT_SEED = 1;
+
+export const MAIN_HELP = `irqlab: an emulator of a multiprocessor Windows (NT) kernel core (IRQL, interrupts, DPCs, IPIs)
+
+Usage:
+  irqlab run <scenario> [options]   run a built-in scenario or a scenario file (.ts, .mts, .js, .mjs)
+  irqlab list                       list the built-in scenarios
+  irqlab <command> --help           help for a command
+  irqlab --version                  print the version
+
+Exit codes: 0 ok, 1 usage or scenario error, 2 the emulated system failed (bugcheck or a failed
+check), 3 internal error.
+`;
+
+export const RUN_HELP = `Usage: irqlab run <scenario> [options]
+
+Run a scenario: a built-in name (see 'irqlab list') or a path to a .ts, .mts, .js or .mjs file
+whose default export is built with defineScenario().
+
+Options:
+  -c, --cpus N            emulated CPUs, 1 to 64 (default: the scenario's machine.cpus, else the
+                          host's available parallelism, at most 64)
+  -m, --mode MODE         parallel (default: CPUs run at the same time on host cores) or
+                          deterministic (one CPU at a time in a seeded order; replays exactly)
+  -s, --seed S            seed, an integer 0 to 4294967295 (default: IRQLAB_SEED if set, else 1 in
+                          deterministic mode and a random seed, reported, in parallel mode)
+  -d, --duration T        emulated time to run: 250ms, 2s, 500us, 1000000ns; a bare number is ms
+                          (default: the scenario's machine.durationMs, else 100ms)
+      --time-scale X      parallel mode: emulated time per host time, a positive number (default 1)
+      --json              print one JSON object (the RunResult) on stdout and nothing else
+      --trace FILE        write a Chrome trace (open at ui.perfetto.dev)
+  -v, --verbose           more detail on stderr; stacks with errors
+  -h, --help              this help
+
+Environment:
+  IRQLAB_SEED             the default seed
+
+Exit codes: 0 ok, 1 usage or scenario error, 2 the emulated system failed (bugcheck or a failed
+check), 3 internal error.
+`;
+
+export const LIST_HELP = `Usage: irqlab list
+
+List the built-in scenarios, one per line: name and description.
+
+Options:
+  -h, --help              this help
+`;
+
+/** The run flags as given, before the scenario supplies its defaults. */
+export interface RunArgs {
+  scenario: string;
+  cpus?: number;
+  mode: RunMode;
+  seed?: number;
+  /** duration in ns */
+  durationNs?: number;
+  timeScale: number;
+  json: boolean;
+  trace?: string;
+  verbose: boolean;
+}
+
+export type Command =
+  | { command: 'help'; text: string }
+  | { command: 'version' }
+  | { command: 'list' }
+  | { command: 'run'; args: RunArgs };
+
+/** Everything a run needs once the scenario's defaults are known. */
+export interface ResolvedRun {
+  scenario: string;
+  cpus: number;
+  mode: RunMode;
+  seed: number;
+  durationNs: number;
+  timeScale: number;
+  json: boolean;
+  traceFile?: string;
+  verbose: boolean;
+  /** the command line that reproduces this run */
+  command: string;
+}
+
+/** What resolveRunOptions reads from the host; tests inject fixed values. */
+export interface HostDefaults {
+  availableParallelism: number;
+  randomSeed: () => number;
+}
+
+export function hostDefaults(): HostDefaults {
+  return { availableParallelism: availableParallelism(), randomSeed: () => randomInt(0, MAX_SEED + 1) };
+}
+
+type ParseArgsError = Error & { code?: string };
+
+/** Turn a parseArgs error into one line naming the option. */
+function parseArgsProblem(error: ParseArgsError, command: string): UsageError {
+  const message = error.message;
+  switch (error.code) {
+    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION': {
+      const option = /Unknown option '([^']*)'/.exec(message)?.[1] ?? message;
+      return new UsageError(`unknown option '${option}' for '${command}' (see '${command} --help')`);
+    }
+    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE': {
+      const quoted = /Option '([^']*)'/.exec(message)?.[1] ?? '';
+      const option = /--[\w-]+/.exec(quoted)?.[0] ?? /-\w/.exec(quoted)?.[0];
+      if (/argument missing/.test(message)) return new UsageError(`option '${option ?? '?'}' needs a value`);
+      if (/does not take an argument/.test(message)) return new UsageError(`option '${option ?? '?'}' does not take a value`);
+      if (/ambiguous/.test(message)) {
+        return new UsageError(`option '${option ?? '?'}' got a value starting with '-' (write ${option ?? '--option'}=<value> if you mean it)`);
+      }
+      return new UsageError(firstLine(message));
+    }
+    case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL': {
+      const arg = /Unexpected argument '([^']*)'/.exec(message)?.[1] ?? '?';
+      return new UsageError(`unexpected argument '${arg}' for '${command}' (see '${command} --help')`);
+    }
+    default:
+      return new UsageError(firstLine(message));
+  }
+}
+
+function firstLine(text: string): string {
+  return text.split('\n', 1)[0]!.trim();
+}
+
+function shown(text: string): string {
+  return text === '' ? "''" : text;
+}
+
+/** Parse the whole command line (argv without node and the script). */
+export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Command {
+  const first = argv[0];
+  if (first === undefined) throw new UsageError("missing command: expected 'run' or 'list' (see 'irqlab --help')");
+  if (first.startsWith('-')) {
+    let values: { help?: boolean; version?: boolean };
+    try {
+      ({ values } = parseArgs({
+        args: [...argv],
+        options: { help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'V' } },
+        strict: true,
+        allowPositionals: false,
+      }));
+    } catch (error) {
+      throw parseArgsProblem(error as ParseArgsError, 'irqlab');
+    }
+    if (values.help) return { command: 'help', text: MAIN_HELP };
+    return { command: 'version' };
+  }
+  const rest = argv.slice(1);
+  switch (first) {
+    case 'run':
+      return parseRun(rest, env);
+    case 'list':
+      return parseList(rest);
+    case 'help':
+      if (rest[0] === 'run') return { command: 'help', text: RUN_HELP };
+      if (rest[0] === 'list') return { command: 'help', text: LIST_HELP };
+      return { command: 'help', text: MAIN_HELP };
+    default:
+      throw new UsageError(`unknown command '${first}': expected 'run' or 'list' (see 'irqlab --help')`);
+  }
+}
+
+function parseList(argv: readonly string[]): Command {
+  let values: { help?: boolean };
+  try {
+    ({ values } = parseArgs({ args: [...argv], options: { help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false }));
+  } catch (error) {
+    throw parseArgsProblem(error as ParseArgsError, 'irqlab list');
+  }
+  if (values.help) return { command: 'help', text: LIST_HELP };
+  return { command: 'list' };
+}
+
+function parseRun(argv: readonly string[], env: NodeJS.ProcessEnv): Command {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      options: {
+        cpus: { type: 'string', short: 'c' },
+        mode: { type: 'string', short: 'm' },
+        seed: { type: 'string', short: 's' },
+        duration: { type: 'string', short: 'd' },
+        'time-scale': { type: 'string' },
+        json: { type: 'boolean' },
+        trace: { type: 'string' },
+        verbose: { type: 'boolean', short: 'v' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: true,
+    });
+  } catch (error) {
+    throw parseArgsProblem(error as ParseArgsError, 'irqlab run');
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return { command: 'help', text: RUN_HELP };
+  if (positionals.length === 0) {
+    throw new UsageError("run needs a scenario: a built-in name (see 'irqlab list') or a .ts/.js file");
+  }
+  if (positionals.length > 1) {
+    throw new UsageError(`unexpected argument '${positionals[1]}': run takes one scenario (see 'irqlab run --help')`);
+  }
+  const scenario = positionals[0]!;
+  if (scenario.trim() === '') throw new UsageError('the scenario argument is empty');
+
+  const args: RunArgs = {
+    scenario,
+    mode: values.mode === undefined ? 'parallel' : parseMode(values.mode),
+    timeScale: values['time-scale'] === undefined ? 1 : parseTimeScale(values['time-scale']),
+    json: values.json ?? false,
+    verbose: values.verbose ?? false,
+  };
+  if (values.cpus !== undefined) args.cpus = parseCpus(values.cpus);
+  if (values.seed !== undefined) args.seed = parseSeed(values.seed, '--seed');
+  else if (env.IRQLAB_SEED !== undefined && env.IRQLAB_SEED.trim() !== '') args.seed = parseSeed(env.IRQLAB_SEED.trim(), 'IRQLAB_SEED');
+  if (values.duration !== undefined) args.durationNs = parseDuration(values.duration);
+  if (values.trace !== undefined) {
+    if (values.trace.trim() === '') throw new UsageError('--trace needs a file name');
+    args.trace = values.trace;
+  }
+  return { command: 'run', args };
+}
+
+export function parseCpus(text: string): number {
+  const value = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(value) || value < 1 || value > MAX_CPUS) {
+    throw new UsageError(`--cpus must be an integer from 1 to ${MAX_CPUS} (got ${shown(text)})`);
+  }
+  return value;
+}
+
+export function parseMode(text: string): RunMode {
+  if (text === 'parallel' || text === 'deterministic') return text;
+  throw new UsageError(`--mode must be 'parallel' or 'deterministic' (got ${shown(text)})`);
+}
+
+/** A seed: a decimal or 0x-hex integer from 0 to 2^32 - 1. `what` names the flag or variable. */
+export function parseSeed(text: string, what: string): number {
+  const value = /^\d+$/.test(text) ? Number(text) : /^0x[0-9a-f]+$/i.test(text) ? Number.parseInt(text.slice(2), 16) : NaN;
+  if (!Number.isSafeInteger(value) || value < 0 || value > MAX_SEED) {
+    throw new UsageError(`${what} must be an integer from 0 to ${MAX_SEED} (got ${shown(text)})`);
+  }
+  return value;
+}
+
+export function parseTimeScale(text: string): number {
+  const value = /^\s*$/.test(text) ? NaN : Number(text);
+  if (!Number.isFinite(value) || value <= 0) throw new UsageError(`--time-scale must be a positive number (got ${shown(text)})`);
+  return value;
+}
+
+const DURATION_UNITS: Record<string, number> = { ns: 1, us: 1e3, 'µs': 1e3, ms: 1e6, s: 1e9 };
+
+/** `250ms`, `2s`, `500us`, `1000000ns`, a bare number = ms; returns whole nanoseconds (≥ 1). */
+export function parseDuration(text: string, what = '--duration'): number {
+  const match = /^((?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?)\s*(ns|us|µs|ms|s)?$/i.exec(text.trim());
+  const unit = match ? (match[2] ?? 'ms').toLowerCase() : '';
+  const ns = match ? Math.round(Number(match[1]) * DURATION_UNITS[unit]!) : NaN;
+  if (!Number.isFinite(ns) || ns < 1 || !Number.isSafeInteger(ns)) {
+    throw new UsageError(`${what} must be a positive time like 250ms, 2s, 500us or 1000000ns (got ${shown(text)})`);
+  }
+  return ns;
+}
+
+/** Fill in the defaults that come from the scenario and the host, and build the reproducing command. */
+export function resolveRunOptions(
+  args: RunArgs,
+  machine: { cpus?: unknown; durationMs?: unknown } | undefined,
+  host: HostDefaults = hostDefaults(),
+): ResolvedRun {
+  const declaredCpus = machine?.cpus;
+  const cpus =
+    args.cpus ??
+    (typeof declaredCpus === 'number' && Number.isInteger(declaredCpus) && declaredCpus >= 1 && declaredCpus <= MAX_CPUS
+      ? declaredCpus
+      : Math.max(1, Math.min(MAX_CPUS, host.availableParallelism)));
+  const declaredMs = machine?.durationMs;
+  const durationNs =
+    args.durationNs ??
+    (typeof declaredMs === 'number' && Number.isFinite(declaredMs) && declaredMs > 0
+      ? Math.max(1, Math.round(declaredMs * 1e6))
+      : DEFAULT_DURATION_MS * 1e6);
+  const seed = args.seed ?? (args.mode === 'deterministic' ? DETERMINISTIC_DEFAULT_SEED : host.randomSeed());
+  const resolved: ResolvedRun = {
+    scenario: args.scenario,
+    cpus,
+    mode: args.mode,
+    seed,
+    durationNs,
+    timeScale: args.timeScale,
+    json: args.json,
+    verbose: args.verbose,
+    command: '',
+  };
+  if (args.trace !== undefined) resolved.traceFile = args.trace;
+  resolved.command = reproduceCommand(resolved);
+  return resolved;
+}
+
+/** Quote an argument for a POSIX shell when it needs it. */
+export function shellQuote(arg: string): string {
+  if (/^[\w@%+=:,./-]+$/.test(arg)) return arg;
+  return `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+/** `irqlab run <scenario> --cpus N --mode <m> --seed S --duration <d>ms` (+ --time-scale when ≠ 1). */
+export function reproduceCommand(run: Pick<ResolvedRun, 'scenario' | 'cpus' | 'mode' | 'seed' | 'durationNs' | 'timeScale'>): string {
+  const parts = ['irqlab', 'run', shellQuote(run.scenario), '--cpus', String(run.cpus), '--mode', run.mode, '--seed', String(run.seed)];
+  parts.push('--duration', `${run.durationNs / 1e6}ms`);
+  if (run.timeScale !== 1) parts.push('--time-scale', String(run.timeScale));
+  return parts.join(' ');
+}

@@ -1,0 +1,325 @@
+/**
+ * Human-readable reports of a RunResult: the run summary (per-CPU tables, time at IRQL, latency,
+ * results and checks), the debugger-style bugcheck analysis (the shape of `!analyze -v`), and the
+ * JSON output of `--json`. Pure string building: nothing here writes to a stream.
+ */
+
+import type { BugcheckInfo, CpuSummary, LatencySummary, RunResult } from '../machine/result.js';
+import { irqlName } from '../kernel/irql.js';
+
+/** CPU columns per table block; wider machines get several blocks. */
+export const CPU_COLUMNS_PER_BLOCK = 16;
+
+// ---------------------------------------------------------------- small helpers
+
+type Align = 'left' | 'right';
+
+/** A plain-text table: the first column left-aligned, the others right-aligned; two spaces apart. */
+export function renderTable(header: readonly string[], rows: readonly (readonly string[])[], align?: readonly Align[], indent = '  '): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const alignOf = (i: number): Align => align?.[i] ?? (i === 0 ? 'left' : 'right');
+  const line = (cells: readonly string[]): string =>
+    indent +
+    cells
+      .map((cell, i) => (alignOf(i) === 'left' ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  return [line(header), ...rows.map(line)].join('\n');
+}
+
+const int = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : String(n));
+
+/** ns → "12.34 µs" style with 2 decimals, in µs. */
+export function formatMicros(ns: number): string {
+  return (ns / 1000).toFixed(2);
+}
+
+/** A duration for headers: ns / µs / ms / s with sensible precision. */
+export function formatDuration(ns: number): string {
+  if (ns >= 1e9) return `${(ns / 1e9).toFixed(3)} s`;
+  if (ns >= 1e6) return `${(ns / 1e6).toFixed(3)} ms`;
+  if (ns >= 1e3) return `${(ns / 1e3).toFixed(3)} µs`;
+  return `${Math.round(ns)} ns`;
+}
+
+function formatHostMs(ms: number): string {
+  return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(1)} ms`;
+}
+
+function percent(part: number, whole: number): string {
+  if (part <= 0 || whole <= 0) return '-';
+  const p = (100 * part) / whole;
+  if (p < 0.05) return '<0.1%';
+  return `${p.toFixed(1)}%`;
+}
+
+function blocks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out.length > 0 ? out : [[]];
+}
+
+/** 64-bit two's-complement hex, 16 digits, lowercase (how the debugger shows a ULONG_PTR). */
+export function hex64(value: number): string {
+  const big = Number.isInteger(value) ? BigInt(value) : BigInt(Math.trunc(value));
+  return BigInt.asUintN(64, big).toString(16).padStart(16, '0');
+}
+
+/** Unpadded lowercase hex (two's complement for negatives), like BUGCHECK_P1. */
+function hexShort(value: number): string {
+  return BigInt.asUintN(64, BigInt(Math.trunc(value))).toString(16);
+}
+
+function resultValue(value: number | string | boolean | number[]): string {
+  if (Array.isArray(value)) {
+    const shown = value.slice(0, 16).join(', ');
+    return value.length > 16 ? `[${shown}, … (${value.length} values)]` : `[${shown}]`;
+  }
+  if (typeof value === 'number') return Number.isInteger(value) ? String(value) : String(Math.round(value * 1000) / 1000);
+  return String(value);
+}
+
+function vectorOrder(a: string, b: string): number {
+  return Number.parseInt(a, 16) - Number.parseInt(b, 16);
+}
+
+// ---------------------------------------------------------------- summary
+
+/** The run summary printed after `irqlab run` (without --json). */
+export function formatSummary(result: RunResult): string {
+  const out: string[] = [];
+  const cpuWord = result.cpus === 1 ? 'CPU' : 'CPUs';
+  out.push(
+    `${result.scenario}: ${result.mode} mode, seed ${result.seed}, ${result.cpus} ${cpuWord} (${result.arch}), ` +
+      `${formatDuration(result.emulatedTimeNs)} emulated in ${formatHostMs(result.hostTimeMs)} host, trace hash ${result.traceHash}`,
+  );
+  out.push('');
+  out.push(perCpuTable(result.perCpu));
+  const vectors = interruptsByVector(result.perCpu);
+  if (vectors) out.push('', 'Interrupts by vector', vectors);
+  const irqls = timeAtIrql(result);
+  if (irqls) out.push('', 'Time at IRQL (% of each CPU\'s time)', irqls);
+  out.push('', 'Latency (µs)', latencyTable(result.latency));
+
+  const notes: string[] = [];
+  const unclaimed = result.perCpu.reduce((sum, c) => sum + (c.unclaimedInterrupts ?? 0), 0);
+  if (unclaimed > 0) notes.push(`${int(unclaimed)} device interrupts were not claimed by any ISR`);
+  if (result.unresponsiveCpus?.length) notes.push(`CPUs that did not report at the end (stopped from outside): ${result.unresponsiveCpus.join(', ')}`);
+  if (result.deviceAssertions?.length) {
+    notes.push(`device assertions: ${result.deviceAssertions.map((d) => `${d.name} ${int(d.asserted)}`).join(', ')}`);
+  }
+  if (notes.length > 0) out.push('', ...notes);
+
+  const results = Object.entries(result.results ?? {});
+  if (results.length > 0) {
+    out.push('', 'Results');
+    const width = Math.max(...results.map(([name]) => name.length));
+    for (const [name, value] of results) out.push(`  ${name.padEnd(width)} = ${resultValue(value)}`);
+  }
+  if (result.checks.length > 0) {
+    out.push('', 'Checks');
+    for (const check of result.checks) out.push(`  ${check.passed ? 'PASS' : 'FAIL'} ${check.name}${check.detail ? ` — ${check.detail}` : ''}`);
+  }
+  const failed = result.checks.filter((c) => !c.passed).length;
+  out.push('');
+  if (result.bugcheck) out.push(`BUGCHECK ${result.bugcheck.name} (0x${result.bugcheck.code.toString(16)}) on CPU ${result.bugcheck.cpu}: see the analysis below`);
+  else if (failed > 0) out.push(`${failed} of ${result.checks.length} checks failed. The run: ${result.command}`);
+  else out.push(`OK. The run: ${result.command}`);
+  return out.join('\n') + '\n';
+}
+
+function perCpuTable(perCpu: readonly CpuSummary[]): string {
+  const header = ['CPU', 'Interrupts', 'Deepest nesting', 'DPCs', 'Deepest DPC queue', 'IPIs sent', 'IPIs received'];
+  const rows = perCpu.map((c) => [
+    String(c.cpu),
+    int(c.interrupts),
+    String(c.maxNesting),
+    int(c.dpcs),
+    String(c.maxDpcQueueDepth),
+    int(c.ipisSent),
+    int(c.ipisReceived),
+  ]);
+  if (perCpu.length > 1) {
+    const sum = (f: (c: CpuSummary) => number): number => perCpu.reduce((s, c) => s + f(c), 0);
+    const max = (f: (c: CpuSummary) => number): number => Math.max(...perCpu.map(f));
+    rows.push([
+      'all',
+      int(sum((c) => c.interrupts)),
+      String(max((c) => c.maxNesting)),
+      int(sum((c) => c.dpcs)),
+      String(max((c) => c.maxDpcQueueDepth)),
+      int(sum((c) => c.ipisSent)),
+      int(sum((c) => c.ipisReceived)),
+    ]);
+  }
+  return renderTable(header, rows);
+}
+
+/** A table with one row per key and one column per CPU, in blocks of 16 CPUs; `total` adds a last column. */
+function perCpuColumns(
+  perCpu: readonly CpuSummary[],
+  rowLabel: string,
+  rowKeys: readonly string[],
+  rowName: (key: string) => string,
+  cell: (cpu: CpuSummary, key: string) => string,
+  total: ((key: string) => string) | null,
+): string {
+  const groups = blocks(perCpu, CPU_COLUMNS_PER_BLOCK);
+  return groups
+    .map((group, index) => {
+      const last = index === groups.length - 1;
+      const header = [rowLabel, ...group.map((c) => `CPU${c.cpu}`), ...(last && total ? ['all'] : [])];
+      const rows = rowKeys.map((key) => [rowName(key), ...group.map((c) => cell(c, key)), ...(last && total ? [total(key)] : [])]);
+      return renderTable(header, rows);
+    })
+    .join('\n\n');
+}
+
+function interruptsByVector(perCpu: readonly CpuSummary[]): string | null {
+  const vectors = [...new Set(perCpu.flatMap((c) => Object.keys(c.interruptsByVector ?? {})))].sort(vectorOrder);
+  if (vectors.length === 0) return null;
+  const count = (c: CpuSummary, v: string): number => c.interruptsByVector?.[v] ?? 0;
+  return perCpuColumns(
+    perCpu,
+    'Vector',
+    vectors,
+    (v) => v,
+    (c, v) => int(count(c, v)),
+    perCpu.length > 1 ? (v) => int(perCpu.reduce((s, c) => s + count(c, v), 0)) : null,
+  );
+}
+
+function cpuTotalNs(c: CpuSummary, fallback: number): number {
+  const busy = Object.values(c.timeAtIrqlNs ?? {}).reduce((s, n) => s + n, 0);
+  const total = busy + (c.idleNs ?? 0);
+  return total > 0 ? total : fallback;
+}
+
+function timeAtIrql(result: RunResult): string | null {
+  const { perCpu } = result;
+  const levels = [...new Set(perCpu.flatMap((c) => Object.keys(c.timeAtIrqlNs ?? {})))]
+    .map(Number)
+    .sort((a, b) => a - b)
+    .map(String)
+    .filter((level) => perCpu.some((c) => (c.timeAtIrqlNs?.[level] ?? 0) > 0));
+  const keys = [...levels];
+  const idle = perCpu.some((c) => (c.idleNs ?? 0) > 0);
+  if (idle) keys.push('idle');
+  if (keys.length === 0) return null;
+  const ns = (c: CpuSummary, key: string): number => (key === 'idle' ? c.idleNs ?? 0 : c.timeAtIrqlNs?.[key] ?? 0);
+  const grand = perCpu.reduce((s, c) => s + cpuTotalNs(c, result.emulatedTimeNs), 0);
+  return perCpuColumns(
+    perCpu,
+    'IRQL',
+    keys,
+    (key) => (key === 'idle' ? 'idle (halted)' : `${key.padStart(2)} ${irqlName(result.arch, Number(key))}`),
+    (c, key) => percent(ns(c, key), cpuTotalNs(c, result.emulatedTimeNs)),
+    perCpu.length > 1 ? (key) => percent(perCpu.reduce((s, c) => s + ns(c, key), 0), grand) : null,
+  );
+}
+
+function latencyTable(latency: RunResult['latency']): string {
+  const row = (name: string, l: LatencySummary): string[] =>
+    l.count === 0 ? [name, '0', '-', '-', '-'] : [name, int(l.count), formatMicros(l.p50Ns), formatMicros(l.p99Ns), formatMicros(l.maxNs)];
+  return renderTable(
+    ['', 'count', 'p50', 'p99', 'max'],
+    [row('device assert → ISR start', latency.assertToIsr), row('ISR → DPC start', latency.isrToDpc)],
+  );
+}
+
+// ---------------------------------------------------------------- bugcheck analysis
+
+const BANNER_WIDTH = 79;
+
+function bannerLine(text: string): string {
+  const inner = BANNER_WIDTH - 2;
+  const left = Math.floor((inner - text.length) / 2);
+  return `*${' '.repeat(Math.max(0, left))}${text}`.padEnd(BANNER_WIDTH - 1) + '*';
+}
+
+function wrap(text: string, width = BANNER_WIDTH): string[] {
+  const lines: string[] = [];
+  for (const paragraph of text.split('\n')) {
+    let line = '';
+    for (const word of paragraph.split(/\s+/).filter(Boolean)) {
+      if (line && line.length + 1 + word.length > width) {
+        lines.push(line);
+        line = word;
+      } else {
+        line = line ? `${line} ${word}` : word;
+      }
+    }
+    lines.push(line);
+  }
+  return lines;
+}
+
+/** The bugcheck analysis, in the shape of WinDbg's `!analyze -v`. */
+export function formatBugcheck(result: RunResult): string {
+  const bc = result.bugcheck;
+  if (!bc) return '';
+  const star = '*'.repeat(BANNER_WIDTH);
+  const out: string[] = [star, bannerLine(''), bannerLine('Bugcheck Analysis'), bannerLine(''), star, ''];
+  out.push(`${bc.name} (${bc.code.toString(16)})`);
+  out.push(...wrap(bc.description));
+  out.push('Arguments:');
+  for (let i = 0; i < 4; i++) out.push(`Arg${i + 1}: ${hex64(bc.params[i] ?? 0)}, ${bc.paramMeanings[i] ?? ''}`.trimEnd());
+  out.push('', 'Debugging Details:', '------------------', '');
+  out.push(`BUGCHECK_CODE:  ${bc.code.toString(16)}`, '');
+  for (let i = 0; i < 4; i++) out.push(`BUGCHECK_P${i + 1}: ${hexShort(bc.params[i] ?? 0)}`);
+  out.push('');
+  out.push(`CURRENT_IRQL:  ${bc.irql} (${bc.irqlName || irqlName(result.arch, bc.irql)})`, '');
+  out.push(`PROCESSOR:  ${bc.cpu}`, '');
+  out.push(`EMULATED_TIME:  ${formatMicros(bc.emulatedTimeNs)} µs`, '');
+  out.push(`SCENARIO:  ${result.scenario} (${result.cpus} ${result.cpus === 1 ? 'CPU' : 'CPUs'}, ${result.arch}, ${result.mode} mode, seed ${result.seed})`, '');
+  if (bc.routine) out.push(`FAULTING_ROUTINE:  ${bc.routine}`, '');
+  if (bc.faultingInstruction) out.push(`FAULTING_INSTRUCTION:  ${bc.faultingInstruction}`, '');
+  out.push('STACK_TEXT:');
+  out.push(...stackText(bc.frames, '  '));
+  out.push('');
+
+  out.push('LAST EVENTS:');
+  for (const cpu of bc.cpus) {
+    const state = cpu.responded ? 'responded to the freeze' : 'did NOT respond to the freeze (stopped from outside)';
+    const level = cpu.irql >= 0 ? `${cpu.irql} (${cpu.irqlName || irqlName(result.arch, cpu.irql)})` : 'unknown';
+    const marker = cpu.cpu === bc.cpu ? ' <- bugchecked here' : '';
+    out.push(`CPU ${cpu.cpu}: frozen at IRQL ${level}, ${state}${marker}`);
+    if (cpu.cpu !== bc.cpu && cpu.frames.length > 0) {
+      out.push('  running:');
+      out.push(...stackText(cpu.frames, '    '));
+    }
+    if (cpu.lastEvents.length === 0) {
+      out.push('  (no events)');
+    } else {
+      const rows = cpu.lastEvents.map((e) => [`${formatMicros(e.timeNs)} µs`, e.event, e.detail]);
+      const timeWidth = Math.max(...rows.map((r) => r[0]!.length));
+      const eventWidth = Math.max(...rows.map((r) => r[1]!.length));
+      for (const [time, event, detail] of rows) out.push(`  ${time!.padStart(timeWidth)}  ${event!.padEnd(eventWidth)}  ${detail}`.trimEnd());
+    }
+    out.push('');
+  }
+  out.push('To replay this run:');
+  out.push(bc.replayCommand);
+  return out.join('\n') + '\n';
+}
+
+function stackText(frames: BugcheckInfo['frames'], indent: string): string[] {
+  if (frames.length === 0) return [`${indent}(no frames)`];
+  const innermostFirst = [...frames].reverse();
+  return innermostFirst.map((f, i) => `${indent}${String(i).padStart(2, '0')} ${f.kind} ${f.routine} @ IRQL ${f.irql}`);
+}
+
+// ---------------------------------------------------------------- JSON
+
+/** `--json`: the RunResult, 2-space indented, with a final newline. */
+export function formatJson(result: RunResult): string {
+  return JSON.stringify(result, null, 2) + '\n';
+}
+
+// ---------------------------------------------------------------- list
+
+/** `irqlab list`: one line per scenario, descriptions aligned. */
+export function formatScenarioList(scenarios: ReadonlyArray<{ name: string; description: string }>): string {
+  const width = Math.max(0, ...scenarios.map((s) => s.name.length));
+  return scenarios.map((s) => `${s.name.padEnd(width)}  ${s.description}`).join('\n') + '\n';
+}

@@ -1,0 +1,174 @@
+#!/usr/bin/env node
+/**
+ * The irqlab command: parse → load → validate → run → print → exit code.
+ *   0 ok · 1 usage or scenario error · 2 the emulated system failed (bugcheck or a failed check)
+ *   · 3 internal error.
+ * Every error is one line on stderr starting `irqlab: ` (the stack only with --verbose). Results
+ * go to stdout: the summary (and the bugcheck analysis), or with --json one JSON object and
+ * nothing else. Progress goes to stderr, only on a terminal.
+ */
+
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseCommandLine, resolveRunOptions } from './args.js';
+import type { RunArgs } from './args.js';
+import { formatBugcheck, formatJson, formatScenarioList, formatSummary } from './format.js';
+import { createProgress } from './progress.js';
+import type { ProgressStream } from './progress.js';
+import { loadScenario } from '../scenario/load.js';
+import type { LoadedScenario } from '../scenario/load.js';
+import { validateScenario } from '../scenario/validate.js';
+import { runScenario } from '../machine/run.js';
+import { ExitCode } from '../machine/result.js';
+import type { RunResult } from '../machine/result.js';
+import { BUILTIN_SCENARIOS } from '../scenarios/index.js';
+import { ScenarioError, UsageError } from '../util/errors.js';
+
+export interface CliIo {
+  stdout: { write(chunk: string): unknown };
+  stderr: ProgressStream;
+  env: NodeJS.ProcessEnv;
+}
+
+const defaultIo = (): CliIo => ({ stdout: process.stdout, stderr: process.stderr, env: process.env });
+
+/** Run the command line (argv without node and the script); resolves to the exit code. */
+export async function runCli(argv: readonly string[], io: CliIo = defaultIo()): Promise<number> {
+  const verbose = argv.includes('--verbose') || argv.includes('-v');
+  try {
+    const command = parseCommandLine(argv, io.env);
+    switch (command.command) {
+      case 'help':
+        io.stdout.write(command.text);
+        return ExitCode.Ok;
+      case 'version':
+        io.stdout.write(`${packageVersion()}\n`);
+        return ExitCode.Ok;
+      case 'list':
+        io.stdout.write(formatScenarioList(BUILTIN_SCENARIOS));
+        return ExitCode.Ok;
+      case 'run':
+        return await run(command.args, io);
+    }
+  } catch (error) {
+    return reportError(error, verbose, io);
+  }
+}
+
+async function run(args: RunArgs, io: CliIo): Promise<number> {
+  let loaded: LoadedScenario | undefined;
+  const progress = createProgress(args.scenario, io.stderr);
+  const onSigint = (): void => {
+    progress.clear();
+    loaded?.dispose();
+    io.stderr.write('irqlab: interrupted\n');
+    process.exit(130);
+  };
+  process.once('SIGINT', onSigint);
+  try {
+    loaded = await loadScenario(args.scenario);
+    const machine = loaded.definition.machine as { cpus?: unknown; durationMs?: unknown; arch?: unknown } | undefined;
+    const options = resolveRunOptions(args, typeof machine === 'object' && machine !== null ? machine : undefined);
+    const arch = machine?.arch === 'x86' ? 'x86' : 'x64';
+    validateScenario(loaded.definition, { cpus: options.cpus, arch });
+    if (options.traceFile !== undefined) checkTraceFile(options.traceFile);
+    if (options.verbose) {
+      io.stderr.write(`irqlab: ${loaded.kind === 'builtin' ? 'built-in scenario' : 'scenario file'} ${loaded.source}\n`);
+      io.stderr.write(`irqlab: ${options.command}\n`);
+    }
+    let result: RunResult;
+    try {
+      result = await runScenario(loaded, {
+        cpus: options.cpus,
+        mode: options.mode,
+        seed: options.seed,
+        durationNs: options.durationNs,
+        timeScale: options.timeScale,
+        ...(options.traceFile !== undefined ? { traceFile: options.traceFile } : {}),
+        verbose: options.verbose,
+        command: options.command,
+        onProgress: (emulatedNs, durationNs) => progress.update(emulatedNs, durationNs),
+      });
+    } finally {
+      progress.clear();
+    }
+    if (options.json) {
+      io.stdout.write(formatJson(result));
+    } else {
+      io.stdout.write(formatSummary(result));
+      if (result.bugcheck) io.stdout.write('\n' + formatBugcheck(result));
+    }
+    if (options.traceFile !== undefined && options.verbose) io.stderr.write(`irqlab: trace written to ${options.traceFile}\n`);
+    const failed = result.bugcheck !== null || result.checks.some((check) => !check.passed);
+    return failed ? ExitCode.SystemFailed : ExitCode.Ok;
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+    loaded?.dispose();
+  }
+}
+
+/** Fail before the run, not after it, when the trace cannot be written. */
+function checkTraceFile(file: string): void {
+  const path = resolve(file);
+  const dir = dirname(path);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`--trace: directory '${dirname(file)}' does not exist`);
+  if (existsSync(path) && statSync(path).isDirectory()) throw new UsageError(`--trace: '${file}' is a directory`);
+}
+
+function firstLine(text: string): string {
+  return text.split('\n', 1)[0]!.trim();
+}
+
+function reportError(error: unknown, verbose: boolean, io: CliIo): number {
+  const err = error instanceof Error ? error : new Error(String(error));
+  const known = err instanceof UsageError || err instanceof ScenarioError;
+  const message = firstLine(err.message) || err.name;
+  if (known) {
+    io.stderr.write(`irqlab: ${message}\n`);
+  } else {
+    io.stderr.write(`irqlab: internal error: ${message}${verbose ? '' : ' (run with --verbose for the stack)'}\n`);
+  }
+  if (verbose) {
+    let current: unknown = err;
+    let depth = 0;
+    while (current instanceof Error && depth < 5) {
+      io.stderr.write(`${depth > 0 ? 'Caused by: ' : ''}${current.stack ?? current.message}\n`);
+      current = current.cause;
+      depth++;
+    }
+  }
+  return known ? ExitCode.Usage : ExitCode.Internal;
+}
+
+function packageVersion(): string {
+  for (const relative of ['../../../package.json', '../../package.json']) {
+    const path = fileURLToPath(new URL(relative, import.meta.url));
+    if (!existsSync(path)) continue;
+    const pkg = JSON.parse(readFileSync(path, 'utf8')) as { name?: string; version?: string };
+    if (pkg.name === 'irqlab' && pkg.version) return pkg.version;
+  }
+  return 'unknown';
+}
+
+function isEntryPoint(): boolean {
+  const script = process.argv[1];
+  if (!script) return false;
+  try {
+    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  // a closed pipe (`irqlab list | head -1`) is not an error worth a stack
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  });
+  const code = await runCli(process.argv.slice(2));
+  process.exitCode = code;
+  // the machine stops its workers; should anything still hold the event loop, do not hang on it
+  setTimeout(() => process.exit(code), 2000).unref();
+}
