@@ -19,4 +19,4 @@ waitForRunStart(data.sab, layout);
 clock.calibrate();
 if (config.mode === 'deterministic') coordinator.runDeterministic();
 else coordinator.runParallel();
-port.flush();
+port.drain(5000);

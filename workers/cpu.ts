@@ -22,4 +22,4 @@ waitForRunStart(data.sab, layout);
 clock.calibrate();
 if (config.mode === 'deterministic') runDeterministicLoop(processor, port);
 else runParallelLoop(processor, port, clock.now);
-port.flush();
+port.drain(100);

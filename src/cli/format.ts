@@ -262,6 +262,7 @@ export function formatBugcheck(result: RunResult): string {
   const out: string[] = [star, bannerLine(''), bannerLine('Bugcheck Analysis'), bannerLine(''), star, ''];
   out.push(`${bc.name} (${bc.code.toString(16)})`);
   out.push(...wrap(bc.description));
+  if (bc.detail) out.push(...wrap(`In this run: ${bc.detail}`));
   out.push('Arguments:');
   for (let i = 0; i < 4; i++) out.push(`Arg${i + 1}: ${hex64(bc.params[i] ?? 0)}, ${bc.paramMeanings[i] ?? ''}`.trimEnd());
   out.push('', 'Debugging Details:', '------------------', '');

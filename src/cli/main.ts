@@ -120,7 +120,7 @@ function firstLine(text: string): string {
   return text.split('\n', 1)[0]!.trim();
 }
 
-function reportError(error: unknown, verbose: boolean, io: CliIo): number {
+export function reportError(error: unknown, verbose: boolean, io: CliIo): number {
   const err = error instanceof Error ? error : new Error(String(error));
   const known = err instanceof UsageError || err instanceof ScenarioError;
   const message = firstLine(err.message) || err.name;

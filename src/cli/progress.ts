@@ -29,7 +29,7 @@ export function createProgress(label: string, stream: ProgressStream = process.s
       const t = now();
       if (t - lastDraw < MIN_INTERVAL_MS) return;
       lastDraw = t;
-      stream.write(`\r${progressLine(label, emulatedNs, durationNs, stream.columns ?? 80)}\x1b[K`);
+      stream.write(`\r${progressLine(label, emulatedNs, durationNs, stream.columns && stream.columns >= 20 ? stream.columns : 80)}\x1b[K`);
       drawn = true;
     },
     clear() {

@@ -28,6 +28,8 @@ import { Prng, deriveSeed } from '../util/prng.js';
 /** Slice lengths in deterministic mode, in cycles: seeded, so another seed interleaves differently. */
 const MIN_SLICE_CYCLES = 64;
 const MAX_SLICE_CYCLES = 16384;
+/** parallel mode: the coordinator never sleeps less than this between deliveries */
+const MIN_PARALLEL_SLEEP_MS = 0.1;
 
 interface PendingEvent {
   timeNs: number;
@@ -186,8 +188,11 @@ export class Coordinator {
       deviceAssertions: this.devices.map((d) => ({ name: d.config.name, asserted: d.asserted })),
       bugcheckCpu: this.bugcheckCpu,
     });
+    // every CPU must get its RUN_STOP before main hears the run is over: wait out full rings
+    const undelivered = this.port.drain(5000);
     this.port.send(MAIN_ACTOR, Kind.RUN_DONE, 3, reason === 'bugcheck' ? 1 : 0, timeLo(timeNs), timeHi(timeNs));
     this.port.flush();
+    if (undelivered > 0) throw new Error(`coordinator: ${undelivered} words of messages could not be delivered to CPUs within 5 s`);
   }
 
   // ---------------------------------------------------------------------------------------
@@ -214,9 +219,11 @@ export class Coordinator {
         event = this.nextEvent();
       }
       this.port.flush();
+      // always sleep: a coordinator that spins between close events takes a host core away from
+      // the CPUs; events due meanwhile are delivered together (granularity ~0.1 ms of host time)
       const untilNs = Math.min(event.timeNs, duration);
       const sleepMs = (untilNs - this.hostClock()) / 1e6 / this.config.timeScale;
-      if (sleepMs > 0.05) this.port.sleep(Math.min(sleepMs, 50));
+      this.port.sleep(Math.min(Math.max(sleepMs, MIN_PARALLEL_SLEEP_MS), 50));
     }
   }
 

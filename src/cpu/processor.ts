@@ -90,6 +90,9 @@ const PAUSE_CYCLES = 10;
 const LATENCY_SAMPLE_LIMIT = 65536;
 const LAST_EVENTS = 32;
 const PACKET_GENERIC = 1 << 16;
+/** parallel mode: consecutive spins before a nap, and the nap (see spun()) */
+const SPINS_BEFORE_NAP = 256;
+const NAP_MS = 0.05;
 
 /** Why run() returned. */
 export const RunExit = { BUDGET: 0, HALT: 1, STOP: 2, FROZEN: 3 } as const;
@@ -254,13 +257,17 @@ export class Processor implements ExecHost {
         const frame = this.frames[this.frames.length - 1]!;
         if (frame.kind === FRAME_CODE) {
           const status = interp.step(this.contexts, frame.base);
-          if (status === STEP_OK) continue;
+          if (status === STEP_OK) {
+            this.spinStreak = 0;
+            continue;
+          }
           if (status === STEP_RETURNED) {
             this.returnFromCode(frame);
             continue;
           }
           if (status === STEP_RETRY) {
             interp.cycles += PAUSE_CYCLES;
+            this.spun();
             continue;
           }
           if (status === STEP_YIELD) continue;
@@ -272,8 +279,10 @@ export class Processor implements ExecHost {
           if (frame.hardware) this.nesting--;
           continue;
         }
-        if (signal.value === SIGNAL_SPIN) interp.cycles += PAUSE_CYCLES;
-        else if (signal.value === SIGNAL_HALT) {
+        if (signal.value === SIGNAL_SPIN) {
+          interp.cycles += PAUSE_CYCLES;
+          this.spun();
+        } else if (signal.value === SIGNAL_HALT) {
           if (Atomics.load(doorbell, doorbellIndex) !== this.doorbellSeen || this.hasDeliverable()) {
             this.workPending = true;
             continue;
@@ -291,6 +300,20 @@ export class Processor implements ExecHost {
       this.f64[this.counters + CounterField.CYCLES] = interp.cycles;
       this.f64[this.counters + CounterField.INSTRUCTIONS] = interp.instructions;
     }
+  }
+
+  /**
+   * PAUSE-loop exiting: in parallel mode a CPU that keeps spinning (on a spin lock, an IPI
+   * acknowledgement) naps briefly on its doorbell, as a hypervisor deschedules a vCPU stuck in a
+   * PAUSE loop. With more emulated CPUs than host cores, spinners would otherwise take the host CPU
+   * away from the very CPU they wait for. Any message ends the nap at once; emulated time (the host
+   * clock in parallel mode) passes as it would while spinning. Deterministic mode never naps: only
+   * the granted CPU runs and its spins cost cycles.
+   */
+  private spinStreak = 0;
+  private spun(): void {
+    if (++this.spinStreak % SPINS_BEFORE_NAP !== 0 || this.config.mode !== 'parallel') return;
+    this.port.sleep(NAP_MS);
   }
 
   private returnFromCode(frame: CodeFrame): void {
@@ -336,11 +359,12 @@ export class Processor implements ExecHost {
   }
   private readonly argScratch = new Int32Array(4);
 
-  private pushKernel(name: string, role: string, gen: KernelGenerator, hardware: boolean): void {
+  /** `interruptedIrql`: the level the frame below was running at (what reports show for it). */
+  private pushKernel(name: string, role: string, gen: KernelGenerator, hardware: boolean, interruptedIrql = this.irql): void {
     if (this.frames.length >= MAX_FRAMES) {
       throw new BugCheck(BUGCHECK.UNEXPECTED_KERNEL_MODE_TRAP, 8, this.currentPc(), 0, 0);
     }
-    this.frames.push({ kind: FRAME_KERNEL, irql: this.irql, name, role, gen, resume: 0, hardware });
+    this.frames.push({ kind: FRAME_KERNEL, irql: interruptedIrql, name, role, gen, resume: 0, hardware });
     if (hardware) {
       this.nesting++;
       if (this.nesting > this.f64[this.counters + CounterField.MAX_NESTING]!) this.f64[this.counters + CounterField.MAX_NESTING] = this.nesting;
@@ -368,21 +392,30 @@ export class Processor implements ExecHost {
     }
     if ((this.softPending & (1 << DISPATCH_LEVEL)) !== 0 && this.irql < DISPATCH_LEVEL) {
       this.softPending &= ~(1 << DISPATCH_LEVEL);
-      this.pushKernel('KiDispatchInterrupt', 'dispatch', this.dispatchInterrupt(), false);
+      const oldIrql = this.irql;
+      this.setIrql(DISPATCH_LEVEL);
+      this.pushKernel('KiDispatchInterrupt', 'dispatch', this.dispatchInterrupt(oldIrql), false, oldIrql);
       return true;
     }
     return false;
   }
 
+  /**
+   * Accepting an interrupt raises the IRQL at once (the APIC raises its priority on acceptance), so
+   * the next boundary already masks everything at or below it; the frame's generator restores
+   * `oldIrql` when it ends.
+   */
   private takeHardwareInterrupt(vector: number, level: number, assertedNs: number): void {
     this.f64[this.counters + CounterField.BY_VECTOR + vector] += 1;
+    const oldIrql = this.irql;
+    this.setIrql(level);
     if (vector === this.table.clockVector || vector === this.table.clockIpiVector) {
-      this.pushKernel('KeUpdateRunTime', 'clock', this.clockInterrupt(vector, level), true);
+      this.pushKernel('KeUpdateRunTime', 'clock', this.clockInterrupt(vector, oldIrql), true, oldIrql);
     } else if (vector === this.table.ipiVector) {
-      this.pushKernel('KiIpiServiceRoutine', 'ipi', this.ipiInterrupt(level), true);
+      this.pushKernel('KiIpiServiceRoutine', 'ipi', this.ipiInterrupt(oldIrql), true, oldIrql);
     } else {
       this.f64[this.counters + CounterField.INTERRUPTS] += 1;
-      this.pushKernel(`KiInterruptDispatch(0x${vector.toString(16)})`, 'isr', this.deviceInterrupt(vector, level, assertedNs), true);
+      this.pushKernel(`KiInterruptDispatch(0x${vector.toString(16)})`, 'isr', this.deviceInterrupt(vector, level, assertedNs, oldIrql), true, oldIrql);
     }
   }
 
@@ -393,9 +426,7 @@ export class Processor implements ExecHost {
   }
 
   /** KiInterruptDispatch / KiChainedDispatch (§9.3). */
-  private *deviceInterrupt(vector: number, level: number, assertedNs: number): KernelGenerator {
-    const oldIrql = this.irql;
-    this.setIrql(level);
+  private *deviceInterrupt(vector: number, level: number, assertedNs: number, oldIrql: number): KernelGenerator {
     const now = this.now();
     this.sample(this.assertToIsr, 0, now - assertedNs);
     this.record(TraceEvent.ISR_ENTER, vector, 0, 0);
@@ -448,9 +479,7 @@ export class Processor implements ExecHost {
   }
 
   /** KeUpdateSystemTime / KeUpdateRunTime (§3.5, §2.6): the per-tick work this machine does. */
-  private *clockInterrupt(vector: number, level: number): KernelGenerator {
-    const oldIrql = this.irql;
-    this.setIrql(level);
+  private *clockInterrupt(vector: number, oldIrql: number): KernelGenerator {
     this.ticksTaken++;
     Atomics.store(this.i32, this.prcb + PrcbField.TICKS_TAKEN, this.ticksTaken);
     this.f64[this.counters + CounterField.CLOCK_TICKS] = this.ticksTaken;
@@ -465,9 +494,7 @@ export class Processor implements ExecHost {
   }
 
   /** KiIpiServiceRoutine (§7.1): APC, then DPC, then freeze, then packets. */
-  private *ipiInterrupt(level: number): KernelGenerator {
-    const oldIrql = this.irql;
-    this.setIrql(level);
+  private *ipiInterrupt(oldIrql: number): KernelGenerator {
     const bits = this.ipiRequests;
     this.ipiRequests = 0;
     if (bits & IpiRequest.APC) this.softPending |= 1 << APC_LEVEL;
@@ -490,9 +517,7 @@ export class Processor implements ExecHost {
   }
 
   /** KiDispatchInterrupt (§2.5): retire the DPC list; quantum end and NextThread come with the dispatcher. */
-  private *dispatchInterrupt(): KernelGenerator {
-    const oldIrql = this.irql;
-    this.setIrql(DISPATCH_LEVEL);
+  private *dispatchInterrupt(oldIrql: number): KernelGenerator {
     if (this.dpcQueue.length > 0) yield* this.retireDpcList();
     else this.clearDpcRequest();
     this.setIrql(oldIrql);

@@ -25,6 +25,11 @@ export interface ActorPort {
   sleep(timeoutMs?: number): void;
   /** publish what send() backed up, ring doorbells */
   flush(): void;
+  /**
+   * Before the actor stops: flush until every backlog is in its ring, waiting for consumers for at
+   * most timeoutMs of host time. Returns the words still undelivered (0: nothing was left behind).
+   */
+  drain(timeoutMs: number): number;
   /** the doorbell count this actor has seen (deterministic mode reports it at a halt) */
   doorbellSeen(): number;
   /** trace record out to the main thread (only when a trace file was asked for) */

@@ -58,6 +58,15 @@ export function createWorkerPort(sab: SharedArrayBuffer, layout: MachineLayout, 
       doorbell.sleep(seen, timeoutMs);
     },
     flush: () => outbox.flush(),
+    drain: (timeoutMs) => {
+      const deadline = performance.now() + timeoutMs;
+      outbox.flush();
+      while (outbox.backlogWords() > 0 && performance.now() < deadline) {
+        Atomics.wait(sleepCell, 0, 0, 1);
+        outbox.flush();
+      }
+      return outbox.backlogWords();
+    },
     doorbellSeen: () => seen,
   };
   if (traceRing) {

@@ -13,9 +13,9 @@ import { R0, R1, R2 } from '../isa/registers.js';
 import type { RoutineBuilder } from '../isa/builder.js';
 
 const DEVICES = [
-  { name: 'Disk', vector: 0x50, irql: 5, rate: 40000, burst: 4, isrWork: 400, dpcWork: 3000 },
-  { name: 'Nic', vector: 0x80, irql: 8, rate: 60000, burst: 2, isrWork: 300, dpcWork: 1500 },
-  { name: 'Sensor', vector: 0xa0, irql: 10, rate: 15000, burst: 1, isrWork: 600, dpcWork: 800 },
+  { name: 'Disk', vector: 0x50, irql: 5, rate: 2400, burst: 4, isrWork: 4000, dpcWork: 20000 },
+  { name: 'Nic', vector: 0x80, irql: 8, rate: 3000, burst: 2, isrWork: 3000, dpcWork: 15000 },
+  { name: 'Sensor', vector: 0xa0, irql: 10, rate: 1000, burst: 1, isrWork: 6000, dpcWork: 8000 },
 ] as const;
 
 /** ServiceRoutine(Interrupt, ServiceContext): r1 = the KINTERRUPT, r2 = the context. */
@@ -81,7 +81,7 @@ for (const device of DEVICES) {
 export default defineScenario({
   name: 'interrupt-storm',
   description: 'devices at different DIRQLs hammer N CPUs; ISRs queue DPCs; shows masking and nesting',
-  machine: { durationMs: 50 },
+  machine: { durationMs: 200 },
   memory,
   routines,
   dpcs,

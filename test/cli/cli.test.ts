@@ -1,0 +1,177 @@
+// The built command as a child process: exit codes, one-line errors, stdout discipline.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { BUILTIN_SCENARIOS } from '../../src/scenarios/index.js';
+import type { RunResult } from '../../src/machine/result.js';
+
+const root = join(import.meta.dirname, '..', '..');
+const bin = join(root, 'dist', 'src', 'cli', 'main.js');
+const fixtures = 'test/fixtures/scenarios';
+
+interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function irqlab(args: string[], env: NodeJS.ProcessEnv = {}): Run {
+  const child = spawnSync(process.execPath, [bin, ...args], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: { ...process.env, IRQLAB_SEED: '', ...env },
+  });
+  if (child.error) throw child.error;
+  return { status: child.status, stdout: child.stdout, stderr: child.stderr };
+}
+
+/** exit 1, exactly one line on stderr starting `irqlab: `, no stack, nothing on stdout */
+function expectUsageFailure(run: Run, pattern?: RegExp): void {
+  expect(run.status, run.stderr).toBe(1);
+  expect(run.stdout).toBe('');
+  const lines = run.stderr.split('\n').filter((line) => line !== '');
+  expect(lines, run.stderr).toHaveLength(1);
+  expect(lines[0]).toMatch(/^irqlab: \S/);
+  expect(run.stderr).not.toMatch(/^\s{4}at /m);
+  if (pattern) expect(lines[0]).toMatch(pattern);
+}
+
+beforeAll(() => {
+  if (!existsSync(bin)) {
+    const build = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.json')], { encoding: 'utf8' });
+    if (build.status !== 0) throw new Error(`build failed:\n${build.stdout}${build.stderr}`);
+  }
+}, 120_000);
+
+describe('irqlab: bad input', () => {
+  it('a scenario that does not exist', () => {
+    expectUsageFailure(irqlab(['run', 'no-such-scenario']), /^irqlab: scenario 'no-such-scenario' is neither a built-in scenario \(see 'irqlab list'\) nor a file$/);
+    expectUsageFailure(irqlab(['run', './missing.ts']), /nor a file$/);
+  });
+
+  it('scenarios that fail to load', () => {
+    expectUsageFailure(irqlab(['run', `${fixtures}/syntax-error.ts`]), /^irqlab: cannot load scenario '.*syntax-error\.ts': syntax-error\.ts:7:1: /);
+    expectUsageFailure(irqlab(['run', `${fixtures}/syntax-error.mjs`]), /^irqlab: cannot load scenario '.*syntax-error\.mjs': SyntaxError: .*\(syntax-error\.mjs:5:1\)$/);
+    expectUsageFailure(irqlab(['run', `${fixtures}/no-default.mjs`]), /it has no default export/);
+    expectUsageFailure(irqlab(['run', `${fixtures}/throws.mjs`]), /: scenario setup exploded$/);
+    expectUsageFailure(irqlab(['run', `${fixtures}/not-object.mjs`]), /its default export is a number/);
+    expectUsageFailure(irqlab(['run', `${fixtures}/not-a-scenario.json`]), /unsupported file type '\.json'/);
+    expect(readdirSync(join(root, fixtures)).filter((name) => name.startsWith('.irqlab-'))).toEqual([]);
+  });
+
+  it('a scenario of the wrong shape', () => {
+    expectUsageFailure(irqlab(['run', `${fixtures}/wrong-shape.mjs`]), /^irqlab: scenario 'wrong-shape': routines must be an object \(got "Main"\)$/);
+  });
+
+  it('a DPC that names an unknown routine', () => {
+    expectUsageFailure(irqlab(['run', `${fixtures}/unknown-routine.mjs`]), /^irqlab: scenario 'unknown-routine': dpcs\.StormDpc\.routine names unknown routine 'Nope'$/);
+  });
+
+  it('a CPU count the scenario does not fit', () => {
+    expectUsageFailure(irqlab(['run', 'dpc-importance', '--cpus', '2']), /^irqlab: scenario 'dpc-importance': dpcs\.\w+\.targetCpu names CPU 2 but the machine has 2/);
+  });
+
+  it('--cpus 0 and --cpus 1000', () => {
+    expectUsageFailure(irqlab(['run', 'interrupt-storm', '--cpus', '0']), /^irqlab: --cpus must be an integer from 1 to 64 \(got 0\)$/);
+    expectUsageFailure(irqlab(['run', 'interrupt-storm', '--cpus', '1000']), /^irqlab: --cpus must be an integer from 1 to 64 \(got 1000\)$/);
+  });
+
+  it('unknown flags, bad values, missing arguments, unknown commands', () => {
+    expectUsageFailure(irqlab(['run', 'interrupt-storm', '--turbo']), /^irqlab: unknown option '--turbo' for 'irqlab run'/);
+    expectUsageFailure(irqlab(['run', 'interrupt-storm', '--mode', 'fast']), /--mode must be 'parallel' or 'deterministic'/);
+    expectUsageFailure(irqlab(['run', 'interrupt-storm', '--duration', '5 parsecs']), /--duration must be a positive time/);
+    expectUsageFailure(irqlab(['run', 'interrupt-storm', '--time-scale', '0']), /--time-scale must be a positive number/);
+    expectUsageFailure(irqlab(['run', 'interrupt-storm'], { IRQLAB_SEED: 'banana' }), /^irqlab: IRQLAB_SEED must be an integer/);
+    expectUsageFailure(irqlab(['run', 'interrupt-storm', '--trace', 'no/such/dir/t.json']), /^irqlab: --trace: directory 'no\/such\/dir' does not exist$/);
+    expectUsageFailure(irqlab(['run']), /^irqlab: run needs a scenario/);
+    expectUsageFailure(irqlab(['explode']), /^irqlab: unknown command 'explode'/);
+    expectUsageFailure(irqlab([]), /^irqlab: missing command/);
+  });
+
+  it('--verbose adds the stack of a load failure', () => {
+    const run = irqlab(['run', `${fixtures}/throws.mjs`, '--verbose']);
+    expect(run.status).toBe(1);
+    expect(run.stdout).toBe('');
+    expect(run.stderr.split('\n')[0]).toMatch(/^irqlab: cannot load scenario/);
+    expect(run.stderr).toMatch(/^\s{4}at /m);
+  });
+});
+
+describe('irqlab: list, help, version', () => {
+  it('list prints the built-ins', () => {
+    const run = irqlab(['list']);
+    expect(run.status).toBe(0);
+    expect(run.stderr).toBe('');
+    const lines = run.stdout.trimEnd().split('\n');
+    expect(lines).toHaveLength(BUILTIN_SCENARIOS.length);
+    for (const builtin of BUILTIN_SCENARIOS) expect(run.stdout).toMatch(new RegExp(`^${builtin.name} +${builtin.description.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}$`, 'm'));
+    for (const name of ['interrupt-storm', 'ipi-pingpong', 'dpc-importance']) expect(run.stdout).toContain(name);
+  });
+
+  it('--help for every command', () => {
+    for (const args of [['--help'], ['run', '--help'], ['list', '--help'], ['-h']]) {
+      const run = irqlab(args);
+      expect(run.status, args.join(' ')).toBe(0);
+      expect(run.stdout).toMatch(/Usage:/);
+      expect(run.stderr).toBe('');
+    }
+  });
+
+  it('--version is package.json\'s', () => {
+    const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
+    const run = irqlab(['--version']);
+    expect(run.status).toBe(0);
+    expect(run.stdout).toBe(`${version}\n`);
+  });
+});
+
+describe('irqlab run: results and exit codes', () => {
+  it('--json: one JSON object on stdout, nothing on stderr, exit 0', () => {
+    const run = irqlab(['run', `${fixtures}/minimal.mjs`, '--mode', 'deterministic', '--json']);
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    const result = JSON.parse(run.stdout) as RunResult;
+    expect(result).toMatchObject({ scenario: 'fixture-minimal', mode: 'deterministic', seed: 1, cpus: 1, bugcheck: null, results: { done: 1 } });
+    expect(result.command).toBe(`irqlab run ${fixtures}/minimal.mjs --cpus 1 --mode deterministic --seed 1 --duration 1ms`);
+  });
+
+  it('IRQLAB_SEED seeds the run', () => {
+    const run = irqlab(['run', `${fixtures}/minimal.mjs`, '--mode', 'deterministic', '--json'], { IRQLAB_SEED: '31337' });
+    expect(run.status).toBe(0);
+    expect((JSON.parse(run.stdout) as RunResult).seed).toBe(31337);
+  });
+
+  it('a TypeScript scenario runs and leaves no temporary file behind', () => {
+    const run = irqlab(['run', `${fixtures}/with-import.ts`, '--mode', 'deterministic']);
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    expect(run.stdout).toMatch(/^fixture-ts: deterministic mode, seed 1, 2 CPUs \(x64\)/);
+    expect(readdirSync(join(root, fixtures)).filter((name) => name.startsWith('.irqlab-'))).toEqual([]);
+  });
+
+  it('a failed check: exit 2', () => {
+    const run = irqlab(['run', `${fixtures}/failing-check.mjs`, '--mode', 'deterministic']);
+    expect(run.status).toBe(2);
+    expect(run.stdout).toContain('FAIL impossible — by design');
+  });
+
+  it('a bugcheck: the summary, the analysis and the replay command; exit 2', () => {
+    const run = irqlab(['run', `${fixtures}/bugcheck.mjs`, '--mode', 'deterministic', '--seed', '5']);
+    expect(run.status).toBe(2);
+    expect(run.stdout).toContain('Bugcheck Analysis');
+    expect(run.stdout).toContain('MANUALLY_INITIATED_CRASH (e2)');
+    expect(run.stdout).toContain('Arg1: 0000000000000011');
+    expect(run.stdout).toContain('Arg4: ffffffffffffffff');
+    expect(run.stdout).toMatch(/PROCESSOR:\s+1/);
+    expect(run.stdout).toMatch(/To replay this run:\nirqlab run .*bugcheck\.mjs .*--mode deterministic --seed 5\n$/);
+  });
+
+  it('a bugcheck with --json: the object only, exit 2', () => {
+    const run = irqlab(['run', `${fixtures}/bugcheck.mjs`, '--mode', 'deterministic', '--json']);
+    expect(run.status).toBe(2);
+    const result = JSON.parse(run.stdout) as RunResult;
+    expect(result.bugcheck).toMatchObject({ code: 0xe2, cpu: 1 });
+  });
+});
