@@ -83,17 +83,15 @@ function ringProducer(ring: SpscRing, doorbell: Doorbell, n: number, batch: numb
         i++;
       } else {
         // full: publish what we have and spin until the consumer frees space
-        if (ring.publish() || RING_ALWAYS) doorbell.ring();
+        if (ring.publish()) doorbell.ring();
         while (ring.freeWords() < 16) { /* spin: the consumer runs on the other core */ }
       }
     }
     // the Outbox rule: ring only when the consumer had drained everything (it may be asleep)
-    if (ring.publish() || RING_ALWAYS) doorbell.ring();
+    if (ring.publish()) doorbell.ring();
   }
   return { role: 'producer', rate: 0, errors: 0 };
 }
-const RING_ALWAYS = process.env.RING_ALWAYS === '1';
-const SPIN_RING = process.env.SPIN_RING === '1';
 
 function ringConsumer(ring: SpscRing, doorbell: Doorbell, n: number): RunReply {
   let got = 0;
@@ -109,7 +107,6 @@ function ringConsumer(ring: SpscRing, doorbell: Doorbell, n: number): RunReply {
       if (t0 === 0) { t0 = performance.now(); first = got; }
       continue;
     }
-    if (SPIN_RING) { let k = 2048; while (k-- > 0 && ring.isEmpty()) { /* spin */ } if (!ring.isEmpty()) continue; }
     // empty: snapshot the doorbell, then look once more before sleeping on that snapshot
     const seen = doorbell.seen();
     if (ring.read(visit) === 0) doorbell.sleep(seen);

@@ -10,6 +10,12 @@
  * Delivery guarantees: nothing is dropped or overwritten; records from one source arrive in the
  * order that source sent them. Records from different sources are interleaved in a fixed order
  * (spill queue, then rings by ascending source), so a deterministic schedule replays exactly.
+ *
+ * Doorbells: a sender rings the destination's doorbell only when its publish found that ring fully
+ * drained (SpscRing.publish() returns true). Otherwise the consumer has not finished that ring yet
+ * and re-reads WRITE before concluding it is empty, so it finds the new records without a ring.
+ * Hence "doorbell moved since the last poll" (hasWork) misses nothing as long as every poll drains
+ * every ring to empty; a poll cut short (maxRecords, a throwing visitor) keeps hasWork() true.
  */
 
 import { isMainThread } from 'node:worker_threads';
@@ -73,6 +79,10 @@ class WordQueue {
   }
 }
 
+/**
+ * Inbox: the receiving side of one actor. Drains its inbound rings in a fixed order (ascending
+ * source) and keeps a spill queue for records drained while its actor was blocked in a send.
+ */
 export class Inbox {
   readonly doorbell: Doorbell;
   private readonly rings: SpscRing[];
@@ -130,6 +140,7 @@ export class Inbox {
     this.lastSeen = this.doorbell.seen();
     const scratch = this.scratch;
     let n = 0;
+    let finished = false;
     try {
       const q = this.spillQ;
       // A visitor that blocks in a send spills the rings mid-poll; those spilled records are older
@@ -158,8 +169,9 @@ export class Inbox {
         n++;
         visitor(h & 0xffff, scratch, 0, h >>> 16, this.froms[i]!);
       }
+      finished = n < maxRecords;
     } finally {
-      this.leftover = n >= maxRecords;
+      this.leftover = !finished;
       this.recordsReceived += n;
       this.polling = false;
     }
@@ -285,10 +297,10 @@ export class Outbox {
   send(to: number, kind: number, length: number,
     w0 = 0, w1 = 0, w2 = 0, w3 = 0, w4 = 0, w5 = 0, w6 = 0): void {
     const route = this.route(to);
-    this.recordsSent++;
     if (route.backlog.size > 0) this.flushRoute(route);
-    if (route.backlog.size === 0 && route.ring.tryWrite(kind, length, w0, w1, w2, w3, w4, w5, w6)) {
-      route.doorbell.ring();
+    if (route.backlog.size === 0 && route.ring.stage(kind, length, w0, w1, w2, w3, w4, w5, w6)) {
+      if (route.ring.publish()) route.doorbell.ring();
+      this.recordsSent++;
       return;
     }
     if (length > MAX_INLINE_PAYLOAD) throw new RangeError(`send() carries at most ${MAX_INLINE_PAYLOAD} payload words, got ${length}; use sendWords`);
@@ -312,10 +324,10 @@ export class Outbox {
   /** Sends one record whose payload is words[start .. start+length) (copied). */
   sendWords(to: number, kind: number, words: Int32Array, start: number, length: number): void {
     const route = this.route(to);
-    this.recordsSent++;
     if (route.backlog.size > 0) this.flushRoute(route);
-    if (route.backlog.size === 0 && route.ring.tryWriteWords(kind, words, start, length)) {
-      route.doorbell.ring();
+    if (route.backlog.size === 0 && route.ring.stageWords(kind, words, start, length)) {
+      if (route.ring.publish()) route.doorbell.ring();
+      this.recordsSent++;
       return;
     }
     route.ring.checkRecord(kind, length);
@@ -331,8 +343,8 @@ export class Outbox {
   }
 
   /**
-   * Moves backlogged records into their rings as far as space allows, one publish and one doorbell
-   * ring per destination. Returns the words still backlogged.
+   * Moves backlogged records into their rings as far as space allows: one publish per destination,
+   * and a doorbell ring if that publish found the ring drained. Returns the words still backlogged.
    */
   flush(): number {
     if (this.backlogTotal === 0) return 0;
@@ -365,6 +377,7 @@ export class Outbox {
   }
 
   private queued(route: Route, words: number): void {
+    this.recordsSent++;
     this.recordsBacklogged++;
     this.backlogTotal += words;
     if (route.backlog.size > this.maxBacklogWords) this.maxBacklogWords = route.backlog.size;
@@ -383,8 +396,7 @@ export class Outbox {
     }
     const moved = before - q.size;
     if (moved > 0) {
-      ring.publish();
-      route.doorbell.ring();
+      if (ring.publish()) route.doorbell.ring();
       this.backlogTotal -= moved;
     }
   }

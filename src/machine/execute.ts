@@ -145,8 +145,21 @@ function assembleResult(
     userEvents,
     bugcheck: bugcheck ? { code: bugcheck.code, params: bugcheck.params, cpu: bugcheck.cpu } : null,
   };
-  const results = definition.results ? definition.results(view) : {};
-  const checks: CheckResult[] = (definition.checks ? definition.checks(view) : []).map((c) => ({ name: c.name, passed: c.passed, detail: c.detail ?? '' }));
+  // results() and checks() are the scenario's code: a throw there is a scenario error (exit 1)
+  const scenarioCode = <T>(what: string, fn: () => T): T => {
+    try {
+      return fn();
+    } catch (error) {
+      if (error instanceof ScenarioError) throw error;
+      throw new ScenarioError(`scenario '${definition.name}': ${what} threw: ${(error as Error).message ?? String(error)}`);
+    }
+  };
+  const results = definition.results ? scenarioCode('results()', () => definition.results!(view)) : {};
+  const checks: CheckResult[] = (definition.checks ? scenarioCode('checks()', () => definition.checks!(view)) : []).map((c) => ({
+    name: c.name,
+    passed: c.passed,
+    detail: c.detail ?? '',
+  }));
 
   const replayCommand = replayCommandFor(options);
   let bugcheckInfo: BugcheckInfo | null = null;

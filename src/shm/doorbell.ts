@@ -1,7 +1,9 @@
 /**
  * Doorbell: one per actor (DoorbellField in layout.ts), shared by every ring that actor consumes.
  *
- * Roles: any number of producers call ring() after publishing into one of the owner's rings. Only
+ * Roles: any number of producers call ring() after a publish into one of the owner's rings that
+ * found the ring drained (SpscRing.publish() returns true; if the consumer still had unread records
+ * it re-reads the ring before concluding it is empty, so a ring would be wasted). Only
  * the owning actor calls seen() / changedSince() / sleep(). seen() is a snapshot: a ring may land
  * right after it returns, which is why callers take it BEFORE draining their rings and then sleep
  * on that value (a ring that lands during the drain makes sleep() return at once).

@@ -4,7 +4,8 @@
  *
  * Roles: exactly ONE thread produces (tryWrite*, stage*, publish, freeWords) and exactly ONE thread
  * consumes (read, readInto). The main thread runs init() once, before any worker starts; each side
- * then builds its own view with `new SpscRing(i32, baseWord)`. Any thread may ask isEmpty() /
+ * then builds ONE view with `new SpscRing(i32, baseWord)` (a view caches its own side's counter, so
+ * a second producer or consumer view of the same ring would go wrong). Any thread may ask isEmpty() /
  * availableWords(): they are snapshots that may be stale the moment they return (a producer may
  * publish right after; a consumer may release right after).
  *
@@ -21,6 +22,9 @@
  * new WRITE also sees the payload. Symmetrically the consumer releases space with Atomics.store of
  * READ only after it has finished reading the payload, so the producer cannot overwrite words still
  * being read.
+ *
+ * Waking the consumer is the caller's business (Doorbell), but publish() tells it when a wake-up is
+ * needed at all: only when the consumer had drained the ring, see publish().
  */
 
 import { RingHeader } from './layout.js';
@@ -110,7 +114,8 @@ export class SpscRing {
 
   /**
    * Writes and publishes one record of `length` (0..7) payload words given as arguments
-   * (allocation-free hot path). Returns false, writing nothing, when the ring lacks room.
+   * (allocation-free hot path). Returns false, writing nothing, when the ring lacks room. To learn
+   * whether the consumer needs a doorbell ring, use stage() + publish() instead.
    */
   tryWrite(kind: number, length: number,
     w0 = 0, w1 = 0, w2 = 0, w3 = 0, w4 = 0, w5 = 0, w6 = 0): boolean {
@@ -130,7 +135,7 @@ export class SpscRing {
   stage(kind: number, length: number,
     w0 = 0, w1 = 0, w2 = 0, w3 = 0, w4 = 0, w5 = 0, w6 = 0): boolean {
     // one branch on the hot path; the slow path works out which rule was broken
-    if (kind !== (kind & 0xffff) || kind === PAD_KIND || !(length >= 0 && length <= this.inlineMax)) {
+    if (kind !== (kind & 0xffff) || kind === PAD_KIND || (length >>> 0) !== length || length > this.inlineMax) {
       if (length > MAX_INLINE_PAYLOAD) {
         throw new RangeError(`tryWrite/stage carry at most ${MAX_INLINE_PAYLOAD} payload words, got ${length}; use tryWriteWords`);
       }

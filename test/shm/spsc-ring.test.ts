@@ -172,6 +172,22 @@ describe('SpscRing', () => {
     expect(drain(ring)).toEqual([{ kind: 1, words: [10, 11] }, { kind: 2, words: [6, 7] }]);
   });
 
+  it('publish() says whether the consumer had drained the ring (when a doorbell ring is needed)', () => {
+    const { ring } = makeRing(32);
+    expect(ring.publish(), 'nothing staged').toBe(false);
+    ring.stage(1, 1, 1);
+    expect(ring.publish(), 'first record into an empty ring').toBe(true);
+    ring.stage(1, 1, 2);
+    expect(ring.publish(), 'consumer has not read record 1 yet').toBe(false);
+    expect(drain(ring, 1)).toHaveLength(1);
+    ring.stage(1, 1, 3);
+    expect(ring.publish(), 'record 2 still unread').toBe(false);
+    expect(drain(ring)).toHaveLength(2);
+    ring.stage(1, 1, 4);
+    ring.stage(1, 1, 5);
+    expect(ring.publish(), 'drained again').toBe(true);
+  });
+
   it('readInto copies one record and releases it; read() honours maxRecords and refuses re-entry', () => {
     const { ring } = makeRing(32);
     ring.tryWrite(4, 3, 1, 2, 3);
