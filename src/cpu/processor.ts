@@ -239,6 +239,7 @@ export class Processor implements ExecHost {
     const interp = this.interp;
     const doorbell = this.port.doorbell.i32;
     const doorbellIndex = this.port.doorbell.index;
+    interp.cycleLimit = cycleLimit;
     try {
       for (;;) {
         if (Atomics.load(doorbell, doorbellIndex) !== this.doorbellSeen) this.drainInbox();
@@ -266,6 +267,8 @@ export class Processor implements ExecHost {
             continue;
           }
           if (status === STEP_RETRY) {
+            // a stall that used up the budget is not a spin; anything else retried is one
+            if (interp.cycles >= cycleLimit) continue;
             interp.cycles += PAUSE_CYCLES;
             this.spun();
             continue;
@@ -639,9 +642,12 @@ export class Processor implements ExecHost {
       case 'freeze':
         this.freeze();
         return;
-      case 'raise-bugcheck':
-        this.raiseBugcheck(message.code, ...message.params);
+      case 'raise-bugcheck': {
+        // the words crossed the ring as Int32; the coordinator's parameters are unsigned (P3: a PRCB address)
+        const [p1, p2, p3, p4] = message.params;
+        this.raiseBugcheck(message.code, p1 >>> 0, p2 >>> 0, p3 >>> 0, p4 >>> 0);
         return;
+      }
       case 'slice/done':
       case 'ready':
       case 'bugcheck':
@@ -944,19 +950,10 @@ export class Processor implements ExecHost {
       }
       case KC.KeBugCheckEx:
         throw new BugCheck(args[0]!, args[1]!, args[2]!, args[3]!, args[4]!);
-      case KC.KeStallExecutionProcessor: {
-        // burn the time in small slices so interrupts still land (RETRY keeps pc on the call)
-        const key = base;
-        const remaining = this.stallRemaining.get(key) ?? args[0]! * 1000 * this.cyclesPerNs;
-        const chunk = Math.min(remaining, 200);
-        this.interp.cycles += chunk;
-        if (remaining - chunk <= 0) {
-          this.stallRemaining.delete(key);
-          return KCALL_DONE;
-        }
-        this.stallRemaining.set(key, remaining - chunk);
-        return KCALL_RETRY;
-      }
+      case KC.KeStallExecutionProcessor:
+        // burns up to the end of the budget and resumes from the context's WORK_LEFT, so
+        // interrupts still land during the stall (RETRY keeps pc on the call)
+        return this.interp.burn(ctx, base, Math.round(args[0]! * 1000 * this.cyclesPerNs)) ? KCALL_DONE : KCALL_RETRY;
       case KC.KeQueryInterruptTime:
         ctx[base + ContextField.R0] = Math.floor(this.now() / 100) | 0;
         return KCALL_DONE;
@@ -982,7 +979,6 @@ export class Processor implements ExecHost {
       }
     }
   }
-  private readonly stallRemaining = new Map<number, number>();
 
   private *synchronizeExecution(interrupt: number, routine: number, context: number, callerBase: number): KernelGenerator {
     const intr = this.config.interrupts.find((candidate) => candidate.id === interrupt);

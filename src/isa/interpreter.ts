@@ -85,6 +85,7 @@ const STACK_LIMIT = ContextField.STACK_LIMIT;
 const ROUTINE = ContextField.ROUTINE;
 const R0 = ContextField.R0;
 const REGISTER_COUNT = ContextField.REGISTER_COUNT;
+const WORK_LEFT = ContextField.WORK_LEFT;
 
 // Imported bindings copied into module constants: bundlers and test runners may turn every use of
 // an import into a property read (vitest: a getter on a module namespace), which step() cannot afford.
@@ -127,6 +128,7 @@ export function enterRoutine(
   ctx[base + STACK_LIMIT] = stackLimit;
   ctx[base + ROUTINE] = routineIndex;
   ctx.fill(0, base + R0, base + R0 + REGISTER_COUNT);
+  ctx[base + WORK_LEFT] = 0;
   for (let i = 0; i < args.length; i++) ctx[base + R0 + 1 + i] = args[i]! | 0;
 }
 
@@ -138,6 +140,11 @@ export class Interpreter {
   cycles = 0;
   /** instructions stepped so far, including retried and faulting ones */
   instructions = 0;
+  /**
+   * Where the CPU's current budget ends: a WORK longer than the room left burns up to here and
+   * stays at its PC (the rest in WORK_LEFT), so the CPU can take interrupts in the middle of it.
+   */
+  cycleLimit = Infinity;
 
   private readonly pageFlags: Uint8Array;
   private readonly memWords: number;
@@ -154,6 +161,27 @@ export class Interpreter {
     if (this.pageFlags.length < pages) {
       throw new RangeError(`pageFlags has ${this.pageFlags.length} entries, memory has ${pages} pages`);
     }
+  }
+
+  /**
+   * Burn `n` cycles for the context at ctx[base…], at most up to cycleLimit: true when the burn is
+   * complete, false when it stopped at the limit with the rest saved in WORK_LEFT (the instruction
+   * then stays at its PC and continues when the context next runs). Also used by the host for
+   * KeStallExecutionProcessor.
+   */
+  burn(ctx: Int32Array, base: number, n: number): boolean {
+    const left = ctx[base + WORK_LEFT] > 0 ? ctx[base + WORK_LEFT] : n;
+    if (!(left > 0)) return true;
+    const room = this.cycleLimit - this.cycles;
+    if (left <= room) {
+      this.cycles += left;
+      ctx[base + WORK_LEFT] = 0;
+      return true;
+    }
+    const burnt = room > 0 ? room : 0;
+    this.cycles += burnt;
+    ctx[base + WORK_LEFT] = left - burnt;
+    return false;
   }
 
   /** Executes exactly one instruction of the context at ctx[base…]; returns a STEP_* status. */
@@ -421,18 +449,15 @@ export class Interpreter {
       case 56 satisfies typeof Op.PAUSE:
         ctx[base + PC] = pc + 1;
         return STEP_OK;
-      case 57 satisfies typeof Op.WORK: {
-        const n = code[pc + 1];
-        if (n > 0) this.cycles += n;
-        ctx[base + PC] = pc + 2;
+      case 57 satisfies typeof Op.WORK:
+        // a resumed burn is the same instruction: its issue cost was charged when it started
+        if (ctx[base + WORK_LEFT] > 0) this.cycles -= COST[op];
+        if (this.burn(ctx, base, code[pc + 1])) ctx[base + PC] = pc + 2;
         return STEP_OK;
-      }
-      case 58 satisfies typeof Op.WORKR: {
-        const n = ctx[r + ((w >>> 8) & 15)];
-        if (n > 0) this.cycles += n;
-        ctx[base + PC] = pc + 1;
+      case 58 satisfies typeof Op.WORKR:
+        if (ctx[base + WORK_LEFT] > 0) this.cycles -= COST[op];
+        if (this.burn(ctx, base, ctx[r + ((w >>> 8) & 15)])) ctx[base + PC] = pc + 1;
         return STEP_OK;
-      }
       case 59 satisfies typeof Op.KCALL:
       case 60 satisfies typeof Op.NATIVE: {
         const argc = (w >>> 8) & 7;

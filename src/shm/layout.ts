@@ -46,7 +46,13 @@ export const ContextField = {
   /** general registers r0..r15; r0 carries kernel-call results and routine return values */
   R0: 4,
   REGISTER_COUNT: 16,
-  WORDS: 20,
+  /**
+   * cycles still to burn of the WORK instruction (or KeStallExecutionProcessor) at PC: a long burn
+   * stops at the end of the CPU's cycle budget so interrupts land inside it, and resumes from here
+   * (on whichever CPU resumes the context). 0: no burn in progress.
+   */
+  WORK_LEFT: 20,
+  WORDS: 21,
 } as const;
 
 /** Machine-wide control words. */

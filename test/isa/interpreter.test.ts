@@ -533,6 +533,31 @@ describe('kernel calls, native calls, trace, work', () => {
   });
 });
 
+describe('WORK stops at the cycle limit so interrupts can land inside it', () => {
+  it('a burn longer than the budget stays at its PC with the rest in WORK_LEFT, then completes for the same total', () => {
+    const t = rig(
+      one((a) => {
+        a.work(2500);
+        a.ret();
+      }),
+    );
+    const start = t.pc();
+    t.interp.cycleLimit = 1000;
+    expect(t.interp.step(t.ctx, BASE)).toBe(STEP_OK);
+    expect(t.pc(), 'still on the WORK').toBe(start);
+    expect(t.interp.cycles).toBe(1000);
+    expect(t.ctx[BASE + ContextField.WORK_LEFT]).toBe(1500);
+    t.interp.cycleLimit = 2000;
+    t.interp.step(t.ctx, BASE);
+    expect(t.pc()).toBe(start);
+    t.interp.cycleLimit = Infinity;
+    t.interp.step(t.ctx, BASE);
+    expect(t.pc(), 'done: past the WORK').toBe(start + 2);
+    expect(t.ctx[BASE + ContextField.WORK_LEFT]).toBe(0);
+    expect(t.interp.cycles, 'the same cycles as one uninterrupted WORK').toBe(2500);
+  });
+});
+
 describe('enterRoutine', () => {
   it('sets PC, ROUTINE and the stack, pushes RETURN_TO_KERNEL and loads arguments into r1…', () => {
     const program = link([{ name: 'A', build: (a) => a.ret() }, { name: 'B', build: (a) => a.ret(R3) }], () => undefined);

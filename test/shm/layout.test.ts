@@ -16,7 +16,7 @@ describe('shared-memory layout', () => {
   it('record field offsets are pinned', () => {
     expect(RingHeader).toEqual({ WRITE: 0, READ: 1, CAPACITY: 2, RESERVED: 3, WORDS: 4 });
     expect(DoorbellField).toEqual({ COUNT: 0, SLEEPING: 1, WORDS: 2 });
-    expect(ContextField).toEqual({ PC: 0, SP: 1, STACK_LIMIT: 2, ROUTINE: 3, R0: 4, REGISTER_COUNT: 16, WORDS: 20 });
+    expect(ContextField).toEqual({ PC: 0, SP: 1, STACK_LIMIT: 2, ROUTINE: 3, R0: 4, REGISTER_COUNT: 16, WORK_LEFT: 20, WORDS: 21 });
     expect(ControlField).toEqual({
       STATE: 0,
       BUGCHECK_OWNER: 1,
