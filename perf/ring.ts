@@ -2,7 +2,7 @@
  * Ring benchmark: irqlab's SpscRing + Doorbell against MessagePort postMessage and a bare Int32
  * SPSC ring, all between two workers (producer, consumer) in the same run, 5 repetitions, medians.
  * Main thread only (it orchestrates; the workers do the measuring). Run `node dist/perf/ring.js
- * [--json] [--messages N]`, or call runRingBench() from a runner.
+ * [--json] [--messages N]` (--json: {host, results: [BenchResult]}), or call runRingBench() from a runner.
  *
  * What each scenario measures, always messages/s at the consumer from its first message to its last:
  *  - ring:        4-word records, one publish + doorbell ring per record; the consumer spins ~16 µs
@@ -14,10 +14,12 @@
 
 import os from 'node:os';
 import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import type { MessagePort } from 'node:worker_threads';
 import { SpscRing } from '../src/shm/spsc-ring.js';
 import type { BenchResult } from './bench-result.js';
+import { hostInfo } from './common.js';
 import { BARE_WORDS } from './ring-worker.js';
 import type { RunReply, RunRequest, Scenario } from './ring-worker.js';
 
@@ -154,13 +156,19 @@ function printPretty(r: BenchResult): void {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const json = process.argv.includes('--json');
-  const at = process.argv.indexOf('--messages');
-  const messages = at > 0 ? Number(process.argv[at + 1]) : undefined;
-  if (messages !== undefined && !(Number.isInteger(messages) && messages > 1)) {
-    console.error('--messages needs an integer > 1');
-    process.exit(2);
+  let json = false;
+  let messages: number | undefined;
+  try {
+    const { values } = parseArgs({ options: { json: { type: 'boolean' }, messages: { type: 'string' } }, strict: true, allowPositionals: false });
+    json = values.json ?? false;
+    if (values.messages !== undefined) {
+      messages = Number(values.messages);
+      if (!(Number.isInteger(messages) && messages > 1)) throw new Error(`--messages needs an integer > 1 (got '${values.messages}')`);
+    }
+  } catch (error) {
+    console.error(`irqlab bench: ${(error as Error).message.split('\n', 1)[0]}`);
+    process.exit(1);
   }
   const result = await runRingBench({ json, ...(messages !== undefined ? { messages } : {}) });
-  if (json) console.log(JSON.stringify(result));
+  if (json) console.log(JSON.stringify({ host: hostInfo(), results: [result] }));
 }

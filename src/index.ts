@@ -15,6 +15,9 @@ export type {
   InterruptDeclaration,
   DeviceDeclaration,
   ThreadDeclaration,
+  EventDeclaration,
+  SemaphoreDeclaration,
+  MutexDeclaration,
   NativeRoutine,
   NativeMachineView,
   RunView,
@@ -29,5 +32,5 @@ export type { LoadedScenario } from './scenario/load.js';
 export { runScenario } from './machine/run.js';
 export type { RunOptions } from './machine/run.js';
 export { ExitCode } from './machine/result.js';
-export type { RunResult, CpuSummary, LatencySummary, BugcheckInfo, CheckResult, RunMode, Arch } from './machine/result.js';
+export type { RunResult, CpuSummary, ThreadSummary, LatencySummary, BugcheckInfo, CheckResult, RunMode, Arch } from './machine/result.js';
 export { BUGCHECK, bugcheckName } from './kernel/bugcheck.js';

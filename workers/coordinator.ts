@@ -17,6 +17,7 @@ port.send(MAIN_ACTOR, Kind.READY, 1, COORDINATOR_ACTOR);
 port.flush();
 waitForRunStart(data.sab, layout);
 clock.calibrate();
+coordinator.bootThreads();
 if (config.mode === 'deterministic') coordinator.runDeterministic();
 else coordinator.runParallel();
 port.drain(5000);

@@ -4,7 +4,7 @@
  * JSON output of `--json`. Pure string building: nothing here writes to a stream.
  */
 
-import type { BugcheckInfo, CpuSummary, LatencySummary, RunResult } from '../machine/result.js';
+import type { BugcheckInfo, CpuSummary, LatencySummary, RunResult, ThreadSummary } from '../machine/result.js';
 import { irqlName } from '../kernel/irql.js';
 
 /** CPU columns per table block; wider machines get several blocks. */
@@ -94,7 +94,8 @@ export function formatSummary(result: RunResult): string {
       `${formatDuration(result.emulatedTimeNs)} emulated in ${formatHostMs(result.hostTimeMs)} host, trace hash ${result.traceHash}`,
   );
   out.push('');
-  out.push(perCpuTable(result.perCpu));
+  out.push(perCpuTable(result.perCpu, result.emulatedTimeNs));
+  if (result.threads?.length) out.push('', 'Threads', threadTable(result.threads));
   const vectors = interruptsByVector(result.perCpu);
   if (vectors) out.push('', 'Interrupts by vector', vectors);
   const irqls = timeAtIrql(result);
@@ -128,8 +129,8 @@ export function formatSummary(result: RunResult): string {
   return out.join('\n') + '\n';
 }
 
-function perCpuTable(perCpu: readonly CpuSummary[]): string {
-  const header = ['CPU', 'Interrupts', 'Deepest nesting', 'DPCs', 'Deepest DPC queue', 'IPIs sent', 'IPIs received'];
+function perCpuTable(perCpu: readonly CpuSummary[], emulatedNs: number): string {
+  const header = ['CPU', 'Interrupts', 'Deepest nesting', 'DPCs', 'Deepest DPC queue', 'IPIs sent', 'IPIs received', 'Context switches', 'Deepest ready queue', 'Idle'];
   const rows = perCpu.map((c) => [
     String(c.cpu),
     int(c.interrupts),
@@ -138,6 +139,9 @@ function perCpuTable(perCpu: readonly CpuSummary[]): string {
     String(c.maxDpcQueueDepth),
     int(c.ipisSent),
     int(c.ipisReceived),
+    int(c.contextSwitches ?? 0),
+    String(c.maxReadyDepth ?? 0),
+    percent(c.idleNs ?? 0, cpuTotalNs(c, emulatedNs)),
   ]);
   if (perCpu.length > 1) {
     const sum = (f: (c: CpuSummary) => number): number => perCpu.reduce((s, c) => s + f(c), 0);
@@ -150,9 +154,28 @@ function perCpuTable(perCpu: readonly CpuSummary[]): string {
       String(max((c) => c.maxDpcQueueDepth)),
       int(sum((c) => c.ipisSent)),
       int(sum((c) => c.ipisReceived)),
+      int(sum((c) => c.contextSwitches ?? 0)),
+      String(max((c) => c.maxReadyDepth ?? 0)),
+      percent(sum((c) => c.idleNs ?? 0), sum((c) => cpuTotalNs(c, emulatedNs))),
     ]);
   }
   return renderTable(header, rows);
+}
+
+/** One row per scenario thread: where it ended, its priority, and what the CPUs counted. */
+export function threadTable(threads: readonly ThreadSummary[]): string {
+  const header = ['Thread', 'State', 'Priority', 'Base', 'CPU time (µs)', 'Switches', 'Waits', 'Ran on'];
+  const rows = threads.map((t) => [
+    t.name,
+    t.state === 'Waiting' || t.state === 'Ready' ? `${t.state} (${t.waitReason})` : t.state,
+    String(t.priority),
+    String(t.basePriority),
+    formatMicros(t.cpuTimeNs),
+    int(t.contextSwitches),
+    int(t.waits),
+    t.ranOn.length === 0 ? '-' : t.ranOn.join(','),
+  ]);
+  return renderTable(header, rows, ['left', 'left']);
 }
 
 /** A table with one row per key and one column per CPU, in blocks of 16 CPUs; `total` adds a last column. */

@@ -1,13 +1,14 @@
 /**
- * Coordinator: the actor that owns the machine-wide hardware and the run's clock. It holds the
- * IOAPIC (device line → vector → CPU), the device interrupt sources, the clock source and the clock
- * watchdog, and in deterministic mode it is the slice scheduler: it grants execution slices to one
- * CPU at a time, in a seeded order, over a virtual clock derived from cycle counts. (The dispatcher
- * database and cross-CPU APC delivery join it with the threads issue.)
+ * Coordinator: the actor that owns the machine-wide state. It holds the dispatcher database
+ * (src/kernel/dispatcher.ts: threads, ready lists, dispatcher objects and their wait lists) and
+ * serves the CPUs' dispatcher requests one at a time, which is what makes it NT's dispatcher lock;
+ * the IOAPIC (device line → vector → CPU), the device interrupt sources, the clock source and the
+ * clock watchdog; and in deterministic mode it is the slice scheduler: it grants execution slices to
+ * one CPU at a time, in a seeded order, over a virtual clock derived from cycle counts.
  *
- * It never runs CPU code and never touches a CPU's private state: it sends messages. It reads
- * published PRCB words (IRQL for lowest-priority delivery, TICKS_TAKEN for the watchdog).
- * Transport-free like the Processor; workers/coordinator.ts wires it.
+ * It never runs CPU code and never touches a CPU's private state: it answers requests and sends
+ * messages. It reads published PRCB words (IRQL for lowest-priority delivery, TICKS_TAKEN for the
+ * watchdog). Transport-free like the Processor; workers/coordinator.ts wires it.
  */
 
 import { InterruptSource } from '../hal/device.js';
@@ -15,8 +16,24 @@ import type { DeviceConfig } from '../hal/device.js';
 import { IoApic } from '../hal/ioapic.js';
 import { ClockSource } from '../hal/clock-source.js';
 import { BUGCHECK } from '../kernel/bugcheck.js';
-import { Kind, MAIN_ACTOR, actorOfCpu, decodeMessage, timeHi, timeLo, assertNever } from '../ipc/messages.js';
-import type { Message } from '../ipc/messages.js';
+import { DispatcherDatabase } from '../kernel/dispatcher.js';
+import type { Caller, DispatchOutcome } from '../kernel/dispatcher.js';
+import { ResumeAction } from '../kernel/thread.js';
+import { WaitType } from '../kernel/status.js';
+import {
+  Kind,
+  MAIN_ACTOR,
+  actorOfCpu,
+  decodeMessage,
+  timeHi,
+  timeLo,
+  assertNever,
+  DispatcherOp,
+  RequestFlag,
+  ReplyFlag,
+  DISPATCH_REPLY_WORDS,
+} from '../ipc/messages.js';
+import type { Message, ThreadReport } from '../ipc/messages.js';
 import { ControlField, DoorbellField, MachineState, PrcbField } from '../shm/layout.js';
 import type { MachineLayout } from '../shm/layout.js';
 import type { MachineConfig } from '../cpu/config.js';
@@ -30,6 +47,8 @@ const MIN_SLICE_CYCLES = 64;
 const MAX_SLICE_CYCLES = 16384;
 /** parallel mode: the coordinator never sleeps less than this between deliveries */
 const MIN_PARALLEL_SLEEP_MS = 0.1;
+
+type DispatchRequest = Extract<Message, { type: 'dispatch/request' }>;
 
 interface PendingEvent {
   timeNs: number;
@@ -59,6 +78,13 @@ export class Coordinator {
   private readonly doorbellAtHalt: number[];
   private slices = 0;
   private assertsDelivered = 0;
+  /** the dispatcher database: NT's dispatcher lock is this actor serving one request at a time */
+  readonly dispatcher: DispatcherDatabase;
+  /** requests from other CPUs while one holds the dispatcher lock across a Wait = TRUE set/release */
+  private readonly deferredRequests: DispatchRequest[] = [];
+  private readonly replyWords = new Int32Array(DISPATCH_REPLY_WORDS);
+  /** dispatcher requests served since the last poll (parallel mode stays awake while they come) */
+  private served = 0;
 
   constructor(config: MachineConfig, devices: DeviceConfig[], sab: SharedArrayBuffer, layout: MachineLayout, port: ProcessorPort, hostClock: HostClock) {
     this.config = config;
@@ -72,6 +98,23 @@ export class Coordinator {
     }
     this.clock = new ClockSource(config.clockIntervalNs);
     this.prng = new Prng(deriveSeed(config.seed, 7));
+    this.dispatcher = new DispatcherDatabase({
+      cpus: config.cpus,
+      threads: config.threads.map((t) => ({
+        id: t.id,
+        name: t.name,
+        basePriority: t.priority,
+        affinity: t.affinity,
+        idealProcessor: t.idealProcessor,
+        quantumReset: config.threadQuantum,
+        stackTop: t.stackTop,
+        startAtBoot: t.startAtBoot,
+      })),
+      events: config.objects.flatMap((o) => (o.kind === 'event' ? [{ id: o.id, name: o.name, synchronization: o.synchronization, signaled: o.signaled }] : [])),
+      semaphores: config.objects.flatMap((o) => (o.kind === 'semaphore' ? [{ id: o.id, name: o.name, count: o.count, limit: o.limit }] : [])),
+      mutexes: config.objects.flatMap((o) => (o.kind === 'mutex' || o.kind === 'mutant' ? [{ id: o.id, name: o.name, kernelMutex: o.kind === 'mutex' }] : [])),
+      idleStackTops: config.interruptStackTops,
+    });
     this.localNs = new Array<number>(config.cpus).fill(0);
     this.halted = new Array<boolean>(config.cpus).fill(false);
     this.doorbellAtHalt = new Array<number>(config.cpus).fill(0);
@@ -155,6 +198,16 @@ export class Coordinator {
         this.bugchecked = true;
         this.bugcheckCpu = message.cpu;
         return;
+      case 'dispatch/request':
+        if (this.dispatcher.lockedBy >= 0 && this.dispatcher.lockedBy !== message.cpu) {
+          this.deferredRequests.push(message);
+          return;
+        }
+        this.serve(message);
+        while (this.dispatcher.lockedBy < 0 && this.deferredRequests.length > 0) this.serve(this.deferredRequests.shift()!);
+        return;
+      case 'dispatch/reply':
+      case 'reschedule':
       case 'irq/assert':
       case 'clock/tick':
       case 'ipi':
@@ -172,6 +225,125 @@ export class Coordinator {
     }
   }
 
+  // ---------------------------------------------------------------------------------------
+  // The dispatcher lock: one request at a time, each answered with its outcome
+  // ---------------------------------------------------------------------------------------
+
+  /** At boot: ready the threads that start at boot; each CPU given a standby thread is told to reschedule. */
+  bootThreads(): void {
+    for (const cpu of this.dispatcher.boot()) this.port.send(actorOfCpu(cpu), Kind.RESCHEDULE, 0);
+    this.port.flush();
+  }
+
+  private serve(request: DispatchRequest): void {
+    this.served++;
+    const db = this.dispatcher;
+    const caller: Caller = {
+      cpu: request.cpu,
+      thread: request.thread,
+      oldIrql: request.oldIrql,
+      quantum: request.quantum,
+      dpcActive: (request.flags & RequestFlag.DPC_ACTIVE) !== 0,
+    };
+    const [a0, a1, a2, a3] = request.args as [number, number, number, number, number, number];
+    let outcome: DispatchOutcome;
+    switch (request.op) {
+      case DispatcherOp.KeSetEvent:
+        outcome = db.setEvent(caller, a0, a1, a2 !== 0);
+        break;
+      case DispatcherOp.KeResetEvent:
+        outcome = db.resetEvent(caller, a0);
+        break;
+      case DispatcherOp.KePulseEvent:
+        outcome = db.pulseEvent(caller, a0, a1, a2 !== 0);
+        break;
+      case DispatcherOp.KeReadState:
+        outcome = db.readState(caller, a0);
+        break;
+      case DispatcherOp.KeReleaseSemaphore:
+        outcome = db.releaseSemaphore(caller, a0, a1, a2, a3 !== 0);
+        break;
+      case DispatcherOp.KeReleaseMutant:
+        outcome = db.releaseMutant(caller, a0, a1, a2 !== 0, a3 !== 0);
+        break;
+      case DispatcherOp.KeWaitForObjects:
+        outcome = db.waitForObjects(caller, request.tail, a1 === WaitType.WaitAll ? WaitType.WaitAll : WaitType.WaitAny, a2, a3 < 0 ? null : 0, request.callPc);
+        break;
+      case DispatcherOp.KiDispatchInterrupt:
+        outcome = db.dispatch(caller, a0 !== 0);
+        break;
+      case DispatcherOp.NtYieldExecution:
+        outcome = db.yieldExecution(caller);
+        break;
+      case DispatcherOp.PspExitThread:
+        outcome = db.terminateThread(caller, a0);
+        break;
+      case DispatcherOp.PsCreateSystemThread:
+        outcome = db.startThread(caller, a0, a1);
+        break;
+      case DispatcherOp.KeSetPriorityThread:
+        outcome = db.setPriority(caller, a0, a1);
+        break;
+      case DispatcherOp.KeQueryPriorityThread:
+        outcome = db.queryPriority(caller, a0);
+        break;
+      case DispatcherOp.PeekNextThread:
+        outcome = { status: db.peekNextThread(caller.cpu).id, switchTo: null, requestDispatch: false, ipiTargets: [], quantum: request.quantum, bugcheck: null };
+        break;
+      default:
+        throw new Error(`coordinator: unknown dispatcher operation ${request.op} from CPU ${request.cpu}`);
+    }
+    this.reply(request.cpu, outcome);
+  }
+
+  private reply(cpu: number, outcome: DispatchOutcome): void {
+    const w = this.replyWords;
+    const next = outcome.switchTo;
+    let flags = 0;
+    if (next) flags |= ReplyFlag.SWITCH;
+    if (outcome.requestDispatch) flags |= ReplyFlag.REQUEST_DISPATCH;
+    if (outcome.bugcheck) flags |= ReplyFlag.BUGCHECK;
+    let ipiLo = 0;
+    let ipiHi = 0;
+    for (const target of outcome.ipiTargets) {
+      if (target < 32) ipiLo |= 1 << target;
+      else ipiHi |= 1 << (target - 32);
+    }
+    w[0] = outcome.status;
+    w[1] = flags;
+    w[2] = next ? next.id : 0;
+    w[3] = next ? next.waitIrql : 0;
+    w[4] = outcome.quantum;
+    w[5] = next ? next.resume.action : ResumeAction.None;
+    w[6] = next ? next.resume.value : 0;
+    w[7] = ipiLo;
+    w[8] = ipiHi;
+    const params = outcome.bugcheck?.params ?? [0, 0, 0, 0];
+    w[9] = outcome.bugcheck?.code ?? 0;
+    w[10] = params[0];
+    w[11] = params[1];
+    w[12] = params[2];
+    w[13] = params[3];
+    // the resume action is delivered once, to the CPU that switches the thread in
+    if (next) next.resume = { action: ResumeAction.None, value: 0 };
+    this.port.sendWords(actorOfCpu(cpu), Kind.DISPATCH_REPLY, w, 0, DISPATCH_REPLY_WORDS);
+    this.port.flush();
+  }
+
+  private threadReports(): ThreadReport[] {
+    return this.dispatcher.threads.map((t) => ({
+      id: t.id,
+      name: t.name,
+      idleOf: t.idleOf,
+      state: t.state,
+      priority: t.priority,
+      basePriority: t.basePriority,
+      waits: t.waits,
+      waitReason: t.waitReason,
+      exitStatus: t.exitStatus,
+    }));
+  }
+
   private finish(reason: 'end' | 'bugcheck', timeNs: number): void {
     if (reason === 'end') {
       Atomics.store(this.i32, this.layout.control + ControlField.STATE, MachineState.STOPPING);
@@ -187,6 +359,8 @@ export class Coordinator {
       clockTicks: this.clock.tick,
       deviceAssertions: this.devices.map((d) => ({ name: d.config.name, asserted: d.asserted })),
       bugcheckCpu: this.bugcheckCpu,
+      threads: this.threadReports(),
+      maxReadyDepth: this.dispatcher.scheduler.prcbs.map((p) => p.maxReadyCount),
     });
     // every CPU must get its RUN_STOP before main hears the run is over: wait out full rings
     const undelivered = this.port.drain(5000);

@@ -28,6 +28,28 @@ export interface RoutineInfo {
   entry: number;
 }
 
+/** A scenario thread as the machine boots it (the dispatcher database and every CPU get the list). */
+export interface ThreadConfig {
+  /** object id: also (id − 1) is its record in the shared thread table */
+  id: number;
+  name: string;
+  routine: number;
+  args: number[];
+  stackTop: number;
+  stackLimit: number;
+  priority: number;
+  /** CPUs it may run on */
+  affinity: boolean[];
+  idealProcessor: number;
+  startAtBoot: boolean;
+}
+
+/** A dispatcher object other than a thread (events, semaphores, mutexes), by object id. */
+export type DispatcherObjectConfig =
+  | { id: number; name: string; kind: 'event'; synchronization: boolean; signaled: boolean }
+  | { id: number; name: string; kind: 'semaphore'; count: number; limit: number }
+  | { id: number; name: string; kind: 'mutex' | 'mutant' };
+
 export interface MachineConfig {
   cpus: number;
   arch: Arch;
@@ -40,6 +62,16 @@ export interface MachineConfig {
   ipiAckTimeoutTicks: number;
   clockWatchdogTicks: number;
   interruptStormThreshold: number;
+  /** clock ticks a spin-lock acquire may spin before the deadlock detector reports it */
+  spinTimeoutTicks: number;
+  /** QuantumReset of every thread, in quantum units (3 per clock tick) */
+  threadQuantum: number;
+  threads: ThreadConfig[];
+  objects: DispatcherObjectConfig[];
+  /** each CPU's interrupt stack top (its idle thread's initial stack, reported by 0xB8) */
+  interruptStackTops: number[];
+  /** the scenario's memory variables, to name addresses (spin locks) in reports */
+  variableNames: Array<[string, { address: number; words: number }]>;
   layout: LayoutParams;
   routines: RoutineInfo[];
   dpcCount: number;
@@ -53,16 +85,7 @@ export interface MachineConfig {
   traceToMain: boolean;
 }
 
-export interface ThreadConfig {
-  name: string;
-  routine: number;
-  args: number[];
-  stackTop: number;
-  stackLimit: number;
-}
-
 export interface ProcessorConfig extends MachineConfig {
   cpu: number;
   interruptStack: { top: number; limit: number };
-  thread: ThreadConfig | null;
 }

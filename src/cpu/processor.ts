@@ -18,6 +18,9 @@
 
 import { BugCheck, BUGCHECK, bugcheckName } from '../kernel/bugcheck.js';
 import { APC_LEVEL, DISPATCH_LEVEL, PASSIVE_LEVEL, irqlName, irqlTable, vectorToIrql } from '../kernel/irql.js';
+import { ResumeAction } from '../kernel/thread.js';
+import { STATUS, WaitType, CLOCK_QUANTUM_DECREMENT, MAXIMUM_WAIT_OBJECTS, THREAD_WAIT_OBJECTS } from '../kernel/status.js';
+import { spinLockWord, spinLockHolderCpu, spinLockHolderThread, QueuedLockField, LOCK_QUEUE_WAIT, LOCK_QUEUE_OWNER } from '../kernel/spinlock.js';
 import type { IrqlTable } from '../kernel/irql.js';
 import { DpcImportanceValue, dpcTag, dpcTagCpu, shouldRequestLocalDpc, shouldRequestRemoteDpc, updateDpcRate } from '../kernel/dpc.js';
 import type { DpcRateState } from '../kernel/dpc.js';
@@ -26,10 +29,25 @@ import { Interpreter, enterRoutine, KCALL_DONE, KCALL_RETRY, STEP_OK, STEP_RETUR
 import type { ExecHost } from '../isa/interpreter.js';
 import { KC, kernelCallById } from '../isa/kcalls.js';
 import { disassemble } from '../isa/disasm.js';
-import { ContextField, ControlField, CounterField, DpcField, MachineState, PrcbField, TraceField } from '../shm/layout.js';
+import { ContextField, ControlField, CounterField, DpcField, MachineState, PrcbField, ThreadCounterField, ThreadField, TraceField } from '../shm/layout.js';
 import type { MachineLayout } from '../shm/layout.js';
-import { IpiRequest, Kind, MAIN_ACTOR, COORDINATOR_ACTOR, actorOfCpu, decodeMessage, timeHi, timeLo, assertNever } from '../ipc/messages.js';
+import {
+  IpiRequest,
+  Kind,
+  MAIN_ACTOR,
+  COORDINATOR_ACTOR,
+  actorOfCpu,
+  decodeMessage,
+  timeHi,
+  timeLo,
+  assertNever,
+  DispatcherOp,
+  RequestFlag,
+  ReplyFlag,
+  DISPATCH_REQUEST_WORDS,
+} from '../ipc/messages.js';
 import type { Message, Report, CpuReport } from '../ipc/messages.js';
+import { InternalError } from '../util/errors.js';
 import type { ActorPort } from '../ipc/actor-port.js';
 import { TraceHash } from '../util/hash.js';
 import { Prng, deriveSeed } from '../util/prng.js';
@@ -49,6 +67,8 @@ const FRAME_KERNEL = 1;
 const SIGNAL_SPIN = 1;
 const SIGNAL_CALL = 2;
 const SIGNAL_HALT = 3;
+/** a bottom frame (idle loop, thread exit) replaced itself with another thread's frame: it is never resumed in place */
+const SIGNAL_SWITCHED = 4;
 
 type KernelGenerator = Generator<number, void, number>;
 
@@ -58,10 +78,22 @@ interface CodeFrame {
   irql: number;
   /** 'thread' | 'isr' | 'dpc' | 'ipi' | 'routine' */
   role: string;
+  /** where the context lives: the shared thread table (a thread: it migrates) or this CPU's frame area */
+  ctx: Int32Array;
   base: number;
   routine: number;
   onInterruptStack: boolean;
 }
+
+/** The dispatcher's answer to this CPU's last request (DISPATCH_REPLY). */
+type DispatchReply = Extract<Message, { type: 'dispatch/reply' }>;
+
+/** deterministic mode: the cycles a dispatcher request costs the caller (the request itself takes no host-timed spinning) */
+const DISPATCHER_CALL_CYCLES = 300;
+/** host ms a CPU waits for the coordinator's answer before declaring the emulator broken */
+const DISPATCHER_REPLY_TIMEOUT_MS = 30_000;
+/** instructions a thread may run between a Wait = TRUE set/release and its wait */
+const WAIT_NEXT_INSTRUCTION_LIMIT = 10_000;
 
 interface KernelFrame {
   kind: typeof FRAME_KERNEL;
@@ -90,6 +122,10 @@ const PAUSE_CYCLES = 10;
 const LATENCY_SAMPLE_LIMIT = 65536;
 const LAST_EVENTS = 32;
 const PACKET_GENERIC = 1 << 16;
+/** stand-in kernel addresses of KTHREADs for bugcheck parameters (the emulator has no kernel address space) */
+export function threadAddress(threadId: number): number {
+  return threadId <= 0 ? 0 : 0xfb000000 + threadId * 0x400;
+}
 /** parallel mode: consecutive spins before a nap, and the nap (see spun()) */
 const SPINS_BEFORE_NAP = 256;
 const NAP_MS = 0.05;
@@ -127,6 +163,27 @@ export class Processor implements ExecHost {
   private readonly contexts: Int32Array;
   private nesting = 0;
   private unclaimedInARow = 0;
+
+  // ---- the thread this CPU runs (the dispatcher database, in the coordinator, is authoritative) ----
+  /** object id of the running thread; this CPU's idle thread is cpu + 1 */
+  private currentThread: number;
+  private readonly idleThread: number;
+  /** the running thread's remaining quantum units (charged CLOCK_QUANTUM_DECREMENT per tick) */
+  private quantum = 0;
+  /** PRCB QuantumEnd: KiQuantumEnd is due at the next DISPATCH interrupt */
+  private quantumEnd = false;
+  /** the dispatcher may have placed a NextThread here (a reschedule IPI, a reply): ask at the next DISPATCH interrupt */
+  private reschedulePending = false;
+  /** emulated ns the running thread was switched in */
+  private threadSinceNs = 0;
+  /** a set/release with Wait = TRUE returned holding the dispatcher lock: the next kernel call must be a wait */
+  private waitNext = false;
+  private waitNextInstructions = 0;
+  private readonly idleGen: KernelGenerator;
+  private dispatcherReply: DispatchReply | null = null;
+  private readonly requestWords = new Int32Array(DISPATCH_REQUEST_WORDS + MAXIMUM_WAIT_OBJECTS);
+  /** spin locks this CPU acquired, by address: who in its frame stack took them and at which IRQL (the deadlock report's holder) */
+  private readonly heldLocks = new Map<number, { frame: number; irql: number; what: string; thread: number }>();
 
   // ---- time ----
   private sliceStartNs = 0;
@@ -196,13 +253,20 @@ export class Processor implements ExecHost {
     };
     this.sampler = new Prng(deriveSeed(config.seed, 1000 + this.cpu));
     this.i32[this.prcb + PrcbField.MAXIMUM_DPC_QUEUE_DEPTH] = this.dpcRate.maximumDpcQueueDepth;
-    this.frames.push({ kind: FRAME_KERNEL, irql: PASSIVE_LEVEL, name: 'KiIdleLoop', role: 'idle', gen: this.idleLoop(), resume: 0, hardware: false });
-    if (config.thread) {
-      const { routine, args, stackTop, stackLimit } = config.thread;
-      const base = this.frames.length * ContextField.WORDS;
-      enterRoutine(this.contexts, base, this.routineEntry(routine), routine, stackTop, stackLimit, args, this.memory);
-      this.frames.push({ kind: FRAME_CODE, irql: PASSIVE_LEVEL, role: 'thread', base, routine, onInterruptStack: false });
-    }
+    this.idleThread = this.cpu + 1;
+    this.currentThread = this.idleThread;
+    this.idleGen = this.idleLoop();
+    this.frames.push(this.idleFrame());
+  }
+
+  private idleFrame(): KernelFrame {
+    return { kind: FRAME_KERNEL, irql: PASSIVE_LEVEL, name: 'KiIdleLoop', role: 'idle', gen: this.idleGen, resume: 0, hardware: false };
+  }
+
+  /** The bottom frame of a (non-idle) thread: its context in the shared thread table. */
+  private threadFrame(threadId: number): CodeFrame {
+    const base = this.layout.thread(threadId - 1) + ThreadField.CONTEXT;
+    return { kind: FRAME_CODE, irql: PASSIVE_LEVEL, role: 'thread', ctx: this.i32, base, routine: this.i32[base + ContextField.ROUTINE]!, onInterruptStack: false };
   }
 
   // ======================================================================================
@@ -254,10 +318,14 @@ export class Processor implements ExecHost {
           if (this.dispatchPendingInterrupt()) continue;
           this.workPending = false;
         }
-        if (interp.cycles >= cycleLimit) return RunExit.BUDGET;
+        if (interp.cycles >= cycleLimit) {
+          // a thread holding the dispatcher lock after a Wait = TRUE set runs on until its wait
+          if (!this.waitNext) return RunExit.BUDGET;
+          if (interp.instructions - this.waitNextInstructions > WAIT_NEXT_INSTRUCTION_LIMIT) this.checkNotWaitNext(`${WAIT_NEXT_INSTRUCTION_LIMIT} instructions without a wait`);
+        }
         const frame = this.frames[this.frames.length - 1]!;
         if (frame.kind === FRAME_CODE) {
-          const status = interp.step(this.contexts, frame.base);
+          const status = interp.step(frame.ctx, frame.base);
           if (status === STEP_OK) {
             this.spinStreak = 0;
             continue;
@@ -285,6 +353,8 @@ export class Processor implements ExecHost {
         if (signal.value === SIGNAL_SPIN) {
           interp.cycles += PAUSE_CYCLES;
           this.spun();
+        } else if (signal.value === SIGNAL_SWITCHED) {
+          continue;
         } else if (signal.value === SIGNAL_HALT) {
           if (Atomics.load(doorbell, doorbellIndex) !== this.doorbellSeen || this.hasDeliverable()) {
             this.workPending = true;
@@ -320,20 +390,22 @@ export class Processor implements ExecHost {
   }
 
   private returnFromCode(frame: CodeFrame): void {
-    const result = this.contexts[frame.base + ContextField.R0]!;
-    this.frames.pop();
-    const below = this.frames[this.frames.length - 1];
+    const result = frame.ctx[frame.base + ContextField.R0]!;
     if (frame.role === 'thread') {
       this.record(TraceEvent.THREAD_EXIT, frame.routine, result, 0);
       // a thread body plays a system service: returning from it returns to user mode, which must
       // happen at PASSIVE_LEVEL (§1.5)
       if (this.irql !== PASSIVE_LEVEL) {
         throw new BugCheck(BUGCHECK.IRQL_GT_ZERO_AT_SYSTEM_SERVICE, frame.routine, this.irql, 0, 0).withDetail(
-          `thread body ${this.routineName(frame.routine)} returned to user mode at ${irqlName(this.config.arch, this.irql)}`,
+          `thread ${this.threadName(this.currentThread)} (body ${this.routineName(frame.routine)}) returned to user mode at ${irqlName(this.config.arch, this.irql)}`,
         );
       }
+      // the body's return is PsTerminateSystemThread(r0); its frame stays until the switch replaces it
+      this.pushKernel('PspExitThread', 'thread', this.exitThread(result), false);
       return;
     }
+    this.frames.pop();
+    const below = this.frames[this.frames.length - 1];
     if (below && below.kind === FRAME_KERNEL) below.resume = result;
   }
 
@@ -348,7 +420,7 @@ export class Processor implements ExecHost {
     for (let i = this.frames.length - 1; i >= 0; i--) {
       const f = this.frames[i]!;
       if (f.kind === FRAME_CODE) {
-        if (f.onInterruptStack) stackTop = (this.contexts[f.base + ContextField.SP]! - 16) & ~15;
+        if (f.onInterruptStack) stackTop = (f.ctx[f.base + ContextField.SP]! - 16) & ~15;
         break;
       }
     }
@@ -358,7 +430,7 @@ export class Processor implements ExecHost {
     args[2] = a3;
     args[3] = a4;
     enterRoutine(this.contexts, base, this.routineEntry(routine), routine, stackTop, this.config.interruptStack.limit, args, this.memory);
-    this.frames.push({ kind: FRAME_CODE, irql: this.irql, role, base, routine, onInterruptStack: true });
+    this.frames.push({ kind: FRAME_CODE, irql: this.irql, role, ctx: this.contexts, base, routine, onInterruptStack: true });
   }
   private readonly argScratch = new Int32Array(4);
 
@@ -489,7 +561,15 @@ export class Processor implements ExecHost {
     this.record(TraceEvent.CLOCK, this.ticksTaken, vector, 0);
     const requestDispatch = updateDpcRate(this.dpcRate, this.dpcQueue.length, this.dpcRoutineActive, this.config.dpc);
     this.i32[this.prcb + PrcbField.MAXIMUM_DPC_QUEUE_DEPTH] = this.dpcRate.maximumDpcQueueDepth;
-    if (requestDispatch) this.requestDispatch();
+    if (requestDispatch) this.requestDpcInterrupt();
+    // the quantum: 3 units a tick; at ≤ 0 KiQuantumEnd runs in the next DISPATCH interrupt (§4.4)
+    if (this.currentThread !== this.idleThread && !this.waitNext) {
+      this.quantum -= CLOCK_QUANTUM_DECREMENT;
+      if (this.quantum <= 0 && !this.quantumEnd) {
+        this.quantumEnd = true;
+        this.requestSoftwareInterrupt(DISPATCH_LEVEL);
+      }
+    }
     this.endInterrupt(oldIrql);
     // a generator must yield at least once to be a frame; the tick itself is atomic
     return;
@@ -501,7 +581,11 @@ export class Processor implements ExecHost {
     const bits = this.ipiRequests;
     this.ipiRequests = 0;
     if (bits & IpiRequest.APC) this.softPending |= 1 << APC_LEVEL;
-    if (bits & IpiRequest.DPC) this.requestDispatch();
+    if (bits & IpiRequest.DPC) this.requestDpcInterrupt();
+    if (bits & IpiRequest.RESCHEDULE) {
+      this.reschedulePending = true;
+      this.requestSoftwareInterrupt(DISPATCH_LEVEL);
+    }
     while (this.packetSources.length > 0) {
       const source = this.packetSources.shift()!;
       if (source & PACKET_GENERIC) yield* this.genericCallTarget(source & 0xffff);
@@ -510,20 +594,38 @@ export class Processor implements ExecHost {
     this.endInterrupt(oldIrql);
   }
 
-  private requestDispatch(): void {
+  /** DpcInterruptRequested plus a DISPATCH software interrupt: the DPC queue is to be retired. */
+  private requestDpcInterrupt(): void {
     if (!this.dpcInterruptRequested) {
       this.dpcInterruptRequested = true;
       this.i32[this.prcb + PrcbField.DPC_INTERRUPT_REQUESTED] = 1;
     }
-    this.softPending |= 1 << DISPATCH_LEVEL;
+    this.requestSoftwareInterrupt(DISPATCH_LEVEL);
+  }
+
+  /** HalRequestSoftwareInterrupt: delivered when the IRQL drops below `level`. */
+  private requestSoftwareInterrupt(level: number): void {
+    this.softPending |= 1 << level;
     this.workPending = true;
   }
 
-  /** KiDispatchInterrupt (§2.5): retire the DPC list; quantum end and NextThread come with the dispatcher. */
+  /**
+   * KiDispatchInterrupt (§2.5): retire the DPC list, then KiQuantumEnd if the quantum ran out, or a
+   * switch to NextThread if the dispatcher placed one here. After a switch the CPU drops to the new
+   * thread's IRQL, not the interrupted one.
+   */
   private *dispatchInterrupt(oldIrql: number): KernelGenerator {
     if (this.dpcQueue.length > 0) yield* this.retireDpcList();
     else this.clearDpcRequest();
-    this.setIrql(oldIrql);
+    let resumeIrql = oldIrql;
+    if (this.quantumEnd || this.reschedulePending) {
+      const quantumEnd = this.quantumEnd;
+      this.quantumEnd = false;
+      this.reschedulePending = false;
+      const reply = yield* this.dispatcherCall(DispatcherOp.KiDispatchInterrupt, oldIrql, quantumEnd ? 1 : 0);
+      if (reply.flags & ReplyFlag.SWITCH) resumeIrql = reply.nextWaitIrql;
+    }
+    this.setIrql(resumeIrql);
   }
 
   private clearDpcRequest(): void {
@@ -565,13 +667,30 @@ export class Processor implements ExecHost {
     } while (this.dpcQueue.length > 0);
   }
 
-  /** KiIdleLoop (§2.7): drain DPCs at DISPATCH_LEVEL, otherwise halt until a message arrives. */
+  /**
+   * KiIdleLoop (§2.7): drain DPCs at DISPATCH_LEVEL; switch to NextThread when the dispatcher placed
+   * one here; otherwise halt until a message arrives. Switching away replaces this frame with the
+   * thread's; the loop resumes here when the CPU next switches to its idle thread.
+   */
   private *idleLoop(): KernelGenerator {
     for (;;) {
       if (this.dpcQueue.length > 0) {
         this.softPending &= ~(1 << DISPATCH_LEVEL);
         this.setIrql(DISPATCH_LEVEL);
         yield* this.retireDpcList();
+        this.setIrql(PASSIVE_LEVEL);
+        continue;
+      }
+      if (this.reschedulePending) {
+        this.reschedulePending = false;
+        this.softPending &= ~(1 << DISPATCH_LEVEL);
+        this.setIrql(DISPATCH_LEVEL);
+        const reply = yield* this.dispatcherCall(DispatcherOp.KiDispatchInterrupt, PASSIVE_LEVEL, 0);
+        if (reply.flags & ReplyFlag.SWITCH) {
+          this.setIrql(reply.nextWaitIrql);
+          yield SIGNAL_SWITCHED;
+          continue;
+        }
         this.setIrql(PASSIVE_LEVEL);
         continue;
       }
@@ -642,6 +761,13 @@ export class Processor implements ExecHost {
       case 'freeze':
         this.freeze();
         return;
+      case 'dispatch/reply':
+        this.dispatcherReply = message;
+        return;
+      case 'reschedule':
+        this.reschedulePending = true;
+        this.requestSoftwareInterrupt(DISPATCH_LEVEL);
+        return;
       case 'raise-bugcheck': {
         // the words crossed the ring as Int32; the coordinator's parameters are unsigned (P3: a PRCB address)
         const [p1, p2, p3, p4] = message.params;
@@ -653,6 +779,7 @@ export class Processor implements ExecHost {
       case 'bugcheck':
       case 'report':
       case 'run/done':
+      case 'dispatch/request':
         throw new Error(`CPU ${this.cpu} cannot handle '${message.type}'`);
       default:
         assertNever(message);
@@ -703,7 +830,7 @@ export class Processor implements ExecHost {
     if (target === this.cpu) {
       this.linkDpc(dpc, tag, now, fromIsr);
       const request = shouldRequestLocalDpc(importance, this.dpcQueue.length, this.dpcRate, this.dpcRoutineActive, this.dpcInterruptRequested);
-      if (request) this.requestDispatch();
+      if (request) this.requestDpcInterrupt();
       return 1;
     }
     const targetPrcb = this.layout.prcb(target);
@@ -756,7 +883,7 @@ export class Processor implements ExecHost {
   }
 
   /** KiIpiSendPacket: run `routine(argument)` at IPI_LEVEL on each target; return when all have finished. */
-  private *sendPacket(targets: number[], routine: number, argument: number, callerBase: number): KernelGenerator {
+  private *sendPacket(targets: number[], routine: number, argument: number, callerCtx: Int32Array, callerBase: number): KernelGenerator {
     const oldIrql = this.irql;
     if (this.irql < DISPATCH_LEVEL) this.setIrql(DISPATCH_LEVEL);
     const remote = targets.filter((t) => t !== this.cpu);
@@ -791,7 +918,7 @@ export class Processor implements ExecHost {
       yield SIGNAL_SPIN;
     }
     this.setIrql(oldIrql);
-    this.contexts[callerBase + ContextField.R0] = result;
+    callerCtx[callerBase + ContextField.R0] = result;
   }
 
   private firstPendingTarget(): number {
@@ -815,7 +942,7 @@ export class Processor implements ExecHost {
   }
 
   /** KeIpiGenericCall (§7.2): every CPU runs the routine at IPI_LEVEL at the same time. */
-  private *genericCall(routine: number, argument: number, callerBase: number): KernelGenerator {
+  private *genericCall(routine: number, argument: number, callerCtx: Int32Array, callerBase: number): KernelGenerator {
     const control = this.layout.control;
     const oldIrql = this.irql;
     if (this.irql < DISPATCH_LEVEL) this.setIrql(DISPATCH_LEVEL);
@@ -850,7 +977,7 @@ export class Processor implements ExecHost {
     this.setIrql(DISPATCH_LEVEL);
     Atomics.store(this.i32, control + ControlField.GENERIC_LOCK, 0);
     this.setIrql(oldIrql);
-    this.contexts[callerBase + ContextField.R0] = result;
+    callerCtx[callerBase + ContextField.R0] = result;
   }
 
   private *genericCallTarget(_source: number): KernelGenerator {
@@ -868,11 +995,524 @@ export class Processor implements ExecHost {
   }
 
   // ======================================================================================
+  // Threads and the dispatcher (§4): requests to the dispatcher database, SwapContext
+  // ======================================================================================
+
+  /**
+   * One dispatcher operation: raise to SYNCH_LEVEL (taking the dispatcher lock is asking the
+   * coordinator, which serves one request at a time), send the request and wait for the answer,
+   * then send the IPIs it asks for and switch threads if it says so. Deterministic mode blocks for
+   * the answer at a fixed cycle cost (nothing else runs meanwhile, so the run stays replayable);
+   * parallel mode spins, taking interrupts above SYNCH_LEVEL. The caller lowers the IRQL afterwards:
+   * to its own old IRQL, or to the new thread's when the reply switched.
+   */
+  private *dispatcherCall(op: number, oldIrql: number, a0 = 0, a1 = 0, a2 = 0, a3 = 0, tail: ArrayLike<number> | null = null, callPc = 0): Generator<number, DispatchReply, number> {
+    if (this.irql < this.table.synch) this.setIrql(this.table.synch);
+    const w = this.requestWords;
+    w[0] = op;
+    w[1] = this.cpu;
+    w[2] = this.currentThread;
+    w[3] = oldIrql;
+    w[4] = this.quantum;
+    w[5] = this.dpcRoutineActive ? RequestFlag.DPC_ACTIVE : 0;
+    w[6] = callPc;
+    w[7] = a0;
+    w[8] = a1;
+    w[9] = a2;
+    w[10] = a3;
+    w[11] = 0;
+    w[12] = 0;
+    let length = DISPATCH_REQUEST_WORDS;
+    if (tail) for (let i = 0; i < tail.length; i++) w[length++] = tail[i]!;
+    const running = this.currentThread !== this.idleThread ? this.layout.thread(this.currentThread - 1) : -1;
+    // from here until the CPU has switched away from it, the thread may be readied elsewhere: SwapBusy
+    if (running >= 0) Atomics.store(this.i32, running + ThreadField.SWAP_BUSY, 1);
+    this.dispatcherReply = null;
+    this.port.sendWords(COORDINATOR_ACTOR, Kind.DISPATCH_REQUEST, w, 0, length);
+    this.port.flush();
+    if (this.config.mode === 'deterministic') {
+      const deadline = performance.now() + DISPATCHER_REPLY_TIMEOUT_MS;
+      while (this.dispatcherReply === null) {
+        if (!this.port.hasWork()) this.port.sleep(10);
+        this.drainInbox();
+        if (performance.now() > deadline) throw new InternalError(`CPU ${this.cpu}: the coordinator did not answer dispatcher request ${op} within ${DISPATCHER_REPLY_TIMEOUT_MS} ms`);
+      }
+      this.interp.cycles += DISPATCHER_CALL_CYCLES;
+    } else {
+      while (this.dispatcherReply === null) yield SIGNAL_SPIN;
+    }
+    const reply: DispatchReply = this.dispatcherReply;
+    this.dispatcherReply = null;
+    this.record(TraceEvent.DISPATCHER, op, reply.status, reply.flags);
+    if (reply.flags & ReplyFlag.BUGCHECK) {
+      if (running >= 0) Atomics.store(this.i32, running + ThreadField.SWAP_BUSY, 0);
+      throw this.dispatcherBugcheck(reply);
+    }
+    for (let target = 0; target < this.config.cpus; target++) {
+      const bit = target < 32 ? (reply.ipiLo >>> target) & 1 : (reply.ipiHi >>> (target - 32)) & 1;
+      if (bit) this.sendIpi(target, IpiRequest.DPC | IpiRequest.RESCHEDULE);
+    }
+    if (reply.flags & ReplyFlag.SWITCH) {
+      yield* this.swapContext(reply);
+    } else {
+      if (running >= 0) Atomics.store(this.i32, running + ThreadField.SWAP_BUSY, 0);
+      this.quantum = reply.quantum;
+    }
+    if (reply.flags & ReplyFlag.REQUEST_DISPATCH) {
+      this.reschedulePending = true;
+      // inside a DPC retirement the DISPATCH interrupt already running checks it when the DPCs are done
+      if (!this.dpcRoutineActive) this.requestSoftwareInterrupt(DISPATCH_LEVEL);
+    }
+    return reply;
+  }
+
+  /**
+   * SwapContext (§4.8): switch this CPU from its current thread to the one the dispatcher chose.
+   * The old thread's context is already in the shared thread table; the new one's is loaded by
+   * making its frame the bottom frame. A switch while a DPC routine is active is 0xB8. The new
+   * thread may still be switching out on another CPU: wait for its SwapBusy to clear.
+   */
+  private *swapContext(reply: DispatchReply): Generator<number, void, number> {
+    const old = this.currentThread;
+    const next = reply.next;
+    if (this.dpcRoutineActive) throw this.attemptedSwitchFromDpc(old, next);
+    if (next !== this.idleThread) {
+      const record = this.layout.thread(next - 1);
+      while (Atomics.load(this.i32, record + ThreadField.SWAP_BUSY) !== 0) yield SIGNAL_SPIN;
+      const base = record + ThreadField.CONTEXT;
+      if (reply.resumeAction === ResumeAction.SetResult) this.i32[base + ContextField.R0] = reply.resumeValue;
+      else if (reply.resumeAction === ResumeAction.RestartCall) this.i32[base + ContextField.PC] = reply.resumeValue;
+      else if (reply.resumeAction === ResumeAction.StartContext) this.i32[base + ContextField.R0 + 1] = reply.resumeValue;
+      if (this.cpu < 32) Atomics.or(this.i32, record + ThreadField.RAN_ON_LO, 1 << this.cpu);
+      else Atomics.or(this.i32, record + ThreadField.RAN_ON_HI, 1 << (this.cpu - 32));
+    }
+    const now = this.now();
+    this.chargeThreadTime(now);
+    this.frames[0] = next === this.idleThread ? this.idleFrame() : this.threadFrame(next);
+    if (old !== this.idleThread) Atomics.store(this.i32, this.layout.thread(old - 1) + ThreadField.SWAP_BUSY, 0);
+    this.f64[this.counters + CounterField.CONTEXT_SWITCHES] += 1;
+    this.f64[this.layout.threadCounters(next - 1) + ThreadCounterField.CONTEXT_SWITCHES] += 1;
+    this.currentThread = next;
+    this.quantum = reply.quantum;
+    this.quantumEnd = false;
+    this.record(TraceEvent.CONTEXT_SWITCH, old, next, reply.nextWaitIrql);
+  }
+
+  /** Add the running thread's time since it was switched in (or since the last charge) to its counter. */
+  private chargeThreadTime(now: number): void {
+    if (now > this.threadSinceNs) this.f64[this.layout.threadCounters(this.currentThread - 1) + ThreadCounterField.RUN_NS] += now - this.threadSinceNs;
+    this.threadSinceNs = now;
+  }
+
+  /** 0xB8 ATTEMPTED_SWITCH_FROM_DPC: P1 the thread the DPC interrupted, P2 the one that would run, P3 the old thread's initial stack. */
+  private attemptedSwitchFromDpc(old: number, next: number): BugCheck {
+    return new BugCheck(BUGCHECK.ATTEMPTED_SWITCH_FROM_DPC, threadAddress(old), threadAddress(next), this.threadStackTop(old), 0).withDetail(
+      `a DPC routine running on thread ${this.threadName(old)} tried to block or switch (to ${this.threadName(next)}); a DPC does not own the thread it runs on`,
+    );
+  }
+
+  /** The fail-fast policy of §4.13 inside a DPC: ask who would run next (without switching), then raise 0xB8. */
+  private *switchFromDpc(what: string): KernelGenerator {
+    const reply = yield* this.dispatcherCall(DispatcherOp.PeekNextThread, this.irql);
+    const bugcheck = this.attemptedSwitchFromDpc(this.currentThread, reply.status);
+    bugcheck.detail = `${what} was called from a DPC routine (${this.describeRunning()}) on thread ${this.threadName(this.currentThread)}; a wait there would switch to ${this.threadName(reply.status)}`;
+    throw bugcheck;
+  }
+
+  private dispatcherBugcheck(reply: DispatchReply): BugCheck {
+    const [p1, p2, p3, p4] = reply.bugcheckParams;
+    const code = reply.bugcheckCode;
+    if (code === BUGCHECK.KMODE_EXCEPTION_NOT_HANDLED) {
+      const status = p1 >>> 0;
+      const object = this.objectName(p3);
+      const reason =
+        status === STATUS.MUTANT_NOT_OWNED
+          ? `KeReleaseMutant/KeReleaseMutex on ${object}, which thread ${this.threadName(p4)} does not own, raised STATUS_MUTANT_NOT_OWNED`
+          : status === STATUS.SEMAPHORE_LIMIT_EXCEEDED
+            ? `KeReleaseSemaphore on ${object} would pass its limit: STATUS_SEMAPHORE_LIMIT_EXCEEDED`
+            : status === STATUS.MUTANT_LIMIT_EXCEEDED
+              ? `thread ${this.threadName(p4)} acquired ${object} recursively too many times: STATUS_MUTANT_LIMIT_EXCEEDED`
+              : status === STATUS.ABANDONED
+                ? `${object} was abandoned; releasing it raised STATUS_ABANDONED`
+                : status === STATUS.INVALID_HANDLE
+                  ? `object id ${p3} is not the kind of dispatcher object this call takes: STATUS_INVALID_HANDLE`
+                  : `the dispatcher raised status 0x${status.toString(16)} for ${object}`;
+      return new BugCheck(code, status, this.currentPc(), p3, 0).withDetail(`${reason}; nobody handles exceptions in kernel mode`);
+    }
+    if (code === BUGCHECK.THREAD_TERMINATE_HELD_MUTEX) {
+      return new BugCheck(code, threadAddress(p1), p2, 0, 0).withDetail(`thread ${this.threadName(p1)} terminated while holding ${this.objectName(p2)} (a KMUTEX)`);
+    }
+    return new BugCheck(code, p1 >>> 0, p2 >>> 0, p3 >>> 0, p4 >>> 0);
+  }
+
+  /**
+   * A kernel call that is one dispatcher operation. IRQL rules (emulator policy, §1.5/§4.13): set,
+   * release, read and priority calls need IRQL ≤ DISPATCH_LEVEL, else 0xA; after a set/release
+   * with Wait = TRUE only a wait may come next.
+   */
+  private dispatcherKcall(name: string, op: number, ctx: Int32Array, base: number, a0 = 0, a1 = 0, a2 = 0, a3 = 0): number {
+    this.checkNotWaitNext(name);
+    if (this.irql > DISPATCH_LEVEL) {
+      throw new BugCheck(BUGCHECK.IRQL_NOT_LESS_OR_EQUAL, a0, this.irql, 0, this.currentPc()).withDetail(
+        `${name} called at ${irqlName(this.config.arch, this.irql)}; dispatcher calls need IRQL ≤ DISPATCH_LEVEL`,
+      );
+    }
+    const keepLock = (op === DispatcherOp.KeSetEvent || op === DispatcherOp.KePulseEvent ? a2 : op === DispatcherOp.KeReleaseSemaphore || op === DispatcherOp.KeReleaseMutant ? a3 : 0) !== 0;
+    this.pushKernel(name, 'kernel', this.dispatcherOperation(op, a0, a1, a2, a3, keepLock, ctx, base), false);
+    return KCALL_DONE;
+  }
+
+  private *dispatcherOperation(op: number, a0: number, a1: number, a2: number, a3: number, keepLock: boolean, ctx: Int32Array, base: number): KernelGenerator {
+    const oldIrql = this.irql;
+    const reply = yield* this.dispatcherCall(op, oldIrql, a0, a1, a2, a3);
+    if (reply.flags & ReplyFlag.SWITCH) {
+      // preempted inside the call (§4.7): r0 reaches the caller when it resumes
+      this.setIrql(reply.nextWaitIrql);
+      return;
+    }
+    ctx[base + ContextField.R0] = reply.status;
+    if (keepLock && this.currentThread !== this.idleThread) {
+      // Wait = TRUE: return at SYNCH_LEVEL holding the dispatcher lock; the wait that must follow releases it
+      this.waitNext = true;
+      this.waitNextIrql = oldIrql;
+      this.waitNextInstructions = this.interp.instructions;
+      return;
+    }
+    this.setIrql(oldIrql);
+  }
+  private waitNextIrql = 0;
+
+  /** After a Wait = TRUE set/release the caller holds the dispatcher lock at SYNCH_LEVEL: anything but a wait is a bug. */
+  private checkNotWaitNext(name: string): void {
+    if (!this.waitNext) return;
+    throw new BugCheck(BUGCHECK.IRQL_NOT_LESS_OR_EQUAL, 0, this.irql, 0, this.currentPc()).withDetail(
+      `${name} was called after a set/release with Wait = TRUE, which returns at SYNCH_LEVEL holding the dispatcher lock; the next call must be KeWaitForSingleObject or KeWaitForMultipleObjects`,
+    );
+  }
+
+  /**
+   * KeWaitForSingleObject / KeWaitForMultipleObjects: the IRQL rules of §4.13 (emulator policy: a
+   * wait that could block at DISPATCH_LEVEL is 0xB8 inside a DPC, else 0xA; above DISPATCH_LEVEL
+   * always 0xA), then the dispatcher operation. A blocked thread gets its status when it resumes.
+   */
+  private waitKcall(name: string, objects: ArrayLike<number>, waitType: number, waitReason: number, timeoutAddress: number, ctx: Int32Array, base: number): number {
+    const oldIrql = this.waitNext ? this.waitNextIrql : this.irql;
+    const timeout = this.readTimeout(timeoutAddress);
+    const mayBlock = timeout !== 0;
+    if (oldIrql > DISPATCH_LEVEL || (oldIrql === DISPATCH_LEVEL && mayBlock)) {
+      if (this.dpcRoutineActive && mayBlock && oldIrql === DISPATCH_LEVEL) {
+        this.pushKernel(name, 'kernel', this.switchFromDpc(name), false);
+        return KCALL_DONE;
+      }
+      throw new BugCheck(BUGCHECK.IRQL_NOT_LESS_OR_EQUAL, objects[0] ?? 0, oldIrql, 0, this.currentPc()).withDetail(
+        `${name} ${mayBlock ? 'with a timeout that may block' : ''} at ${irqlName(this.config.arch, oldIrql)} on thread ${this.threadName(this.currentThread)}: ` +
+          (oldIrql > DISPATCH_LEVEL ? 'waits need IRQL ≤ DISPATCH_LEVEL' : 'a wait that can block needs IRQL ≤ APC_LEVEL (irqlab raises 0xA for it outside a DPC: a verifier-strict policy)'),
+      );
+    }
+    const waitNext = this.waitNext;
+    this.waitNext = false;
+    const callPc = ctx[base + ContextField.PC]!;
+    this.pushKernel(name, 'kernel', this.waitOperation(objects, waitType, waitReason, timeout, waitNext ? oldIrql : -1, callPc, ctx, base), false);
+    return KCALL_DONE;
+  }
+
+  private *waitOperation(objects: ArrayLike<number>, waitType: number, waitReason: number, timeout: number | null, waitNextIrql: number, callPc: number, ctx: Int32Array, base: number): KernelGenerator {
+    const oldIrql = waitNextIrql >= 0 ? waitNextIrql : this.irql;
+    const ids = Array.from(objects);
+    const reply = yield* this.dispatcherCall(DispatcherOp.KeWaitForObjects, oldIrql, ids.length, waitType, waitReason, timeout === null ? -1 : 0, ids, callPc);
+    if (reply.flags & ReplyFlag.SWITCH) {
+      this.setIrql(reply.nextWaitIrql);
+      return;
+    }
+    ctx[base + ContextField.R0] = reply.status;
+    this.setIrql(oldIrql);
+  }
+
+  /** A wait's timeout: null for none (a NULL pointer: wait forever), else the LARGE_INTEGER's value in 100 ns units. */
+  private readTimeout(address: number): number | null {
+    if (address === 0) return null;
+    const lo = this.readWord(address);
+    const hi = this.readWord(address + 4);
+    const value = hi * 4294967296 + (lo >>> 0);
+    if (value !== 0) {
+      throw new BugCheck(BUGCHECK.KMODE_EXCEPTION_NOT_HANDLED, STATUS.INVALID_PARAMETER, this.currentPc(), address, 0).withDetail(
+        `a wait with a non-zero timeout (${value} × 100 ns): timeouts other than zero (poll) and NULL (forever) come with the timer machinery`,
+      );
+    }
+    return value;
+  }
+
+  private readWord(address: number): number {
+    if ((address & 3) !== 0 || address < 4096 || address >>> 2 >= this.memory.length) {
+      throw new BugCheck(BUGCHECK.PAGE_FAULT_IN_NONPAGED_AREA, address, 0, this.currentPc(), 0);
+    }
+    return this.memory[address >>> 2]!;
+  }
+
+  /** ZwYieldExecution: like a wait, a switch from a DPC is 0xB8; at or above DISPATCH_LEVEL in a thread, 0xA. */
+  private yieldKcall(ctx: Int32Array, base: number): number {
+    this.checkNotWaitNext('ZwYieldExecution');
+    if (this.irql >= DISPATCH_LEVEL) {
+      if (this.dpcRoutineActive && this.irql === DISPATCH_LEVEL) {
+        this.pushKernel('ZwYieldExecution', 'kernel', this.switchFromDpc('ZwYieldExecution'), false);
+        return KCALL_DONE;
+      }
+      throw new BugCheck(BUGCHECK.IRQL_NOT_LESS_OR_EQUAL, 0, this.irql, 0, this.currentPc()).withDetail(
+        `ZwYieldExecution at ${irqlName(this.config.arch, this.irql)}: a switch needs IRQL < DISPATCH_LEVEL`,
+      );
+    }
+    this.pushKernel('ZwYieldExecution', 'kernel', this.dispatcherOperation(DispatcherOp.NtYieldExecution, 0, 0, 0, 0, false, ctx, base), false);
+    return KCALL_DONE;
+  }
+
+  /** PspExitThread: the running thread ends; the CPU switches to the next one and never comes back here. */
+  private *exitThread(exitStatus: number): KernelGenerator {
+    // the reply always switches: this frame's thread is gone; the CPU continues at the next thread's IRQL
+    const reply = yield* this.dispatcherCall(DispatcherOp.PspExitThread, this.irql, exitStatus);
+    this.setIrql(reply.nextWaitIrql);
+  }
+
+  private threadName(id: number): string {
+    if (id >= 1 && id <= this.config.cpus) return `Idle#${id - 1}`;
+    return this.config.threads.find((t) => t.id === id)?.name ?? `#${id}`;
+  }
+
+  private objectName(id: number): string {
+    const object = this.config.objects.find((o) => o.id === id);
+    if (object) return `${object.kind} ${object.name}`;
+    if (id >= 1 && id <= this.config.cpus + this.config.threads.length) return `thread ${this.threadName(id)}`;
+    return `object #${id}`;
+  }
+
+  private threadStackTop(id: number): number {
+    if (id >= 1 && id <= this.config.cpus) return this.config.interruptStackTops[id - 1] ?? 0;
+    return this.config.threads.find((t) => t.id === id)?.stackTop ?? 0;
+  }
+
+  /** What the innermost code frame is, for reports: "DPC Foo (routine Bar)", "ISR …", "thread Main". */
+  private describeRunning(frameIndex = this.frames.length - 1): string {
+    for (let i = frameIndex; i >= 0; i--) {
+      const f = this.frames[i]!;
+      if (f.kind !== FRAME_CODE) continue;
+      const routine = this.routineName(f.routine);
+      if (f.role === 'thread') return `thread ${this.threadName(this.currentThread)} (${routine})`;
+      if (f.role === 'dpc') return `DPC routine ${routine}`;
+      if (f.role === 'isr') return `ISR ${routine}`;
+      return `${f.role} routine ${routine}`;
+    }
+    return `thread ${this.threadName(this.currentThread)}`;
+  }
+
+  // ======================================================================================
+  // Spin locks (§6): executive and queued, with owner records, 0xF / 0x10, and a deadlock detector
+  // ======================================================================================
+
+  private lockIndex(address: number): number {
+    if ((address & 3) !== 0 || address < 4096 || address >>> 2 >= this.memory.length) {
+      throw new BugCheck(BUGCHECK.PAGE_FAULT_IN_NONPAGED_AREA, address, 1, this.currentPc(), 0).withDetail(`spin lock address 0x${(address >>> 0).toString(16)} is not an aligned word of emulated memory`);
+    }
+    return address >>> 2;
+  }
+
+  /**
+   * KeAcquireSpinLock (raise: true, r0 = old IRQL) and KeAcquireSpinLockAtDpcLevel: test-and-set,
+   * spinning on reads with interrupts above the IRQL still taken. Finding the lock held by the same
+   * context of this CPU is 0xF; a spin that lasts spinTimeoutTicks clock ticks ends in the deadlock
+   * report (a holder below the spinner on its own CPU can never release it).
+   */
+  private acquireSpinLockKcall(name: string, address: number, raise: boolean, ctx: Int32Array, base: number): number {
+    this.checkNotWaitNext(name);
+    const index = this.lockIndex(address);
+    const oldIrql = this.irql;
+    if (raise) {
+      if (oldIrql > DISPATCH_LEVEL) {
+        throw new BugCheck(BUGCHECK.IRQL_NOT_GREATER_OR_EQUAL, oldIrql, DISPATCH_LEVEL, 0, this.currentPc()).withDetail(
+          `${name} at ${irqlName(this.config.arch, oldIrql)}: it raises to DISPATCH_LEVEL, which is below the current IRQL`,
+        );
+      }
+      this.setIrql(DISPATCH_LEVEL);
+      ctx[base + ContextField.R0] = oldIrql;
+    }
+    const callerFrame = this.frames.length - 1;
+    const mine = spinLockWord(this.cpu, this.currentThread);
+    const previous = Atomics.compareExchange(this.memory, index, 0, mine);
+    if (previous === 0) {
+      this.tookLock(address, callerFrame, oldIrql);
+      return KCALL_DONE;
+    }
+    this.checkRecursiveAcquire(name, address, previous, callerFrame);
+    this.pushKernel(name, 'kernel', this.spinOnLock(name, address, index, callerFrame, oldIrql), false);
+    return KCALL_DONE;
+  }
+
+  private tookLock(address: number, frame: number, irql: number): void {
+    this.heldLocks.set(address, { frame, irql, what: this.describeRunning(frame), thread: this.currentThread });
+    this.record(TraceEvent.SPIN_LOCK, address, 1, 0);
+  }
+
+  private checkRecursiveAcquire(name: string, address: number, word: number, callerFrame: number): void {
+    if (spinLockHolderCpu(word) !== this.cpu || (word & 1) === 0) return;
+    const held = this.heldLocks.get(address);
+    if (held && held.frame === callerFrame && held.thread === this.currentThread) {
+      throw new BugCheck(BUGCHECK.SPIN_LOCK_ALREADY_OWNED, address, this.cpu, 0, 0).withDetail(
+        `${name}: ${held.what} already holds spin lock ${this.lockName(address)} (taken at ${irqlName(this.config.arch, held.irql)}); spinning on it could never end`,
+      );
+    }
+  }
+
+  private *spinOnLock(name: string, address: number, index: number, callerFrame: number, oldIrql: number): KernelGenerator {
+    const startTick = this.ticksTaken;
+    const mine = spinLockWord(this.cpu, this.currentThread);
+    this.record(TraceEvent.SPIN_LOCK, address, 2, 0);
+    for (;;) {
+      const word = Atomics.load(this.memory, index);
+      if (word === 0 && Atomics.compareExchange(this.memory, index, 0, mine) === 0) {
+        this.tookLock(address, callerFrame, oldIrql);
+        return;
+      }
+      if (this.ticksTaken - startTick >= this.config.spinTimeoutTicks) throw this.spinDeadlock(name, address, word, callerFrame, this.ticksTaken - startTick);
+      yield SIGNAL_SPIN;
+    }
+  }
+
+  /** The deadlock detector's report: 0x133 as NT's DPC watchdog would end it, naming the lock, the holder and the spinner. */
+  private spinDeadlock(name: string, address: number, word: number, callerFrame: number, ticks: number): BugCheck {
+    const spinner = this.describeRunning(callerFrame);
+    const inInterruptCode = this.frames[callerFrame]?.role !== 'thread';
+    let holder: string;
+    let verdict: string;
+    const held = this.heldLocks.get(address);
+    if ((word & 1) === 1 && spinLockHolderCpu(word) === this.cpu && held) {
+      holder = `${held.what} on this same CPU ${this.cpu}, which took it at ${irqlName(this.config.arch, held.irql)}`;
+      verdict =
+        held.frame < callerFrame
+          ? held.irql < DISPATCH_LEVEL
+            ? `; it took the lock without raising to DISPATCH_LEVEL, so ${spinner} interrupted it while it held the lock and now spins above it: the holder cannot run again until the spinner returns, so this can never succeed`
+            : '; the holder is below the spinner on this CPU and cannot run until the spinner returns: this can never succeed'
+          : '';
+    } else if ((word & 1) === 1) {
+      holder = `thread ${this.threadName(spinLockHolderThread(word))} on CPU ${spinLockHolderCpu(word)}`;
+      verdict = '; probable deadlock';
+    } else {
+      holder = `a queued-lock waiter (the word holds handle address 0x${(word >>> 0).toString(16)})`;
+      verdict = '; probable deadlock';
+    }
+    return new BugCheck(BUGCHECK.DPC_WATCHDOG_VIOLATION, inInterruptCode ? 0 : 1, ticks, this.config.spinTimeoutTicks, address).withDetail(
+      `spin-lock deadlock detector: ${spinner} on CPU ${this.cpu} has spun ${ticks} clock ticks in ${name} on spin lock ${this.lockName(address)} held by ${holder}${verdict}`,
+    );
+  }
+
+  /** KeReleaseSpinLock (lower to newIrql) / KeReleaseSpinLockFromDpcLevel (lowerTo −1). */
+  private releaseSpinLockKcall(name: string, address: number, lowerTo: number): number {
+    this.checkNotWaitNext(name);
+    const index = this.lockIndex(address);
+    const word = Atomics.load(this.memory, index);
+    if ((word & 1) === 0 || spinLockHolderCpu(word) !== this.cpu) {
+      const owner = (word & 1) === 1 ? spinLockHolderCpu(word) : -1;
+      throw new BugCheck(BUGCHECK.SPIN_LOCK_NOT_OWNED, address, owner, 0, 0).withDetail(
+        `${name} on spin lock ${this.lockName(address)} by ${this.describeRunning()} on CPU ${this.cpu}, ${owner < 0 ? 'but it is not held' : `but CPU ${owner} holds it`}`,
+      );
+    }
+    Atomics.store(this.memory, index, 0);
+    this.heldLocks.delete(address);
+    this.record(TraceEvent.SPIN_LOCK, address, 0, 0);
+    if (lowerTo >= 0) this.lowerIrql(lowerTo, name);
+    return KCALL_DONE;
+  }
+
+  /** KeAcquireInStackQueuedSpinLock(AtDpcLevel): join the queue at the tail, then spin on the handle's own WAIT bit. */
+  private acquireQueuedKcall(name: string, address: number, handle: number, raise: boolean): number {
+    this.checkNotWaitNext(name);
+    const index = this.lockIndex(address);
+    const h = this.lockIndex(handle);
+    const oldIrql = this.irql;
+    if (raise) {
+      if (oldIrql > DISPATCH_LEVEL) throw new BugCheck(BUGCHECK.IRQL_NOT_GREATER_OR_EQUAL, oldIrql, DISPATCH_LEVEL, 0, this.currentPc());
+      this.setIrql(DISPATCH_LEVEL);
+    }
+    const memory = this.memory;
+    Atomics.store(memory, h + QueuedLockField.NEXT, 0);
+    Atomics.store(memory, h + QueuedLockField.OLD_IRQL, oldIrql);
+    Atomics.store(memory, h + QueuedLockField.LOCK, address | LOCK_QUEUE_WAIT);
+    const previous = Atomics.exchange(memory, index, handle);
+    if (previous === 0) {
+      Atomics.store(memory, h + QueuedLockField.LOCK, address | LOCK_QUEUE_OWNER);
+      this.record(TraceEvent.SPIN_LOCK, address, 1, 1);
+      return KCALL_DONE;
+    }
+    Atomics.store(memory, this.lockIndex(previous) + QueuedLockField.NEXT, handle);
+    this.pushKernel(name, 'kernel', this.spinOnQueuedHandle(name, address, h, this.frames.length - 1), false);
+    return KCALL_DONE;
+  }
+
+  private *spinOnQueuedHandle(name: string, address: number, h: number, callerFrame: number): KernelGenerator {
+    const startTick = this.ticksTaken;
+    this.record(TraceEvent.SPIN_LOCK, address, 2, 1);
+    while ((Atomics.load(this.memory, h + QueuedLockField.LOCK) & LOCK_QUEUE_WAIT) !== 0) {
+      if (this.ticksTaken - startTick >= this.config.spinTimeoutTicks) {
+        throw this.spinDeadlock(name, address, Atomics.load(this.memory, address >>> 2), callerFrame, this.ticksTaken - startTick);
+      }
+      yield SIGNAL_SPIN;
+    }
+    this.record(TraceEvent.SPIN_LOCK, address, 1, 1);
+  }
+
+  /** KeReleaseInStackQueuedSpinLock(FromDpcLevel): hand the lock to the next waiter in arrival order. */
+  private releaseQueuedKcall(name: string, handle: number, lower: boolean): number {
+    this.checkNotWaitNext(name);
+    const h = this.lockIndex(handle);
+    const lockField = Atomics.load(this.memory, h + QueuedLockField.LOCK);
+    const address = lockField & ~3;
+    if ((lockField & LOCK_QUEUE_OWNER) === 0) {
+      throw new BugCheck(BUGCHECK.SPIN_LOCK_NOT_OWNED, address, -1, handle, 0).withDetail(`${name} with a KLOCK_QUEUE_HANDLE at 0x${handle.toString(16)} that does not own its lock`);
+    }
+    this.pushKernel(name, 'kernel', this.handOffQueuedLock(address, handle, h, lower), false);
+    return KCALL_DONE;
+  }
+
+  private *handOffQueuedLock(address: number, handle: number, h: number, lower: boolean): KernelGenerator {
+    const memory = this.memory;
+    const index = this.lockIndex(address);
+    Atomics.store(memory, h + QueuedLockField.LOCK, address);
+    if (Atomics.compareExchange(memory, index, handle, 0) !== handle) {
+      // a waiter swapped itself in as the tail: wait until it has linked itself behind us, then pass the lock on
+      while (Atomics.load(memory, h + QueuedLockField.NEXT) === 0) yield SIGNAL_SPIN;
+      const next = this.lockIndex(Atomics.load(memory, h + QueuedLockField.NEXT));
+      Atomics.store(memory, h + QueuedLockField.NEXT, 0);
+      Atomics.store(memory, next + QueuedLockField.LOCK, address | LOCK_QUEUE_OWNER);
+    }
+    this.record(TraceEvent.SPIN_LOCK, address, 0, 1);
+    if (lower) this.lowerIrql(Atomics.load(memory, h + QueuedLockField.OLD_IRQL), 'KeReleaseInStackQueuedSpinLock');
+  }
+
+  private lockName(address: number): string {
+    for (const [name, info] of this.config.variableNames) {
+      if (address >= info.address && address < info.address + info.words * 4) {
+        const offset = address - info.address;
+        return offset === 0 ? `${name} (0x${address.toString(16)})` : `${name}+${offset} (0x${address.toString(16)})`;
+      }
+    }
+    return `0x${(address >>> 0).toString(16)}`;
+  }
+
+  /** KeLowerIrql's rules, shared by the release calls. */
+  private lowerIrql(newIrql: number, name: string): void {
+    if (newIrql > this.irql) {
+      throw new BugCheck(BUGCHECK.IRQL_NOT_LESS_OR_EQUAL, newIrql, this.irql, 0, this.currentPc()).withDetail(
+        `${name} lowering to ${irqlName(this.config.arch, newIrql)} while at ${irqlName(this.config.arch, this.irql)}`,
+      );
+    }
+    this.checkIrqlInRange(newIrql);
+    this.setIrql(newIrql);
+  }
+
+  // ======================================================================================
   // Kernel calls (ExecHost)
   // ======================================================================================
 
   kernelCall(id: number, args: Int32Array, _argCount: number, ctx: Int32Array, base: number): number {
     this.interp.cycles += 20;
+    if (this.waitNext && id !== KC.KeWaitForSingleObject && id !== KC.KeWaitForMultipleObjects) this.checkNotWaitNext(kernelCallById(id)?.name ?? `kernel call ${id}`);
     switch (id) {
       case KC.KeGetCurrentIrql:
         ctx[base + ContextField.R0] = this.irql;
@@ -895,18 +1535,9 @@ export class Processor implements ExecHost {
         this.setIrql(DISPATCH_LEVEL);
         return KCALL_DONE;
       }
-      case KC.KeLowerIrql: {
-        const newIrql = args[0]!;
-        if (newIrql > this.irql) {
-          throw new BugCheck(BUGCHECK.IRQL_NOT_LESS_OR_EQUAL, newIrql, this.irql, 0, this.currentPc()).withDetail(
-            `KeLowerIrql to ${irqlName(this.config.arch, newIrql)} while at ${irqlName(this.config.arch, this.irql)}`,
-          );
-        }
-        this.checkIrqlInRange(newIrql);
-        // a DPC routine may not drop below DISPATCH_LEVEL (the verifier's 0xC4/0x31, P4 = 1)
-        this.setIrql(newIrql);
+      case KC.KeLowerIrql:
+        this.lowerIrql(args[0]!, 'KeLowerIrql');
         return KCALL_DONE;
-      }
       case KC.KeGetCurrentProcessorNumber:
         ctx[base + ContextField.R0] = this.cpu;
         return KCALL_DONE;
@@ -939,13 +1570,13 @@ export class Processor implements ExecHost {
         ctx[base + ContextField.R0] = this.dpcRoutineActive ? 1 : 0;
         return KCALL_DONE;
       case KC.KeIpiGenericCall:
-        this.pushKernel('KeIpiGenericCall', 'ipi-call', this.genericCall(args[0]!, args[1]!, base), false);
+        this.pushKernel('KeIpiGenericCall', 'ipi-call', this.genericCall(args[0]!, args[1]!, ctx, base), false);
         return KCALL_DONE;
       case KC.KiIpiSendPacket: {
         const mask = args[0]!;
         const targets: number[] = [];
         for (let t = 0; t < Math.min(32, this.config.cpus); t++) if (mask & (1 << t)) targets.push(t);
-        this.pushKernel('KiIpiSendPacket', 'ipi-call', this.sendPacket(targets, args[1]!, args[2]!, base), false);
+        this.pushKernel('KiIpiSendPacket', 'ipi-call', this.sendPacket(targets, args[1]!, args[2]!, ctx, base), false);
         return KCALL_DONE;
       }
       case KC.KeBugCheckEx:
@@ -971,8 +1602,94 @@ export class Processor implements ExecHost {
         return KCALL_DONE;
       }
       case KC.KeSynchronizeExecution:
-        this.pushKernel('KeSynchronizeExecution', 'sync', this.synchronizeExecution(args[0]!, args[1]!, args[2]!, base), false);
+        this.pushKernel('KeSynchronizeExecution', 'sync', this.synchronizeExecution(args[0]!, args[1]!, args[2]!, ctx, base), false);
         return KCALL_DONE;
+      // ---- threads and the dispatcher
+      case KC.KeRaiseIrqlToSynchLevel: {
+        if (this.table.synch < this.irql) throw new BugCheck(BUGCHECK.IRQL_NOT_GREATER_OR_EQUAL, this.irql, this.table.synch, 0, this.currentPc());
+        ctx[base + ContextField.R0] = this.irql;
+        this.setIrql(this.table.synch);
+        return KCALL_DONE;
+      }
+      case KC.KeGetCurrentThread:
+        ctx[base + ContextField.R0] = this.currentThread;
+        return KCALL_DONE;
+      case KC.KeSetEvent:
+        return this.dispatcherKcall('KeSetEvent', DispatcherOp.KeSetEvent, ctx, base, args[0]!, args[1]!, args[2]!);
+      case KC.KeResetEvent:
+      case KC.KeClearEvent:
+        return this.dispatcherKcall(id === KC.KeResetEvent ? 'KeResetEvent' : 'KeClearEvent', DispatcherOp.KeResetEvent, ctx, base, args[0]!);
+      case KC.KePulseEvent:
+        return this.dispatcherKcall('KePulseEvent', DispatcherOp.KePulseEvent, ctx, base, args[0]!, args[1]!, args[2]!);
+      case KC.KeReadStateEvent:
+      case KC.KeReadStateSemaphore:
+      case KC.KeReadStateMutex:
+        return this.dispatcherKcall(kernelCallById(id)!.name, DispatcherOp.KeReadState, ctx, base, args[0]!);
+      case KC.KeReleaseSemaphore:
+        return this.dispatcherKcall('KeReleaseSemaphore', DispatcherOp.KeReleaseSemaphore, ctx, base, args[0]!, args[1]!, args[2]!, args[3]!);
+      case KC.KeReleaseMutex:
+        return this.dispatcherKcall('KeReleaseMutex', DispatcherOp.KeReleaseMutant, ctx, base, args[0]!, 1, 0, args[1]!);
+      case KC.KeReleaseMutant:
+        return this.dispatcherKcall('KeReleaseMutant', DispatcherOp.KeReleaseMutant, ctx, base, args[0]!, args[1]!, args[2]!, args[3]!);
+      case KC.KeWaitForSingleObject:
+        return this.waitKcall('KeWaitForSingleObject', [args[0]!], WaitType.WaitAny, args[1]!, args[4]!, ctx, base);
+      case KC.KeWaitForMultipleObjects: {
+        const count = args[0]!;
+        if (count < 1 || count > MAXIMUM_WAIT_OBJECTS || (count > THREAD_WAIT_OBJECTS && args[7] === 0)) {
+          const limit = count > MAXIMUM_WAIT_OBJECTS || count < 1 ? MAXIMUM_WAIT_OBJECTS : THREAD_WAIT_OBJECTS;
+          throw new BugCheck(BUGCHECK.MAXIMUM_WAIT_OBJECTS_EXCEEDED, count, limit, 0, 0).withDetail(
+            count > THREAD_WAIT_OBJECTS && count <= MAXIMUM_WAIT_OBJECTS
+              ? `KeWaitForMultipleObjects on ${count} objects without a wait-block array (the thread's own blocks hold ${THREAD_WAIT_OBJECTS})`
+              : `KeWaitForMultipleObjects on ${count} objects (1 to ${MAXIMUM_WAIT_OBJECTS})`,
+          );
+        }
+        const objects: number[] = [];
+        for (let i = 0; i < count; i++) objects.push(this.readWord(args[1]! + i * 4));
+        return this.waitKcall('KeWaitForMultipleObjects', objects, args[2] === WaitType.WaitAll ? WaitType.WaitAll : WaitType.WaitAny, args[3]!, args[6]!, ctx, base);
+      }
+      case KC.ZwYieldExecution:
+        return this.yieldKcall(ctx, base);
+      case KC.KeSetPriorityThread:
+        return this.dispatcherKcall('KeSetPriorityThread', DispatcherOp.KeSetPriorityThread, ctx, base, args[0]!, args[1]!);
+      case KC.KeQueryPriorityThread:
+        return this.dispatcherKcall('KeQueryPriorityThread', DispatcherOp.KeQueryPriorityThread, ctx, base, args[0]!);
+      case KC.PsCreateSystemThread:
+        return this.dispatcherKcall('PsCreateSystemThread', DispatcherOp.PsCreateSystemThread, ctx, base, args[0]!, args[1]!);
+      case KC.PsTerminateSystemThread:
+        if (this.irql >= DISPATCH_LEVEL && this.dpcRoutineActive) {
+          this.pushKernel('PsTerminateSystemThread', 'kernel', this.switchFromDpc('PsTerminateSystemThread'), false);
+          return KCALL_DONE;
+        }
+        if (this.irql !== PASSIVE_LEVEL) {
+          throw new BugCheck(BUGCHECK.IRQL_GT_ZERO_AT_SYSTEM_SERVICE, this.currentPc(), this.irql, 0, 0).withDetail(
+            `PsTerminateSystemThread at ${irqlName(this.config.arch, this.irql)} on thread ${this.threadName(this.currentThread)}`,
+          );
+        }
+        this.pushKernel('PspExitThread', 'thread', this.exitThread(args[0]!), false);
+        return KCALL_DONE;
+      case KC.KeAcquireSpinLock:
+        return this.acquireSpinLockKcall('KeAcquireSpinLock', args[0]!, true, ctx, base);
+      case KC.KeAcquireSpinLockAtDpcLevel:
+        return this.acquireSpinLockKcall('KeAcquireSpinLockAtDpcLevel', args[0]!, false, ctx, base);
+      case KC.KeReleaseSpinLock:
+        return this.releaseSpinLockKcall('KeReleaseSpinLock', args[0]!, args[1]!);
+      case KC.KeReleaseSpinLockFromDpcLevel:
+        return this.releaseSpinLockKcall('KeReleaseSpinLockFromDpcLevel', args[0]!, -1);
+      case KC.KeTryToAcquireSpinLockAtDpcLevel: {
+        const address = args[0]!;
+        const taken = Atomics.compareExchange(this.memory, this.lockIndex(address), 0, spinLockWord(this.cpu, this.currentThread)) === 0;
+        if (taken) this.tookLock(address, this.frames.length - 1, this.irql);
+        ctx[base + ContextField.R0] = taken ? 1 : 0;
+        return KCALL_DONE;
+      }
+      case KC.KeAcquireInStackQueuedSpinLock:
+        return this.acquireQueuedKcall('KeAcquireInStackQueuedSpinLock', args[0]!, args[1]!, true);
+      case KC.KeAcquireInStackQueuedSpinLockAtDpcLevel:
+        return this.acquireQueuedKcall('KeAcquireInStackQueuedSpinLockAtDpcLevel', args[0]!, args[1]!, false);
+      case KC.KeReleaseInStackQueuedSpinLock:
+        return this.releaseQueuedKcall('KeReleaseInStackQueuedSpinLock', args[0]!, true);
+      case KC.KeReleaseInStackQueuedSpinLockFromDpcLevel:
+        return this.releaseQueuedKcall('KeReleaseInStackQueuedSpinLockFromDpcLevel', args[0]!, false);
       default: {
         const spec = kernelCallById(id);
         throw new BugCheck(BUGCHECK.KMODE_EXCEPTION_NOT_HANDLED, 0xc0000002, this.currentPc(), id, spec ? 1 : 0);
@@ -980,7 +1697,7 @@ export class Processor implements ExecHost {
     }
   }
 
-  private *synchronizeExecution(interrupt: number, routine: number, context: number, callerBase: number): KernelGenerator {
+  private *synchronizeExecution(interrupt: number, routine: number, context: number, callerCtx: Int32Array, callerBase: number): KernelGenerator {
     const intr = this.config.interrupts.find((candidate) => candidate.id === interrupt);
     if (!intr) throw new BugCheck(BUGCHECK.KMODE_EXCEPTION_NOT_HANDLED, 0xc0000008, this.currentPc(), interrupt, 0);
     const oldIrql = this.irql;
@@ -991,7 +1708,7 @@ export class Processor implements ExecHost {
     const result = yield SIGNAL_CALL;
     this.releaseInterruptLock(intr);
     this.setIrql(oldIrql);
-    this.contexts[callerBase + ContextField.R0] = result;
+    callerCtx[callerBase + ContextField.R0] = result;
   }
 
   /**
@@ -1071,7 +1788,7 @@ export class Processor implements ExecHost {
   private currentPc(): number {
     for (let i = this.frames.length - 1; i >= 0; i--) {
       const f = this.frames[i]!;
-      if (f.kind === FRAME_CODE) return this.contexts[f.base + ContextField.PC]!;
+      if (f.kind === FRAME_CODE) return f.ctx[f.base + ContextField.PC]!;
     }
     return 0;
   }
@@ -1199,6 +1916,7 @@ export class Processor implements ExecHost {
   private freeze(): void {
     if (this.frozen) return;
     this.frozen = true;
+    this.chargeThreadTime(this.now());
     this.enterHalt();
     this.port.sendReport(MAIN_ACTOR, this.finalReport(true));
     this.port.flush();
@@ -1225,6 +1943,7 @@ export class Processor implements ExecHost {
 
   /** Stop at the end of the run (RUN_STOP). */
   stop(): void {
+    this.chargeThreadTime(this.now());
     this.enterHalt();
     this.port.sendReport(MAIN_ACTOR, this.finalReport(false));
     this.port.flush();
@@ -1244,7 +1963,7 @@ export class Processor implements ExecHost {
     for (let i = this.frames.length - 1; i >= 0; i--) {
       const f = this.frames[i]!;
       if (f.kind === FRAME_CODE) {
-        const pc = this.contexts[f.base + ContextField.PC]!;
+        const pc = f.ctx[f.base + ContextField.PC]!;
         try {
           return `${this.config.routines[f.routine]?.name ?? '?'}+0x${(pc - (this.config.routines[f.routine]?.entry ?? 0)).toString(16)}: ${disassemble(this.interp.code, pc).text}`;
         } catch {

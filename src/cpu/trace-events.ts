@@ -19,6 +19,12 @@ export const TraceEvent = {
   IPI_PACKET: 14,
   HALT: 15,
   WAKE: 16,
+  /** SwapContext: a = old thread, b = new thread, c = the IRQL the new thread resumes at */
+  CONTEXT_SWITCH: 17,
+  /** a dispatcher request answered: a = DispatcherOp, b = status, c = reply flags */
+  DISPATCHER: 18,
+  /** a = lock address, b = 1 acquired / 0 released / 2 found held (spinning starts) */
+  SPIN_LOCK: 19,
 } as const;
 
 const NAMES: Record<number, string> = {
@@ -38,6 +44,9 @@ const NAMES: Record<number, string> = {
   14: 'ipi-packet',
   15: 'halt',
   16: 'wake',
+  17: 'switch',
+  18: 'dispatcher',
+  19: 'spin-lock',
 };
 
 export function traceEventName(event: number): string {

@@ -9,6 +9,8 @@ import type { Report } from './messages.js';
 export interface ActorPort {
   /** queue a fixed binary message for actor `to` (never dropped: a full ring backs up, see Outbox) */
   send(to: number, kind: number, length: number, w0?: number, w1?: number, w2?: number, w3?: number, w4?: number, w5?: number, w6?: number): void;
+  /** queue a message whose payload is words[start .. start + length) (copied); for records longer than send() carries */
+  sendWords(to: number, kind: number, words: Int32Array, start: number, length: number): void;
   /** a variable-shaped report for the main thread (msgpackr on the worker's message port) */
   sendReport(to: number, report: Report): void;
   /** deliver queued records to the visitor, in a fixed source order; returns how many */

@@ -47,7 +47,48 @@ export const Kind = {
   RUN_DONE: 13,
   /** coordinator → CPU: raise this bugcheck now, at any IRQL like an NMI (the clock watchdog saw a hung CPU). [code, p1, p2, p3, p4] */
   RAISE_BUGCHECK: 14,
+  /**
+   * CPU → coordinator: one dispatcher operation (the CPU raised to SYNCH_LEVEL and "took the
+   * dispatcher lock"). [op, cpu, thread, oldIrql, quantum, flags, callPc, a0 … a5, then op-specific
+   * words (a wait's object ids)]. The CPU waits for the DISPATCH_REPLY.
+   */
+  DISPATCH_REQUEST: 15,
+  /**
+   * coordinator → CPU: the outcome. [status, flags, next, nextWaitIrql, quantum, resumeAction,
+   * resumeValue, ipiLo, ipiHi, bugcheckCode, p1, p2, p3, p4]
+   */
+  DISPATCH_REPLY: 16,
+  /** coordinator → CPU: a thread was placed in standby here at boot: take the DISPATCH interrupt and switch. [] */
+  RESCHEDULE: 17,
 } as const;
+
+/** Dispatcher operations (DISPATCH_REQUEST's op), by the WDK routine they implement. */
+export const DispatcherOp = {
+  KeSetEvent: 1,
+  KeResetEvent: 2,
+  KePulseEvent: 3,
+  KeReadState: 4,
+  KeReleaseSemaphore: 5,
+  KeReleaseMutant: 6,
+  KeWaitForObjects: 7,
+  /** KiDispatchInterrupt / the idle loop: quantum end (a0 = 1) and NextThread */
+  KiDispatchInterrupt: 8,
+  NtYieldExecution: 9,
+  PspExitThread: 10,
+  PsCreateSystemThread: 11,
+  KeSetPriorityThread: 12,
+  KeQueryPriorityThread: 13,
+  /** read-only: who would run next here (the "new thread" of a 0xB8) */
+  PeekNextThread: 14,
+} as const;
+
+/** DISPATCH_REQUEST flags */
+export const RequestFlag = { DPC_ACTIVE: 1 } as const;
+/** DISPATCH_REPLY flags */
+export const ReplyFlag = { SWITCH: 1, REQUEST_DISPATCH: 2, BUGCHECK: 4 } as const;
+/** words of a DISPATCH_REQUEST before the op-specific tail */
+export const DISPATCH_REQUEST_WORDS = 13;
+export const DISPATCH_REPLY_WORDS = 14;
 
 export type Message =
   | { type: 'irq/assert'; vector: number; line: number; timeNs: number }
@@ -62,7 +103,36 @@ export type Message =
   | { type: 'bugcheck'; cpu: number; code: number; timeNs: number }
   | { type: 'report'; payloadOffset: number; payloadLength: number }
   | { type: 'run/done'; reason: 'end' | 'bugcheck'; timeNs: number }
-  | { type: 'raise-bugcheck'; code: number; params: [number, number, number, number] };
+  | { type: 'raise-bugcheck'; code: number; params: [number, number, number, number] }
+  | {
+      type: 'dispatch/request';
+      op: number;
+      cpu: number;
+      thread: number;
+      oldIrql: number;
+      quantum: number;
+      flags: number;
+      callPc: number;
+      /** a0 … a5 */
+      args: number[];
+      /** op-specific words after the fixed part (a wait's object ids) */
+      tail: number[];
+    }
+  | {
+      type: 'dispatch/reply';
+      status: number;
+      flags: number;
+      next: number;
+      nextWaitIrql: number;
+      quantum: number;
+      resumeAction: number;
+      resumeValue: number;
+      ipiLo: number;
+      ipiHi: number;
+      bugcheckCode: number;
+      bugcheckParams: [number, number, number, number];
+    }
+  | { type: 'reschedule' };
 
 const TWO_32 = 4294967296;
 
@@ -110,6 +180,39 @@ export function decodeMessage(kind: number, w: Int32Array, o: number, length: nu
       return { type: 'run/done', reason: w[o] === 1 ? 'bugcheck' : 'end', timeNs: joinTime(w[o + 1]!, w[o + 2]!) };
     case Kind.RAISE_BUGCHECK:
       return { type: 'raise-bugcheck', code: w[o]!, params: [w[o + 1]!, w[o + 2]!, w[o + 3]!, w[o + 4]!] };
+    case Kind.DISPATCH_REQUEST: {
+      const tail: number[] = [];
+      for (let i = DISPATCH_REQUEST_WORDS; i < length; i++) tail.push(w[o + i]!);
+      return {
+        type: 'dispatch/request',
+        op: w[o]!,
+        cpu: w[o + 1]!,
+        thread: w[o + 2]!,
+        oldIrql: w[o + 3]!,
+        quantum: w[o + 4]!,
+        flags: w[o + 5]!,
+        callPc: w[o + 6]!,
+        args: [w[o + 7]!, w[o + 8]!, w[o + 9]!, w[o + 10]!, w[o + 11]!, w[o + 12]!],
+        tail,
+      };
+    }
+    case Kind.DISPATCH_REPLY:
+      return {
+        type: 'dispatch/reply',
+        status: w[o]!,
+        flags: w[o + 1]!,
+        next: w[o + 2]!,
+        nextWaitIrql: w[o + 3]!,
+        quantum: w[o + 4]!,
+        resumeAction: w[o + 5]!,
+        resumeValue: w[o + 6]!,
+        ipiLo: w[o + 7]!,
+        ipiHi: w[o + 8]!,
+        bugcheckCode: w[o + 9]!,
+        bugcheckParams: [w[o + 10]!, w[o + 11]!, w[o + 12]!, w[o + 13]!],
+      };
+    case Kind.RESCHEDULE:
+      return { type: 'reschedule' };
     default:
       throw new Error(`decodeMessage: unknown record kind ${kind}`);
   }
@@ -125,6 +228,12 @@ export const IpiRequest = {
   DPC: 1 << 2,
   FREEZE: 1 << 4,
   PACKET_READY: 1 << 6,
+  /**
+   * irqlab's mark on an IPI(DPC) that doubles as the reschedule IPI (§7.1): the sender's dispatcher
+   * operation placed a NextThread on the target, so its DISPATCH interrupt must ask the dispatcher
+   * (in NT it reads NextThread from its PRCB; here the dispatcher database lives in the coordinator).
+   */
+  RESCHEDULE: 1 << 8,
 } as const;
 
 // ---------------------------------------------------------------------------------------------
@@ -174,6 +283,24 @@ export interface CoordinatorReport {
   clockTicks: number;
   deviceAssertions: Array<{ name: string; asserted: number }>;
   bugcheckCpu: number;
+  /** the dispatcher database at the end: every thread (idle threads first) */
+  threads: ThreadReport[];
+  /** deepest each CPU's ready lists have been */
+  maxReadyDepth: number[];
+}
+
+/** One thread as the dispatcher database saw it at the end of the run. */
+export interface ThreadReport {
+  id: number;
+  name: string;
+  /** the CPU whose idle thread it is, or −1 */
+  idleOf: number;
+  state: number;
+  priority: number;
+  basePriority: number;
+  waits: number;
+  waitReason: number;
+  exitStatus: number;
 }
 
 /** Sent by the CPU that bugchecked, before it freezes. */

@@ -43,6 +43,11 @@ export function createWorkerPort(sab: SharedArrayBuffer, layout: MachineLayout, 
       // a blocked send spilled our own inbox: make the doorbell check see it
       if (blocking && inbox.spilledWords() > spilled) doorbell.ring();
     },
+    sendWords: (to, kind, words, start, length) => {
+      const spilled = inbox.spilledWords();
+      outbox.sendWords(to, kind, words, start, length);
+      if (blocking && inbox.spilledWords() > spilled) doorbell.ring();
+    },
     doorbell: { i32, index: layout.doorbell(self) + DoorbellField.COUNT },
     sendReport: (_to, report) => {
       const bytes = packReport(report);

@@ -460,7 +460,7 @@ export class Interpreter {
         return STEP_OK;
       case 59 satisfies typeof Op.KCALL:
       case 60 satisfies typeof Op.NATIVE: {
-        const argc = (w >>> 8) & 7;
+        const argc = (w >>> 8) & 15;
         const immMask = w >>> 12;
         const args = this.args;
         for (let i = 0; i < argc; i++) {

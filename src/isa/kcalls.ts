@@ -4,7 +4,7 @@
  * or immediates) and its result lands in r0. The numbers are part of the program image format:
  * append new calls, never renumber.
  *
- * Implemented by the processor (src/cpu/kernel-calls.ts); the builder (src/isa/builder.ts) offers
+ * Implemented by the processor (src/cpu/processor.ts); the builder (src/isa/builder.ts) offers
  * a typed method for each. Who may call what at which IRQL is enforced by the implementation,
  * not here.
  */
@@ -39,6 +39,43 @@ const table = [
   { name: 'HalRequestSoftwareInterrupt', args: ['irql'], doc: 'request an APC (1) or DISPATCH (2) software interrupt on this CPU' },
   { name: 'KeSynchronizeExecution', args: ['interrupt', 'routine', 'context'], doc: 'raise to the interrupt\'s SynchronizeIrql, take its lock, r0 = routine(context)' },
   { name: 'KeQueryPerformanceCounter', args: [], doc: 'r0 = emulated time in ns (a 1 GHz performance counter), low 32 bits' },
+  // ---- threads and the dispatcher
+  { name: 'KeRaiseIrqlToSynchLevel', args: [], doc: 'raise to SYNCH_LEVEL; r0 = old IRQL' },
+  { name: 'KeGetCurrentThread', args: [], doc: 'r0 = the running thread (its object id)' },
+  { name: 'KeSetEvent', args: ['event', 'increment', 'wait'], doc: 'signal an event; r0 = previous state; wakes waiters (boosted by increment); Wait = TRUE keeps the dispatcher lock for the wait that must follow' },
+  { name: 'KeResetEvent', args: ['event'], doc: 'reset an event; r0 = previous state' },
+  { name: 'KeClearEvent', args: ['event'], doc: 'reset an event' },
+  { name: 'KePulseEvent', args: ['event', 'increment', 'wait'], doc: 'release the waiters, then reset; r0 = previous state' },
+  { name: 'KeReadStateEvent', args: ['event'], doc: 'r0 = the event\'s signal state' },
+  { name: 'KeReleaseSemaphore', args: ['semaphore', 'increment', 'adjustment', 'wait'], doc: 'add adjustment to the count; r0 = previous count; past the limit raises STATUS_SEMAPHORE_LIMIT_EXCEEDED' },
+  { name: 'KeReadStateSemaphore', args: ['semaphore'], doc: 'r0 = the semaphore\'s count' },
+  { name: 'KeReleaseMutex', args: ['mutex', 'wait'], doc: 'release a mutex the caller owns; r0 = previous state; a non-owner raises STATUS_MUTANT_NOT_OWNED' },
+  { name: 'KeReleaseMutant', args: ['mutant', 'increment', 'abandon', 'wait'], doc: 'release (or abandon) a mutant; r0 = previous state' },
+  { name: 'KeReadStateMutex', args: ['mutex'], doc: 'r0 = the mutex\'s signal state (1 free, ≤ 0 owned)' },
+  {
+    name: 'KeWaitForSingleObject',
+    args: ['object', 'waitReason', 'waitMode', 'alertable', 'timeout'],
+    doc: 'wait for an object; timeout = address of a LARGE_INTEGER (0: none, wait forever; *timeout == 0: poll); r0 = STATUS_WAIT_0, STATUS_ABANDONED_WAIT_0 or STATUS_TIMEOUT',
+  },
+  {
+    name: 'KeWaitForMultipleObjects',
+    args: ['count', 'objects', 'waitType', 'waitReason', 'waitMode', 'alertable', 'timeout', 'waitBlockArray'],
+    doc: 'wait for count objects listed at address objects; WaitAll 0 / WaitAny 1; more than 3 need a waitBlockArray; r0 = STATUS_WAIT_0 + index, …',
+  },
+  { name: 'ZwYieldExecution', args: [], doc: 'give the CPU to a ready thread of this CPU; r0 = STATUS_SUCCESS or STATUS_NO_YIELD_PERFORMED' },
+  { name: 'KeSetPriorityThread', args: ['thread', 'priority'], doc: 'set the thread\'s priority (1–31); r0 = old priority' },
+  { name: 'KeQueryPriorityThread', args: ['thread'], doc: 'r0 = the thread\'s current priority' },
+  { name: 'PsCreateSystemThread', args: ['thread', 'startContext'], doc: 'start a declared thread with start: \'created\' (startContext in r1); r0 = STATUS_SUCCESS' },
+  { name: 'PsTerminateSystemThread', args: ['exitStatus'], doc: 'end the calling thread (its thread object becomes signaled)' },
+  { name: 'KeAcquireSpinLock', args: ['lock'], doc: 'raise to DISPATCH_LEVEL and take the spin lock (spinning with interrupts on); r0 = old IRQL' },
+  { name: 'KeReleaseSpinLock', args: ['lock', 'newIrql'], doc: 'release the spin lock, then lower to newIrql' },
+  { name: 'KeAcquireSpinLockAtDpcLevel', args: ['lock'], doc: 'take the spin lock without raising (callers are at DISPATCH_LEVEL)' },
+  { name: 'KeReleaseSpinLockFromDpcLevel', args: ['lock'], doc: 'release the spin lock without lowering' },
+  { name: 'KeTryToAcquireSpinLockAtDpcLevel', args: ['lock'], doc: 'take the spin lock if it is free; r0 = TRUE if taken' },
+  { name: 'KeAcquireInStackQueuedSpinLock', args: ['lock', 'handle'], doc: 'raise to DISPATCH_LEVEL and take a queued spin lock (FIFO); handle = address of a 3-word KLOCK_QUEUE_HANDLE' },
+  { name: 'KeReleaseInStackQueuedSpinLock', args: ['handle'], doc: 'release a queued spin lock to the next waiter, then lower to the handle\'s old IRQL' },
+  { name: 'KeAcquireInStackQueuedSpinLockAtDpcLevel', args: ['lock', 'handle'], doc: 'take a queued spin lock without raising' },
+  { name: 'KeReleaseInStackQueuedSpinLockFromDpcLevel', args: ['handle'], doc: 'release a queued spin lock without lowering' },
 ] as const;
 
 export type KernelCallName = (typeof table)[number]['name'];

@@ -4,7 +4,7 @@
  * (src/isa/interpreter.ts) executes it and the disassembler (src/isa/disasm.ts) prints it. The
  * numbers are the program image format: append new opcodes, never renumber.
  *
- * An instruction is 1 to 8 consecutive int32 words of the program image. Word 0 holds:
+ * An instruction is 1 to 10 consecutive int32 words of the program image. Word 0 holds:
  *
  *     bits  0..7   opcode
  *     bits  8..11  field A: the destination register (rd), or the tested / single register (ra, rs)
@@ -20,7 +20,7 @@
  *
  * KCALL and NATIVE are the variable-length ones:
  *
- *     word 0  opcode | argc << 8 (bits 8..10, 0..6) | immMask << 12 (bits 12..17: bit i set =
+ *     word 0  opcode | argc << 8 (bits 8..11, 0..8) | immMask << 12 (bits 12..19: bit i set =
  *             argument i is an immediate, clear = argument i is a register number)
  *     word 1  kernel call id (src/isa/kcalls.ts) or native routine id
  *     word 2+i  argument i
@@ -172,8 +172,8 @@ export const FIELD_C_SHIFT = 16;
 export const FIELD_D_SHIFT = 20;
 export const ARGC_SHIFT = 8;
 export const IMM_MASK_SHIFT = 12;
-/** KCALL and NATIVE take at most this many arguments (argc is 3 bits, immMask 6 bits). */
-export const MAX_CALL_ARGS = 6;
+/** KCALL and NATIVE take at most this many arguments (argc is 4 bits, immMask 8 bits): KeWaitForMultipleObjects has 8. */
+export const MAX_CALL_ARGS = 8;
 /** The longest instruction: KCALL/NATIVE with MAX_CALL_ARGS arguments. */
 export const MAX_INSTRUCTION_WORDS = 2 + MAX_CALL_ARGS;
 
@@ -200,10 +200,10 @@ export function fieldD(word0: number): number {
   return (word0 >>> FIELD_D_SHIFT) & 15;
 }
 export function callArgCount(word0: number): number {
-  return (word0 >>> ARGC_SHIFT) & 7;
+  return (word0 >>> ARGC_SHIFT) & 15;
 }
 export function callImmMask(word0: number): number {
-  return (word0 >>> IMM_MASK_SHIFT) & 63;
+  return (word0 >>> IMM_MASK_SHIFT) & 255;
 }
 
 /** Length in words of the instruction whose word 0 is given; 1 for an unknown opcode. */

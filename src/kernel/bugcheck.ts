@@ -67,7 +67,7 @@ const SPECS: Record<number, BugcheckSpec> = {
   0x46: {
     name: 'THREAD_TERMINATE_HELD_MUTEX',
     description: 'A thread terminated while holding a kernel mutex.',
-    params: ['reserved', 'reserved', 'reserved', 'reserved'],
+    params: ['the thread', 'the mutex', 'reserved', 'reserved'],
   },
   0x4a: {
     name: 'IRQL_GT_ZERO_AT_SYSTEM_SERVICE',
@@ -123,7 +123,12 @@ const SPECS: Record<number, BugcheckSpec> = {
   0x133: {
     name: 'DPC_WATCHDOG_VIOLATION',
     description: 'A DPC or ISR ran too long, or the CPU stayed at DISPATCH_LEVEL or above too long.',
-    params: ['0: a single DPC/ISR over its allotment; 1: cumulative time at ≥ DISPATCH_LEVEL', 'time count (ticks) or watchdog period', 'allotment (ticks) or triage block', 'reserved'],
+    params: [
+      '0: a single DPC/ISR over its allotment; 1: cumulative time at ≥ DISPATCH_LEVEL',
+      'time count (ticks)',
+      'allotment (ticks)',
+      "triage block (irqlab's spin-lock deadlock detector: the spin lock's address)",
+    ],
   },
 };
 

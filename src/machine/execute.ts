@@ -5,13 +5,15 @@
  */
 
 import { writeFileSync } from 'node:fs';
-import type { BugcheckInfo, CheckResult, CpuFrozenState, CpuSummary, LatencySummary, RunMode, RunResult } from './result.js';
+import type { BugcheckInfo, CheckResult, CpuFrozenState, CpuSummary, LatencySummary, RunMode, RunResult, ThreadSummary } from './result.js';
 import { compileScenario } from '../scenario/compile.js';
 import type { CompiledScenario } from '../scenario/compile.js';
 import type { RunView, ScenarioDefinition } from '../scenario/define.js';
 import { Machine } from './machine.js';
 import type { MachineOutcome } from './machine.js';
-import { CounterField } from '../shm/layout.js';
+import { CounterField, ThreadCounterField, ThreadField } from '../shm/layout.js';
+import { threadStateName } from '../kernel/thread.js';
+import { waitReasonName } from '../kernel/status.js';
 import { bugcheckDescription, bugcheckName, bugcheckParamMeanings } from '../kernel/bugcheck.js';
 import { irqlName } from '../kernel/irql.js';
 import { TraceHash } from '../util/hash.js';
@@ -104,8 +106,11 @@ function assembleResult(
       instructions: f64[base + CounterField.INSTRUCTIONS]!,
       clockTicks: f64[base + CounterField.CLOCK_TICKS]!,
       unclaimedInterrupts: f64[base + CounterField.UNCLAIMED_INTERRUPTS]!,
+      contextSwitches: f64[base + CounterField.CONTEXT_SWITCHES]!,
+      maxReadyDepth: outcome.coordinator.maxReadyDepth[cpu] ?? 0,
     });
   }
+  const threads = summarizeThreads(machine, config.cpus, outcome);
   const reports = outcome.cpuReports;
   const assertToIsr = summarizeLatency(reports.flatMap((r) => r.assertToIsr));
   const isrToDpc = summarizeLatency(reports.flatMap((r) => r.isrToDpc));
@@ -144,6 +149,7 @@ function assembleResult(
     },
     userEvents,
     bugcheck: bugcheck ? { code: bugcheck.code, params: bugcheck.params, cpu: bugcheck.cpu } : null,
+    threads,
   };
   // results() and checks() are the scenario's code: a throw there is a scenario error (exit 1)
   const scenarioCode = <T>(what: string, fn: () => T): T => {
@@ -212,7 +218,36 @@ function assembleResult(
     unresponsiveCpus: outcome.unresponsive,
     deviceAssertions: outcome.coordinator.deviceAssertions,
     slices: outcome.coordinator.slices,
+    threads,
   };
+}
+
+/** The scenario's threads at the end: the dispatcher's view (the coordinator's report) and the CPUs' counters. */
+function summarizeThreads(machine: Machine, cpus: number, outcome: MachineOutcome): ThreadSummary[] {
+  const i32 = new Int32Array(machine.sab);
+  return outcome.coordinator.threads
+    .filter((t) => t.idleOf < 0)
+    .map((t) => {
+      const record = machine.layout.thread(t.id - 1);
+      const counters = machine.layout.threadCounters(t.id - 1);
+      const ranOn: number[] = [];
+      for (let cpu = 0; cpu < cpus; cpu++) {
+        const word = i32[record + (cpu < 32 ? ThreadField.RAN_ON_LO : ThreadField.RAN_ON_HI)]!;
+        if ((word >>> cpu % 32) & 1) ranOn.push(cpu);
+      }
+      return {
+        name: t.name,
+        id: t.id,
+        state: threadStateName(t.state),
+        priority: t.priority,
+        basePriority: t.basePriority,
+        cpuTimeNs: Math.round(machine.f64[counters + ThreadCounterField.RUN_NS]!),
+        contextSwitches: machine.f64[counters + ThreadCounterField.CONTEXT_SWITCHES]!,
+        waits: t.waits,
+        ranOn,
+        waitReason: waitReasonName(t.waitReason),
+      };
+    });
 }
 
 /** The deterministic command that replays this run (the same seed, scenario and machine). */

@@ -11,7 +11,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createNanoEvents } from 'nanoevents';
 import type { Emitter } from 'nanoevents';
-import { computeLayout, ControlField, CounterField, DpcField, MachineState, RingHeader, TraceField } from '../shm/layout.js';
+import { computeLayout, ControlField, CounterField, DpcField, MachineState, RingHeader, ThreadField, TraceField } from '../shm/layout.js';
+import { enterRoutine } from '../isa/interpreter.js';
 import type { MachineLayout } from '../shm/layout.js';
 import { SpscRing } from '../shm/spsc-ring.js';
 import { Doorbell } from '../shm/doorbell.js';
@@ -114,6 +115,13 @@ export class Machine {
     new Int32Array(this.sab, this.layout.code * 4, params.codeWords).set(compiled.code);
     const memory = new Int32Array(this.sab, this.layout.memory * 4, params.memoryWords);
     for (const { address, values } of compiled.memoryInit) memory.set(values, address >> 2);
+    // every scenario thread's context starts at its body's entry, on its own stack, in the shared
+    // thread table: whichever CPU first switches to it resumes it from there
+    for (const thread of compiled.machine.threads) {
+      const base = this.layout.thread(thread.id - 1) + ThreadField.CONTEXT;
+      const entry = compiled.machine.routines[thread.routine]!.entry;
+      enterRoutine(this.i32, base, entry, thread.routine, thread.stackTop, thread.stackLimit, thread.args, memory);
+    }
     compiled.dpcs.forEach((dpc, index) => {
       const record = this.layout.dpc(index);
       this.i32[record + DpcField.ROUTINE] = dpc.routine;

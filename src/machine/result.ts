@@ -39,6 +39,31 @@ export interface CpuSummary {
   idleNs: number;
   /** device interrupts no ISR claimed */
   unclaimedInterrupts: number;
+  /** threads switched in on this CPU */
+  contextSwitches: number;
+  /** deepest this CPU's ready lists have been (all priorities) */
+  maxReadyDepth: number;
+}
+
+/** One thread at the end of a run: the dispatcher's view plus what the CPUs counted. */
+export interface ThreadSummary {
+  name: string;
+  /** its object id (what KeGetCurrentThread returns and `a.thread(name)` resolves to) */
+  id: number;
+  /** KTHREAD_STATE name at the end: Initialized, Ready, Running, Standby, Terminated, Waiting, … */
+  state: string;
+  priority: number;
+  basePriority: number;
+  /** emulated ns it ran */
+  cpuTimeNs: number;
+  /** times it was switched in */
+  contextSwitches: number;
+  /** times it blocked in a wait */
+  waits: number;
+  /** the CPUs it ran on */
+  ranOn: number[];
+  /** KWAIT_REASON name of its last switch-out */
+  waitReason: string;
 }
 
 export interface CheckResult {
@@ -132,6 +157,8 @@ export interface RunResult {
   deviceAssertions: Array<{ name: string; asserted: number }>;
   /** execution slices granted (deterministic mode; 0 in parallel mode) */
   slices: number;
+  /** every scenario thread at the end */
+  threads: ThreadSummary[];
 }
 
 /** Exit codes of the irqlab command. Documented in README.md ("Exit codes"). */

@@ -15,13 +15,16 @@ import { DEFAULT_DPC_TUNABLES, importanceFromName } from '../kernel/dpc.js';
 import { deriveSeed } from '../util/prng.js';
 import type { ScenarioDefinition } from './define.js';
 import type { DeviceConfig } from '../hal/device.js';
-import type { MachineConfig, ProcessorConfig, InterruptObjectConfig } from '../cpu/config.js';
+import type { MachineConfig, ProcessorConfig, InterruptObjectConfig, ThreadConfig, DispatcherObjectConfig } from '../cpu/config.js';
 import type { Arch, RunMode } from '../machine/result.js';
 import { ScenarioError } from '../util/errors.js';
 
 export const FIRST_VARIABLE_ADDRESS = 0x1000;
 export const STACK_BYTES = 16 * 1024;
 const DEFAULT_CLOCK_MS = 15.625;
+const NORMAL_PRIORITY = 8;
+const DEFAULT_THREAD_QUANTUM = 6;
+const DEFAULT_SPIN_TIMEOUT_TICKS = 32;
 
 export interface CompileOptions {
   cpus: number;
@@ -47,6 +50,8 @@ export interface DpcInit {
 
 export interface CompiledScenario {
   machine: MachineConfig;
+  /** each CPU's interrupt stack (the idle thread's "initial stack" in reports) */
+  interruptStacks: Array<{ top: number; limit: number }>;
   processors: ProcessorConfig[];
   devices: DeviceConfig[];
   code: Int32Array;
@@ -97,8 +102,26 @@ export function compileScenario(def: ScenarioDefinition, options: CompileOptions
   const nativeNames = Object.keys(def.natives ?? {});
   const routineNames = Object.keys(def.routines);
 
+  // ---- dispatcher objects, by object id: the idle threads (1 … cpus), the scenario's threads, events, semaphores, mutexes
+  let nextObjectId = cpus + 1;
+  const threadIds = new Map(threadEntries.map(([name]) => [name, nextObjectId++]));
+  const objects: DispatcherObjectConfig[] = [];
+  for (const [name, e] of Object.entries(def.events ?? {})) {
+    objects.push({ id: nextObjectId++, name, kind: 'event', synchronization: e.type === 'synchronization', signaled: e.signaled === true });
+  }
+  for (const [name, sem] of Object.entries(def.semaphores ?? {})) objects.push({ id: nextObjectId++, name, kind: 'semaphore', count: sem.count ?? 0, limit: sem.limit });
+  for (const [name, m] of Object.entries(def.mutexes ?? {})) objects.push({ id: nextObjectId++, name, kind: m.kind ?? 'mutex' });
+  const objectId = (kind: 'event' | 'semaphore' | 'mutex', name: string): number | undefined =>
+    objects.find((o) => o.name === name && (kind === 'mutex' ? o.kind === 'mutex' || o.kind === 'mutant' : o.kind === kind))?.id;
+
   const resolve = (kind: SymKind, name: string): number | undefined => {
     switch (kind) {
+      case 'thread':
+        return threadIds.get(name);
+      case 'event':
+      case 'semaphore':
+      case 'mutex':
+        return objectId(kind, name);
       case 'var':
       case 'lock':
         return variables.get(name)?.address;
@@ -176,6 +199,24 @@ export function compileScenario(def: ScenarioDefinition, options: CompileOptions
     seed: deriveSeed(options.seed, 100 + index),
   }));
 
+  let idealSeed = 0;
+  const threads: ThreadConfig[] = threadEntries.map(([name, t], index) => {
+    const allowed = t.affinity ? [...t.affinity] : t.cpu !== undefined ? [t.cpu] : Array.from({ length: cpus }, (_, i) => i);
+    const ideal = t.idealProcessor ?? t.cpu ?? allowed[idealSeed++ % allowed.length]!;
+    return {
+      id: threadIds.get(name)!,
+      name,
+      routine: routineIndex(t.routine),
+      args: [...(t.args ?? [])],
+      stackTop: threadStacks[index]!.top,
+      stackLimit: threadStacks[index]!.limit,
+      priority: t.priority ?? NORMAL_PRIORITY,
+      affinity: Array.from({ length: cpus }, (_, cpu) => allowed.includes(cpu)),
+      idealProcessor: ideal,
+      startAtBoot: t.start !== 'created',
+    };
+  });
+
   const codeWords = align(program.code.length + 16, 1024);
   const clockIntervalNs = (def.machine?.clockIntervalMs ?? DEFAULT_CLOCK_MS) * 1e6;
   const machine: MachineConfig = {
@@ -190,8 +231,15 @@ export function compileScenario(def: ScenarioDefinition, options: CompileOptions
     ipiAckTimeoutTicks: def.machine?.ipiAckTimeoutTicks ?? 20,
     clockWatchdogTicks: def.machine?.clockWatchdogTicks ?? 40,
     interruptStormThreshold: 1000,
+    spinTimeoutTicks: def.machine?.spinTimeoutTicks ?? DEFAULT_SPIN_TIMEOUT_TICKS,
+    threadQuantum: def.machine?.threadQuantum ?? DEFAULT_THREAD_QUANTUM,
+    threads,
+    objects,
+    interruptStackTops: interruptStacks.map((stack) => stack.top),
+    variableNames: [...variables.entries()],
     layout: {
       cpus,
+      threads: cpus + threads.length,
       dpcs: dpcNames.length,
       interruptLocks: lockNames.length,
       codeWords,
@@ -210,20 +258,7 @@ export function compileScenario(def: ScenarioDefinition, options: CompileOptions
   };
 
   const processors: ProcessorConfig[] = [];
-  for (let cpu = 0; cpu < cpus; cpu++) {
-    const threadIndex = threadEntries.findIndex(([, t]) => t.cpu === cpu);
-    const thread =
-      threadIndex < 0
-        ? null
-        : {
-            name: threadEntries[threadIndex]![0],
-            routine: routineIndex(threadEntries[threadIndex]![1].routine),
-            args: [...(threadEntries[threadIndex]![1].args ?? [])],
-            stackTop: threadStacks[threadIndex]!.top,
-            stackLimit: threadStacks[threadIndex]!.limit,
-          };
-    processors.push({ ...machine, cpu, interruptStack: interruptStacks[cpu]!, thread });
-  }
+  for (let cpu = 0; cpu < cpus; cpu++) processors.push({ ...machine, cpu, interruptStack: interruptStacks[cpu]! });
 
-  return { machine, processors, devices, code: program.code, memoryInit, variables, dpcs };
+  return { machine, interruptStacks, processors, devices, code: program.code, memoryInit, variables, dpcs };
 }

@@ -2,7 +2,7 @@
  * The scenario API: what a scenario module (TypeScript or JavaScript, default export) declares.
  * A scenario describes a machine (CPU count, IRQL table, clock), its memory, its code (routines
  * written with the instruction-set builder), the kernel objects that code uses (DPCs, interrupt
- * objects), the devices that raise interrupts, the threads that start at boot, and what to report
+ * objects, events, semaphores, mutexes), the devices that raise interrupts, the threads, and what to report
  * and check at the end. Built-in scenarios (src/scenarios/) use exactly this API.
  *
  * Used on the main thread only: the scenario is compiled (src/scenario/compile.ts) into a program
@@ -11,7 +11,7 @@
  */
 
 import type { RoutineBuilder } from '../isa/builder.js';
-import type { CpuSummary, LatencySummary, Arch } from '../machine/result.js';
+import type { CpuSummary, LatencySummary, Arch, ThreadSummary } from '../machine/result.js';
 
 export type DpcImportance = 'Low' | 'Medium' | 'High' | 'MediumHigh';
 
@@ -30,6 +30,10 @@ export interface MachineDefaults {
   clockWatchdogTicks?: number;
   /** emulated cycles per microsecond (default 1000, a 1 GHz CPU) */
   cyclesPerMicrosecond?: number;
+  /** QuantumReset of every thread in quantum units, 3 per clock tick (default 6: a client's 2 ticks; a server uses 36) */
+  threadQuantum?: number;
+  /** clock ticks a spin-lock acquire may spin before the deadlock detector ends the run (default 32) */
+  spinTimeoutTicks?: number;
 }
 
 export interface MemoryDeclaration {
@@ -87,11 +91,40 @@ export interface DeviceDeclaration {
 }
 
 export interface ThreadDeclaration {
-  /** the thread body; r1.. = args */
+  /** the thread body; r1.. = args. Returning from it ends the thread (PsTerminateSystemThread with r0). */
   routine: string;
-  /** the CPU it starts on (issue-2 machines pin each thread to one CPU) */
-  cpu: number;
+  /** pin it to this CPU: affinity [cpu], ideal processor cpu */
+  cpu?: number;
+  /** the CPUs it may run on (hard affinity; default all, or [cpu]) */
+  affinity?: readonly number[];
+  /** its ideal processor (default: `cpu`, else assigned round robin over the machine, as NT's thread seed does) */
+  idealProcessor?: number;
+  /** base priority, 1–15 dynamic, 16–31 real-time (default 8, normal) */
+  priority?: number;
   args?: readonly number[];
+  /** 'boot' (default): readied when the machine starts; 'created': waits until some code calls PsCreateSystemThread on it */
+  start?: 'boot' | 'created';
+}
+
+/** A KEVENT (KeInitializeEvent). */
+export interface EventDeclaration {
+  /** NotificationEvent stays signaled and releases every waiter; SynchronizationEvent releases one and resets */
+  type: 'notification' | 'synchronization';
+  /** initial state (default false) */
+  signaled?: boolean;
+}
+
+/** A KSEMAPHORE (KeInitializeSemaphore). */
+export interface SemaphoreDeclaration {
+  /** initial count (default 0) */
+  count?: number;
+  limit: number;
+}
+
+/** A KMUTEX (KeInitializeMutex: holding it is a critical region, exiting while holding it is 0x46) or a mutant (abandoned on exit). */
+export interface MutexDeclaration {
+  /** default 'mutex' */
+  kind?: 'mutex' | 'mutant';
 }
 
 /** A native escape hatch: TypeScript run atomically with respect to local interrupts. */
@@ -116,6 +149,8 @@ export interface RunView {
   /** events emitted by TRACE instructions, in per-CPU order then by time */
   readonly userEvents: ReadonlyArray<{ cpu: number; timeNs: number; tag: number; value: number }>;
   readonly bugcheck: { code: number; params: readonly number[]; cpu: number } | null;
+  /** every scenario thread at the end of the run (idle threads not included) */
+  readonly threads: readonly ThreadSummary[];
 }
 
 export interface CheckDeclaration {
@@ -136,6 +171,9 @@ export interface ScenarioDefinition {
   interrupts?: Record<string, InterruptDeclaration>;
   devices?: Record<string, DeviceDeclaration>;
   threads?: Record<string, ThreadDeclaration>;
+  events?: Record<string, EventDeclaration>;
+  semaphores?: Record<string, SemaphoreDeclaration>;
+  mutexes?: Record<string, MutexDeclaration>;
   results?: (run: RunView) => Record<string, number | string | boolean | number[]>;
   checks?: (run: RunView) => CheckDeclaration[];
 }

@@ -20,13 +20,16 @@ export interface ValidationMachine {
   arch: Arch;
 }
 
-const TOP_KEYS = ['name', 'description', 'machine', 'memory', 'routines', 'natives', 'dpcs', 'interrupts', 'devices', 'threads', 'results', 'checks'];
-const MACHINE_KEYS = ['cpus', 'arch', 'clockIntervalMs', 'durationMs', 'ipiAckTimeoutTicks', 'clockWatchdogTicks', 'cyclesPerMicrosecond'];
+const TOP_KEYS = ['name', 'description', 'machine', 'memory', 'routines', 'natives', 'dpcs', 'interrupts', 'devices', 'threads', 'events', 'semaphores', 'mutexes', 'results', 'checks'];
+const MACHINE_KEYS = ['cpus', 'arch', 'clockIntervalMs', 'durationMs', 'ipiAckTimeoutTicks', 'clockWatchdogTicks', 'cyclesPerMicrosecond', 'threadQuantum', 'spinTimeoutTicks'];
 const MEMORY_KEYS = ['words', 'init'];
 const DPC_KEYS = ['routine', 'context', 'importance', 'targetCpu'];
 const INTERRUPT_KEYS = ['vector', 'routine', 'irql', 'synchronizeIrql', 'shareVector', 'mode', 'context', 'lock'];
 const DEVICE_KEYS = ['line', 'vector', 'ratePerSec', 'burst', 'jitter', 'delivery', 'cpus', 'startMs', 'count'];
-const THREAD_KEYS = ['routine', 'cpu', 'args'];
+const THREAD_KEYS = ['routine', 'cpu', 'affinity', 'idealProcessor', 'priority', 'args', 'start'];
+const EVENT_KEYS = ['type', 'signaled'];
+const SEMAPHORE_KEYS = ['count', 'limit'];
+const MUTEX_KEYS = ['kind'];
 const IMPORTANCES = ['Low', 'Medium', 'High', 'MediumHigh'];
 const MAX_IOAPIC_LINE = 255;
 const MAX_MEMORY_WORDS = 1 << 24;
@@ -151,25 +154,73 @@ class Validator {
     for (const [name, value] of Object.entries(devices ?? {})) this.device(`devices.${name}`, this.entry(`devices.${name}`, value), connected);
 
     const threads = this.record('threads', def.threads, false);
-    const threadOnCpu = new Map<number, string>();
-    for (const [name, value] of Object.entries(threads ?? {})) {
-      const path = `threads.${name}`;
-      const thread = this.entry(path, value);
-      this.keys(path, thread, THREAD_KEYS);
-      this.routine(`${path}.routine`, thread.routine, routines);
-      const cpu = this.cpu(`${path}.cpu`, thread.cpu);
-      const other = threadOnCpu.get(cpu);
-      if (other !== undefined) this.fail(`${path}.cpu ${cpu} already runs thread '${other}' (one thread per CPU)`);
-      threadOnCpu.set(cpu, name);
-      if (thread.args !== undefined) {
-        if (!Array.isArray(thread.args)) this.fail(`${path}.args must be an array of numbers (got ${describeValue(thread.args)})`);
-        if (thread.args.length > REGISTER_COUNT - 1) this.fail(`${path}.args has ${thread.args.length} values; at most ${REGISTER_COUNT - 1} (r1–r${REGISTER_COUNT - 1})`);
-        thread.args.forEach((arg: unknown, i: number) => this.optionalWord(`${path}.args[${i}]`, arg));
+    for (const [name, value] of Object.entries(threads ?? {})) this.thread(`threads.${name}`, this.entry(`threads.${name}`, value), routines);
+
+    const events = this.record('events', def.events, false);
+    for (const [name, value] of Object.entries(events ?? {})) {
+      const path = `events.${name}`;
+      const event = this.entry(path, value);
+      this.keys(path, event, EVENT_KEYS);
+      if (event.type !== 'notification' && event.type !== 'synchronization') {
+        this.fail(`${path}.type must be 'notification' or 'synchronization' (got ${describeValue(event.type)})`);
+      }
+      if (event.signaled !== undefined && typeof event.signaled !== 'boolean') this.fail(`${path}.signaled must be true or false (got ${describeValue(event.signaled)})`);
+    }
+
+    const semaphores = this.record('semaphores', def.semaphores, false);
+    for (const [name, value] of Object.entries(semaphores ?? {})) {
+      const path = `semaphores.${name}`;
+      const semaphore = this.entry(path, value);
+      this.keys(path, semaphore, SEMAPHORE_KEYS);
+      if (!isInt(semaphore.limit) || semaphore.limit < 1 || semaphore.limit > 0x7fffffff) {
+        this.fail(`${path}.limit must be an integer from 1 to 2147483647 (got ${describeValue(semaphore.limit)})`);
+      }
+      if (semaphore.count !== undefined && (!isInt(semaphore.count) || semaphore.count < 0 || semaphore.count > semaphore.limit)) {
+        this.fail(`${path}.count must be an integer from 0 to its limit ${semaphore.limit} (got ${describeValue(semaphore.count)})`);
+      }
+    }
+
+    const mutexes = this.record('mutexes', def.mutexes, false);
+    for (const [name, value] of Object.entries(mutexes ?? {})) {
+      const path = `mutexes.${name}`;
+      const mutex = this.entry(path, value);
+      this.keys(path, mutex, MUTEX_KEYS);
+      if (mutex.kind !== undefined && mutex.kind !== 'mutex' && mutex.kind !== 'mutant') {
+        this.fail(`${path}.kind must be 'mutex' or 'mutant' (got ${describeValue(mutex.kind)})`);
       }
     }
 
     for (const key of ['results', 'checks'] as const) {
       if (def[key] !== undefined && typeof def[key] !== 'function') this.fail(`${key} must be a function (run) => … (got ${describeValue(def[key])})`);
+    }
+  }
+
+  thread(path: string, thread: Obj, routines: Obj): void {
+    this.keys(path, thread, THREAD_KEYS);
+    this.routine(`${path}.routine`, thread.routine, routines);
+    let affinity: number[] | null = null;
+    if (thread.cpu !== undefined) this.cpu(`${path}.cpu`, thread.cpu);
+    if (thread.affinity !== undefined) {
+      if (!Array.isArray(thread.affinity)) this.fail(`${path}.affinity must be an array of CPU numbers (got ${describeValue(thread.affinity)})`);
+      if (thread.affinity.length === 0) this.fail(`${path}.affinity is empty (omit it to allow every CPU)`);
+      affinity = thread.affinity.map((cpu: unknown, i: number) => this.cpu(`${path}.affinity[${i}]`, cpu));
+      if (thread.cpu !== undefined && !affinity.includes(thread.cpu as number)) this.fail(`${path}.cpu ${thread.cpu} is not in its affinity [${affinity.join(', ')}]`);
+    }
+    if (thread.idealProcessor !== undefined) {
+      const ideal = this.cpu(`${path}.idealProcessor`, thread.idealProcessor);
+      const allowed = affinity ?? (thread.cpu !== undefined ? [thread.cpu as number] : null);
+      if (allowed && !allowed.includes(ideal)) this.fail(`${path}.idealProcessor ${ideal} is not in its affinity [${allowed.join(', ')}]`);
+    }
+    if (thread.priority !== undefined && (!isInt(thread.priority) || thread.priority < 1 || thread.priority > 31)) {
+      this.fail(`${path}.priority must be an integer from 1 to 31 (got ${describeValue(thread.priority)})`);
+    }
+    if (thread.start !== undefined && thread.start !== 'boot' && thread.start !== 'created') {
+      this.fail(`${path}.start must be 'boot' or 'created' (got ${describeValue(thread.start)})`);
+    }
+    if (thread.args !== undefined) {
+      if (!Array.isArray(thread.args)) this.fail(`${path}.args must be an array of numbers (got ${describeValue(thread.args)})`);
+      if (thread.args.length > REGISTER_COUNT - 1) this.fail(`${path}.args has ${thread.args.length} values; at most ${REGISTER_COUNT - 1} (r1–r${REGISTER_COUNT - 1})`);
+      thread.args.forEach((arg: unknown, i: number) => this.optionalWord(`${path}.args[${i}]`, arg));
     }
   }
 
@@ -186,6 +237,10 @@ class Validator {
     this.positive('machine.ipiAckTimeoutTicks', machine.ipiAckTimeoutTicks, true);
     this.positive('machine.clockWatchdogTicks', machine.clockWatchdogTicks, true);
     this.positive('machine.cyclesPerMicrosecond', machine.cyclesPerMicrosecond, false);
+    if (machine.threadQuantum !== undefined && (!isInt(machine.threadQuantum) || machine.threadQuantum < 1 || machine.threadQuantum > 0x7f)) {
+      this.fail(`machine.threadQuantum must be an integer from 1 to 127 quantum units (got ${describeValue(machine.threadQuantum)})`);
+    }
+    this.positive('machine.spinTimeoutTicks', machine.spinTimeoutTicks, true);
   }
 
   memory(memory: Obj): void {

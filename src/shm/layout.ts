@@ -128,6 +128,8 @@ export const CounterField = {
   UNCLAIMED_INTERRUPTS: 11,
   /** emulated ns at each IRQL (0..31), not counting halted idle time */
   TIME_AT_IRQL: 16,
+  /** threads switched in on this CPU (SwapContext) */
+  CONTEXT_SWITCHES: 12,
   /** interrupts taken per vector (0..255) */
   BY_VECTOR: 48,
   WORDS: 48 + 256,
@@ -151,6 +153,35 @@ export const DpcField = {
   WORDS: 8,
 } as const;
 
+/**
+ * A KTHREAD's shared half, one record per thread (the idle thread of each CPU first, then the
+ * scenario's threads, in object-id order: thread id N is record N − 1). The dispatcher state (state,
+ * priority, wait blocks…) lives in the coordinator's dispatcher database; what lives here is what a
+ * CPU needs to run the thread and what the CPUs count about it.
+ */
+export const ThreadField = {
+  /** the execution context (ContextField): written by whichever CPU runs the thread, so it can resume on any CPU */
+  CONTEXT: 0,
+  /**
+   * SwapBusy: 1 from the moment the CPU running the thread asks the dispatcher something that may
+   * switch it out until that CPU has finished switching away from it. A CPU told to run the thread
+   * waits for 0 first (the SMP hand-off of §4.8).
+   */
+  SWAP_BUSY: ContextField.WORDS,
+  /** bit per CPU it has run on (CPUs 0–31 / 32–63), set with Atomics.or by the CPU switching it in */
+  RAN_ON_LO: ContextField.WORDS + 1,
+  RAN_ON_HI: ContextField.WORDS + 2,
+  WORDS: ContextField.WORDS + 3,
+} as const;
+
+/** Per-thread counters, as Float64 values, written by the CPU running the thread (index into a Float64Array, see MachineLayout.threadCounters). */
+export const ThreadCounterField = {
+  /** emulated ns it ran (switched in until switched out) */
+  RUN_NS: 0,
+  CONTEXT_SWITCHES: 1,
+  WORDS: 2,
+} as const;
+
 /** Trace record (per-CPU trace ring, CPU → main), fixed size. */
 export const TraceField = {
   TIME_LO: 0,
@@ -171,6 +202,8 @@ export const InterruptLockField = { OWNER: 0, WORDS: 1 } as const;
 
 export interface LayoutParams {
   cpus: number;
+  /** thread records: the idle threads (one per CPU) and the scenario's threads */
+  threads: number;
   dpcs: number;
   /** interrupt spin locks (KINTERRUPT ActualLock words) */
   interruptLocks: number;
@@ -192,6 +225,10 @@ export interface MachineLayout {
   /** index into a Float64Array over the buffer */
   counters(cpu: number): number;
   dpc(index: number): number;
+  /** the record of thread table index `index` (thread id − 1) */
+  thread(index: number): number;
+  /** index into a Float64Array over the buffer */
+  threadCounters(index: number): number;
   interruptLock(index: number): number;
   /** the ring carrying messages from actor `from` to actor `to` */
   ring(from: number, to: number): number;
@@ -220,6 +257,8 @@ export function computeLayout(params: LayoutParams): MachineLayout {
   const prcbs = take(cpus * PrcbField.WORDS);
   align2();
   const counters = take(cpus * CounterField.WORDS * 2);
+  const threadCounters = take(Math.max(1, params.threads) * ThreadCounterField.WORDS * 2);
+  const threads = take(Math.max(1, params.threads) * ThreadField.WORDS);
   const dpcs = take(Math.max(1, params.dpcs) * DpcField.WORDS);
   const interruptLocks = take(Math.max(1, params.interruptLocks) * InterruptLockField.WORDS);
   const ringWords = RING_WORDS(params.ringCapacity);
@@ -239,6 +278,8 @@ export function computeLayout(params: LayoutParams): MachineLayout {
     prcb: (cpu) => prcbs + cpu * PrcbField.WORDS,
     counters: (cpu) => counters / 2 + cpu * CounterField.WORDS,
     dpc: (index) => dpcs + index * DpcField.WORDS,
+    thread: (index) => threads + index * ThreadField.WORDS,
+    threadCounters: (index) => threadCounters / 2 + index * ThreadCounterField.WORDS,
     interruptLock: (index) => interruptLocks + index * InterruptLockField.WORDS,
     ring: (from, to) => rings + (from * actors + to) * ringWords,
     trace: (cpu) => traces + cpu * traceWords,

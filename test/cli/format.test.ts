@@ -19,6 +19,8 @@ function cpu(n: number, extra: Partial<CpuSummary> = {}): CpuSummary {
     clockTicks: 1,
     idleNs: 0,
     unclaimedInterrupts: 0,
+    contextSwitches: 10 * n,
+    maxReadyDepth: n,
     ...extra,
   };
 }
@@ -50,6 +52,7 @@ function result(cpus = 4, extra: Partial<RunResult> = {}): RunResult {
     unresponsiveCpus: [],
     deviceAssertions: [{ name: 'disk', asserted: 2400 }],
     slices: 100,
+    threads: [],
     ...extra,
   };
 }
@@ -89,10 +92,27 @@ describe('formatSummary', () => {
     expect(lines[0]).toContain('interrupt-storm');
     for (const part of ['deterministic', 'seed 7', '4 CPUs', '10.000 ms emulated', '812.3 ms host', '0123456789abcdef']) expect(lines[0]).toContain(part);
     const header = lines.find((l) => l.includes('Interrupts') && l.includes('DPCs'))!;
-    for (const column of ['CPU', 'Interrupts', 'Deepest nesting', 'DPCs', 'Deepest DPC queue', 'IPIs sent', 'IPIs received']) expect(header).toContain(column);
+    for (const column of ['CPU', 'Interrupts', 'Deepest nesting', 'DPCs', 'Deepest DPC queue', 'IPIs sent', 'IPIs received', 'Context switches', 'Deepest ready queue', 'Idle']) {
+      expect(header).toContain(column);
+    }
     for (const section of ['Interrupts by vector', 'Time at IRQL', 'Latency (µs)', 'Results', 'Checks']) expect(text).toContain(section);
     expect(text).toMatch(/^\s+0x50\s+600\s+601\s+602\s+603\s+2,406$/m);
-    expect(text).toMatch(/^\s+3\s+1,003\s+2\s+903\s+3\s+3\s+6$/m);
+    expect(text).toMatch(/^\s+3\s+1,003\s+2\s+903\s+3\s+3\s+6\s+30\s+3\s+-$/m);
+    expect(text, 'no thread table without threads').not.toContain('Threads');
+  });
+
+  it('a thread table: state (with the wait reason while waiting or ready), priorities, CPU time, switches, waits, CPUs', () => {
+    const text = formatSummary(
+      result(2, {
+        threads: [
+          { name: 'Producer', id: 3, state: 'Terminated', priority: 9, basePriority: 8, cpuTimeNs: 12_345, contextSwitches: 4, waits: 2, ranOn: [0, 1], waitReason: 'Executive' },
+          { name: 'Consumer', id: 4, state: 'Waiting', priority: 8, basePriority: 8, cpuTimeNs: 0, contextSwitches: 1, waits: 1, ranOn: [], waitReason: 'Executive' },
+        ],
+      }),
+    );
+    expect(text).toContain('Threads\n  Thread    State                Priority  Base  CPU time (µs)  Switches  Waits  Ran on');
+    expect(text).toMatch(/^\s+Producer\s+Terminated\s+9\s+8\s+12\.35\s+4\s+2\s+0,1$/m);
+    expect(text).toMatch(/^\s+Consumer\s+Waiting \(Executive\)\s+8\s+8\s+0\.00\s+1\s+1\s+-$/m);
   });
 
   it('time at IRQL: named levels, percent of each CPU, all-zero rows skipped', () => {

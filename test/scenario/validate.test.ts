@@ -186,9 +186,32 @@ describe('validateScenario', () => {
   it('threads', () => {
     expect(problem(edit((d) => (d.threads.T0.cpu = 9)))).toBe("scenario 'x': threads.T0.cpu names CPU 9 but the machine has 4 (CPUs 0–3)");
     expect(problem(edit((d) => (d.threads.T0.routine = 'Nope')))).toBe("scenario 'x': threads.T0.routine names unknown routine 'Nope'");
-    expect(problem(edit((d) => (d.threads.T1 = { routine: 'Main', cpu: 0 })))).toBe("scenario 'x': threads.T1.cpu 0 already runs thread 'T0' (one thread per CPU)");
+    expect(() => validateScenario(edit((d) => (d.threads.T1 = { routine: 'Main', cpu: 0 })), machine)).not.toThrow();
+    expect(problem(edit((d) => (d.threads.T0.priority = 32)))).toBe("scenario 'x': threads.T0.priority must be an integer from 1 to 31 (got 32)");
+    expect(problem(edit((d) => (d.threads.T0.affinity = [])))).toBe("scenario 'x': threads.T0.affinity is empty (omit it to allow every CPU)");
+    expect(problem(edit((d) => (d.threads.T0.affinity = [1, 2])))).toBe("scenario 'x': threads.T0.cpu 0 is not in its affinity [1, 2]");
+    expect(problem(edit((d) => ((d.threads.T1 = { routine: 'Main', affinity: [1, 2], idealProcessor: 3 }))))).toBe(
+      "scenario 'x': threads.T1.idealProcessor 3 is not in its affinity [1, 2]",
+    );
+    expect(problem(edit((d) => (d.threads.T0.start = 'later')))).toBe(`scenario 'x': threads.T0.start must be 'boot' or 'created' (got "later")`);
     expect(problem(edit((d) => (d.threads.T0.args = [1, 'a'])))).toBe(`scenario 'x': threads.T0.args[1] must be a 32-bit integer (got "a")`);
     expect(problem(edit((d) => (d.threads.T0.args = new Array(16).fill(0))))).toBe("scenario 'x': threads.T0.args has 16 values; at most 15 (r1–r15)");
+  });
+
+  it('events, semaphores and mutexes', () => {
+    const withObjects = (change: (d: Record<string, Record<string, Record<string, unknown>>>) => void) =>
+      edit((d) => {
+        d.events = { E: { type: 'synchronization' } };
+        d.semaphores = { S: { count: 1, limit: 2 } };
+        d.mutexes = { M: {} };
+        change(d);
+      });
+    expect(() => validateScenario(withObjects(() => {}), machine)).not.toThrow();
+    expect(problem(withObjects((d) => (d.events!.E!.type = 'auto')))).toBe(`scenario 'x': events.E.type must be 'notification' or 'synchronization' (got "auto")`);
+    expect(problem(withObjects((d) => (d.semaphores!.S!.count = 3)))).toBe("scenario 'x': semaphores.S.count must be an integer from 0 to its limit 2 (got 3)");
+    expect(problem(withObjects((d) => (d.semaphores!.S!.limit = 0)))).toBe("scenario 'x': semaphores.S.limit must be an integer from 1 to 2147483647 (got 0)");
+    expect(problem(withObjects((d) => (d.mutexes!.M!.kind = 'fast')))).toBe(`scenario 'x': mutexes.M.kind must be 'mutex' or 'mutant' (got "fast")`);
+    expect(problem(withObjects((d) => (d.mutexes!.M!.owner = 'T0')))).toMatch(/^scenario 'x': mutexes\.M\.owner is not a scenario field/);
   });
 
   it('a CPU count that fits the scenario on one machine does not on a smaller one', () => {

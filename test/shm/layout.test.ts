@@ -9,6 +9,8 @@ import {
   DpcField,
   PrcbField,
   RingHeader,
+  ThreadCounterField,
+  ThreadField,
   TraceField,
 } from '../../src/shm/layout.js';
 
@@ -57,13 +59,16 @@ describe('shared-memory layout', () => {
       WORDS: 8,
     });
     expect(TraceField).toEqual({ TIME_LO: 0, TIME_HI: 1, EVENT: 2, A: 3, B: 4, C: 5, WORDS: 6 });
+    expect(ThreadField).toEqual({ CONTEXT: 0, SWAP_BUSY: 21, RAN_ON_LO: 22, RAN_ON_HI: 23, WORDS: 24 });
+    expect(ThreadCounterField).toEqual({ RUN_NS: 0, CONTEXT_SWITCHES: 1, WORDS: 2 });
     expect(CounterField.TIME_AT_IRQL).toBe(16);
+    expect(CounterField.CONTEXT_SWITCHES).toBe(12);
     expect(CounterField.BY_VECTOR).toBe(48);
     expect(CounterField.WORDS).toBe(304);
   });
 
   it('the machine map of a 4-CPU machine is pinned', () => {
-    const layout = computeLayout({ cpus: 4, dpcs: 3, interruptLocks: 2, codeWords: 1024, memoryWords: 8192, ringCapacity: 1024, traceCapacity: 16 });
+    const layout = computeLayout({ cpus: 4, threads: 6, dpcs: 3, interruptLocks: 2, codeWords: 1024, memoryWords: 8192, ringCapacity: 1024, traceCapacity: 16 });
     expect(layout.actors).toBe(6);
     expect(layout.control).toBe(0);
     expect(layout.doorbell(0)).toBe(16);
@@ -73,7 +78,12 @@ describe('shared-memory layout', () => {
     // Float64 counters: 8-byte aligned, index in Float64 units
     expect(layout.counters(0)).toBe(46);
     expect(layout.counters(1)).toBe(46 + 304);
-    expect(layout.dpc(0)).toBe(92 + 4 * 304 * 2);
+    // per-thread Float64 counters, then the thread table (context + SwapBusy + ran-on mask)
+    expect(layout.threadCounters(0)).toBe((92 + 4 * 304 * 2) / 2);
+    expect(layout.threadCounters(5)).toBe((92 + 4 * 304 * 2) / 2 + 5 * 2);
+    expect(layout.thread(0)).toBe(92 + 4 * 304 * 2 + 6 * 2 * 2);
+    expect(layout.thread(5)).toBe(layout.thread(0) + 5 * 24);
+    expect(layout.dpc(0)).toBe(layout.thread(0) + 6 * 24);
     expect(layout.interruptLock(0)).toBe(layout.dpc(0) + 3 * 8);
     expect(layout.interruptLock(1)).toBe(layout.dpc(0) + 3 * 8 + 1);
     expect(layout.ring(0, 1)).toBe(layout.dpc(0) + 3 * 8 + 2 + 1 * 1028);
@@ -86,10 +96,12 @@ describe('shared-memory layout', () => {
 
   it('regions do not overlap and Float64 regions are aligned', () => {
     for (const cpus of [1, 2, 16, 64]) {
-      const layout = computeLayout({ cpus, dpcs: 10, interruptLocks: 3, codeWords: 4096, memoryWords: 65536, ringCapacity: 256, traceCapacity: 1 << 16 });
+      const layout = computeLayout({ cpus, threads: cpus + 3, dpcs: 10, interruptLocks: 3, codeWords: 4096, memoryWords: 65536, ringCapacity: 256, traceCapacity: 1 << 16 });
       expect((layout.counters(0) * 8) % 8).toBe(0);
       expect(layout.counters(0) * 2).toBeGreaterThanOrEqual(layout.prcb(cpus - 1) + PrcbField.WORDS);
-      expect(layout.dpc(0)).toBeGreaterThanOrEqual(layout.counters(cpus - 1) * 2 + CounterField.WORDS * 2);
+      expect(layout.threadCounters(0) * 2).toBeGreaterThanOrEqual(layout.counters(cpus - 1) * 2 + CounterField.WORDS * 2);
+      expect(layout.thread(0)).toBeGreaterThanOrEqual(layout.threadCounters(cpus + 2) * 2 + ThreadCounterField.WORDS * 2);
+      expect(layout.dpc(0)).toBeGreaterThanOrEqual(layout.thread(cpus + 2) + ThreadField.WORDS);
       expect(layout.interruptLock(0)).toBeGreaterThanOrEqual(layout.dpc(9) + DpcField.WORDS);
       expect(layout.ring(0, 1)).toBeGreaterThanOrEqual(layout.interruptLock(2) + 1);
       expect(layout.trace(0)).toBeGreaterThanOrEqual(layout.ring(cpus + 1, cpus) + RingHeader.WORDS + 256);

@@ -149,6 +149,6 @@ describe('§1 IRQL on real workers', () => {
     const bugcheck = run.result.bugcheck!;
     expect(bugcheck.code).toBe(BUGCHECK.IRQL_GT_ZERO_AT_SYSTEM_SERVICE);
     expect(bugcheck.params[1]).toBe(1);
-    expect(bugcheck.detail).toMatch(/Main returned to user mode at APC_LEVEL/);
+    expect(bugcheck.detail).toMatch(/thread Main \(body Main\) returned to user mode at APC_LEVEL/);
   });
 });

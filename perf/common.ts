@@ -1,0 +1,131 @@
+/**
+ * Helpers shared by the perf/ benchmarks (main thread only): run a scenario definition in a given
+ * mode, medians and rounding, host facts, the standalone command line of each benchmark module,
+ * and the human-readable printer. Owned by perf/; never part of irqlab's public API.
+ */
+
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import { executeScenario } from '../src/machine/execute.js';
+import type { RunMode, RunResult } from '../src/machine/result.js';
+import type { ScenarioDefinition } from '../src/scenario/define.js';
+import { validateScenario } from '../src/scenario/validate.js';
+import type { BenchResult } from './bench-result.js';
+
+export interface HostInfo {
+  /** os.availableParallelism(): the cores this process may use */
+  cores: number;
+  cpuModel: string;
+  node: string;
+  platform: string;
+}
+
+export function hostInfo(): HostInfo {
+  return {
+    cores: os.availableParallelism(),
+    cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown',
+    node: process.version,
+    platform: `${process.platform} ${process.arch}`,
+  };
+}
+
+export interface ScenarioRunOptions {
+  cpus: number;
+  durationMs: number;
+  /** parallel mode: emulated ns per host ns (default 1) */
+  timeScale?: number;
+  mode?: RunMode;
+  seed?: number;
+}
+
+/**
+ * Validate and run a definition written in a perf/ module (no native routines), the way
+ * `irqlab run` does. Throws if the run bugchecked: a benchmark figure from a crashed machine means
+ * nothing.
+ */
+export async function runDefinition(definition: ScenarioDefinition, opts: ScenarioRunOptions): Promise<RunResult> {
+  const arch = definition.machine?.arch ?? 'x64';
+  const validated = validateScenario(definition, { cpus: opts.cpus, arch });
+  const mode = opts.mode ?? 'parallel';
+  const timeScale = opts.timeScale ?? 1;
+  const seed = opts.seed ?? 1;
+  const result = await holdingEventLoop(() => executeScenario(validated, null, {
+    cpus: opts.cpus,
+    mode,
+    seed,
+    durationNs: Math.round(opts.durationMs * 1e6),
+    timeScale,
+    verbose: false,
+    command: `irqlab run ${definition.name} --cpus ${opts.cpus} --mode ${mode} --seed ${seed} --duration ${opts.durationMs}ms${timeScale !== 1 ? ` --time-scale ${timeScale}` : ''}`,
+  }));
+  if (result.bugcheck) {
+    throw new Error(`${definition.name}: the machine bugchecked (${result.bugcheck.name} on CPU ${result.bugcheck.cpu}: ${result.bugcheck.detail})`);
+  }
+  return result;
+}
+
+/**
+ * Run `fn` with the event loop held open. Machine.waitFor waits with Atomics.waitAsync (which does
+ * not keep the loop alive) plus a keep-alive timer 1 ms longer than the wait; once the workers
+ * have exited at the end of a run, a late waitAsync timeout lets the loop go empty and the process
+ * exits 13 (unsettled top-level await) with the run still pending. Seen once in a full bench run.
+ */
+export async function holdingEventLoop<T>(fn: () => Promise<T>): Promise<T> {
+  const hold = setInterval(() => {}, 1000);
+  try {
+    return await fn();
+  } finally {
+    clearInterval(hold);
+  }
+}
+
+export function median(xs: readonly number[]): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+export function round2(x: number): number {
+  return Math.round(x * 100) / 100;
+}
+
+export function round1(x: number): number {
+  return Math.round(x * 10) / 10;
+}
+
+export function metOrNot(ok: boolean): string {
+  return ok ? 'met' : 'NOT met';
+}
+
+/** One benchmark module run on its own: `node dist/perf/<name>.js [--json]`. */
+export async function standalone(name: string, run: (opts: { json: boolean }) => Promise<BenchResult>): Promise<void> {
+  let json = false;
+  try {
+    const { values } = parseArgs({ args: process.argv.slice(2), options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false });
+    if (values.help) {
+      console.log(`usage: node dist/perf/${name}.js [--json]   (see perf/README.md)`);
+      return;
+    }
+    json = values.json ?? false;
+  } catch (error) {
+    console.error(`irqlab bench: ${(error as Error).message.split('\n', 1)[0]}`);
+    process.exit(1);
+  }
+  const result = await run({ json });
+  if (json) console.log(JSON.stringify({ host: hostInfo(), results: [result] }));
+}
+
+/** The human-readable form every benchmark prints: its metrics, one a line, then its notes. */
+export function printResult(r: BenchResult, title: string): void {
+  console.log(title);
+  const width = Math.max(...Object.keys(r.metrics).map((k) => k.length));
+  for (const [key, value] of Object.entries(r.metrics)) console.log(`  ${key.padEnd(width)}  ${formatNumber(value)}`);
+  for (const note of r.notes) console.log(`  - ${note}`);
+}
+
+function formatNumber(x: number): string {
+  if (!Number.isFinite(x)) return String(x);
+  if (Number.isInteger(x)) return x.toLocaleString('en-US');
+  return String(x);
+}
