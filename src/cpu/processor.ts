@@ -106,6 +106,8 @@ interface KernelFrame {
   resume: number;
   /** true for a hardware interrupt frame (counts toward nesting) */
   hardware: boolean;
+  /** the pc of the KCALL that pushed it (the instruction a report shows), or −1 */
+  callPc: number;
 }
 
 type Frame = CodeFrame | KernelFrame;
@@ -260,7 +262,7 @@ export class Processor implements ExecHost {
   }
 
   private idleFrame(): KernelFrame {
-    return { kind: FRAME_KERNEL, irql: PASSIVE_LEVEL, name: 'KiIdleLoop', role: 'idle', gen: this.idleGen, resume: 0, hardware: false };
+    return { kind: FRAME_KERNEL, irql: PASSIVE_LEVEL, name: 'KiIdleLoop', role: 'idle', gen: this.idleGen, resume: 0, hardware: false, callPc: -1 };
   }
 
   /** The bottom frame of a (non-idle) thread: its context in the shared thread table. */
@@ -439,7 +441,7 @@ export class Processor implements ExecHost {
     if (this.frames.length >= MAX_FRAMES) {
       throw new BugCheck(BUGCHECK.UNEXPECTED_KERNEL_MODE_TRAP, 8, this.currentPc(), 0, 0);
     }
-    this.frames.push({ kind: FRAME_KERNEL, irql: interruptedIrql, name, role, gen, resume: 0, hardware });
+    this.frames.push({ kind: FRAME_KERNEL, irql: interruptedIrql, name, role, gen, resume: 0, hardware, callPc: hardware ? -1 : this.kcallPc });
     if (hardware) {
       this.nesting++;
       if (this.nesting > this.f64[this.counters + CounterField.MAX_NESTING]!) this.f64[this.counters + CounterField.MAX_NESTING] = this.nesting;
@@ -1510,7 +1512,18 @@ export class Processor implements ExecHost {
   // Kernel calls (ExecHost)
   // ======================================================================================
 
-  kernelCall(id: number, args: Int32Array, _argCount: number, ctx: Int32Array, base: number): number {
+  kernelCall(id: number, args: Int32Array, argCount: number, ctx: Int32Array, base: number): number {
+    // a kernel frame this call pushes reports the KCALL as its instruction (the caller's pc moves past it)
+    this.kcallPc = ctx[base + ContextField.PC]!;
+    try {
+      return this.kernelCallBody(id, args, argCount, ctx, base);
+    } finally {
+      this.kcallPc = -1;
+    }
+  }
+  private kcallPc = -1;
+
+  private kernelCallBody(id: number, args: Int32Array, _argCount: number, ctx: Int32Array, base: number): number {
     this.interp.cycles += 20;
     if (this.waitNext && id !== KC.KeWaitForSingleObject && id !== KC.KeWaitForMultipleObjects) this.checkNotWaitNext(kernelCallById(id)?.name ?? `kernel call ${id}`);
     switch (id) {
@@ -1960,10 +1973,15 @@ export class Processor implements ExecHost {
   }
 
   private describeInstruction(): string {
+    let callPc = -1;
     for (let i = this.frames.length - 1; i >= 0; i--) {
       const f = this.frames[i]!;
-      if (f.kind === FRAME_CODE) {
-        const pc = f.ctx[f.base + ContextField.PC]!;
+      if (f.kind === FRAME_KERNEL) {
+        if (callPc < 0 && f.callPc >= 0) callPc = f.callPc;
+        continue;
+      }
+      {
+        const pc = callPc >= 0 ? callPc : f.ctx[f.base + ContextField.PC]!;
         try {
           return `${this.config.routines[f.routine]?.name ?? '?'}+0x${(pc - (this.config.routines[f.routine]?.entry ?? 0)).toString(16)}: ${disassemble(this.interp.code, pc).text}`;
         } catch {
@@ -2023,6 +2041,15 @@ export class Processor implements ExecHost {
         return `${routine(a)}(${b})${c ? ' as target' : ''}`;
       case TraceEvent.IPI_PACKET:
         return `from CPU ${a}: ${routine(b)}`;
+      case TraceEvent.CONTEXT_SWITCH:
+        return `${this.threadName(a)} → ${this.threadName(b)} (resumes at ${irqlName(this.config.arch, c)})`;
+      case TraceEvent.DISPATCHER: {
+        const op = Object.entries(DispatcherOp).find(([, value]) => value === a)?.[0] ?? `op ${a}`;
+        const flags = [c & ReplyFlag.SWITCH ? 'switch' : '', c & ReplyFlag.REQUEST_DISPATCH ? 'dispatch requested' : '', c & ReplyFlag.BUGCHECK ? 'bugcheck' : ''].filter(Boolean);
+        return `${op} → 0x${(b >>> 0).toString(16)}${flags.length ? ` (${flags.join(', ')})` : ''}`;
+      }
+      case TraceEvent.SPIN_LOCK:
+        return `${this.lockName(a)} ${b === 1 ? 'acquired' : b === 0 ? 'released' : 'held by another: spinning'}${c ? ' (queued)' : ''}`;
       default:
         return `${a} ${b} ${c}`;
     }

@@ -27,6 +27,26 @@ export const BUILTIN_SCENARIOS: readonly BuiltinScenario[] = [
     description: 'KeInsertQueueDpc request rules side by side: Low/Medium/High, local and remote, busy and idle targets',
     file: 'dpc-importance.js',
   },
+  {
+    name: 'lost-update',
+    description: 'two CPUs add 1 to a shared counter N times each: plain load/add/store loses updates, a spin lock and an interlocked add do not',
+    file: 'lost-update.js',
+  },
+  {
+    name: 'priority-preemption',
+    description: 'a PASSIVE thread sets an event that wakes a higher-priority thread on its CPU and is preempted inside KeSetEvent; head vs tail queueing',
+    file: 'priority-preemption.js',
+  },
+  {
+    name: 'dpc-spinlock-deadlock',
+    description: 'a PASSIVE thread takes a spin lock without raising; its DPC on the same CPU spins on it forever; the deadlock detector names both',
+    file: 'dpc-spinlock-deadlock.js',
+  },
+  {
+    name: 'scheduler-mix',
+    description: 'threads of several priorities and affinities on N CPUs waiting on a semaphore and events: migration, stealing, round robin',
+    file: 'scheduler-mix.js',
+  },
 ];
 
 export function findBuiltinScenario(name: string): BuiltinScenario | undefined {

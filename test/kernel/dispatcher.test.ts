@@ -1,0 +1,747 @@
+// The dispatcher database (nt-semantics.md §4), in-process and deterministic: a DispatcherDatabase
+// built directly, driven with Caller objects the way a CPU drives it (the CPU's current thread is
+// db.prcb(cpu).currentThread; taking the DISPATCH interrupt is db.dispatch(..., false); a switchTo
+// in an outcome means the CPU now runs that thread). After every operation the helper checks the
+// database's own invariants (states, ready lists, summaries, wait lists, §4.5's per-CPU
+// preemption invariant). The same rules run end to end on real workers in test/smp/.
+import { describe, expect, it } from 'vitest';
+import { DispatcherDatabase } from '../../src/kernel/dispatcher.js';
+import type { Caller, DispatchOutcome } from '../../src/kernel/dispatcher.js';
+import { DispatcherInvariantError, KThread, ResumeAction, ThreadState, isLegalTransition } from '../../src/kernel/thread.js';
+import type { ThreadStateCode } from '../../src/kernel/thread.js';
+import { KEvent } from '../../src/kernel/event.js';
+import { KSemaphore } from '../../src/kernel/semaphore.js';
+import { KMutant } from '../../src/kernel/mutant.js';
+import { BUGCHECK } from '../../src/kernel/bugcheck.js';
+import { EVENT_INCREMENT, IO_NO_INCREMENT, STATUS, WaitReason, WaitType } from '../../src/kernel/status.js';
+
+// -------------------------------------------------------------------------------------------------
+// A small machine around the database
+// -------------------------------------------------------------------------------------------------
+
+interface ThreadSpec {
+  name: string;
+  priority: number;
+  /** CPUs it may run on (default: all) */
+  affinity?: readonly number[];
+  /** default 0 */
+  ideal?: number;
+  /** default true */
+  startAtBoot?: boolean;
+}
+
+interface MachineSpec {
+  cpus: number;
+  threads: readonly ThreadSpec[];
+  events?: ReadonlyArray<{ name: string; sync?: boolean; signaled?: boolean }>;
+  semaphores?: ReadonlyArray<{ name: string; count: number; limit: number }>;
+  /** kernel: true for a KMUTEX (KeInitializeMutex), false for a mutant */
+  mutexes?: ReadonlyArray<{ name: string; kernel?: boolean }>;
+}
+
+interface CallOptions {
+  oldIrql?: number;
+  dpcActive?: boolean;
+  /** the quantum the CPU has left for its thread (default: what the database has) */
+  quantum?: number;
+}
+
+const QUANTUM = 6;
+const CALL_PC = 0x4000;
+
+class Machine {
+  readonly db: DispatcherDatabase;
+  readonly cpus: number;
+  private readonly ids = new Map<string, number>();
+
+  constructor(spec: MachineSpec) {
+    this.cpus = spec.cpus;
+    let id = spec.cpus + 1;
+    const next = (name: string): number => {
+      if (this.ids.has(name)) throw new Error(`duplicate name ${name}`);
+      this.ids.set(name, id);
+      return id++;
+    };
+    const all = Array.from({ length: spec.cpus }, (_, c) => c);
+    const threads = spec.threads.map((t) => {
+      const allowed = t.affinity ?? all;
+      return {
+        id: next(t.name),
+        name: t.name,
+        basePriority: t.priority,
+        affinity: all.map((c) => allowed.includes(c)),
+        idealProcessor: t.ideal ?? 0,
+        quantumReset: QUANTUM,
+        stackTop: 0x10000 * id,
+        startAtBoot: t.startAtBoot ?? true,
+      };
+    });
+    const events = (spec.events ?? []).map((e) => ({ id: next(e.name), name: e.name, synchronization: e.sync ?? false, signaled: e.signaled ?? false }));
+    const semaphores = (spec.semaphores ?? []).map((s) => ({ id: next(s.name), name: s.name, count: s.count, limit: s.limit }));
+    const mutexes = (spec.mutexes ?? []).map((m) => ({ id: next(m.name), name: m.name, kernelMutex: m.kernel ?? true }));
+    this.db = new DispatcherDatabase({ cpus: spec.cpus, threads, events, semaphores, mutexes, idleStackTops: all.map((c) => 0x1000 * (c + 1)) });
+  }
+
+  id(name: string): number {
+    const id = this.ids.get(name);
+    if (id === undefined) throw new Error(`no object ${name}`);
+    return id;
+  }
+
+  t(name: string): KThread {
+    const thread = this.db.thread(this.id(name));
+    if (!thread) throw new Error(`${name} is not a thread`);
+    return thread;
+  }
+
+  idle(cpu: number): KThread {
+    return this.db.prcb(cpu).idleThread;
+  }
+
+  event(name: string): KEvent {
+    const object = this.db.objects[this.id(name)];
+    if (!(object instanceof KEvent)) throw new Error(`${name} is not an event`);
+    return object;
+  }
+
+  semaphore(name: string): KSemaphore {
+    const object = this.db.objects[this.id(name)];
+    if (!(object instanceof KSemaphore)) throw new Error(`${name} is not a semaphore`);
+    return object;
+  }
+
+  mutex(name: string): KMutant {
+    const object = this.db.objects[this.id(name)];
+    if (!(object instanceof KMutant)) throw new Error(`${name} is not a mutex`);
+    return object;
+  }
+
+  current(cpu: number): KThread {
+    return this.db.prcb(cpu).currentThread;
+  }
+
+  standby(cpu: number): string | null {
+    return this.db.prcb(cpu).nextThread?.name ?? null;
+  }
+
+  /** What runs where: the name of each CPU's current thread. */
+  running(): string[] {
+    return Array.from({ length: this.cpus }, (_, c) => this.current(c).name);
+  }
+
+  readyList(cpu: number, priority: number): string[] {
+    return this.db.prcb(cpu).readyLists[priority]!.map((t) => t.name);
+  }
+
+  waiters(name: string): string[] {
+    return (this.db.objects[this.id(name)]?.waitList ?? []).map((b) => b.thread.name);
+  }
+
+  caller(cpu: number, options: CallOptions = {}): Caller {
+    const thread = this.current(cpu);
+    return { cpu, thread: thread.id, oldIrql: options.oldIrql ?? 0, quantum: options.quantum ?? thread.quantum, dpcActive: options.dpcActive ?? false };
+  }
+
+  /**
+   * What the CPU does with an outcome: a switchTo must be its current thread now (it switched);
+   * otherwise the thread it ran keeps running. Then the database invariants must hold.
+   */
+  apply(cpu: number, before: KThread, outcome: DispatchOutcome): DispatchOutcome {
+    if (outcome.bugcheck) return outcome;
+    if (outcome.switchTo) {
+      expect(this.current(cpu)).toBe(outcome.switchTo);
+      expect(outcome.switchTo).not.toBe(before);
+    } else {
+      expect(this.current(cpu)).toBe(before);
+    }
+    checkInvariants(this.db);
+    return outcome;
+  }
+
+  private run(cpu: number, options: CallOptions, op: (caller: Caller) => DispatchOutcome): DispatchOutcome {
+    const before = this.current(cpu);
+    return this.apply(cpu, before, op(this.caller(cpu, options)));
+  }
+
+  boot(): void {
+    const targets = this.db.boot();
+    expect(targets).toEqual(Array.from({ length: this.cpus }, (_, c) => c).filter((c) => this.db.prcb(c).nextThread !== null));
+    checkInvariants(this.db);
+  }
+
+  /** The CPU takes its DISPATCH interrupt (after DPCs / in the idle loop). */
+  dispatchInterrupt(cpu: number, options: CallOptions = {}): DispatchOutcome {
+    return this.run(cpu, options, (c) => this.db.dispatch(c, false));
+  }
+
+  /** The clock ran the current thread's quantum out: KiQuantumEnd. */
+  quantumEnd(cpu: number, options: CallOptions = {}): DispatchOutcome {
+    return this.run(cpu, { quantum: 0, ...options }, (c) => this.db.dispatch(c, true));
+  }
+
+  /** Boot, then every CPU given a standby thread takes its DISPATCH interrupt. */
+  start(): void {
+    this.boot();
+    for (let cpu = 0; cpu < this.cpus; cpu++) if (this.db.prcb(cpu).nextThread) this.dispatchInterrupt(cpu);
+  }
+
+  wait(cpu: number, objects: readonly string[], options: CallOptions & { type?: number; timeout?: number | null } = {}): DispatchOutcome {
+    const ids = objects.map((o) => this.id(o));
+    return this.run(cpu, options, (c) => this.db.waitForObjects(c, ids, options.type ?? WaitType.WaitAny, WaitReason.Executive, options.timeout ?? null, CALL_PC));
+  }
+
+  setEvent(cpu: number, name: string, increment = IO_NO_INCREMENT, wait = false, options: CallOptions = {}): DispatchOutcome {
+    return this.run(cpu, options, (c) => this.db.setEvent(c, this.id(name), increment, wait));
+  }
+
+  pulseEvent(cpu: number, name: string, increment = IO_NO_INCREMENT, options: CallOptions = {}): DispatchOutcome {
+    return this.run(cpu, options, (c) => this.db.pulseEvent(c, this.id(name), increment, false));
+  }
+
+  releaseSemaphore(cpu: number, name: string, adjustment: number, increment = IO_NO_INCREMENT): DispatchOutcome {
+    return this.run(cpu, {}, (c) => this.db.releaseSemaphore(c, this.id(name), increment, adjustment, false));
+  }
+
+  releaseMutant(cpu: number, name: string, increment = IO_NO_INCREMENT): DispatchOutcome {
+    return this.run(cpu, {}, (c) => this.db.releaseMutant(c, this.id(name), increment, false, false));
+  }
+
+  terminate(cpu: number, exitStatus = 0): DispatchOutcome {
+    return this.run(cpu, {}, (c) => this.db.terminateThread(c, exitStatus));
+  }
+
+  yield(cpu: number): DispatchOutcome {
+    return this.run(cpu, {}, (c) => this.db.yieldExecution(c));
+  }
+
+  startThread(cpu: number, name: string, context = 0, options: CallOptions = {}): DispatchOutcome {
+    return this.run(cpu, options, (c) => this.db.startThread(c, this.id(name), context));
+  }
+
+  setPriority(cpu: number, name: string, priority: number, options: CallOptions = {}): DispatchOutcome {
+    return this.run(cpu, options, (c) => this.db.setPriority(c, this.id(name), priority));
+  }
+}
+
+/** The database's own invariants, checked after every operation. */
+function checkInvariants(db: DispatcherDatabase): void {
+  const seen = new Map<KThread, string>();
+  const place = (thread: KThread, where: string): void => {
+    expect(seen.get(thread), `${thread.name} is both ${seen.get(thread)} and ${where}`).toBeUndefined();
+    seen.set(thread, where);
+  };
+  for (let cpu = 0; cpu < db.cpus; cpu++) {
+    const prcb = db.prcb(cpu);
+    const current = prcb.currentThread;
+    expect(current.state, `CPU ${cpu} current ${current.name}`).toBe(ThreadState.Running);
+    if (!current.isIdle) {
+      expect(current.nextProcessor).toBe(cpu);
+      expect(current.canRunOn(cpu)).toBe(true);
+      place(current, `current on CPU ${cpu}`);
+    }
+    const next = prcb.nextThread;
+    if (next) {
+      expect(next.state, `CPU ${cpu} standby ${next.name}`).toBe(ThreadState.Standby);
+      expect(next.nextProcessor).toBe(cpu);
+      expect(next.canRunOn(cpu)).toBe(true);
+      place(next, `standby on CPU ${cpu}`);
+    }
+    let count = 0;
+    for (let p = 0; p < 32; p++) {
+      const list = prcb.readyLists[p]!;
+      expect((prcb.readySummary >>> p) & 1, `CPU ${cpu} ReadySummary bit ${p}`).toBe(list.length > 0 ? 1 : 0);
+      for (const t of list) {
+        expect(t.state, `${t.name} on CPU ${cpu} list ${p}`).toBe(ThreadState.Ready);
+        expect(t.priority).toBe(p);
+        expect(t.nextProcessor).toBe(cpu);
+        expect(t.canRunOn(cpu)).toBe(true);
+        place(t, `ready on CPU ${cpu}`);
+      }
+      count += list.length;
+    }
+    expect(prcb.readyCount).toBe(count);
+    // KiIdleSummary: the CPU runs its idle thread and has no NextThread
+    expect(db.scheduler.idleSummary[cpu], `CPU ${cpu} idle summary`).toBe(current.isIdle && next === null);
+    if (db.lockedBy !== cpu) expect(prcb.deferredReady).toEqual([]);
+    // §4.5: no CPU runs a thread of lower priority than a ready thread targeted at it
+    const runs = next ?? current;
+    const highest = db.scheduler.highestReadyPriority(prcb);
+    if (runs.isIdle) expect(highest, `idle CPU ${cpu} with ready threads`).toBe(-1);
+    else expect(highest, `CPU ${cpu} runs ${runs.name} below a ready thread`).toBeLessThanOrEqual(runs.priority);
+  }
+  for (const thread of db.threads) {
+    if (thread.isIdle) continue;
+    if (thread.state === ThreadState.Waiting) {
+      expect(thread.waitBlocks.length).toBeGreaterThan(0);
+      for (const block of thread.waitBlocks) expect(block.object.waitList).toContain(block);
+    } else {
+      expect(thread.waitBlocks).toEqual([]);
+    }
+    if (thread.state === ThreadState.Running || thread.state === ThreadState.Standby || thread.state === ThreadState.Ready) {
+      expect(seen.has(thread), `${thread.name} is ${thread.state} but nowhere`).toBe(true);
+    }
+  }
+  for (const object of db.objects) {
+    if (!object) continue;
+    for (const block of object.waitList) expect((block.thread as KThread).state, `${block.thread.name} waits on ${object.name}`).toBe(ThreadState.Waiting);
+  }
+}
+
+const S = ThreadState;
+
+// -------------------------------------------------------------------------------------------------
+// §4.1 thread states
+// -------------------------------------------------------------------------------------------------
+
+describe('§4.1 thread states', () => {
+  it('isLegalTransition allows exactly the transitions of §4.1 (plus Running → DeferredReady for KxQueueReadyThread migration, §4.5.3)', () => {
+    const legal: Array<[ThreadStateCode, ThreadStateCode]> = [
+      [S.Initialized, S.DeferredReady],
+      [S.Initialized, S.Ready],
+      [S.Initialized, S.Standby],
+      [S.Ready, S.Standby],
+      [S.Ready, S.Running],
+      [S.Standby, S.Running],
+      [S.Standby, S.DeferredReady],
+      [S.Running, S.Ready],
+      [S.Running, S.Waiting],
+      [S.Running, S.Terminated],
+      [S.Running, S.DeferredReady],
+      [S.Waiting, S.DeferredReady],
+      [S.Waiting, S.Ready],
+      [S.Waiting, S.Standby],
+      [S.Waiting, S.Transition],
+      [S.Transition, S.Ready],
+      [S.DeferredReady, S.Ready],
+      [S.DeferredReady, S.Standby],
+    ];
+    const states = Object.values(ThreadState);
+    for (const from of states) {
+      for (const to of states) {
+        const expected = legal.some(([f, t]) => f === from && t === to);
+        expect(isLegalTransition(from, to), `${from} → ${to}`).toBe(expected);
+      }
+    }
+    // nothing leaves Terminated, nothing goes back to Initialized
+    for (const to of states) {
+      expect(isLegalTransition(S.Terminated, to)).toBe(false);
+      expect(isLegalTransition(to, S.Initialized)).toBe(false);
+    }
+  });
+
+  it('an illegal transition throws DispatcherInvariantError and leaves the state unchanged', () => {
+    const thread = new KThread({ id: 9, name: 'T', basePriority: 8, affinity: [true], idealProcessor: 0, quantumReset: 6, stackTop: 0 });
+    expect(thread.state).toBe(S.Initialized);
+    expect(() => thread.setState(S.Running)).toThrow(DispatcherInvariantError);
+    expect(thread.state).toBe(S.Initialized);
+    thread.setState(S.DeferredReady);
+    thread.setState(S.Standby);
+    thread.setState(S.Running);
+    expect(() => thread.setState(S.Standby)).toThrow(DispatcherInvariantError);
+    thread.setState(S.Terminated);
+    expect(() => thread.setState(S.Ready)).toThrow(/illegal state transition Terminated → Ready/);
+    expect(thread.state).toBe(S.Terminated);
+  });
+
+  it('boot readies the declared threads: Initialized → Standby on idle CPUs, Ready behind busy ones; a later thread stays Initialized', () => {
+    const m = new Machine({
+      cpus: 2,
+      threads: [
+        { name: 'A', priority: 8, ideal: 0 },
+        { name: 'B', priority: 8, ideal: 1 },
+        { name: 'C', priority: 8, ideal: 1 },
+        { name: 'Later', priority: 8, startAtBoot: false },
+      ],
+    });
+    m.boot();
+    expect([m.standby(0), m.standby(1)]).toEqual(['A', 'B']);
+    expect(m.readyList(1, 8)).toEqual(['C']);
+    expect(m.t('Later').state).toBe(S.Initialized);
+    m.dispatchInterrupt(0);
+    m.dispatchInterrupt(1);
+    expect(m.running()).toEqual(['A', 'B']);
+    expect(m.t('A').lastProcessor).toBe(0);
+  });
+
+  it('a thread started by PsCreateSystemThread resumes with its StartContext; starting it twice is STATUS_INVALID_PARAMETER', () => {
+    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 8 }, { name: 'T', priority: 8, startAtBoot: false }] });
+    m.start();
+    expect(m.startThread(0, 'T', 0x1234).status).toBe(STATUS.SUCCESS);
+    expect(m.t('T').state).toBe(S.Ready);
+    expect(m.t('T').resume).toEqual({ action: ResumeAction.StartContext, value: 0x1234 });
+    expect(m.startThread(0, 'T', 0).status).toBe(STATUS.INVALID_PARAMETER);
+  });
+});
+
+// -------------------------------------------------------------------------------------------------
+// §4.11 waits
+// -------------------------------------------------------------------------------------------------
+
+describe('§4.11 waits', () => {
+  it('WaitAny returns the lowest satisfiable index and consumes only that object', () => {
+    const m = new Machine({
+      cpus: 1,
+      threads: [{ name: 'A', priority: 8 }],
+      events: [
+        { name: 'E1', sync: true },
+        { name: 'E2', sync: true, signaled: true },
+        { name: 'E3', sync: true, signaled: true },
+      ],
+    });
+    m.start();
+    const out = m.wait(0, ['E1', 'E2', 'E3']);
+    expect(out.status).toBe(1);
+    expect(out.switchTo).toBeNull();
+    expect(m.event('E1').signalState).toBe(0);
+    expect(m.event('E2').signalState).toBe(0);
+    expect(m.event('E3').signalState).toBe(1);
+    expect(m.t('A').state).toBe(S.Running);
+  });
+
+  it('WaitAny satisfied by a notification event returns its index and leaves it signaled', () => {
+    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 8 }], events: [{ name: 'E1' }, { name: 'E2', signaled: true }] });
+    m.start();
+    expect(m.wait(0, ['E1', 'E2']).status).toBe(1);
+    expect(m.event('E2').signalState).toBe(1);
+  });
+
+  it('WaitAll on [M owned by the caller, S count 1] succeeds: M recursion 2 (SignalState −1), S 0', () => {
+    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 8 }], mutexes: [{ name: 'M' }], semaphores: [{ name: 'S', count: 1, limit: 4 }] });
+    m.start();
+    expect(m.wait(0, ['M']).status).toBe(STATUS.WAIT_0);
+    expect(m.mutex('M').owner).toBe(m.t('A'));
+    expect(m.mutex('M').signalState).toBe(0);
+    const out = m.wait(0, ['M', 'S'], { type: WaitType.WaitAll });
+    expect(out.status).toBe(STATUS.SUCCESS);
+    expect(out.switchTo).toBeNull();
+    expect(m.mutex('M').signalState).toBe(-1);
+    expect(m.mutex('M').owner).toBe(m.t('A'));
+    expect(m.t('A').ownedMutants).toEqual([m.mutex('M')]);
+    expect(m.semaphore('S').signalState).toBe(0);
+  });
+
+  it('WaitAll with one object unsatisfiable blocks and consumes none of them', () => {
+    const m = new Machine({
+      cpus: 1,
+      threads: [{ name: 'A', priority: 8 }],
+      events: [{ name: 'E', sync: true, signaled: true }, { name: 'F', sync: true }],
+      semaphores: [{ name: 'S', count: 1, limit: 1 }],
+    });
+    m.start();
+    const out = m.wait(0, ['E', 'S', 'F'], { type: WaitType.WaitAll });
+    expect(out.switchTo).toBe(m.idle(0));
+    expect(m.t('A').state).toBe(S.Waiting);
+    expect(m.event('E').signalState).toBe(1);
+    expect(m.semaphore('S').signalState).toBe(1);
+    expect([m.waiters('E'), m.waiters('S'), m.waiters('F')]).toEqual([['A'], ['A'], ['A']]);
+  });
+
+  it('a zero timeout on an unsatisfiable wait returns STATUS_TIMEOUT without blocking', () => {
+    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 8 }, { name: 'B', priority: 8 }], events: [{ name: 'E' }] });
+    m.start();
+    const out = m.wait(0, ['E'], { timeout: 0 });
+    expect(out.status).toBe(STATUS.TIMEOUT);
+    expect(out.switchTo).toBeNull();
+    expect(m.t('A').state).toBe(S.Running);
+    expect(m.waiters('E')).toEqual([]);
+    expect(m.t('A').waits).toBe(0);
+    // legal at DISPATCH_LEVEL too: it never blocks
+    expect(m.wait(0, ['E'], { timeout: 0, oldIrql: 2 }).status).toBe(STATUS.TIMEOUT);
+  });
+
+  it('a blocking wait links at the tail of the wait list, records WaitIrql/WaitReason and switches to the next ready thread', () => {
+    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 8 }, { name: 'B', priority: 8 }, { name: 'C', priority: 8 }], events: [{ name: 'E' }] });
+    m.start();
+    expect(m.wait(0, ['E'], { oldIrql: 1 }).switchTo?.name).toBe('B');
+    expect(m.wait(0, ['E']).switchTo?.name).toBe('C');
+    expect(m.waiters('E')).toEqual(['A', 'B']);
+    const a = m.t('A');
+    expect([a.state, a.waitIrql, a.waitReason, a.restartPc, a.waits]).toEqual([S.Waiting, 1, WaitReason.Executive, CALL_PC, 1]);
+  });
+
+  it('the thread that runs next when the current one would block is what peekNextThread names, without changing anything', () => {
+    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 8 }, { name: 'B', priority: 6 }, { name: 'C', priority: 7 }] });
+    m.start();
+    expect(m.db.peekNextThread(0).name).toBe('C');
+    expect(m.readyList(0, 7)).toEqual(['C']);
+  });
+});
+
+// -------------------------------------------------------------------------------------------------
+// §4.10 events
+// -------------------------------------------------------------------------------------------------
+
+describe('§4.10 events', () => {
+  /** One CPU: B blocks on WaitAll [E, X] first, then A and C on WaitAny [E]; S is left running. */
+  function syncEventWaiters(): Machine {
+    const m = new Machine({
+      cpus: 1,
+      threads: [
+        { name: 'B', priority: 8 },
+        { name: 'A', priority: 8 },
+        { name: 'C', priority: 8 },
+        { name: 'S', priority: 8 },
+      ],
+      events: [{ name: 'E', sync: true }, { name: 'X' }],
+    });
+    m.start();
+    expect(m.running()).toEqual(['B']);
+    m.wait(0, ['E', 'X'], { type: WaitType.WaitAll });
+    m.wait(0, ['E']);
+    m.wait(0, ['E']);
+    expect(m.running()).toEqual(['S']);
+    expect(m.waiters('E')).toEqual(['B', 'A', 'C']);
+    return m;
+  }
+
+  it('KeSetEvent on a sync event releases a WaitAll waiter ahead with STATUS_KERNEL_APC (RestartCall), the first WaitAny waiter, and resets the event', () => {
+    const m = syncEventWaiters();
+    const out = m.setEvent(0, 'E');
+    expect(out.status).toBe(0); // previous state
+    expect(out.switchTo).toBeNull();
+    const [a, b, c] = [m.t('A'), m.t('B'), m.t('C')];
+    expect(b.state).toBe(S.Ready);
+    expect(b.waitStatus).toBe(STATUS.KERNEL_APC);
+    expect(b.resume).toEqual({ action: ResumeAction.RestartCall, value: CALL_PC });
+    expect(m.waiters('X')).toEqual([]); // all of B's wait blocks are gone
+    expect(a.state).toBe(S.Ready);
+    expect(a.resume).toEqual({ action: ResumeAction.SetResult, value: STATUS.WAIT_0 });
+    expect(c.state).toBe(S.Waiting);
+    expect(m.waiters('E')).toEqual(['C']);
+    expect(m.event('E').signalState).toBe(0);
+    expect(m.readyList(0, 8)).toEqual(['B', 'A']);
+  });
+
+  it('the WaitAll waiter released with STATUS_KERNEL_APC re-tests its wait when it runs and blocks again', () => {
+    const m = syncEventWaiters();
+    m.setEvent(0, 'E');
+    expect(m.wait(0, ['X']).switchTo?.name).toBe('B'); // S blocks, B runs and restarts its call
+    const out = m.wait(0, ['E', 'X'], { type: WaitType.WaitAll });
+    expect(out.switchTo?.name).toBe('A');
+    expect(m.t('B').state).toBe(S.Waiting);
+    expect(m.waiters('E')).toEqual(['C', 'B']);
+  });
+
+  it('a sync event with only a WaitAll waiter that cannot complete stays signaled', () => {
+    const m = new Machine({ cpus: 1, threads: [{ name: 'B', priority: 8 }, { name: 'S', priority: 8 }], events: [{ name: 'E', sync: true }, { name: 'X' }] });
+    m.start();
+    m.wait(0, ['E', 'X'], { type: WaitType.WaitAll });
+    m.setEvent(0, 'E');
+    expect(m.t('B').waitStatus).toBe(STATUS.KERNEL_APC);
+    expect(m.event('E').signalState).toBe(1);
+  });
+
+  it('a notification event releases every waiter and stays signaled', () => {
+    const m = new Machine({
+      cpus: 1,
+      threads: [{ name: 'A', priority: 8 }, { name: 'B', priority: 8 }, { name: 'C', priority: 8 }, { name: 'S', priority: 8 }],
+      events: [{ name: 'N' }, { name: 'F' }],
+    });
+    m.start();
+    m.wait(0, ['N']);
+    m.wait(0, ['F', 'N']);
+    m.wait(0, ['N']);
+    const out = m.setEvent(0, 'N');
+    expect(out.status).toBe(0);
+    expect(m.event('N').signalState).toBe(1);
+    expect(m.waiters('N')).toEqual([]);
+    expect(m.waiters('F')).toEqual([]);
+    expect(['A', 'B', 'C'].map((n) => m.t(n).resume)).toEqual([
+      { action: ResumeAction.SetResult, value: 0 },
+      { action: ResumeAction.SetResult, value: 1 },
+      { action: ResumeAction.SetResult, value: 0 },
+    ]);
+    expect(m.readyList(0, 8)).toEqual(['A', 'B', 'C']);
+    // a later wait is satisfied at once and does not consume it
+    expect(m.wait(0, ['N']).status).toBe(0);
+    expect(m.event('N').signalState).toBe(1);
+  });
+
+  it('setting an already-signaled notification event returns 1 and wakes nobody', () => {
+    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 8 }], events: [{ name: 'N', signaled: true }] });
+    m.start();
+    const out = m.setEvent(0, 'N');
+    expect(out.status).toBe(1);
+    expect(out.switchTo).toBeNull();
+    expect(m.event('N').signalState).toBe(1);
+  });
+
+  it('KeResetEvent returns the previous state and clears the event; KeReadStateEvent reads it', () => {
+    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 8 }], events: [{ name: 'N', signaled: true }] });
+    m.start();
+    expect(m.db.readState(m.caller(0), m.id('N')).status).toBe(1);
+    expect(m.db.resetEvent(m.caller(0), m.id('N')).status).toBe(1);
+    expect(m.event('N').signalState).toBe(0);
+    expect(m.db.resetEvent(m.caller(0), m.id('N')).status).toBe(0);
+    expect(m.db.readState(m.caller(0), m.id('N')).status).toBe(0);
+  });
+
+  it('KePulseEvent releases the waiters of a notification event and leaves it reset', () => {
+    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 8 }, { name: 'B', priority: 8 }, { name: 'S', priority: 8 }], events: [{ name: 'N' }] });
+    m.start();
+    m.wait(0, ['N']);
+    m.wait(0, ['N']);
+    const out = m.pulseEvent(0, 'N');
+    expect(out.status).toBe(0);
+    expect(m.event('N').signalState).toBe(0);
+    expect(m.waiters('N')).toEqual([]);
+    expect([m.t('A').state, m.t('B').state]).toEqual([S.Ready, S.Ready]);
+  });
+
+  it('KePulseEvent on a sync event releases one waiter; with no waiters it only resets', () => {
+    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 8 }, { name: 'B', priority: 8 }, { name: 'S', priority: 8 }], events: [{ name: 'E', sync: true }, { name: 'N', signaled: true }] });
+    m.start();
+    m.wait(0, ['E']);
+    m.wait(0, ['E']);
+    m.pulseEvent(0, 'E');
+    expect(m.waiters('E')).toEqual(['B']);
+    expect(m.t('A').state).toBe(S.Ready);
+    expect(m.event('E').signalState).toBe(0);
+    expect(m.pulseEvent(0, 'N').status).toBe(1);
+    expect(m.event('N').signalState).toBe(0);
+  });
+});
+
+// -------------------------------------------------------------------------------------------------
+// §4.10 mutants and semaphores, threads as objects
+// -------------------------------------------------------------------------------------------------
+
+describe('§4.10 mutants', () => {
+  it('a mutex release by a non-owner raises STATUS_MUTANT_NOT_OWNED: bugcheck 0x1E with P1 0xC0000046', () => {
+    const m = new Machine({ cpus: 2, threads: [{ name: 'A', priority: 8, ideal: 0 }, { name: 'B', priority: 8, ideal: 1 }], mutexes: [{ name: 'M' }] });
+    m.start();
+    // free: nobody owns it
+    let out = m.releaseMutant(0, 'M');
+    expect(out.bugcheck?.code).toBe(BUGCHECK.KMODE_EXCEPTION_NOT_HANDLED);
+    expect(out.bugcheck?.params[0]).toBe(0xc0000046);
+    // owned by B on the other CPU
+    m.wait(1, ['M']);
+    out = m.releaseMutant(0, 'M');
+    expect(out.bugcheck).toEqual({ code: 0x1e, params: [STATUS.MUTANT_NOT_OWNED, 0, m.id('M'), m.id('A')] });
+    expect(m.mutex('M').owner).toBe(m.t('B'));
+    expect(m.mutex('M').signalState).toBe(0);
+  });
+
+  it('a recursively held mutex is free only after as many releases; the last release gives it to the first waiter', () => {
+    const m = new Machine({ cpus: 2, threads: [{ name: 'A', priority: 8, ideal: 0 }, { name: 'B', priority: 8, ideal: 1 }], mutexes: [{ name: 'M' }] });
+    m.start();
+    m.wait(0, ['M']);
+    m.wait(0, ['M']);
+    expect(m.wait(1, ['M']).switchTo).toBe(m.idle(1));
+    expect(m.releaseMutant(0, 'M').status).toBe(-1);
+    expect(m.mutex('M').owner).toBe(m.t('A'));
+    expect(m.waiters('M')).toEqual(['B']);
+    const out = m.releaseMutant(0, 'M');
+    expect(out.status).toBe(0);
+    expect(out.ipiTargets).toEqual([1]);
+    expect(m.mutex('M').owner).toBe(m.t('B'));
+    expect(m.mutex('M').signalState).toBe(0);
+    expect(m.t('A').ownedMutants).toEqual([]);
+    expect(m.t('B').ownedMutants).toEqual([m.mutex('M')]);
+    expect(m.standby(1)).toBe('B');
+  });
+
+  it('a thread that exits owning a KMUTEX bugchecks 0x46 THREAD_TERMINATE_HELD_MUTEX', () => {
+    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 8 }], mutexes: [{ name: 'M', kernel: true }] });
+    m.start();
+    m.wait(0, ['M']);
+    const out = m.terminate(0);
+    expect(out.bugcheck?.code).toBe(BUGCHECK.THREAD_TERMINATE_HELD_MUTEX);
+    expect(out.bugcheck?.code).toBe(0x46);
+  });
+
+  it('a thread that exits owning a mutant abandons it: the next waiter owns it with STATUS_ABANDONED_WAIT_0 + index', () => {
+    const m = new Machine({
+      cpus: 2,
+      threads: [{ name: 'A', priority: 8, ideal: 0 }, { name: 'B', priority: 8, ideal: 1 }],
+      mutexes: [{ name: 'M', kernel: false }],
+      events: [{ name: 'F' }],
+    });
+    m.start();
+    m.wait(0, ['M']);
+    expect(m.wait(1, ['F', 'M']).switchTo).toBe(m.idle(1));
+    const out = m.terminate(0, 7);
+    expect(out.bugcheck).toBeNull();
+    expect(out.switchTo).toBe(m.idle(0));
+    expect(out.ipiTargets).toEqual([1]);
+    expect(m.t('A').state).toBe(S.Terminated);
+    expect(m.t('A').exitStatus).toBe(7);
+    expect(m.t('A').ownedMutants).toEqual([]);
+    const b = m.t('B');
+    expect(b.resume).toEqual({ action: ResumeAction.SetResult, value: STATUS.ABANDONED_WAIT_0 + 1 });
+    expect(m.mutex('M').owner).toBe(b);
+    expect(m.mutex('M').signalState).toBe(0);
+    expect(m.mutex('M').abandoned).toBe(false); // reported once
+    expect(m.standby(1)).toBe('B');
+  });
+
+  it('a mutant abandoned with no waiter reports STATUS_ABANDONED_WAIT_0 to the next acquirer', () => {
+    const m = new Machine({ cpus: 2, threads: [{ name: 'A', priority: 8, ideal: 0 }, { name: 'B', priority: 8, ideal: 1 }], mutexes: [{ name: 'M', kernel: false }] });
+    m.start();
+    m.wait(0, ['M']);
+    m.terminate(0);
+    expect(m.mutex('M').abandoned).toBe(true);
+    expect(m.mutex('M').signalState).toBe(1);
+    expect(m.wait(1, ['M']).status).toBe(STATUS.ABANDONED_WAIT_0);
+    expect(m.mutex('M').owner).toBe(m.t('B'));
+  });
+});
+
+describe('§4.10 semaphores', () => {
+  it('a semaphore release past the limit raises STATUS_SEMAPHORE_LIMIT_EXCEEDED: bugcheck 0x1E, count unchanged', () => {
+    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 8 }], semaphores: [{ name: 'S', count: 1, limit: 2 }] });
+    m.start();
+    const out = m.releaseSemaphore(0, 'S', 2);
+    expect(out.bugcheck?.code).toBe(0x1e);
+    expect(out.bugcheck?.params[0]).toBe(0xc0000047);
+    expect(m.semaphore('S').signalState).toBe(1);
+    expect(m.releaseSemaphore(0, 'S', 1).status).toBe(1);
+    expect(m.semaphore('S').signalState).toBe(2);
+  });
+
+  it('a semaphore release of adjustment 2 releases two WaitAny waiters, in FIFO order', () => {
+    const m = new Machine({
+      cpus: 1,
+      threads: [{ name: 'A', priority: 8 }, { name: 'B', priority: 8 }, { name: 'C', priority: 8 }, { name: 'R', priority: 8 }],
+      semaphores: [{ name: 'S', count: 0, limit: 5 }],
+    });
+    m.start();
+    m.wait(0, ['S']);
+    m.wait(0, ['S']);
+    m.wait(0, ['S']);
+    const out = m.releaseSemaphore(0, 'S', 2);
+    expect(out.status).toBe(0);
+    expect(m.semaphore('S').signalState).toBe(0);
+    expect([m.t('A').state, m.t('B').state, m.t('C').state]).toEqual([S.Ready, S.Ready, S.Waiting]);
+    expect(m.waiters('S')).toEqual(['C']);
+  });
+});
+
+describe('threads as dispatcher objects', () => {
+  it('a thread object becomes signaled at termination, releases its waiters and stays signaled', () => {
+    const m = new Machine({
+      cpus: 2,
+      threads: [{ name: 'W1', priority: 8, ideal: 0 }, { name: 'T', priority: 8, ideal: 1 }, { name: 'W2', priority: 8, ideal: 0 }],
+    });
+    m.start();
+    expect(m.running()).toEqual(['W1', 'T']);
+    m.wait(0, ['T']); // W2 runs on CPU 0
+    m.wait(0, ['T']);
+    expect(m.waiters('T')).toEqual(['W1', 'W2']);
+    const out = m.terminate(1);
+    const t = m.t('T');
+    expect(t.state).toBe(S.Terminated);
+    expect(t.signalState).toBe(1);
+    expect(m.waiters('T')).toEqual([]);
+    expect([m.t('W1').resume.value, m.t('W2').resume.value]).toEqual([0, 0]);
+    // W1 takes idle CPU 0 (standby); W2 queues behind it on its ideal CPU 0, and CPU 1, left with
+    // nothing of its own, steals it instead of going idle
+    expect(out.ipiTargets).toEqual([0]);
+    expect(out.switchTo?.name).toBe('W2');
+    expect(m.standby(0)).toBe('W1');
+    m.dispatchInterrupt(0);
+    expect(m.running()).toEqual(['W1', 'W2']);
+    expect(m.wait(0, ['T']).status).toBe(0);
+    expect(t.signalState).toBe(1);
+  });
+});
