@@ -923,6 +923,15 @@ export class Processor implements ExecHost {
     callerCtx[callerBase + ContextField.R0] = result;
   }
 
+  /**
+   * Parallel mode: another CPU spins on a word this CPU just changed and may be napping on its
+   * doorbell (see spun()): ring it. Deterministic mode never naps, and a ring would wake a halted CPU
+   * for nothing.
+   */
+  private nudge(cpu: number): void {
+    if (this.config.mode === 'parallel') this.port.wake(actorOfCpu(cpu));
+  }
+
   private firstPendingTarget(): number {
     const lo = Atomics.load(this.i32, this.prcb + PrcbField.PACKET_PENDING_LO);
     const hi = Atomics.load(this.i32, this.prcb + PrcbField.PACKET_PENDING_HI);
@@ -941,6 +950,8 @@ export class Processor implements ExecHost {
     if (this.cpu < 32) Atomics.and(this.i32, sourcePrcb + PrcbField.PACKET_PENDING_LO, ~(1 << this.cpu));
     else Atomics.and(this.i32, sourcePrcb + PrcbField.PACKET_PENDING_HI, ~(1 << (this.cpu - 32)));
     Atomics.sub(this.i32, sourcePrcb + PrcbField.PACKET_REMAINING, 1);
+    // the source spins on PACKET_REMAINING and may be napping: wake it
+    this.nudge(source);
   }
 
   /** KeIpiGenericCall (§7.2): every CPU runs the routine at IPI_LEVEL at the same time. */
@@ -972,6 +983,7 @@ export class Processor implements ExecHost {
     }
     this.setIrql(this.table.ipi);
     Atomics.store(this.i32, control + ControlField.GENERIC_COUNT, 0);
+    for (let t = 0; t < cpus; t++) if (t !== this.cpu) this.nudge(t);
     this.record(TraceEvent.GENERIC_CALL, routine, argument, 0);
     this.pushCall('ipi', routine, argument);
     const result = yield SIGNAL_CALL;
@@ -987,6 +999,8 @@ export class Processor implements ExecHost {
     const generation = Atomics.load(this.i32, control + ControlField.GENERIC_SOURCE) >>> 8;
     Atomics.store(this.i32, this.prcb + PrcbField.GENERIC_ARRIVED, generation);
     Atomics.sub(this.i32, control + ControlField.GENERIC_COUNT, 1);
+    const source = Atomics.load(this.i32, control + ControlField.GENERIC_SOURCE) & 0xff;
+    this.nudge(source);
     while (Atomics.load(this.i32, control + ControlField.GENERIC_COUNT) !== 0) yield SIGNAL_SPIN;
     const routine = Atomics.load(this.i32, control + ControlField.GENERIC_ROUTINE);
     const argument = Atomics.load(this.i32, control + ControlField.GENERIC_ARGUMENT);
@@ -994,6 +1008,7 @@ export class Processor implements ExecHost {
     this.pushCall('ipi', routine, argument);
     yield SIGNAL_CALL;
     Atomics.sub(this.i32, control + ControlField.GENERIC_REMAINING, 1);
+    this.nudge(source);
   }
 
   // ======================================================================================

@@ -24,8 +24,9 @@ export class LocalApic {
   /** vectors in service, innermost last (the ISR register as a stack) */
   readonly inService: number[] = [];
   private readonly irqlOfVector: Int32Array;
-  /** per-vector FIFO of assertion times (beyond the oldest) so latency is per assertion */
+  /** per-vector FIFO of assertion times (beyond the oldest) so latency is per assertion; read from `assertHead` */
   private readonly assertTimes: number[][] = [];
+  private readonly assertHead = new Int32Array(256);
 
   /** vectors of each IRQL, highest first: accepting scans only its level's vectors */
   private readonly vectorsByIrql: Int32Array[] = [];
@@ -75,7 +76,7 @@ export class LocalApic {
       if (this.pendingCount[vector]! > 0) {
         this.acceptedAssertNs = this.oldestAssertNs[vector]!;
         this.pendingCount[vector]! -= 1;
-        if (this.pendingCount[vector]! > 0) this.oldestAssertNs[vector] = this.assertTimes[vector]!.shift()!;
+        if (this.pendingCount[vector]! > 0) this.oldestAssertNs[vector] = this.nextAssertTime(vector);
         this.pendingByIrql[irql]! -= 1;
         if (this.pendingByIrql[irql] === 0) this.pendingIrqlMask &= ~(1 << irql);
         this.inService.push(vector);
@@ -83,6 +84,24 @@ export class LocalApic {
       }
     }
     throw new Error(`LocalApic.accept: nothing pending at IRQL ${irql}`);
+  }
+
+  /** Pop the oldest queued assertion time of `vector` (O(1): a moving head, compacted when drained). */
+  private nextAssertTime(vector: number): number {
+    const times = this.assertTimes[vector]!;
+    const head = this.assertHead[vector]!;
+    const time = times[head]!;
+    if (head + 1 >= times.length) {
+      times.length = 0;
+      this.assertHead[vector] = 0;
+    } else if (head >= 4096 && head * 2 >= times.length) {
+      // never fully drained (a saturated line): drop the consumed half now and then
+      times.splice(0, head + 1);
+      this.assertHead[vector] = 0;
+    } else {
+      this.assertHead[vector] = head + 1;
+    }
+    return time;
   }
 
   /** End of interrupt: the innermost vector leaves service. */

@@ -25,6 +25,11 @@ export interface ActorPort {
   readonly doorbell: { readonly i32: Int32Array; readonly index: number };
   /** sleep until a message arrives or timeoutMs passes (never on the main thread) */
   sleep(timeoutMs?: number): void;
+  /**
+   * Ring actor `to`'s doorbell without a message: it has something to look at in shared memory
+   * (an IPI acknowledgement it spins on). Wakes it only if it sleeps.
+   */
+  wake(to: number): void;
   /** publish what send() backed up, ring doorbells */
   flush(): void;
   /**

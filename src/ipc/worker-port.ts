@@ -48,6 +48,10 @@ export function createWorkerPort(sab: SharedArrayBuffer, layout: MachineLayout, 
       outbox.sendWords(to, kind, words, start, length);
       if (blocking && inbox.spilledWords() > spilled) doorbell.ring();
     },
+    wake: (to) => {
+      const route = outbound.find((o) => o.to === to);
+      route?.doorbell.ring();
+    },
     doorbell: { i32, index: layout.doorbell(self) + DoorbellField.COUNT },
     sendReport: (_to, report) => {
       const bytes = packReport(report);

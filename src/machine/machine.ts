@@ -87,6 +87,7 @@ export class Machine {
   private runDone: Extract<Message, { type: 'run/done' }> | null = null;
   private failure: Error | null = null;
   private exited = new Set<number>();
+  private keepAlive: ReturnType<typeof setInterval> | null = null;
 
   constructor(compiled: CompiledScenario) {
     this.compiled = compiled;
@@ -202,6 +203,8 @@ export class Machine {
 
   /** Stop every worker. Safe to call more than once and after a failure. */
   async shutdown(): Promise<void> {
+    if (this.keepAlive) clearInterval(this.keepAlive);
+    this.keepAlive = null;
     await Promise.all(
       this.workers.map(async (worker, index) => {
         const actor = index === 0 ? COORDINATOR_ACTOR : actorOfCpu(index - 1);
@@ -260,10 +263,10 @@ export class Machine {
       const waitMs = this.compiled.machine.traceToMain ? 2 : 20;
       const result = Atomics.waitAsync(this.i32, this.layout.doorbell(MAIN_ACTOR), seen, waitMs);
       if (result.async) {
-        // a pending waitAsync does not keep the event loop alive; this timer does
-        const keepAlive = setTimeout(() => {}, waitMs + 1);
+        // a pending waitAsync does not keep the event loop alive: an interval held for the whole
+        // wait does (a timer only as long as the wait could fire first and let the process exit)
+        this.keepAlive ??= setInterval(() => {}, 1000);
         await result.value;
-        clearTimeout(keepAlive);
       } else {
         await new Promise<void>((resolve) => setImmediate(resolve));
       }

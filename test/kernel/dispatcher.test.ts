@@ -745,3 +745,595 @@ describe('threads as dispatcher objects', () => {
     expect(t.signalState).toBe(1);
   });
 });
+
+// -------------------------------------------------------------------------------------------------
+// §4.5 / §4.7 readying and KiExitDispatcher
+// -------------------------------------------------------------------------------------------------
+
+describe('§4.7 KiExitDispatcher: preemption inside the call', () => {
+  /** CPU 0: T (12) blocked on E, A (8) running, B (8) ready; CPU 1: X (8). */
+  function setterAndWaiter(): Machine {
+    const m = new Machine({
+      cpus: 2,
+      threads: [
+        { name: 'T', priority: 12, affinity: [0] },
+        { name: 'A', priority: 8, affinity: [0] },
+        { name: 'B', priority: 8, affinity: [0] },
+        { name: 'X', priority: 8, affinity: [1], ideal: 1 },
+      ],
+      events: [{ name: 'E', sync: true }],
+    });
+    m.start();
+    expect(m.running()).toEqual(['T', 'X']);
+    expect(m.wait(0, ['E']).switchTo?.name).toBe('A');
+    expect(m.readyList(0, 8)).toEqual(['B']);
+    return m;
+  }
+
+  it('KeSetEvent at PASSIVE waking a higher-priority thread of the same CPU switches inside the call; the caller goes Ready at the head of its list', () => {
+    const m = setterAndWaiter();
+    const a = m.t('A');
+    const out = m.setEvent(0, 'E', EVENT_INCREMENT);
+    expect(out.switchTo?.name).toBe('T');
+    expect(out.status).toBe(0);
+    expect(out.requestDispatch).toBe(false);
+    expect(out.ipiTargets).toEqual([]);
+    expect(out.quantum).toBe(m.t('T').quantum);
+    expect(a.state).toBe(S.Ready);
+    expect(m.readyList(0, 8)).toEqual(['A', 'B']);
+    expect(a.preempted).toBe(false);
+    expect(a.waitReason).toBe(WaitReason.WrPreempted);
+    expect(a.waitIrql).toBe(0);
+    expect(a.resume).toEqual({ action: ResumeAction.SetResult, value: 0 }); // KeSetEvent's previous state
+    expect(m.running()).toEqual(['T', 'X']);
+  });
+
+  it('a caller at DISPATCH_LEVEL waking a higher-priority thread of its CPU gets requestDispatch and keeps running; the DISPATCH interrupt switches', () => {
+    const m = setterAndWaiter();
+    const out = m.setEvent(0, 'E', IO_NO_INCREMENT, false, { oldIrql: 2 });
+    expect(out.switchTo).toBeNull();
+    expect(out.requestDispatch).toBe(true);
+    expect(out.ipiTargets).toEqual([]);
+    expect(m.running()).toEqual(['A', 'X']);
+    expect(m.standby(0)).toBe('T');
+    expect(m.t('A').preempted).toBe(true);
+    const out2 = m.dispatchInterrupt(0);
+    expect(out2.switchTo?.name).toBe('T');
+    expect(m.readyList(0, 8)).toEqual(['A', 'B']);
+    expect(m.t('A').waitReason).toBe(WaitReason.WrDispatchInt);
+    expect(m.t('A').resume.action).toBe(ResumeAction.None);
+  });
+
+  it('KeSetEvent waking a higher-priority thread whose affinity is another, busy CPU: IPI to that CPU, which gets it as Standby; the caller continues', () => {
+    const m = new Machine({
+      cpus: 2,
+      threads: [
+        { name: 'T', priority: 12, affinity: [1], ideal: 1 },
+        { name: 'A', priority: 8, affinity: [0], ideal: 0 },
+        { name: 'X', priority: 8, affinity: [1], ideal: 1 },
+      ],
+      events: [{ name: 'E', sync: true }],
+    });
+    m.start();
+    expect(m.running()).toEqual(['A', 'T']);
+    m.wait(1, ['E']);
+    expect(m.running()).toEqual(['A', 'X']);
+    const out = m.setEvent(0, 'E');
+    expect(out.switchTo).toBeNull();
+    expect(out.requestDispatch).toBe(false);
+    expect(out.ipiTargets).toEqual([1]);
+    expect(m.standby(1)).toBe('T');
+    expect(m.t('T').state).toBe(S.Standby);
+    expect(m.t('X').preempted).toBe(true);
+    expect(m.running()).toEqual(['A', 'X']);
+    // CPU 1 takes the IPI(DPC) → DISPATCH interrupt and switches; X keeps its place at the head
+    expect(m.dispatchInterrupt(1).switchTo?.name).toBe('T');
+    expect(m.readyList(1, 8)).toEqual(['X']);
+    expect(m.t('X').preempted).toBe(false);
+  });
+
+  it('a thread readied at the same priority as the running one does not preempt: it queues at the tail and runs at quantum end', () => {
+    const m = new Machine({
+      cpus: 1,
+      threads: [{ name: 'T', priority: 8 }, { name: 'A', priority: 8 }, { name: 'B', priority: 8 }],
+      events: [{ name: 'E' }],
+    });
+    m.start();
+    m.wait(0, ['E']);
+    expect(m.running()).toEqual(['A']);
+    const out = m.setEvent(0, 'E', IO_NO_INCREMENT);
+    expect(out.switchTo).toBeNull();
+    expect(out.requestDispatch).toBe(false);
+    expect(m.standby(0)).toBeNull();
+    expect(m.readyList(0, 8)).toEqual(['B', 'T']);
+    expect(m.quantumEnd(0).switchTo?.name).toBe('B');
+    expect(m.quantumEnd(0).switchTo?.name).toBe('T');
+  });
+
+  it('PsCreateSystemThread at PASSIVE of a higher-priority thread for this CPU switches to it inside the call', () => {
+    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 8 }, { name: 'T', priority: 9, startAtBoot: false }] });
+    m.start();
+    const out = m.startThread(0, 'T', 42);
+    expect(out.switchTo?.name).toBe('T');
+    expect(m.t('A').resume).toEqual({ action: ResumeAction.SetResult, value: STATUS.SUCCESS });
+    expect(m.t('T').resume).toEqual({ action: ResumeAction.StartContext, value: 42 });
+  });
+});
+
+describe('§4.5 processor selection', () => {
+  it('with idle candidates the ideal processor is taken first', () => {
+    const m = new Machine({ cpus: 4, threads: [{ name: 'A', priority: 8, ideal: 0 }, { name: 'T', priority: 8, ideal: 2, startAtBoot: false }] });
+    m.start();
+    const out = m.startThread(0, 'T');
+    expect(out.ipiTargets).toEqual([2]);
+    expect(m.standby(2)).toBe('T');
+    expect(m.db.scheduler.idleSummary).toEqual([false, true, false, true]);
+  });
+
+  it('with the ideal processor busy, no last processor and the current CPU busy, the lowest-numbered idle CPU is taken', () => {
+    const m = new Machine({
+      cpus: 4,
+      threads: [{ name: 'A', priority: 8, ideal: 0 }, { name: 'B2', priority: 8, ideal: 2 }, { name: 'T', priority: 8, ideal: 2, startAtBoot: false }],
+    });
+    m.start();
+    expect(m.running()).toEqual(['A', 'Idle#1', 'B2', 'Idle#3']);
+    expect(m.startThread(0, 'T').ipiTargets).toEqual([1]);
+    expect(m.standby(1)).toBe('T');
+  });
+
+  it('with the ideal processor busy, the idle processor the thread last ran on comes before the lowest idle one', () => {
+    const m = new Machine({
+      cpus: 4,
+      threads: [
+        { name: 'B0', priority: 8, ideal: 0 },
+        { name: 'B1', priority: 8, ideal: 1, affinity: [1] },
+        { name: 'B2', priority: 8, ideal: 2 },
+        { name: 'T', priority: 8, ideal: 2, startAtBoot: false },
+      ],
+      events: [{ name: 'E' }, { name: 'F' }],
+    });
+    m.start();
+    expect(m.running()).toEqual(['B0', 'B1', 'B2', 'Idle#3']);
+    expect(m.startThread(0, 'T').ipiTargets).toEqual([3]);
+    m.dispatchInterrupt(3);
+    m.wait(3, ['E']); // T ran on CPU 3 and blocks; CPU 3 idles
+    m.wait(1, ['F']); // CPU 1 idles
+    expect(m.running()).toEqual(['B0', 'Idle#1', 'B2', 'Idle#3']);
+    expect(m.t('T').lastProcessor).toBe(3);
+    const out = m.setEvent(0, 'E');
+    expect(out.ipiTargets).toEqual([3]);
+    expect(m.standby(3)).toBe('T');
+    expect(m.standby(1)).toBeNull();
+  });
+
+  it('with the ideal and last processors busy, an idle current processor comes before the lowest idle one', () => {
+    const m = new Machine({
+      cpus: 4,
+      threads: [
+        { name: 'T', priority: 8, ideal: 2 },
+        { name: 'B3', priority: 8, ideal: 3, affinity: [3] },
+        { name: 'B2', priority: 8, ideal: 2, affinity: [2], startAtBoot: false },
+      ],
+      events: [{ name: 'E' }],
+    });
+    m.start();
+    expect(m.running()).toEqual(['Idle#0', 'Idle#1', 'T', 'B3']);
+    m.wait(2, ['E']);
+    m.startThread(3, 'B2');
+    m.dispatchInterrupt(2);
+    expect(m.running()).toEqual(['Idle#0', 'Idle#1', 'B2', 'B3']);
+    expect(m.t('T').lastProcessor).toBe(2);
+    // a DPC running on idle CPU 1 sets the event
+    const out = m.setEvent(1, 'E', IO_NO_INCREMENT, false, { oldIrql: 2 });
+    expect(m.standby(1)).toBe('T');
+    expect(m.standby(0)).toBeNull();
+    expect(out.ipiTargets).toEqual([]);
+    expect(out.requestDispatch).toBe(true);
+    expect(m.dispatchInterrupt(1).switchTo?.name).toBe('T');
+  });
+
+  it('with no idle candidate the ideal processor is the target, even when another CPU runs a lower-priority thread', () => {
+    const m = new Machine({
+      cpus: 2,
+      threads: [
+        { name: 'A', priority: 4, ideal: 0 },
+        { name: 'H', priority: 10, ideal: 1 },
+        { name: 'T', priority: 6, ideal: 1, startAtBoot: false },
+      ],
+    });
+    m.start();
+    expect(m.running()).toEqual(['A', 'H']);
+    const out = m.startThread(0, 'T');
+    expect(out.switchTo).toBeNull();
+    expect(out.ipiTargets).toEqual([]);
+    expect(m.readyList(1, 6)).toEqual(['T']);
+    expect(m.readyList(0, 6)).toEqual([]);
+  });
+
+  it('an idle candidate outside the affinity is not one: the thread queues on its only allowed CPU', () => {
+    const m = new Machine({ cpus: 2, threads: [{ name: 'A', priority: 8, ideal: 0 }, { name: 'T', priority: 8, ideal: 1, affinity: [0], startAtBoot: false }] });
+    m.start();
+    const out = m.startThread(0, 'T');
+    expect(out.ipiTargets).toEqual([]);
+    expect(m.readyList(0, 8)).toEqual(['T']);
+    expect(m.db.scheduler.idleSummary).toEqual([false, true]);
+  });
+});
+
+describe('§4.5 standby', () => {
+  it('a standby thread displaced by a higher-priority one is placed again: at the head of its list on the same CPU', () => {
+    const m = new Machine({
+      cpus: 2,
+      threads: [
+        { name: 'T2', priority: 12, affinity: [1], ideal: 1 },
+        { name: 'T1', priority: 10, affinity: [1], ideal: 1 },
+        { name: 'X', priority: 8, affinity: [1], ideal: 1 },
+        { name: 'Y', priority: 10, affinity: [1], ideal: 1, startAtBoot: false },
+        { name: 'A', priority: 8, affinity: [0], ideal: 0 },
+      ],
+      events: [{ name: 'E1' }, { name: 'E2' }],
+    });
+    m.start();
+    expect(m.running()).toEqual(['A', 'T2']);
+    m.wait(1, ['E2']);
+    m.wait(1, ['E1']);
+    expect(m.running()).toEqual(['A', 'X']);
+    m.startThread(0, 'Y'); // an equal-priority thread queued earlier
+    expect(m.standby(1)).toBe('Y');
+    m.dispatchInterrupt(1);
+    expect(m.running()).toEqual(['A', 'Y']);
+    m.wait(1, ['E1']); // Y blocks too; X runs again
+    expect(m.running()).toEqual(['A', 'X']);
+    // T1 and Y become Standby / Ready on CPU 1
+    expect(m.setEvent(0, 'E1').ipiTargets).toEqual([1]);
+    expect(m.standby(1)).toBe('T1');
+    expect(m.readyList(1, 10)).toEqual(['Y']);
+    // T2 displaces T1, which goes back at the head of list 10, before Y (CPU 1's IPI is already on its way)
+    expect(m.setEvent(0, 'E2').ipiTargets).toEqual([]);
+    expect(m.standby(1)).toBe('T2');
+    expect(m.t('T1').state).toBe(S.Ready);
+    expect(m.readyList(1, 10)).toEqual(['T1', 'Y']);
+    expect(m.t('T1').preempted).toBe(false);
+    expect(m.dispatchInterrupt(1).switchTo?.name).toBe('T2');
+  });
+
+  it('a standby thread displaced while another CPU has gone idle moves to that idle CPU', () => {
+    const m = new Machine({
+      cpus: 3,
+      threads: [
+        { name: 'A', priority: 8, affinity: [0], ideal: 0 },
+        { name: 'X', priority: 8, affinity: [1], ideal: 1 },
+        { name: 'Z', priority: 8, affinity: [2], ideal: 2 },
+        { name: 'T1', priority: 10, affinity: [1, 2], ideal: 1, startAtBoot: false },
+        { name: 'T2', priority: 12, affinity: [1], ideal: 1, startAtBoot: false },
+      ],
+      events: [{ name: 'F' }],
+    });
+    m.start();
+    expect(m.running()).toEqual(['A', 'X', 'Z']);
+    expect(m.startThread(0, 'T1').ipiTargets).toEqual([1]);
+    expect(m.standby(1)).toBe('T1');
+    m.wait(2, ['F']); // CPU 2 idles before CPU 1 switched
+    expect(m.running()).toEqual(['A', 'X', 'Idle#2']);
+    const out = m.startThread(0, 'T2');
+    expect(out.ipiTargets).toEqual([2]); // CPU 1 already has its IPI coming
+
+    expect(m.standby(1)).toBe('T2');
+    expect(m.standby(2)).toBe('T1');
+  });
+});
+
+// -------------------------------------------------------------------------------------------------
+// §4.4 quantum and yield
+// -------------------------------------------------------------------------------------------------
+
+describe('§4.4 quantum end and yield', () => {
+  it('quantum end round-robins among equal priorities: the old thread goes to the tail with a fresh quantum', () => {
+    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 8 }, { name: 'B', priority: 8 }, { name: 'C', priority: 8 }] });
+    m.start();
+    const order: string[] = [m.running()[0]!];
+    for (let i = 0; i < 4; i++) order.push(m.quantumEnd(0).switchTo!.name);
+    expect(order).toEqual(['A', 'B', 'C', 'A', 'B']);
+    const c = m.t('C');
+    expect(m.readyList(0, 8)).toEqual(['C', 'A']);
+    expect(c.quantum).toBe(QUANTUM);
+    expect(c.waitReason).toBe(WaitReason.WrQuantumEnd);
+    expect(c.resume.action).toBe(ResumeAction.None);
+  });
+
+  it('quantum end with only lower-priority threads ready resets the quantum and keeps the thread running', () => {
+    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 8 }, { name: 'L', priority: 7 }] });
+    m.start();
+    const out = m.quantumEnd(0, { quantum: -1 });
+    expect(out.switchTo).toBeNull();
+    expect(out.quantum).toBe(QUANTUM);
+    expect(m.t('A').quantum).toBe(QUANTUM);
+    expect(m.readyList(0, 7)).toEqual(['L']);
+  });
+
+  it('a DISPATCH interrupt with quantum left does not rotate: dispatch(quantumEnd) with quantum > 0 switches nothing', () => {
+    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 8 }, { name: 'B', priority: 8 }] });
+    m.start();
+    const out = m.quantumEnd(0, { quantum: 3 });
+    expect(out.switchTo).toBeNull();
+    expect(out.quantum).toBe(3);
+  });
+
+  it('a preempted thread goes back at the head of its list, ahead of equal-priority threads queued earlier; a quantum-end thread at the tail', () => {
+    const m = new Machine({
+      cpus: 1,
+      threads: [{ name: 'H', priority: 12 }, { name: 'A', priority: 8 }, { name: 'B', priority: 8 }, { name: 'C', priority: 8 }],
+      events: [{ name: 'E' }],
+    });
+    m.start();
+    m.wait(0, ['E']); // H blocks; A runs
+    expect(m.setEvent(0, 'E').switchTo?.name).toBe('H');
+    expect(m.readyList(0, 8)).toEqual(['A', 'B', 'C']);
+    m.wait(0, ['E'], { timeout: 0 }); // H's event is still signaled (notification): satisfied, keeps running
+    m.db.resetEvent(m.caller(0), m.id('E'));
+    expect(m.wait(0, ['E']).switchTo?.name).toBe('A'); // A resumes first
+    expect(m.quantumEnd(0).switchTo?.name).toBe('B');
+    expect(m.readyList(0, 8)).toEqual(['C', 'A']);
+  });
+
+  it('yield to an equal-priority ready thread: the yielder goes to the tail and gets STATUS_SUCCESS', () => {
+    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 8 }, { name: 'B', priority: 8 }, { name: 'C', priority: 8 }] });
+    m.start();
+    const out = m.yield(0);
+    expect(out.status).toBe(STATUS.SUCCESS);
+    expect(out.switchTo?.name).toBe('B');
+    const a = m.t('A');
+    expect(m.readyList(0, 8)).toEqual(['C', 'A']);
+    expect(a.waitReason).toBe(WaitReason.WrYieldExecution);
+    expect(a.resume).toEqual({ action: ResumeAction.SetResult, value: STATUS.SUCCESS });
+    expect(a.quantum).toBe(QUANTUM);
+  });
+
+  it('yield with nothing ready on this CPU returns STATUS_NO_YIELD_PERFORMED and keeps running', () => {
+    const m = new Machine({ cpus: 2, threads: [{ name: 'A', priority: 8, ideal: 0 }, { name: 'B', priority: 8, ideal: 1 }, { name: 'C', priority: 8, ideal: 1 }] });
+    m.start();
+    expect(m.readyList(1, 8)).toEqual(['C']); // ready, but on the other CPU
+    const out = m.yield(0);
+    expect(out.status).toBe(STATUS.NO_YIELD_PERFORMED);
+    expect(out.switchTo).toBeNull();
+    expect(m.running()).toEqual(['A', 'B']);
+  });
+});
+
+// -------------------------------------------------------------------------------------------------
+// §4.6 picking the next thread: idle stealing
+// -------------------------------------------------------------------------------------------------
+
+describe('§4.6 idle stealing', () => {
+  it('a CPU whose thread blocks takes an eligible ready thread from another CPU before going idle, skipping ones its affinity excludes', () => {
+    const m = new Machine({
+      cpus: 2,
+      threads: [
+        { name: 'A', priority: 8, ideal: 0 },
+        { name: 'C', priority: 8, ideal: 1 },
+        { name: 'B', priority: 6, ideal: 0 },
+        { name: 'D', priority: 7, ideal: 0, affinity: [0] },
+      ],
+      events: [{ name: 'E' }],
+    });
+    m.start();
+    expect(m.running()).toEqual(['A', 'C']);
+    expect([m.readyList(0, 7), m.readyList(0, 6)]).toEqual([['D'], ['B']]);
+    const out = m.wait(1, ['E']);
+    expect(out.switchTo?.name).toBe('B');
+    expect(m.t('B').nextProcessor).toBe(1);
+    expect(m.readyList(0, 6)).toEqual([]);
+    // nothing eligible is left for CPU 1: it idles, D stays where it is
+    expect(m.wait(1, ['E']).switchTo).toBe(m.idle(1));
+    expect(m.readyList(0, 7)).toEqual(['D']);
+    expect(m.db.scheduler.idleSummary).toEqual([false, true]);
+  });
+
+  it('its own ready list comes before stealing', () => {
+    const m = new Machine({
+      cpus: 2,
+      threads: [
+        { name: 'A', priority: 8, ideal: 0 },
+        { name: 'C', priority: 8, ideal: 1 },
+        { name: 'H', priority: 7, ideal: 0 },
+        { name: 'L', priority: 2, ideal: 1 },
+      ],
+      events: [{ name: 'E' }],
+    });
+    m.start();
+    expect(m.wait(1, ['E']).switchTo?.name).toBe('L');
+    expect(m.readyList(0, 7)).toEqual(['H']);
+  });
+});
+
+// -------------------------------------------------------------------------------------------------
+// §4.2 priorities and boosts
+// -------------------------------------------------------------------------------------------------
+
+describe('§4.2 unwait boost', () => {
+  it('a dynamic-priority thread woken with increment 2 runs at base + 2 and loses the boost at quantum end', () => {
+    const m = new Machine({ cpus: 1, threads: [{ name: 'T', priority: 8 }, { name: 'A', priority: 8 }], events: [{ name: 'E' }] });
+    m.start();
+    m.wait(0, ['E']);
+    const out = m.setEvent(0, 'E', 2);
+    expect(out.switchTo?.name).toBe('T'); // 10 > 8: it preempts
+    const t = m.t('T');
+    expect([t.priority, t.basePriority, t.priorityDecrement]).toEqual([10, 8, 2]);
+    expect(m.db.queryPriority(m.caller(0), t.id).status).toBe(10);
+    expect(m.quantumEnd(0).switchTo?.name).toBe('A'); // back to 8: equal-priority A takes over
+    expect([t.priority, t.priorityDecrement]).toEqual([8, 0]);
+    expect(m.readyList(0, 8)).toEqual(['T']);
+  });
+
+  it('the unwait boost is capped at 15', () => {
+    const m = new Machine({ cpus: 2, threads: [{ name: 'T', priority: 14, ideal: 1, affinity: [1] }, { name: 'A', priority: 8, ideal: 0, affinity: [0] }], events: [{ name: 'E' }] });
+    m.start();
+    m.wait(1, ['E']);
+    m.setEvent(0, 'E', 6);
+    expect(m.t('T').priority).toBe(15);
+    expect(m.t('T').priorityDecrement).toBe(1);
+  });
+
+  it('real-time threads (≥ 16) get no unwait boost', () => {
+    const m = new Machine({ cpus: 2, threads: [{ name: 'T', priority: 16, ideal: 1, affinity: [1] }, { name: 'A', priority: 8, ideal: 0, affinity: [0] }], events: [{ name: 'E' }] });
+    m.start();
+    m.wait(1, ['E']);
+    m.setEvent(0, 'E', 2);
+    expect(m.t('T').priority).toBe(16);
+    expect(m.t('T').priorityDecrement).toBe(0);
+  });
+
+  it('no boost is applied over an outstanding one', () => {
+    const m = new Machine({ cpus: 2, threads: [{ name: 'T', priority: 8, ideal: 1, affinity: [1] }, { name: 'A', priority: 8, ideal: 0, affinity: [0] }], events: [{ name: 'E', sync: true }] });
+    m.start();
+    m.wait(1, ['E']);
+    m.setEvent(0, 'E', 1);
+    m.dispatchInterrupt(1);
+    expect(m.t('T').priority).toBe(9);
+    m.wait(1, ['E']); // blocks again, still carrying its boost
+    m.setEvent(0, 'E', 4);
+    expect([m.t('T').priority, m.t('T').priorityDecrement]).toEqual([9, 1]);
+  });
+});
+
+// -------------------------------------------------------------------------------------------------
+// §4.7 signal-and-wait
+// -------------------------------------------------------------------------------------------------
+
+describe('§4.7 Wait = TRUE (signal-and-wait)', () => {
+  function waiter(): Machine {
+    const m = new Machine({ cpus: 1, threads: [{ name: 'T', priority: 12 }, { name: 'A', priority: 8 }], events: [{ name: 'E', sync: true }, { name: 'F' }] });
+    m.start();
+    m.wait(0, ['E']);
+    expect(m.running()).toEqual(['A']);
+    return m;
+  }
+
+  it('KeSetEvent(..., Wait = TRUE) keeps the dispatcher lock (lockedBy = the caller\'s CPU) and does not switch; the following wait releases it', () => {
+    const m = waiter();
+    const out = m.setEvent(0, 'E', IO_NO_INCREMENT, true, { oldIrql: 1 });
+    expect(out.status).toBe(0);
+    expect(out.switchTo).toBeNull();
+    expect(out.requestDispatch).toBe(false);
+    expect(out.ipiTargets).toEqual([]);
+    expect(m.db.lockedBy).toBe(0);
+    const a = m.t('A');
+    expect(a.waitNext).toBe(true);
+    expect(a.waitIrql).toBe(1);
+    expect(m.t('T').state).toBe(S.DeferredReady); // readied, not yet placed
+    expect(m.event('E').signalState).toBe(0);
+    const out2 = m.wait(0, ['F'], { oldIrql: 1 });
+    expect(m.db.lockedBy).toBe(-1);
+    expect(a.waitNext).toBe(false);
+    expect(a.state).toBe(S.Waiting);
+    expect(out2.switchTo?.name).toBe('T');
+  });
+
+  it('after a signal-and-wait, a wait satisfied at once exits the dispatcher: the woken thread preempts then', () => {
+    const m = new Machine({ cpus: 1, threads: [{ name: 'T', priority: 12 }, { name: 'A', priority: 8 }], events: [{ name: 'E', sync: true }, { name: 'F', signaled: true }] });
+    m.start();
+    m.wait(0, ['E']);
+    expect(m.setEvent(0, 'E', IO_NO_INCREMENT, true).switchTo).toBeNull();
+    const out = m.wait(0, ['E', 'F']);
+    expect(m.db.lockedBy).toBe(-1);
+    expect(out.status).toBe(1);
+    expect(out.switchTo?.name).toBe('T');
+    expect(m.t('A').state).toBe(S.Ready);
+    expect(m.t('A').resume).toEqual({ action: ResumeAction.SetResult, value: 1 });
+  });
+});
+
+// -------------------------------------------------------------------------------------------------
+// KeSetPriorityThread
+// -------------------------------------------------------------------------------------------------
+
+describe('KeSetPriorityThread', () => {
+  it('lowering the running thread below a ready thread of its CPU at DISPATCH_LEVEL makes that thread Standby and requests a DISPATCH interrupt', () => {
+    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 10 }, { name: 'B', priority: 8 }] });
+    m.start();
+    const out = m.setPriority(0, 'A', 6, { oldIrql: 2 });
+    expect(out.status).toBe(10); // the old priority
+    expect(out.switchTo).toBeNull();
+    expect(out.requestDispatch).toBe(true);
+    expect(m.standby(0)).toBe('B');
+    expect(m.t('A').priority).toBe(6);
+    expect(m.dispatchInterrupt(0).switchTo?.name).toBe('B');
+    expect(m.readyList(0, 6)).toEqual(['A']);
+  });
+
+  it('lowering the running thread below a ready thread of its CPU at PASSIVE switches inside the call', () => {
+    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 10 }, { name: 'B', priority: 8 }] });
+    m.start();
+    const out = m.setPriority(0, 'A', 6);
+    expect(out.status).toBe(10);
+    expect(out.switchTo?.name).toBe('B');
+    expect(m.t('A').state).toBe(S.Ready);
+    expect(m.t('A').resume).toEqual({ action: ResumeAction.SetResult, value: 10 });
+  });
+
+  it('lowering a thread running on another CPU below a ready thread there: IPI to that CPU, whose ready thread becomes Standby', () => {
+    const m = new Machine({
+      cpus: 2,
+      threads: [
+        { name: 'A', priority: 8, ideal: 0, affinity: [0] },
+        { name: 'X', priority: 10, ideal: 1, affinity: [1] },
+        { name: 'Y', priority: 9, ideal: 1, affinity: [1] },
+      ],
+    });
+    m.start();
+    expect(m.running()).toEqual(['A', 'X']);
+    const out = m.setPriority(0, 'X', 7);
+    expect(out.status).toBe(10);
+    expect(out.switchTo).toBeNull();
+    expect(out.requestDispatch).toBe(false);
+    expect(out.ipiTargets).toEqual([1]);
+    expect(m.standby(1)).toBe('Y');
+    expect(m.dispatchInterrupt(1).switchTo?.name).toBe('Y');
+    expect(m.readyList(1, 7)).toEqual(['X']);
+  });
+
+  it('lowering the running thread but not below any ready thread changes nothing else', () => {
+    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 10 }, { name: 'B', priority: 8 }] });
+    m.start();
+    const out = m.setPriority(0, 'A', 8);
+    expect(out.switchTo).toBeNull();
+    expect(out.requestDispatch).toBe(false);
+    expect(m.standby(0)).toBeNull();
+    expect(m.t('A').priority).toBe(8);
+  });
+
+  it('lowering a Standby thread below a ready thread of its CPU gives the standby slot to that thread', () => {
+    const m = new Machine({
+      cpus: 2,
+      threads: [
+        { name: 'A', priority: 8, ideal: 0, affinity: [0] },
+        { name: 'X', priority: 8, ideal: 1, affinity: [1] },
+        { name: 'Y', priority: 9, ideal: 1, affinity: [1], startAtBoot: false },
+        { name: 'T', priority: 12, ideal: 1, affinity: [1], startAtBoot: false },
+      ],
+    });
+    m.start();
+    expect(m.running()).toEqual(['A', 'X']);
+    m.startThread(0, 'Y');
+    m.startThread(0, 'T');
+    expect(m.standby(1)).toBe('T');
+    expect(m.readyList(1, 9)).toEqual(['Y']);
+    const out = m.setPriority(0, 'T', 5);
+    expect(out.status).toBe(12);
+    expect(m.standby(1)).toBe('Y');
+    expect(m.readyList(1, 9)).toEqual([]);
+    expect(m.readyList(1, 5)).toEqual(['T']);
+    expect(m.dispatchInterrupt(1).switchTo?.name).toBe('Y');
+  });
+
+  it('a priority outside 1..31 raises STATUS_INVALID_PARAMETER (0x1E)', () => {
+    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 8 }] });
+    m.start();
+    for (const bad of [0, 32]) {
+      const out = m.setPriority(0, 'A', bad);
+      expect(out.bugcheck?.code).toBe(0x1e);
+      expect(out.bugcheck?.params[0]).toBe(STATUS.INVALID_PARAMETER);
+    }
+    expect(m.t('A').priority).toBe(8);
+  });
+});

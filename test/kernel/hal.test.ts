@@ -21,6 +21,22 @@ describe('local APIC', () => {
     expect(apic.acceptedAssertNs).toBe(20);
     expect(apic.highestPendingIrql()).toBe(-1);
   });
+  it('a saturated line keeps every assertion time in order (FIFO) through interleaved posts and accepts', () => {
+    const apic = new LocalApic(x64Levels());
+    const accepted: number[] = [];
+    let next = 0;
+    for (let round = 0; round < 5000; round++) {
+      apic.post(0x40, next++);
+      apic.post(0x40, next++);
+      apic.accept(4);
+      accepted.push(apic.acceptedAssertNs);
+    }
+    while (apic.highestPendingIrql() === 4) {
+      apic.accept(4);
+      accepted.push(apic.acceptedAssertNs);
+    }
+    expect(accepted).toEqual(Array.from({ length: next }, (_, i) => i));
+  });
   it('the highest pending level is offered first', () => {
     const apic = new LocalApic(x64Levels());
     apic.post(0x40, 0);
