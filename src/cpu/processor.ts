@@ -1130,7 +1130,9 @@ export class Processor implements ExecHost {
 
   /** The fail-fast policy of §4.13 inside a DPC: ask who would run next (without switching), then raise 0xB8. */
   private *switchFromDpc(what: string): KernelGenerator {
-    const reply = yield* this.dispatcherCall(DispatcherOp.PeekNextThread, this.irql);
+    const irql = this.irql;
+    const reply = yield* this.dispatcherCall(DispatcherOp.PeekNextThread, irql);
+    this.setIrql(irql);
     const bugcheck = this.attemptedSwitchFromDpc(this.currentThread, reply.status);
     bugcheck.detail = `${what} was called from a DPC routine (${this.describeRunning()}) on thread ${this.threadName(this.currentThread)}; a wait there would switch to ${this.threadName(reply.status)}`;
     throw bugcheck;

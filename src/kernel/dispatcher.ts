@@ -323,6 +323,8 @@ export class DispatcherDatabase {
       this.lockedBy = -1;
     }
     if (thread.isIdle) throw new DispatcherInvariantError(`the idle thread of CPU ${caller.cpu} cannot wait`);
+    // §4.11 step 2: a wait clears Preempted (a woken waiter is queued at the tail, not the head)
+    thread.preempted = false;
     const objects: DispatcherObject[] = [];
     for (const id of objectIds) {
       const object = this.objects[id];
@@ -341,6 +343,8 @@ export class DispatcherDatabase {
     thread.restartPc = callPc;
     thread.resume = { action: ResumeAction.SetResult, value: 0 };
     this.scheduler.processDeferredReadyList(caller.cpu, effects);
+    // placing the threads a signal-and-wait readied compared them with this (now waiting) thread
+    thread.preempted = false;
     const next = this.scheduler.selectNextThread(prcb);
     return this.outcome(prcb, effects, 0, next);
   }

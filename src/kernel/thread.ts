@@ -36,7 +36,8 @@ export function threadStateName(state: number): string {
 /** §4.1: the transitions NT makes. Anything else is an emulator bug. */
 const LEGAL: Record<number, readonly number[]> = {
   [ThreadState.Initialized]: [ThreadState.DeferredReady, ThreadState.Ready, ThreadState.Standby],
-  [ThreadState.Ready]: [ThreadState.Standby, ThreadState.Running],
+  // Ready → DeferredReady: KiSetPriorityThread takes a ready thread off its list and places it again
+  [ThreadState.Ready]: [ThreadState.Standby, ThreadState.Running, ThreadState.DeferredReady],
   [ThreadState.Standby]: [ThreadState.Running, ThreadState.DeferredReady],
   [ThreadState.Running]: [ThreadState.Ready, ThreadState.Waiting, ThreadState.Terminated, ThreadState.DeferredReady],
   [ThreadState.Waiting]: [ThreadState.DeferredReady, ThreadState.Ready, ThreadState.Standby, ThreadState.Transition],

@@ -4,7 +4,7 @@
 // in an outcome means the CPU now runs that thread). After every operation the helper checks the
 // database's own invariants (states, ready lists, summaries, wait lists, §4.5's per-CPU
 // preemption invariant). The same rules run end to end on real workers in test/smp/.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { DispatcherDatabase } from '../../src/kernel/dispatcher.js';
 import type { Caller, DispatchOutcome } from '../../src/kernel/dispatcher.js';
 import { DispatcherInvariantError, KThread, ResumeAction, ThreadState, isLegalTransition } from '../../src/kernel/thread.js';
@@ -294,13 +294,14 @@ const S = ThreadState;
 // -------------------------------------------------------------------------------------------------
 
 describe('§4.1 thread states', () => {
-  it('isLegalTransition allows exactly the transitions of §4.1 (plus Running → DeferredReady for KxQueueReadyThread migration, §4.5.3)', () => {
+  it('isLegalTransition allows exactly the transitions of §4.1 (plus Running → DeferredReady for KxQueueReadyThread migration, §4.5.3, and Ready → DeferredReady for KiSetPriorityThread)', () => {
     const legal: Array<[ThreadStateCode, ThreadStateCode]> = [
       [S.Initialized, S.DeferredReady],
       [S.Initialized, S.Ready],
       [S.Initialized, S.Standby],
       [S.Ready, S.Standby],
       [S.Ready, S.Running],
+      [S.Ready, S.DeferredReady],
       [S.Standby, S.Running],
       [S.Standby, S.DeferredReady],
       [S.Running, S.Ready],
@@ -341,6 +342,60 @@ describe('§4.1 thread states', () => {
     thread.setState(S.Terminated);
     expect(() => thread.setState(S.Ready)).toThrow(/illegal state transition Terminated → Ready/);
     expect(thread.state).toBe(S.Terminated);
+  });
+
+  it('the database makes only §4.1 transitions: a busy scenario records each one it makes', () => {
+    const seen = new Set<string>();
+    const original = KThread.prototype.setState;
+    const spy = vi.spyOn(KThread.prototype, 'setState').mockImplementation(function (this: KThread, to: ThreadStateCode) {
+      if (!this.isIdle) {
+        expect(isLegalTransition(this.state, to), `${this.name}: ${this.state} → ${to}`).toBe(true);
+        seen.add(`${this.state}>${to}`);
+      }
+      original.call(this, to);
+    });
+    try {
+      const m = new Machine({
+        cpus: 2,
+        threads: [
+          { name: 'H', priority: 12, ideal: 0 },
+          { name: 'A', priority: 8, ideal: 0 },
+          { name: 'B', priority: 8, ideal: 1 },
+          { name: 'C', priority: 8, ideal: 1 },
+          { name: 'L', priority: 4, ideal: 1, startAtBoot: false },
+        ],
+        events: [{ name: 'E', sync: true }, { name: 'F' }],
+      });
+      m.start(); // CPU 0: H, A ready; CPU 1: B, C ready
+      m.startThread(1, 'L'); // Initialized → DeferredReady → Ready
+      m.wait(0, ['E']); // H waits, A runs
+      m.setEvent(1, 'E', 0, false, { oldIrql: 2 }); // H standby on CPU 0
+      expect(m.dispatchInterrupt(0).switchTo?.name).toBe('H'); // A preempted → Ready (head)
+      m.quantumEnd(1); // B → tail, C runs
+      m.yield(1); // C → tail, B runs
+      m.terminate(0); // H terminates, A runs
+      m.wait(1, ['F']); // B waits
+      m.wait(1, ['F']); // C waits; L runs
+      m.wait(1, ['F']); // L waits; nothing left: CPU 1 idles
+    } finally {
+      spy.mockRestore();
+    }
+    const name = (code: number): string => Object.entries(ThreadState).find(([, v]) => v === code)![0];
+    const made = [...seen].map((k) => k.split('>').map((v) => name(Number(v))).join(' → ')).sort();
+    expect(made).toEqual(
+      [
+        'Initialized → DeferredReady',
+        'DeferredReady → Standby',
+        'DeferredReady → Ready',
+        'Standby → Running',
+        'Ready → Running',
+        'Ready → Standby',
+        'Running → Ready',
+        'Running → Waiting',
+        'Running → Terminated',
+        'Waiting → DeferredReady',
+      ].sort(),
+    );
   });
 
   it('boot readies the declared threads: Initialized → Standby on idle CPUs, Ready behind busy ones; a later thread stays Initialized', () => {
@@ -675,13 +730,16 @@ describe('§4.10 mutants', () => {
     expect(m.standby(1)).toBe('B');
   });
 
-  it('a mutant abandoned with no waiter reports STATUS_ABANDONED_WAIT_0 to the next acquirer', () => {
+  it('a mutant abandoned with no waiter: a non-owner release raises STATUS_ABANDONED, the next acquirer gets STATUS_ABANDONED_WAIT_0', () => {
     const m = new Machine({ cpus: 2, threads: [{ name: 'A', priority: 8, ideal: 0 }, { name: 'B', priority: 8, ideal: 1 }], mutexes: [{ name: 'M', kernel: false }] });
     m.start();
     m.wait(0, ['M']);
     m.terminate(0);
     expect(m.mutex('M').abandoned).toBe(true);
     expect(m.mutex('M').signalState).toBe(1);
+    expect(m.mutex('M').owner).toBeNull();
+    // releasing an abandoned mutant one does not own raises STATUS_ABANDONED
+    expect(m.releaseMutant(1, 'M').bugcheck).toEqual({ code: 0x1e, params: [STATUS.ABANDONED, 0, m.id('M'), m.id('B')] });
     expect(m.wait(1, ['M']).status).toBe(STATUS.ABANDONED_WAIT_0);
     expect(m.mutex('M').owner).toBe(m.t('B'));
   });
@@ -1326,6 +1384,26 @@ describe('KeSetPriorityThread', () => {
     expect(m.dispatchInterrupt(1).switchTo?.name).toBe('Y');
   });
 
+  it('changing a Ready thread’s priority takes it off its list and places it again: raised above the running thread it preempts', () => {
+    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 10 }, { name: 'B', priority: 8 }] });
+    m.start();
+    expect(m.readyList(0, 8)).toEqual(['B']);
+    const out = m.setPriority(0, 'B', 12);
+    expect(out.status).toBe(8);
+    expect(out.switchTo?.name, 'B now outranks the caller: the caller is preempted inside the call').toBe('B');
+    expect(m.readyList(0, 8)).toEqual([]);
+    expect(m.readyList(0, 10)).toEqual(['A']);
+  });
+
+  it('changing a Ready thread’s priority to another that does not preempt requeues it at its new priority', () => {
+    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 10 }, { name: 'B', priority: 8 }] });
+    m.start();
+    const out = m.setPriority(0, 'B', 6);
+    expect(out.switchTo).toBeNull();
+    expect(m.readyList(0, 8)).toEqual([]);
+    expect(m.readyList(0, 6)).toEqual(['B']);
+  });
+
   it('a priority outside 1..31 raises STATUS_INVALID_PARAMETER (0x1E)', () => {
     const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 8 }] });
     m.start();
@@ -1335,5 +1413,33 @@ describe('KeSetPriorityThread', () => {
       expect(out.bugcheck?.params[0]).toBe(STATUS.INVALID_PARAMETER);
     }
     expect(m.t('A').priority).toBe(8);
+  });
+});
+
+describe('§4.11 a wait clears Preempted', () => {
+  it('a thread preempted (its standby not yet taken) that then waits is queued at the tail when woken, behind an earlier equal-priority thread', () => {
+    const m = new Machine({
+      cpus: 2,
+      threads: [
+        { name: 'A', priority: 8, affinity: [0] },
+        { name: 'Setter', priority: 8, affinity: [1], ideal: 1 },
+        { name: 'T', priority: 10, affinity: [0] },
+        { name: 'B', priority: 8, affinity: [0] },
+      ],
+      events: [{ name: 'E', sync: true }, { name: 'F', sync: true }],
+    });
+    m.start();
+    expect(m.running()).toEqual(['T', 'Setter']);
+    m.wait(0, ['E']); // T waits; A runs on CPU 0, B is ready behind it
+    expect(m.running()).toEqual(['A', 'Setter']);
+    expect(m.readyList(0, 8)).toEqual(['B']);
+    // CPU 1 wakes T: T is Standby on CPU 0 and A is marked Preempted (the IPI is still in flight)
+    expect(m.setEvent(1, 'E').ipiTargets).toEqual([0]);
+    expect(m.t('A').preempted).toBe(true);
+    // before CPU 0 takes that IPI, A waits: it switches to T, and its Preempted flag is cleared
+    expect(m.wait(0, ['F']).switchTo?.name).toBe('T');
+    expect(m.t('A').preempted).toBe(false);
+    m.setEvent(1, 'F');
+    expect(m.readyList(0, 8), 'A woke behind B: tail, not head').toEqual(['B', 'A']);
   });
 });
