@@ -1,5 +1,5 @@
 /**
- * The bench runner: `npm run bench -- [--scope ring|ipi|interrupts|boot|all] [--json]`.
+ * The bench runner: `npm run bench -- [--scope ring|ipi|interrupts|boot|threads|all] [--json]`.
  * Runs the chosen benchmarks one after another (never concurrently: each one measures the host),
  * prints each human-readable as it finishes, or with --json prints one object on stdout,
  * {host: {cores, cpuModel, node, platform}, results: BenchResult[]}, and nothing else there.
@@ -16,8 +16,9 @@ import { hostInfo } from './common.js';
 import { runInterruptsBench } from './interrupts.js';
 import { runIpiBench } from './ipi.js';
 import { runRingBench } from './ring.js';
+import { runThreadsBench } from './threads.js';
 
-const SCOPES = ['ring', 'ipi', 'interrupts', 'boot'] as const;
+const SCOPES = ['ring', 'ipi', 'interrupts', 'boot', 'threads'] as const;
 type Scope = (typeof SCOPES)[number];
 
 const BENCHES: Record<Scope, (opts: { json: boolean }) => Promise<BenchResult>> = {
@@ -25,15 +26,16 @@ const BENCHES: Record<Scope, (opts: { json: boolean }) => Promise<BenchResult>> 
   ipi: runIpiBench,
   interrupts: runInterruptsBench,
   boot: runBootBench,
+  threads: runThreadsBench,
 };
 
-const HELP = `usage: npm run bench -- [--scope ring|ipi|interrupts|boot|all] [--json]
+const HELP = `usage: npm run bench -- [--scope ring|ipi|interrupts|boot|threads|all] [--json]
 
-  --scope S   which benchmark to run (default all, in the order ring, ipi, interrupts, boot)
+  --scope S   which benchmark to run (default all, in the order ring, ipi, interrupts, boot, threads)
   --json      one JSON object on stdout: {host, results: [...]}
   -h, --help  this help
 
-Each benchmark also runs alone: node dist/perf/<ring|ipi|interrupts|boot>.js [--json]
+Each benchmark also runs alone: node dist/perf/<ring|ipi|interrupts|boot|threads>.js [--json]
 `;
 
 class UsageError extends Error {}
@@ -53,7 +55,7 @@ function parse(argv: string[]): { scopes: Scope[]; json: boolean } | null {
   if (values.help) return null;
   const scope = values.scope ?? 'all';
   if (scope === 'all') return { scopes: [...SCOPES], json: values.json ?? false };
-  if (!(SCOPES as readonly string[]).includes(scope)) throw new UsageError(`unknown scope '${scope}' (expected ring, ipi, interrupts, boot or all)`);
+  if (!(SCOPES as readonly string[]).includes(scope)) throw new UsageError(`unknown scope '${scope}' (expected ring, ipi, interrupts, boot, threads or all)`);
   return { scopes: [scope as Scope], json: values.json ?? false };
 }
 

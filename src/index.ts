@@ -5,7 +5,7 @@
  *   export default defineScenario({ name, description, routines: { … }, … });
  */
 
-export { defineScenario } from './scenario/define.js';
+export { defineScenario, relativeTime, largeInteger } from './scenario/define.js';
 export type {
   ScenarioDefinition,
   MachineDefaults,
@@ -18,6 +18,7 @@ export type {
   EventDeclaration,
   SemaphoreDeclaration,
   MutexDeclaration,
+  TimerDeclaration,
   NativeRoutine,
   NativeMachineView,
   RunView,

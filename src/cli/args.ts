@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { availableParallelism } from 'node:os';
 import { randomInt } from 'node:crypto';
 import { UsageError } from '../util/errors.js';
+import { MIN_CLOCK_MS, MAX_CLOCK_MS } from '../scenario/validate.js';
 import type { RunMode } from '../machine/result.js';
 
 export const MAX_CPUS = 64;
@@ -44,6 +45,8 @@ Options:
   -d, --duration T        emulated time to run: 250ms, 2s, 500us, 1000000ns; a bare number is ms
                           (default: the scenario's machine.durationMs, else 100ms)
       --time-scale X      parallel mode: emulated time per host time, a positive number (default 1)
+      --clock MS          the clock interrupt interval in ms, 0.5 to 15.625 (default: the scenario's
+                          machine.clockIntervalMs, else 15.625)
       --json              print one JSON object (the RunResult) on stdout and nothing else
       --trace FILE        write a Chrome trace (open at ui.perfetto.dev)
   -v, --verbose           more detail on stderr; stacks with errors
@@ -73,6 +76,8 @@ export interface RunArgs {
   /** duration in ns */
   durationNs?: number;
   timeScale: number;
+  /** --clock, ms */
+  clockMs?: number;
   json: boolean;
   trace?: string;
   verbose: boolean;
@@ -92,6 +97,8 @@ export interface ResolvedRun {
   seed: number;
   durationNs: number;
   timeScale: number;
+  /** --clock, ms (absent: the scenario's or the default clock) */
+  clockMs?: number;
   json: boolean;
   traceFile?: string;
   verbose: boolean;
@@ -202,6 +209,7 @@ function parseRun(argv: readonly string[], env: NodeJS.ProcessEnv): Command {
         seed: { type: 'string', short: 's' },
         duration: { type: 'string', short: 'd' },
         'time-scale': { type: 'string' },
+        clock: { type: 'string' },
         json: { type: 'boolean' },
         trace: { type: 'string' },
         verbose: { type: 'boolean', short: 'v' },
@@ -235,6 +243,7 @@ function parseRun(argv: readonly string[], env: NodeJS.ProcessEnv): Command {
   if (values.seed !== undefined) args.seed = parseSeed(values.seed, '--seed');
   else if (env.IRQLAB_SEED !== undefined && env.IRQLAB_SEED.trim() !== '') args.seed = parseSeed(env.IRQLAB_SEED.trim(), 'IRQLAB_SEED');
   if (values.duration !== undefined) args.durationNs = parseDuration(values.duration);
+  if (values.clock !== undefined) args.clockMs = parseClock(values.clock);
   if (values.trace !== undefined) {
     if (values.trace.trim() === '') throw new UsageError('--trace needs a file name');
     args.trace = values.trace;
@@ -267,6 +276,15 @@ export function parseSeed(text: string, what: string): number {
 export function parseTimeScale(text: string): number {
   const value = /^\s*$/.test(text) ? NaN : Number(text);
   if (!Number.isFinite(value) || value <= 0) throw new UsageError(`--time-scale must be a positive number (got ${shown(text)})`);
+  return value;
+}
+
+/** --clock: the clock interval in ms, within the range of §3.1 (0.5 ms to KeMaximumIncrement's 15.625 ms). */
+export function parseClock(text: string): number {
+  const value = /^\s*$/.test(text) ? NaN : Number(text.replace(/ms$/i, ''));
+  if (!Number.isFinite(value) || value < MIN_CLOCK_MS || value > MAX_CLOCK_MS) {
+    throw new UsageError(`--clock must be a clock interval from ${MIN_CLOCK_MS} to ${MAX_CLOCK_MS} ms (got ${shown(text)})`);
+  }
   return value;
 }
 
@@ -313,6 +331,7 @@ export function resolveRunOptions(
     verbose: args.verbose,
     command: '',
   };
+  if (args.clockMs !== undefined) resolved.clockMs = args.clockMs;
   if (args.trace !== undefined) resolved.traceFile = args.trace;
   resolved.command = reproduceCommand(resolved);
   return resolved;
@@ -325,9 +344,10 @@ export function shellQuote(arg: string): string {
 }
 
 /** `irqlab run <scenario> --cpus N --mode <m> --seed S --duration <d>ms` (+ --time-scale when ≠ 1). */
-export function reproduceCommand(run: Pick<ResolvedRun, 'scenario' | 'cpus' | 'mode' | 'seed' | 'durationNs' | 'timeScale'>): string {
+export function reproduceCommand(run: Pick<ResolvedRun, 'scenario' | 'cpus' | 'mode' | 'seed' | 'durationNs' | 'timeScale' | 'clockMs'>): string {
   const parts = ['irqlab', 'run', shellQuote(run.scenario), '--cpus', String(run.cpus), '--mode', run.mode, '--seed', String(run.seed)];
   parts.push('--duration', `${run.durationNs / 1e6}ms`);
+  if (run.clockMs !== undefined) parts.push('--clock', String(run.clockMs));
   if (run.timeScale !== 1) parts.push('--time-scale', String(run.timeScale));
   return parts.join(' ');
 }

@@ -85,6 +85,7 @@ async function run(args: RunArgs, io: CliIo): Promise<number> {
         seed: options.seed,
         durationNs: options.durationNs,
         timeScale: options.timeScale,
+        ...(options.clockMs !== undefined ? { clockIntervalMs: options.clockMs } : {}),
         ...(options.traceFile !== undefined ? { traceFile: options.traceFile } : {}),
         verbose: options.verbose,
         command: options.command,

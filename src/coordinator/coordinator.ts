@@ -19,12 +19,14 @@ import { BUGCHECK } from '../kernel/bugcheck.js';
 import { DispatcherDatabase } from '../kernel/dispatcher.js';
 import type { Caller, DispatchOutcome } from '../kernel/dispatcher.js';
 import { ResumeAction } from '../kernel/thread.js';
+import { BOOT_SYSTEM_TIME } from '../kernel/timer.js';
 import { WaitType } from '../kernel/status.js';
 import {
   Kind,
   MAIN_ACTOR,
   actorOfCpu,
   decodeMessage,
+  joinTime,
   timeHi,
   timeLo,
   assertNever,
@@ -82,9 +84,16 @@ export class Coordinator {
   readonly dispatcher: DispatcherDatabase;
   /** requests from other CPUs while one holds the dispatcher lock across a Wait = TRUE set/release */
   private readonly deferredRequests: DispatchRequest[] = [];
-  private readonly replyWords = new Int32Array(DISPATCH_REPLY_WORDS);
+  private readonly replyWords = new Int32Array(DISPATCH_REPLY_WORDS + 64);
   /** dispatcher requests served since the last poll (parallel mode stays awake while they come) */
   private served = 0;
+  /** clock interrupts sent to each CPU (the clock watchdog compares them with the ticks it took) */
+  private readonly ticksSent: number[];
+  /** TimerRequest is set on the clock owner and its expiration pass has not finished yet */
+  private timerRequestPending = false;
+  /** the emulated time of the last event delivered (deterministic mode) */
+  private lastEventNs = 0;
+  private publishedBias = 0;
 
   constructor(config: MachineConfig, devices: DeviceConfig[], sab: SharedArrayBuffer, layout: MachineLayout, port: ProcessorPort, hostClock: HostClock) {
     this.config = config;
@@ -113,8 +122,12 @@ export class Coordinator {
       events: config.objects.flatMap((o) => (o.kind === 'event' ? [{ id: o.id, name: o.name, synchronization: o.synchronization, signaled: o.signaled }] : [])),
       semaphores: config.objects.flatMap((o) => (o.kind === 'semaphore' ? [{ id: o.id, name: o.name, count: o.count, limit: o.limit }] : [])),
       mutexes: config.objects.flatMap((o) => (o.kind === 'mutex' || o.kind === 'mutant' ? [{ id: o.id, name: o.name, kernelMutex: o.kind === 'mutex' }] : [])),
+      timers: config.objects.flatMap((o) => (o.kind === 'timer' ? [{ id: o.id, name: o.name, synchronization: o.synchronization }] : [])),
       idleStackTops: config.interruptStackTops,
+      clockIntervalNs: config.clockIntervalNs,
+      bootSystemTime: BOOT_SYSTEM_TIME,
     });
+    this.ticksSent = new Array<number>(config.cpus).fill(0);
     this.localNs = new Array<number>(config.cpus).fill(0);
     this.halted = new Array<boolean>(config.cpus).fill(false);
     this.doorbellAtHalt = new Array<number>(config.cpus).fill(0);
@@ -124,8 +137,29 @@ export class Coordinator {
   // Events shared by both modes
   // ---------------------------------------------------------------------------------------
 
-  private nextEvent(): PendingEvent {
-    let best: PendingEvent = { timeNs: this.clock.nextEventNs(), source: 'clock', index: 0 };
+  /** Whether CPU `cpu` is halted in its idle loop (deterministic: as its last slice reported; parallel: as it published). */
+  private cpuIdle(cpu: number): boolean {
+    if (this.config.mode === 'deterministic') return this.halted[cpu]!;
+    return Atomics.load(this.i32, this.layout.prcb(cpu) + PrcbField.IDLE) === 1;
+  }
+
+  private anyCpuBusy(): boolean {
+    for (let cpu = 0; cpu < this.config.cpus; cpu++) if (!this.cpuIdle(cpu)) return true;
+    return false;
+  }
+
+  /**
+   * The next event: a device line, or the next clock tick anyone needs. Ticks go only to CPUs that
+   * are not idle, so while every CPU is idle the clock skips ahead to the tick a timer is due at
+   * (or stays quiet): an idle machine costs no host time. `floorNs`: the time the machine has
+   * reached; ticks skipped before it are not replayed one by one.
+   */
+  private nextEvent(floorNs = 0): PendingEvent {
+    const interval = this.clock.intervalNs;
+    // after a stretch of skipped ticks, the next one is the latest boundary at or before floorNs
+    let clockNs = Math.max(this.clock.nextEventNs(), Math.floor(floorNs / interval) * interval);
+    if (!this.anyCpuBusy()) clockNs = Math.max(clockNs, this.dispatcher.nextTimerTickNs());
+    let best: PendingEvent = { timeNs: clockNs, source: 'clock', index: 0 };
     for (let i = 0; i < this.devices.length; i++) {
       const t = this.devices[i]!.nextEventNs();
       if (t < best.timeNs) best = { timeNs: t, source: 'device', index: i };
@@ -136,12 +170,19 @@ export class Coordinator {
   /** Deliver one due event at emulated time `stampNs`. Returns the CPUs it sent to. */
   private deliver(event: PendingEvent, stampNs: number, woken: (cpu: number) => void): void {
     if (event.source === 'clock') {
-      const tick = this.clock.fire();
+      const tick = this.clock.fireAt(stampNs);
+      const tickNs = tick * this.clock.intervalNs;
+      // KeUpdateSystemTime's TimerRequest test: the clock owner (CPU 0) runs the expiration
+      const timerRequest = !this.timerRequestPending && this.dispatcher.timerDue(tickNs);
+      if (timerRequest) this.timerRequestPending = true;
       for (let cpu = 0; cpu < this.config.cpus; cpu++) {
-        this.port.send(actorOfCpu(cpu), Kind.CLOCK_TICK, 3, tick, timeLo(stampNs), timeHi(stampNs));
+        const request = cpu === 0 && timerRequest;
+        if (this.cpuIdle(cpu) && !request) continue;
+        this.ticksSent[cpu]! += 1;
+        this.port.send(actorOfCpu(cpu), Kind.CLOCK_TICK, 4, tick, timeLo(tickNs), timeHi(tickNs), request ? 1 : 0);
         woken(cpu);
       }
-      this.checkClockWatchdog(tick);
+      this.checkClockWatchdog();
       return;
     }
     const device = this.devices[event.index]!;
@@ -165,15 +206,15 @@ export class Coordinator {
    * stuck with interrupts masked. The bugcheck is raised on a CPU that is still taking ticks (as NT
    * raises it from the clock path of the CPU that notices), or on the hung one if it is alone.
    */
-  private checkClockWatchdog(tick: number): void {
+  private checkClockWatchdog(): void {
     if (this.watchdogFired || this.bugchecked) return;
     const limit = this.config.clockWatchdogTicks;
+    const missed = (cpu: number): number => this.ticksSent[cpu]! - Atomics.load(this.i32, this.layout.prcb(cpu) + PrcbField.TICKS_TAKEN);
     for (let cpu = 0; cpu < this.config.cpus; cpu++) {
-      const taken = Atomics.load(this.i32, this.layout.prcb(cpu) + PrcbField.TICKS_TAKEN);
-      if (tick - taken > limit) {
+      if (missed(cpu) > limit) {
         let reporter = cpu;
         for (let other = 0; other < this.config.cpus; other++) {
-          if (other !== cpu && tick - Atomics.load(this.i32, this.layout.prcb(other) + PrcbField.TICKS_TAKEN) <= 2) {
+          if (other !== cpu && this.ticksSent[other]! > 0 && missed(other) <= 2) {
             reporter = other;
             break;
           }
@@ -244,8 +285,9 @@ export class Coordinator {
       oldIrql: request.oldIrql,
       quantum: request.quantum,
       dpcActive: (request.flags & RequestFlag.DPC_ACTIVE) !== 0,
+      timeNs: request.timeNs,
     };
-    const [a0, a1, a2, a3] = request.args as [number, number, number, number, number, number];
+    const [a0, a1, a2, a3, a4, a5] = request.args as [number, number, number, number, number, number];
     let outcome: DispatchOutcome;
     switch (request.op) {
       case DispatcherOp.KeSetEvent:
@@ -267,7 +309,29 @@ export class Coordinator {
         outcome = db.releaseMutant(caller, a0, a1, a2 !== 0, a3 !== 0);
         break;
       case DispatcherOp.KeWaitForObjects:
-        outcome = db.waitForObjects(caller, request.tail, a1 === WaitType.WaitAll ? WaitType.WaitAll : WaitType.WaitAny, a2, a3 < 0 ? null : 0, request.callPc);
+        outcome = db.waitForObjects(caller, request.tail, a1 === WaitType.WaitAll ? WaitType.WaitAll : WaitType.WaitAny, a2, a3 < 0 ? null : joinTime(a4, a5), request.callPc);
+        break;
+      case DispatcherOp.KeInitializeTimer:
+        outcome = db.initializeTimer(caller, a0, a1 !== 0);
+        break;
+      case DispatcherOp.KeSetTimer:
+        outcome = db.setTimer(caller, a0, joinTime(a1, a2), a3, a4);
+        break;
+      case DispatcherOp.KeCancelTimer:
+        outcome = db.cancelTimer(caller, a0);
+        break;
+      case DispatcherOp.KiTimerExpiration:
+        outcome = db.expireTimers(caller);
+        if (outcome.status === 1) this.timerRequestPending = false;
+        break;
+      case DispatcherOp.KeDelayExecutionThread:
+        outcome = db.delayExecution(caller, joinTime(a0, a1), request.callPc);
+        break;
+      case DispatcherOp.MmAccessFault:
+        outcome = db.pageFault(caller, a0, this.config.pagingLatencyNs);
+        break;
+      case DispatcherOp.KeSetSystemTime:
+        outcome = db.setSystemTime(caller, joinTime(a0, a1));
         break;
       case DispatcherOp.KiDispatchInterrupt:
         outcome = db.dispatch(caller, a0 !== 0);
@@ -288,10 +352,16 @@ export class Coordinator {
         outcome = db.queryPriority(caller, a0);
         break;
       case DispatcherOp.PeekNextThread:
-        outcome = { status: db.peekNextThread(caller.cpu).id, switchTo: null, requestDispatch: false, ipiTargets: [], quantum: request.quantum, bugcheck: null };
+        outcome = { status: db.peekNextThread(caller.cpu).id, switchTo: null, requestDispatch: false, ipiTargets: [], quantum: request.quantum, bugcheck: null, dpcs: [], systemTime: 0 };
         break;
       default:
         throw new Error(`coordinator: unknown dispatcher operation ${request.op} from CPU ${request.cpu}`);
+    }
+    if (db.systemTimeBias !== this.publishedBias) {
+      // KeSetSystemTime moved system time: every CPU's KeQuerySystemTime reads the bias
+      this.publishedBias = db.systemTimeBias;
+      this.i32[this.layout.control + ControlField.SYSTEM_TIME_BIAS_LO] = timeLo(db.systemTimeBias);
+      this.i32[this.layout.control + ControlField.SYSTEM_TIME_BIAS_HI] = timeHi(db.systemTimeBias);
     }
     this.reply(request.cpu, outcome);
   }
@@ -324,9 +394,13 @@ export class Coordinator {
     w[11] = params[1];
     w[12] = params[2];
     w[13] = params[3];
+    w[14] = timeLo(outcome.systemTime);
+    w[15] = timeHi(outcome.systemTime);
+    w[16] = outcome.dpcs.length;
+    for (let i = 0; i < outcome.dpcs.length; i++) w[DISPATCH_REPLY_WORDS + i] = outcome.dpcs[i]!;
     // the resume action is delivered once, to the CPU that switches the thread in
     if (next) next.resume = { action: ResumeAction.None, value: 0 };
-    this.port.sendWords(actorOfCpu(cpu), Kind.DISPATCH_REPLY, w, 0, DISPATCH_REPLY_WORDS);
+    this.port.sendWords(actorOfCpu(cpu), Kind.DISPATCH_REPLY, w, 0, DISPATCH_REPLY_WORDS + outcome.dpcs.length);
     this.port.flush();
   }
 
@@ -431,7 +505,7 @@ export class Coordinator {
           cpu = c;
         }
       }
-      const event = this.nextEvent();
+      const event = this.nextEvent(cpu < 0 ? this.lastEventNs : minNs);
       if (event.timeNs <= minNs || cpu < 0) {
         if (event.timeNs >= duration) {
           if (cpu < 0 || minNs >= duration) {
@@ -439,6 +513,7 @@ export class Coordinator {
             return;
           }
         } else {
+          this.lastEventNs = event.timeNs;
           this.deliver(event, event.timeNs, (target) => wake(target, event.timeNs));
           this.port.flush();
           continue;

@@ -48,7 +48,8 @@ export interface ThreadConfig {
 export type DispatcherObjectConfig =
   | { id: number; name: string; kind: 'event'; synchronization: boolean; signaled: boolean }
   | { id: number; name: string; kind: 'semaphore'; count: number; limit: number }
-  | { id: number; name: string; kind: 'mutex' | 'mutant' };
+  | { id: number; name: string; kind: 'mutex' | 'mutant' }
+  | { id: number; name: string; kind: 'timer'; synchronization: boolean };
 
 export interface MachineConfig {
   cpus: number;
@@ -66,6 +67,15 @@ export interface MachineConfig {
   spinTimeoutTicks: number;
   /** QuantumReset of every thread, in quantum units (3 per clock tick) */
   threadQuantum: number;
+  /** DPC watchdog (§2.9): clock ticks one DPC or ISR may run (DpcTimeLimit) … */
+  dpcTimeLimitTicks: number;
+  /** … and consecutive ticks a CPU may stay at ≥ DISPATCH_LEVEL (DpcWatchdogPeriod) */
+  dpcWatchdogPeriodTicks: number;
+  /** emulated ns a page-in (the simulated disk read of a page fault) takes */
+  pagingLatencyNs: number;
+  /** pages (4 KB, by number) of pageable memory, and which of them start out of memory */
+  pageable: number[];
+  initiallyPagedOut: number[];
   threads: ThreadConfig[];
   objects: DispatcherObjectConfig[];
   /** each CPU's interrupt stack top (its idle thread's initial stack, reported by 0xB8) */

@@ -19,13 +19,14 @@
 import { BugCheck, BUGCHECK, bugcheckName } from '../kernel/bugcheck.js';
 import { APC_LEVEL, DISPATCH_LEVEL, PASSIVE_LEVEL, irqlName, irqlTable, vectorToIrql } from '../kernel/irql.js';
 import { ResumeAction } from '../kernel/thread.js';
+import { BOOT_SYSTEM_TIME } from '../kernel/timer.js';
 import { STATUS, WaitType, CLOCK_QUANTUM_DECREMENT, MAXIMUM_WAIT_OBJECTS, THREAD_WAIT_OBJECTS } from '../kernel/status.js';
 import { spinLockWord, spinLockHolderCpu, spinLockHolderThread, QueuedLockField, LOCK_QUEUE_WAIT, LOCK_QUEUE_OWNER } from '../kernel/spinlock.js';
 import type { IrqlTable } from '../kernel/irql.js';
 import { DpcImportanceValue, dpcTag, dpcTagCpu, shouldRequestLocalDpc, shouldRequestRemoteDpc, updateDpcRate } from '../kernel/dpc.js';
 import type { DpcRateState } from '../kernel/dpc.js';
 import { LocalApic } from '../hal/lapic.js';
-import { Interpreter, enterRoutine, KCALL_DONE, KCALL_RETRY, STEP_OK, STEP_RETURNED, STEP_RETRY, STEP_YIELD } from '../isa/interpreter.js';
+import { Interpreter, enterRoutine, KCALL_DONE, KCALL_RETRY, STEP_OK, STEP_RETURNED, STEP_RETRY, STEP_YIELD, CHECK_PROCEED, CHECK_RETRY, PAGE_SHIFT } from '../isa/interpreter.js';
 import type { ExecHost } from '../isa/interpreter.js';
 import { KC, kernelCallById } from '../isa/kcalls.js';
 import { disassemble } from '../isa/disasm.js';
@@ -38,6 +39,7 @@ import {
   COORDINATOR_ACTOR,
   actorOfCpu,
   decodeMessage,
+  joinTime,
   timeHi,
   timeLo,
   assertNever,
@@ -83,6 +85,8 @@ interface CodeFrame {
   base: number;
   routine: number;
   onInterruptStack: boolean;
+  /** which DPC or ISR run this is (the DPC watchdog counts ticks per run), 0 for other frames */
+  serial: number;
 }
 
 /** The dispatcher's answer to this CPU's last request (DISPATCH_REPLY). */
@@ -124,6 +128,7 @@ const PAUSE_CYCLES = 10;
 const LATENCY_SAMPLE_LIMIT = 65536;
 const LAST_EVENTS = 32;
 const PACKET_GENERIC = 1 << 16;
+const STATUS_UNSUCCESSFUL = 0xc0000001 | 0;
 /** stand-in kernel addresses of KTHREADs for bugcheck parameters (the emulator has no kernel address space) */
 export function threadAddress(threadId: number): number {
   return threadId <= 0 ? 0 : 0xfb000000 + threadId * 0x400;
@@ -187,6 +192,18 @@ export class Processor implements ExecHost {
   /** spin locks this CPU acquired, by address: who in its frame stack took them and at which IRQL (the deadlock report's holder) */
   private readonly heldLocks = new Map<number, { frame: number; irql: number; what: string; thread: number }>();
 
+  // ---- time (§3) and the DPC watchdog (§2.9) ----
+  /** PRCB TimerRequest: the clock found a timer due; the next KiRetireDpcList runs the expiration */
+  private timerRequest = false;
+  private routineSerial = 0;
+  /** DpcTimeCount: ticks the same DPC/ISR run has been interrupted by; watchdogSerial: which run */
+  private dpcTimeCount = 0;
+  private watchdogSerial = 0;
+  /** DpcWatchdogCount: consecutive ticks that found this CPU at ≥ DISPATCH_LEVEL */
+  private dpcWatchdogCount = 0;
+  /** a page fault pushed its MmAccessFault frame during the step that reported CHECK_RETRY */
+  private faultFramePushed = false;
+
   // ---- time ----
   private sliceStartNs = 0;
   private sliceStartCycles = 0;
@@ -230,6 +247,8 @@ export class Processor implements ExecHost {
     this.counters = layout.counters(this.cpu);
     this.prcb = layout.prcb(this.cpu);
     this.pageFlags = new Uint8Array(Math.ceil((layout.params.memoryWords * 4) / 4096) + 1);
+    // accesses to pageable pages go through checkAccess (is the page resident?)
+    for (const page of config.pageable) this.pageFlags[page] = 1;
     this.interp = new Interpreter(code, this.memory, this);
     this.contexts = new Int32Array(MAX_FRAMES * ContextField.WORDS);
     this.irqlOfVector = new Int32Array(256);
@@ -268,7 +287,7 @@ export class Processor implements ExecHost {
   /** The bottom frame of a (non-idle) thread: its context in the shared thread table. */
   private threadFrame(threadId: number): CodeFrame {
     const base = this.layout.thread(threadId - 1) + ThreadField.CONTEXT;
-    return { kind: FRAME_CODE, irql: PASSIVE_LEVEL, role: 'thread', ctx: this.i32, base, routine: this.i32[base + ContextField.ROUTINE]!, onInterruptStack: false };
+    return { kind: FRAME_CODE, irql: PASSIVE_LEVEL, role: 'thread', ctx: this.i32, base, routine: this.i32[base + ContextField.ROUTINE]!, onInterruptStack: false, serial: 0 };
   }
 
   // ======================================================================================
@@ -337,7 +356,11 @@ export class Processor implements ExecHost {
             continue;
           }
           if (status === STEP_RETRY) {
-            // a stall that used up the budget is not a spin; anything else retried is one
+            // a page fault's frame runs next; a stall that used up the budget is not a spin; anything else retried is one
+            if (this.faultFramePushed) {
+              this.faultFramePushed = false;
+              continue;
+            }
             if (interp.cycles >= cycleLimit) continue;
             interp.cycles += PAUSE_CYCLES;
             this.spun();
@@ -432,7 +455,8 @@ export class Processor implements ExecHost {
     args[2] = a3;
     args[3] = a4;
     enterRoutine(this.contexts, base, this.routineEntry(routine), routine, stackTop, this.config.interruptStack.limit, args, this.memory);
-    this.frames.push({ kind: FRAME_CODE, irql: this.irql, role, ctx: this.contexts, base, routine, onInterruptStack: true });
+    const serial = role === 'dpc' || role === 'isr' ? ++this.routineSerial : 0;
+    this.frames.push({ kind: FRAME_CODE, irql: this.irql, role, ctx: this.contexts, base, routine, onInterruptStack: true, serial });
   }
   private readonly argScratch = new Int32Array(4);
 
@@ -561,6 +585,7 @@ export class Processor implements ExecHost {
     Atomics.store(this.i32, this.prcb + PrcbField.TICKS_TAKEN, this.ticksTaken);
     this.f64[this.counters + CounterField.CLOCK_TICKS] = this.ticksTaken;
     this.record(TraceEvent.CLOCK, this.ticksTaken, vector, 0);
+    this.dpcWatchdog(oldIrql);
     const requestDispatch = updateDpcRate(this.dpcRate, this.dpcQueue.length, this.dpcRoutineActive, this.config.dpc);
     this.i32[this.prcb + PrcbField.MAXIMUM_DPC_QUEUE_DEPTH] = this.dpcRate.maximumDpcQueueDepth;
     if (requestDispatch) this.requestDpcInterrupt();
@@ -576,6 +601,48 @@ export class Processor implements ExecHost {
     // a generator must yield at least once to be a frame; the tick itself is atomic
     return;
     yield 0;
+  }
+
+  /**
+   * The DPC watchdog (§2.9), on each tick: ticks the same DPC or ISR keeps running past DpcTimeLimit
+   * is 0x133 with P1 = 0; consecutive ticks at ≥ DISPATCH_LEVEL past the watchdog period, P1 = 1.
+   */
+  private dpcWatchdog(interruptedIrql: number): void {
+    if (interruptedIrql < DISPATCH_LEVEL) {
+      this.dpcWatchdogCount = 0;
+      this.dpcTimeCount = 0;
+      this.watchdogSerial = 0;
+      return;
+    }
+    this.dpcWatchdogCount++;
+    let running: CodeFrame | null = null;
+    for (let i = this.frames.length - 1; i >= 0; i--) {
+      const f = this.frames[i]!;
+      if (f.kind === FRAME_CODE && f.serial !== 0) {
+        running = f;
+        break;
+      }
+    }
+    if (running) {
+      if (running.serial === this.watchdogSerial) this.dpcTimeCount++;
+      else {
+        this.watchdogSerial = running.serial;
+        this.dpcTimeCount = 1;
+      }
+      if (this.dpcTimeCount > this.config.dpcTimeLimitTicks) {
+        throw new BugCheck(BUGCHECK.DPC_WATCHDOG_VIOLATION, 0, this.dpcTimeCount, this.config.dpcTimeLimitTicks, 0).withDetail(
+          `${running.role === 'dpc' ? 'DPC routine' : 'ISR'} ${this.routineName(running.routine)} on CPU ${this.cpu} has run for ${this.dpcTimeCount} clock ticks; its allotment (DpcTimeLimit) is ${this.config.dpcTimeLimitTicks}`,
+        );
+      }
+    } else {
+      this.dpcTimeCount = 0;
+      this.watchdogSerial = 0;
+    }
+    if (this.dpcWatchdogCount > this.config.dpcWatchdogPeriodTicks) {
+      throw new BugCheck(BUGCHECK.DPC_WATCHDOG_VIOLATION, 1, this.config.dpcWatchdogPeriodTicks, 0, 0).withDetail(
+        `CPU ${this.cpu} has stayed at DISPATCH_LEVEL or above for ${this.dpcWatchdogCount} consecutive clock ticks (${this.describeRunning()}); the watchdog period is ${this.config.dpcWatchdogPeriodTicks}`,
+      );
+    }
   }
 
   /** KiIpiServiceRoutine (§7.1): APC, then DPC, then freeze, then packets. */
@@ -617,7 +684,7 @@ export class Processor implements ExecHost {
    * thread's IRQL, not the interrupted one.
    */
   private *dispatchInterrupt(oldIrql: number): KernelGenerator {
-    if (this.dpcQueue.length > 0) yield* this.retireDpcList();
+    if (this.dpcQueue.length > 0 || this.timerRequest) yield* this.retireDpcList();
     else this.clearDpcRequest();
     let resumeIrql = oldIrql;
     if (this.quantumEnd || this.reschedulePending) {
@@ -640,6 +707,10 @@ export class Processor implements ExecHost {
     do {
       this.dpcRoutineActive = true;
       this.i32[this.prcb + PrcbField.DPC_ROUTINE_ACTIVE] = 1;
+      if (this.timerRequest) {
+        this.timerRequest = false;
+        yield* this.timerExpiration();
+      }
       while (this.dpcQueue.length > 0) {
         const entry = this.dpcQueue.shift()!;
         this.publishDepth();
@@ -654,19 +725,23 @@ export class Processor implements ExecHost {
         if (entry.fromIsr) this.sample(this.isrToDpc, 1, now - entry.insertedNs);
         this.f64[this.counters + CounterField.DPCS] += 1;
         this.record(TraceEvent.DPC_START, entry.dpc, routine, 0);
-        this.pushCall('dpc', routine, entry.dpc, context, sa1, sa2);
+        this.pushCall('dpc', routine, entry.dpc + 1, context, sa1, sa2);
         yield SIGNAL_CALL;
         this.record(TraceEvent.DPC_END, entry.dpc, 0, 0);
-        if (this.irql !== DISPATCH_LEVEL) {
-          throw new BugCheck(BUGCHECK.IRQL_UNEXPECTED_VALUE, (this.irql << 16) | (DISPATCH_LEVEL << 8), routine, entry.dpc, 0).withDetail(
-            `DPC ${this.config.dpcNames[entry.dpc] ?? entry.dpc} (routine ${this.routineName(routine)}) returned at ${irqlName(this.config.arch, this.irql)} instead of DISPATCH_LEVEL`,
-          );
-        }
+        this.checkDpcReturnIrql(entry.dpc, routine);
       }
       this.dpcRoutineActive = false;
       this.i32[this.prcb + PrcbField.DPC_ROUTINE_ACTIVE] = 0;
       this.clearDpcRequest();
     } while (this.dpcQueue.length > 0);
+  }
+
+  /** A DPC routine must return at DISPATCH_LEVEL (emulator policy: 0xC8 otherwise). */
+  private checkDpcReturnIrql(dpc: number, routine: number): void {
+    if (this.irql === DISPATCH_LEVEL) return;
+    throw new BugCheck(BUGCHECK.IRQL_UNEXPECTED_VALUE, (this.irql << 16) | (DISPATCH_LEVEL << 8), routine, dpc, 0).withDetail(
+      `DPC ${this.config.dpcNames[dpc] ?? dpc} (routine ${this.routineName(routine)}) returned at ${irqlName(this.config.arch, this.irql)} instead of DISPATCH_LEVEL`,
+    );
   }
 
   /**
@@ -676,7 +751,7 @@ export class Processor implements ExecHost {
    */
   private *idleLoop(): KernelGenerator {
     for (;;) {
-      if (this.dpcQueue.length > 0) {
+      if (this.dpcQueue.length > 0 || this.timerRequest) {
         this.softPending &= ~(1 << DISPATCH_LEVEL);
         this.setIrql(DISPATCH_LEVEL);
         yield* this.retireDpcList();
@@ -734,6 +809,11 @@ export class Processor implements ExecHost {
       case 'clock/tick':
         // CPU 0 owns the clock (KeUpdateSystemTime); the others take the clock IPI (KeUpdateRunTime)
         this.apic.postOnce(this.cpu === 0 ? this.table.clockVector : this.table.clockIpiVector, message.timeNs);
+        if (message.timerRequest) {
+          // KeUpdateSystemTime found a timer due: TimerRequest, and a DISPATCH interrupt to expire it
+          this.timerRequest = true;
+          this.requestSoftwareInterrupt(DISPATCH_LEVEL);
+        }
         return;
       case 'ipi':
         this.f64[this.counters + CounterField.IPIS_RECEIVED] += 1;
@@ -1023,7 +1103,7 @@ export class Processor implements ExecHost {
    * parallel mode spins, taking interrupts above SYNCH_LEVEL. The caller lowers the IRQL afterwards:
    * to its own old IRQL, or to the new thread's when the reply switched.
    */
-  private *dispatcherCall(op: number, oldIrql: number, a0 = 0, a1 = 0, a2 = 0, a3 = 0, tail: ArrayLike<number> | null = null, callPc = 0): Generator<number, DispatchReply, number> {
+  private *dispatcherCall(op: number, oldIrql: number, a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, tail: ArrayLike<number> | null = null, callPc = 0): Generator<number, DispatchReply, number> {
     if (this.irql < this.table.synch) this.setIrql(this.table.synch);
     const w = this.requestWords;
     w[0] = op;
@@ -1033,12 +1113,15 @@ export class Processor implements ExecHost {
     w[4] = this.quantum;
     w[5] = this.dpcRoutineActive ? RequestFlag.DPC_ACTIVE : 0;
     w[6] = callPc;
-    w[7] = a0;
-    w[8] = a1;
-    w[9] = a2;
-    w[10] = a3;
-    w[11] = 0;
-    w[12] = 0;
+    const now = Math.round(this.now());
+    w[7] = timeLo(now);
+    w[8] = timeHi(now);
+    w[9] = a0;
+    w[10] = a1;
+    w[11] = a2;
+    w[12] = a3;
+    w[13] = a4;
+    w[14] = a5;
     let length = DISPATCH_REQUEST_WORDS;
     if (tail) for (let i = 0; i < tail.length; i++) w[length++] = tail[i]!;
     const running = this.currentThread !== this.idleThread ? this.layout.thread(this.currentThread - 1) : -1;
@@ -1068,6 +1151,10 @@ export class Processor implements ExecHost {
     for (let target = 0; target < this.config.cpus; target++) {
       const bit = target < 32 ? (reply.ipiLo >>> target) & 1 : (reply.ipiHi >>> (target - 32)) & 1;
       if (bit) this.sendIpi(target, IpiRequest.DPC | IpiRequest.RESCHEDULE);
+    }
+    // a timer that expired inside the call (KeSetTimer with a due time already past): queue its DPC
+    if (op !== DispatcherOp.KiTimerExpiration) {
+      for (const dpc of reply.dpcs) this.insertQueueDpc(dpc, timeLo(reply.systemTime), timeHi(reply.systemTime));
     }
     if (reply.flags & ReplyFlag.SWITCH) {
       yield* this.swapContext(reply);
@@ -1100,6 +1187,11 @@ export class Processor implements ExecHost {
       if (reply.resumeAction === ResumeAction.SetResult) this.i32[base + ContextField.R0] = reply.resumeValue;
       else if (reply.resumeAction === ResumeAction.RestartCall) this.i32[base + ContextField.PC] = reply.resumeValue;
       else if (reply.resumeAction === ResumeAction.StartContext) this.i32[base + ContextField.R0 + 1] = reply.resumeValue;
+      else if (reply.resumeAction === ResumeAction.PageIn) {
+        // the disk read is done: the page is resident, and the faulting instruction (pc unchanged) runs again
+        Atomics.store(this.i32, this.layout.pageState(reply.resumeValue), 0);
+        this.record(TraceEvent.PAGE_IN, reply.resumeValue << PAGE_SHIFT, next, 0);
+      }
       if (this.cpu < 32) Atomics.or(this.i32, record + ThreadField.RAN_ON_LO, 1 << this.cpu);
       else Atomics.or(this.i32, record + ThreadField.RAN_ON_HI, 1 << (this.cpu - 32));
     }
@@ -1169,7 +1261,7 @@ export class Processor implements ExecHost {
    * release, read and priority calls need IRQL ≤ DISPATCH_LEVEL, else 0xA; after a set/release
    * with Wait = TRUE only a wait may come next.
    */
-  private dispatcherKcall(name: string, op: number, ctx: Int32Array, base: number, a0 = 0, a1 = 0, a2 = 0, a3 = 0): number {
+  private dispatcherKcall(name: string, op: number, ctx: Int32Array, base: number, a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0): number {
     this.checkNotWaitNext(name);
     if (this.irql > DISPATCH_LEVEL) {
       throw new BugCheck(BUGCHECK.IRQL_NOT_LESS_OR_EQUAL, a0, this.irql, 0, this.currentPc()).withDetail(
@@ -1177,13 +1269,13 @@ export class Processor implements ExecHost {
       );
     }
     const keepLock = (op === DispatcherOp.KeSetEvent || op === DispatcherOp.KePulseEvent ? a2 : op === DispatcherOp.KeReleaseSemaphore || op === DispatcherOp.KeReleaseMutant ? a3 : 0) !== 0;
-    this.pushKernel(name, 'kernel', this.dispatcherOperation(op, a0, a1, a2, a3, keepLock, ctx, base), false);
+    this.pushKernel(name, 'kernel', this.dispatcherOperation(op, a0, a1, a2, a3, a4, keepLock, ctx, base), false);
     return KCALL_DONE;
   }
 
-  private *dispatcherOperation(op: number, a0: number, a1: number, a2: number, a3: number, keepLock: boolean, ctx: Int32Array, base: number): KernelGenerator {
+  private *dispatcherOperation(op: number, a0: number, a1: number, a2: number, a3: number, a4: number, keepLock: boolean, ctx: Int32Array, base: number): KernelGenerator {
     const oldIrql = this.irql;
-    const reply = yield* this.dispatcherCall(op, oldIrql, a0, a1, a2, a3);
+    const reply = yield* this.dispatcherCall(op, oldIrql, a0, a1, a2, a3, a4);
     if (reply.flags & ReplyFlag.SWITCH) {
       // preempted inside the call (§4.7): r0 reaches the caller when it resumes
       this.setIrql(reply.nextWaitIrql);
@@ -1238,7 +1330,18 @@ export class Processor implements ExecHost {
   private *waitOperation(objects: ArrayLike<number>, waitType: number, waitReason: number, timeout: number | null, waitNextIrql: number, callPc: number, ctx: Int32Array, base: number): KernelGenerator {
     const oldIrql = waitNextIrql >= 0 ? waitNextIrql : this.irql;
     const ids = Array.from(objects);
-    const reply = yield* this.dispatcherCall(DispatcherOp.KeWaitForObjects, oldIrql, ids.length, waitType, waitReason, timeout === null ? -1 : 0, ids, callPc);
+    const reply = yield* this.dispatcherCall(
+      DispatcherOp.KeWaitForObjects,
+      oldIrql,
+      ids.length,
+      waitType,
+      waitReason,
+      timeout === null ? -1 : 1,
+      timeout === null ? 0 : timeLo(timeout),
+      timeout === null ? 0 : timeHi(timeout),
+      ids,
+      callPc,
+    );
     if (reply.flags & ReplyFlag.SWITCH) {
       this.setIrql(reply.nextWaitIrql);
       return;
@@ -1247,25 +1350,115 @@ export class Processor implements ExecHost {
     this.setIrql(oldIrql);
   }
 
-  /** A wait's timeout: null for none (a NULL pointer: wait forever), else the LARGE_INTEGER's value in 100 ns units. */
+  /** A wait's timeout: null for none (a NULL pointer: wait forever), else the LARGE_INTEGER's value in 100 ns units (negative: relative). */
   private readTimeout(address: number): number | null {
     if (address === 0) return null;
-    const lo = this.readWord(address);
-    const hi = this.readWord(address + 4);
-    const value = hi * 4294967296 + (lo >>> 0);
-    if (value !== 0) {
-      throw new BugCheck(BUGCHECK.KMODE_EXCEPTION_NOT_HANDLED, STATUS.INVALID_PARAMETER, this.currentPc(), address, 0).withDetail(
-        `a wait with a non-zero timeout (${value} × 100 ns): timeouts other than zero (poll) and NULL (forever) come with the timer machinery`,
-      );
-    }
-    return value;
+    return this.readLargeInteger(address);
+  }
+
+  private readLargeInteger(address: number): number {
+    return joinTime(this.readWord(address), this.readWord(address + 4));
+  }
+
+  private writeLargeInteger(address: number, value: number): void {
+    this.touch(address, 1);
+    this.touch(address + 4, 1);
+    this.memory[address >>> 2] = timeLo(value);
+    this.memory[(address >>> 2) + 1] = timeHi(value);
   }
 
   private readWord(address: number): number {
-    if ((address & 3) !== 0 || address < 4096 || address >>> 2 >= this.memory.length) {
-      throw new BugCheck(BUGCHECK.PAGE_FAULT_IN_NONPAGED_AREA, address, 0, this.currentPc(), 0);
-    }
+    this.touch(address, 0);
     return this.memory[address >>> 2]!;
+  }
+
+  /**
+   * A kernel call touching emulated memory on the caller's behalf (a wait's object array, a
+   * LARGE_INTEGER, a spin lock): an invalid address is 0x50, a non-resident pageable page 0xD1
+   * (kernel calls run at raised IRQL or cannot wait for a page-in midway).
+   */
+  private touch(address: number, access: number): void {
+    if ((address & 3) !== 0 || address < 4096 || address >>> 2 >= this.memory.length) {
+      throw new BugCheck(BUGCHECK.PAGE_FAULT_IN_NONPAGED_AREA, address, access, this.currentPc(), 0);
+    }
+    const page = address >>> PAGE_SHIFT;
+    if (this.pageFlags[page] && Atomics.load(this.i32, this.layout.pageState(page)) !== 0) throw this.pagedAtRaisedIrql(address, access, this.currentPc());
+  }
+
+  /**
+   * KeDelayExecutionThread(mode, alertable, interval): the IRQL rules of a wait that can block (a DPC
+   * gets 0xB8: the first seed's crash); the thread sleeps on its own timer.
+   */
+  private delayKcall(intervalAddress: number, ctx: Int32Array, base: number): number {
+    const oldIrql = this.waitNext ? this.waitNextIrql : this.irql;
+    const interval = this.readLargeInteger(intervalAddress);
+    if (oldIrql >= DISPATCH_LEVEL) {
+      if (this.dpcRoutineActive && oldIrql === DISPATCH_LEVEL) {
+        this.pushKernel('KeDelayExecutionThread', 'kernel', this.switchFromDpc('KeDelayExecutionThread'), false);
+        return KCALL_DONE;
+      }
+      throw new BugCheck(BUGCHECK.IRQL_NOT_LESS_OR_EQUAL, 0, oldIrql, 0, this.currentPc()).withDetail(
+        `KeDelayExecutionThread at ${irqlName(this.config.arch, oldIrql)} on thread ${this.threadName(this.currentThread)}: a delay blocks, which needs IRQL ≤ APC_LEVEL`,
+      );
+    }
+    this.waitNext = false;
+    const callPc = ctx[base + ContextField.PC]!;
+    this.pushKernel('KeDelayExecutionThread', 'kernel', this.delayOperation(interval, oldIrql, callPc, ctx, base), false);
+    return KCALL_DONE;
+  }
+
+  private *delayOperation(interval: number, oldIrql: number, callPc: number, ctx: Int32Array, base: number): KernelGenerator {
+    const reply = yield* this.dispatcherCall(DispatcherOp.KeDelayExecutionThread, oldIrql, timeLo(interval), timeHi(interval), 0, 0, 0, 0, null, callPc);
+    if (reply.flags & ReplyFlag.SWITCH) {
+      this.setIrql(reply.nextWaitIrql);
+      return;
+    }
+    ctx[base + ContextField.R0] = reply.status;
+    this.setIrql(oldIrql);
+  }
+
+  /**
+   * KiTimerExpiration (§3.6), in KiRetireDpcList at DISPATCH_LEVEL: the dispatcher expires the due
+   * timers a batch at a time (releasing their waiters and re-arming periodic ones first); each
+   * expired timer's DPC then runs here, in expiration order, with SystemArgument1/2 = the system
+   * time, unless it is targeted at another CPU, which gets it through KeInsertQueueDpc.
+   */
+  private *timerExpiration(): KernelGenerator {
+    for (;;) {
+      const reply = yield* this.dispatcherCall(DispatcherOp.KiTimerExpiration, DISPATCH_LEVEL);
+      this.setIrql(DISPATCH_LEVEL);
+      const sa1 = timeLo(reply.systemTime);
+      const sa2 = timeHi(reply.systemTime);
+      for (const dpc of reply.dpcs) {
+        const record = this.layout.dpc(dpc);
+        this.record(TraceEvent.TIMER_EXPIRED, dpc, 0, 0);
+        const target = this.i32[record + DpcField.TARGET]!;
+        if (target >= 0 && target !== this.cpu) {
+          this.insertQueueDpc(dpc, sa1, sa2);
+          continue;
+        }
+        const routine = this.i32[record + DpcField.ROUTINE]!;
+        this.f64[this.counters + CounterField.DPCS] += 1;
+        this.record(TraceEvent.DPC_START, dpc, routine, 1);
+        this.pushCall('dpc', routine, dpc + 1, this.i32[record + DpcField.CONTEXT]!, sa1, sa2);
+        yield SIGNAL_CALL;
+        this.record(TraceEvent.DPC_END, dpc, 0, 0);
+        this.checkDpcReturnIrql(dpc, routine);
+      }
+      if (reply.status === 1) return;
+    }
+  }
+
+  /** Interrupt time (100 ns) as of the last clock tick: KeQueryInterruptTime. */
+  private interruptTime(): number {
+    return Math.floor(this.now() / this.config.clockIntervalNs) * Math.round(this.config.clockIntervalNs / 100);
+  }
+
+  /** System time (100 ns since 1601): boot time + interrupt time + KeSetSystemTime's bias. */
+  private systemTime(): number {
+    const control = this.layout.control;
+    const bias = joinTime(this.i32[control + ControlField.SYSTEM_TIME_BIAS_LO]!, this.i32[control + ControlField.SYSTEM_TIME_BIAS_HI]!);
+    return BOOT_SYSTEM_TIME + this.interruptTime() + bias;
   }
 
   /** ZwYieldExecution: like a wait, a switch from a DPC is 0xB8; at or above DISPATCH_LEVEL in a thread, 0xA. */
@@ -1280,7 +1473,7 @@ export class Processor implements ExecHost {
         `ZwYieldExecution at ${irqlName(this.config.arch, this.irql)}: a switch needs IRQL < DISPATCH_LEVEL`,
       );
     }
-    this.pushKernel('ZwYieldExecution', 'kernel', this.dispatcherOperation(DispatcherOp.NtYieldExecution, 0, 0, 0, 0, false, ctx, base), false);
+    this.pushKernel('ZwYieldExecution', 'kernel', this.dispatcherOperation(DispatcherOp.NtYieldExecution, 0, 0, 0, 0, 0, false, ctx, base), false);
     return KCALL_DONE;
   }
 
@@ -1330,6 +1523,7 @@ export class Processor implements ExecHost {
     if ((address & 3) !== 0 || address < 4096 || address >>> 2 >= this.memory.length) {
       throw new BugCheck(BUGCHECK.PAGE_FAULT_IN_NONPAGED_AREA, address, 1, this.currentPc(), 0).withDetail(`spin lock address 0x${(address >>> 0).toString(16)} is not an aligned word of emulated memory`);
     }
+    this.touch(address, 1);
     return address >>> 2;
   }
 
@@ -1572,7 +1766,7 @@ export class Processor implements ExecHost {
         ctx[base + ContextField.R0] = this.cpu;
         return KCALL_DONE;
       case KC.KeInitializeDpc: {
-        const record = this.dpcRecord(args[0]!);
+        const record = this.layout.dpc(this.dpcIndex(args[0]!));
         this.i32[record + DpcField.ROUTINE] = args[1]!;
         this.i32[record + DpcField.CONTEXT] = args[2]!;
         this.i32[record + DpcField.IMPORTANCE] = DpcImportanceValue.Medium;
@@ -1580,20 +1774,18 @@ export class Processor implements ExecHost {
         return KCALL_DONE;
       }
       case KC.KeInsertQueueDpc:
-        this.dpcRecord(args[0]!);
-        ctx[base + ContextField.R0] = this.insertQueueDpc(args[0]!, args[1]!, args[2]!);
+        ctx[base + ContextField.R0] = this.insertQueueDpc(this.dpcIndex(args[0]!), args[1]!, args[2]!);
         return KCALL_DONE;
       case KC.KeRemoveQueueDpc:
-        this.dpcRecord(args[0]!);
-        ctx[base + ContextField.R0] = this.removeQueueDpc(args[0]!);
+        ctx[base + ContextField.R0] = this.removeQueueDpc(this.dpcIndex(args[0]!));
         return KCALL_DONE;
       case KC.KeSetImportanceDpc:
-        this.i32[this.dpcRecord(args[0]!) + DpcField.IMPORTANCE] = args[1]! & 3;
+        this.i32[this.layout.dpc(this.dpcIndex(args[0]!)) + DpcField.IMPORTANCE] = args[1]! & 3;
         return KCALL_DONE;
       case KC.KeSetTargetProcessorDpc: {
         const target = args[1]!;
         if (target < 0 || target >= this.config.cpus) throw new BugCheck(BUGCHECK.KMODE_EXCEPTION_NOT_HANDLED, 0xc000000d, this.currentPc(), 0, 0);
-        this.i32[this.dpcRecord(args[0]!) + DpcField.TARGET] = target;
+        this.i32[this.layout.dpc(this.dpcIndex(args[0]!)) + DpcField.TARGET] = target;
         return KCALL_DONE;
       }
       case KC.KeIsExecutingDpc:
@@ -1616,13 +1808,13 @@ export class Processor implements ExecHost {
         // interrupts still land during the stall (RETRY keeps pc on the call)
         return this.interp.burn(ctx, base, Math.round(args[0]! * 1000 * this.cyclesPerNs)) ? KCALL_DONE : KCALL_RETRY;
       case KC.KeQueryInterruptTime:
-        ctx[base + ContextField.R0] = Math.floor(this.now() / 100) | 0;
+        ctx[base + ContextField.R0] = timeLo(this.interruptTime());
         return KCALL_DONE;
       case KC.KeQueryPerformanceCounter:
         ctx[base + ContextField.R0] = Math.floor(this.now()) | 0;
         return KCALL_DONE;
       case KC.KeQueryTickCount:
-        ctx[base + ContextField.R0] = this.ticksTaken;
+        ctx[base + ContextField.R0] = Math.floor(this.now() / this.config.clockIntervalNs) | 0;
         return KCALL_DONE;
       case KC.HalRequestSoftwareInterrupt: {
         const level = args[0]!;
@@ -1634,6 +1826,49 @@ export class Processor implements ExecHost {
       case KC.KeSynchronizeExecution:
         this.pushKernel('KeSynchronizeExecution', 'sync', this.synchronizeExecution(args[0]!, args[1]!, args[2]!, ctx, base), false);
         return KCALL_DONE;
+      // ---- time and timers
+      case KC.KeQuerySystemTime:
+        this.writeLargeInteger(args[0]!, this.systemTime());
+        return KCALL_DONE;
+      case KC.KeQueryTimeIncrement:
+        ctx[base + ContextField.R0] = Math.round(this.config.clockIntervalNs / 100);
+        return KCALL_DONE;
+      case KC.KeInitializeTimer:
+        return this.dispatcherKcall('KeInitializeTimer', DispatcherOp.KeInitializeTimer, ctx, base, args[0]!, 0);
+      case KC.KeInitializeTimerEx:
+        return this.dispatcherKcall('KeInitializeTimerEx', DispatcherOp.KeInitializeTimer, ctx, base, args[0]!, args[1]! === 1 ? 1 : 0);
+      case KC.KeSetTimer:
+      case KC.KeSetTimerEx: {
+        const ex = id === KC.KeSetTimerEx;
+        const due = this.readLargeInteger(args[1]!);
+        const period = ex ? args[2]! : 0;
+        const dpc = ex ? args[3]! : args[2]!;
+        return this.dispatcherKcall(ex ? 'KeSetTimerEx' : 'KeSetTimer', DispatcherOp.KeSetTimer, ctx, base, args[0]!, timeLo(due), timeHi(due), period, dpc === 0 ? -1 : this.dpcIndex(dpc));
+      }
+      case KC.KeCancelTimer:
+        return this.dispatcherKcall('KeCancelTimer', DispatcherOp.KeCancelTimer, ctx, base, args[0]!);
+      case KC.KeReadStateTimer:
+        return this.dispatcherKcall('KeReadStateTimer', DispatcherOp.KeReadState, ctx, base, args[0]!);
+      case KC.KeDelayExecutionThread:
+        return this.delayKcall(args[2]!, ctx, base);
+      case KC.KeSetSystemTime: {
+        const value = this.readLargeInteger(args[0]!);
+        return this.dispatcherKcall('KeSetSystemTime', DispatcherOp.KeSetSystemTime, ctx, base, timeLo(value), timeHi(value));
+      }
+      case KC.KeQueryDpcWatchdogInformation: {
+        // KDPC_WATCHDOG_INFORMATION: limits and the time *remaining*, in ticks; unsuccessful outside a DPC
+        const info = args[0]!;
+        for (let i = 0; i < 4; i++) this.touch(info + i * 4, 1);
+        const words = [
+          this.config.dpcTimeLimitTicks,
+          Math.max(0, this.config.dpcTimeLimitTicks - this.dpcTimeCount),
+          this.config.dpcWatchdogPeriodTicks,
+          Math.max(0, this.config.dpcWatchdogPeriodTicks - this.dpcWatchdogCount),
+        ];
+        words.forEach((word, i) => (this.memory[(info >>> 2) + i] = word));
+        ctx[base + ContextField.R0] = this.dpcRoutineActive ? STATUS.SUCCESS : STATUS_UNSUCCESSFUL;
+        return KCALL_DONE;
+      }
       // ---- threads and the dispatcher
       case KC.KeRaiseIrqlToSynchLevel: {
         if (this.table.synch < this.irql) throw new BugCheck(BUGCHECK.IRQL_NOT_GREATER_OR_EQUAL, this.irql, this.table.synch, 0, this.currentPc());
@@ -1784,8 +2019,34 @@ export class Processor implements ExecHost {
   memoryFault(address: number, access: number, pc: number): void {
     throw new BugCheck(BUGCHECK.PAGE_FAULT_IN_NONPAGED_AREA, address, access, pc, 0);
   }
-  checkAccess(_address: number, _access: number, _pc: number): number {
-    return 0;
+  /**
+   * An access to a pageable page (§1.5): resident, it proceeds. Not resident at DISPATCH_LEVEL or
+   * above: 0xD1 DRIVER_IRQL_NOT_LESS_OR_EQUAL (nothing can wait for the disk there). Below it: a
+   * page fault; the thread waits for the page-in (MmAccessFault) and the instruction runs again.
+   */
+  checkAccess(address: number, access: number, pc: number): number {
+    const page = address >>> PAGE_SHIFT;
+    if (Atomics.load(this.i32, this.layout.pageState(page)) === 0) return CHECK_PROCEED;
+    if (this.irql >= DISPATCH_LEVEL || this.currentThread === this.idleThread || this.frames[this.frames.length - 1]?.role !== 'thread') {
+      throw this.pagedAtRaisedIrql(address, access, pc);
+    }
+    this.record(TraceEvent.PAGE_FAULT, address, access, pc);
+    this.pushKernel('MmAccessFault', 'kernel', this.pageFault(page), false);
+    this.faultFramePushed = true;
+    return CHECK_RETRY;
+  }
+
+  private pagedAtRaisedIrql(address: number, access: number, pc: number): BugCheck {
+    const what = access === 1 ? 'write' : access === 8 ? 'execute' : 'read';
+    return new BugCheck(BUGCHECK.DRIVER_IRQL_NOT_LESS_OR_EQUAL, address, this.irql, access, pc).withDetail(
+      `${this.describeRunning()} touched pageable memory ${this.lockName(address)} (${what}) that is not resident, at ${irqlName(this.config.arch, this.irql)}: a page fault needs a wait for the disk, which is impossible at DISPATCH_LEVEL or above`,
+    );
+  }
+
+  private *pageFault(page: number): KernelGenerator {
+    const oldIrql = this.irql;
+    const reply = yield* this.dispatcherCall(DispatcherOp.MmAccessFault, oldIrql, page);
+    this.setIrql(reply.flags & ReplyFlag.SWITCH ? reply.nextWaitIrql : oldIrql);
   }
   arithmeticFault(pc: number): void {
     throw new BugCheck(BUGCHECK.KMODE_EXCEPTION_NOT_HANDLED, 0xc0000094, pc, 0, 0);
@@ -1806,9 +2067,13 @@ export class Processor implements ExecHost {
     return this.config.routines[index]?.name ?? `routine#${index}`;
   }
 
-  private dpcRecord(dpc: number): number {
-    if (dpc < 0 || dpc >= this.config.dpcCount) throw new BugCheck(BUGCHECK.KMODE_EXCEPTION_NOT_HANDLED, 0xc0000008, this.currentPc(), dpc, 0);
-    return this.layout.dpc(dpc);
+  /** A KDPC handle (what `a.dpc(name)` resolves to: its index + 1, so that 0 is NULL) → its index. */
+  private dpcIndex(handle: number): number {
+    const index = handle - 1;
+    if (index < 0 || index >= this.config.dpcCount) {
+      throw new BugCheck(BUGCHECK.KMODE_EXCEPTION_NOT_HANDLED, STATUS.INVALID_HANDLE, this.currentPc(), handle, 0).withDetail(`${handle} is not a KDPC (the scenario declares ${this.config.dpcCount})`);
+    }
+    return index;
   }
 
   private checkIrqlInRange(irql: number): void {

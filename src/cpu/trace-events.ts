@@ -25,6 +25,12 @@ export const TraceEvent = {
   DISPATCHER: 18,
   /** a = lock address, b = 1 acquired / 0 released / 2 found held (spinning starts) */
   SPIN_LOCK: 19,
+  /** a timer's DPC handed out by the expiration: a = the KDPC */
+  TIMER_EXPIRED: 20,
+  /** a = address, b = access (0 read, 1 write, 8 execute), c = pc */
+  PAGE_FAULT: 21,
+  /** a = address of the page, b = the thread */
+  PAGE_IN: 22,
 } as const;
 
 const NAMES: Record<number, string> = {
@@ -47,6 +53,9 @@ const NAMES: Record<number, string> = {
   17: 'switch',
   18: 'dispatcher',
   19: 'spin-lock',
+  20: 'timer',
+  21: 'page-fault',
+  22: 'page-in',
 };
 
 export function traceEventName(event: number): string {

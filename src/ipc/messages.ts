@@ -21,7 +21,7 @@ export function cpuOfActor(actor: number): number {
 export const Kind = {
   /** coordinator → CPU: the IOAPIC delivers a device interrupt. [vector, line, timeLo, timeHi] */
   IRQ_ASSERT: 1,
-  /** coordinator → CPU: a clock interrupt (owner) or clock IPI (others). [tick, timeLo, timeHi] */
+  /** coordinator → CPU: a clock interrupt (owner) or clock IPI (others); timerRequest 1: a timer is due, run KiTimerExpiration. [tick, timeLo, timeHi, timerRequest] */
   CLOCK_TICK: 2,
   /** CPU → CPU: an inter-processor interrupt with NT request bits. [from, bits, timeLo, timeHi] */
   IPI: 3,
@@ -49,13 +49,14 @@ export const Kind = {
   RAISE_BUGCHECK: 14,
   /**
    * CPU → coordinator: one dispatcher operation (the CPU raised to SYNCH_LEVEL and "took the
-   * dispatcher lock"). [op, cpu, thread, oldIrql, quantum, flags, callPc, a0 … a5, then op-specific
-   * words (a wait's object ids)]. The CPU waits for the DISPATCH_REPLY.
+   * dispatcher lock"). [op, cpu, thread, oldIrql, quantum, flags, callPc, timeLo, timeHi, a0 … a5,
+   * then op-specific words (a wait's object ids)]. The CPU waits for the DISPATCH_REPLY.
    */
   DISPATCH_REQUEST: 15,
   /**
    * coordinator → CPU: the outcome. [status, flags, next, nextWaitIrql, quantum, resumeAction,
-   * resumeValue, ipiLo, ipiHi, bugcheckCode, p1, p2, p3, p4]
+   * resumeValue, ipiLo, ipiHi, bugcheckCode, p1, p2, p3, p4, systemTimeLo, systemTimeHi, dpcCount,
+   * then the expired timers' DPCs]
    */
   DISPATCH_REPLY: 16,
   /** coordinator → CPU: a thread was placed in standby here at boot: take the DISPATCH interrupt and switch. [] */
@@ -80,6 +81,15 @@ export const DispatcherOp = {
   KeQueryPriorityThread: 13,
   /** read-only: who would run next here (the "new thread" of a 0xB8) */
   PeekNextThread: 14,
+  KeInitializeTimer: 15,
+  KeSetTimer: 16,
+  KeCancelTimer: 17,
+  /** the clock-owner CPU's expiration pass (TimerRequest): a batch of due timers */
+  KiTimerExpiration: 18,
+  KeDelayExecutionThread: 19,
+  /** a touch of a non-resident pageable page below DISPATCH_LEVEL: wait for the disk read. a0 = page */
+  MmAccessFault: 20,
+  KeSetSystemTime: 21,
 } as const;
 
 /** DISPATCH_REQUEST flags */
@@ -87,12 +97,12 @@ export const RequestFlag = { DPC_ACTIVE: 1 } as const;
 /** DISPATCH_REPLY flags */
 export const ReplyFlag = { SWITCH: 1, REQUEST_DISPATCH: 2, BUGCHECK: 4 } as const;
 /** words of a DISPATCH_REQUEST before the op-specific tail */
-export const DISPATCH_REQUEST_WORDS = 13;
-export const DISPATCH_REPLY_WORDS = 14;
+export const DISPATCH_REQUEST_WORDS = 15;
+export const DISPATCH_REPLY_WORDS = 17;
 
 export type Message =
   | { type: 'irq/assert'; vector: number; line: number; timeNs: number }
-  | { type: 'clock/tick'; tick: number; timeNs: number }
+  | { type: 'clock/tick'; tick: number; timeNs: number; timerRequest: boolean }
   | { type: 'ipi'; from: number; bits: number; timeNs: number }
   | { type: 'dpc/link'; dpc: number; tag: number; timeNs: number; fromIsr: boolean }
   | { type: 'slice/grant'; budgetCycles: number; untilNs: number; startNs: number }
@@ -113,6 +123,8 @@ export type Message =
       quantum: number;
       flags: number;
       callPc: number;
+      /** the caller's emulated time */
+      timeNs: number;
       /** a0 … a5 */
       args: number[];
       /** op-specific words after the fixed part (a wait's object ids) */
@@ -131,6 +143,10 @@ export type Message =
       ipiHi: number;
       bugcheckCode: number;
       bugcheckParams: [number, number, number, number];
+      /** SystemArgument1/2 for the DPCs below */
+      systemTime: number;
+      /** KDPCs of timers that expired in the operation, to queue or call in this order */
+      dpcs: number[];
     }
   | { type: 'reschedule' };
 
@@ -152,7 +168,7 @@ export function decodeMessage(kind: number, w: Int32Array, o: number, length: nu
     case Kind.IRQ_ASSERT:
       return { type: 'irq/assert', vector: w[o]!, line: w[o + 1]!, timeNs: joinTime(w[o + 2]!, w[o + 3]!) };
     case Kind.CLOCK_TICK:
-      return { type: 'clock/tick', tick: w[o]!, timeNs: joinTime(w[o + 1]!, w[o + 2]!) };
+      return { type: 'clock/tick', tick: w[o]!, timeNs: joinTime(w[o + 1]!, w[o + 2]!), timerRequest: w[o + 3] === 1 };
     case Kind.IPI:
       return { type: 'ipi', from: w[o]!, bits: w[o + 1]!, timeNs: joinTime(w[o + 2]!, w[o + 3]!) };
     case Kind.DPC_LINK:
@@ -192,7 +208,8 @@ export function decodeMessage(kind: number, w: Int32Array, o: number, length: nu
         quantum: w[o + 4]!,
         flags: w[o + 5]!,
         callPc: w[o + 6]!,
-        args: [w[o + 7]!, w[o + 8]!, w[o + 9]!, w[o + 10]!, w[o + 11]!, w[o + 12]!],
+        timeNs: joinTime(w[o + 7]!, w[o + 8]!),
+        args: [w[o + 9]!, w[o + 10]!, w[o + 11]!, w[o + 12]!, w[o + 13]!, w[o + 14]!],
         tail,
       };
     }
@@ -210,6 +227,8 @@ export function decodeMessage(kind: number, w: Int32Array, o: number, length: nu
         ipiHi: w[o + 8]!,
         bugcheckCode: w[o + 9]!,
         bugcheckParams: [w[o + 10]!, w[o + 11]!, w[o + 12]!, w[o + 13]!],
+        systemTime: joinTime(w[o + 14]!, w[o + 15]!),
+        dpcs: Array.from(w.subarray(o + DISPATCH_REPLY_WORDS, o + DISPATCH_REPLY_WORDS + w[o + 16]!)),
       };
     case Kind.RESCHEDULE:
       return { type: 'reschedule' };

@@ -34,8 +34,8 @@ const table = [
   { name: 'KiIpiSendPacket', args: ['targetMask', 'routine', 'argument'], doc: 'run routine(argument) at IPI_LEVEL on each CPU in targetMask; returns when all have acknowledged' },
   { name: 'KeBugCheckEx', args: ['code', 'p1', 'p2', 'p3', 'p4'], doc: 'stop the machine with this bugcheck' },
   { name: 'KeStallExecutionProcessor', args: ['microseconds'], doc: 'busy-wait this many emulated microseconds (interrupts still taken)' },
-  { name: 'KeQueryInterruptTime', args: [], doc: 'r0 = emulated interrupt time in 100 ns units (low 32 bits)' },
-  { name: 'KeQueryTickCount', args: [], doc: 'r0 = clock ticks this CPU has taken since boot' },
+  { name: 'KeQueryInterruptTime', args: [], doc: 'r0 = interrupt time in 100 ns units as of the last clock tick (low 32 bits)' },
+  { name: 'KeQueryTickCount', args: [], doc: 'r0 = clock ticks since boot' },
   { name: 'HalRequestSoftwareInterrupt', args: ['irql'], doc: 'request an APC (1) or DISPATCH (2) software interrupt on this CPU' },
   { name: 'KeSynchronizeExecution', args: ['interrupt', 'routine', 'context'], doc: 'raise to the interrupt\'s SynchronizeIrql, take its lock, r0 = routine(context)' },
   { name: 'KeQueryPerformanceCounter', args: [], doc: 'r0 = emulated time in ns (a 1 GHz performance counter), low 32 bits' },
@@ -76,6 +76,30 @@ const table = [
   { name: 'KeReleaseInStackQueuedSpinLock', args: ['handle'], doc: 'release a queued spin lock to the next waiter, then lower to the handle\'s old IRQL' },
   { name: 'KeAcquireInStackQueuedSpinLockAtDpcLevel', args: ['lock', 'handle'], doc: 'take a queued spin lock without raising' },
   { name: 'KeReleaseInStackQueuedSpinLockFromDpcLevel', args: ['handle'], doc: 'release a queued spin lock without lowering' },
+  // ---- time and timers
+  { name: 'KeQuerySystemTime', args: ['currentTime'], doc: 'write the system time (100 ns since 1601, a LARGE_INTEGER) at address currentTime' },
+  { name: 'KeQueryTimeIncrement', args: [], doc: 'r0 = the clock increment in 100 ns units (156250 for 15.625 ms)' },
+  { name: 'KeInitializeTimer', args: ['timer'], doc: 'reinitialise a timer as a notification timer, not set, not signaled' },
+  { name: 'KeInitializeTimerEx', args: ['timer', 'type'], doc: 'reinitialise a timer: NotificationTimer 0, SynchronizationTimer 1' },
+  {
+    name: 'KeSetTimer',
+    args: ['timer', 'dueTime', 'dpc'],
+    doc: 'set a timer; dueTime = address of a LARGE_INTEGER (negative: relative, 100 ns; positive: absolute system time); dpc may be 0; r0 = TRUE if it was already set',
+  },
+  { name: 'KeSetTimerEx', args: ['timer', 'dueTime', 'period', 'dpc'], doc: 'KeSetTimer with a period in milliseconds (re-armed at each expiry); r0 = TRUE if it was already set' },
+  { name: 'KeCancelTimer', args: ['timer'], doc: 'cancel a timer; r0 = TRUE if it was set (a DPC already queued stays queued)' },
+  { name: 'KeReadStateTimer', args: ['timer'], doc: "r0 = the timer's signal state" },
+  {
+    name: 'KeDelayExecutionThread',
+    args: ['waitMode', 'alertable', 'interval'],
+    doc: 'sleep; interval = address of a LARGE_INTEGER (negative: relative); r0 = STATUS_SUCCESS; from a DPC: 0xB8',
+  },
+  { name: 'KeSetSystemTime', args: ['newTime'], doc: 'set the system time (absolute timers move with it); r0 = the change, low 32 bits' },
+  {
+    name: 'KeQueryDpcWatchdogInformation',
+    args: ['information'],
+    doc: 'write DpcTimeLimit, DpcTimeCount, DpcWatchdogLimit, DpcWatchdogCount (ticks; counts are the time remaining) at address information; r0 = STATUS_SUCCESS inside a DPC, else STATUS_UNSUCCESSFUL',
+  },
 ] as const;
 
 export type KernelCallName = (typeof table)[number]['name'];

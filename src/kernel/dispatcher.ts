@@ -21,6 +21,7 @@ import type { DispatcherObject } from './dispatcher-object.js';
 import { Scheduler, newEffects } from './scheduler.js';
 import type { PlacementEffects, SchedulerPrcb } from './scheduler.js';
 import { trySatisfy, linkWaitBlocks, unlinkWaitBlocks, waitTest } from './wait.js';
+import { KTimer, TimerTable } from './timer.js';
 import { BUGCHECK } from './bugcheck.js';
 import { STATUS, WaitReason, LOW_REALTIME_PRIORITY } from './status.js';
 import { DISPATCH_LEVEL } from './irql.js';
@@ -32,8 +33,25 @@ export interface DispatcherConfig {
   events: Array<{ id: number; name: string; synchronization: boolean; signaled: boolean }>;
   semaphores: Array<{ id: number; name: string; count: number; limit: number }>;
   mutexes: Array<{ id: number; name: string; kernelMutex: boolean }>;
+  timers: Array<{ id: number; name: string; synchronization: boolean }>;
   /** the idle threads' initial stack, per CPU (their interrupt stack top) */
   idleStackTops: readonly number[];
+  /** the clock interval (KeMaximumIncrement), in emulated ns */
+  clockIntervalNs: number;
+  /** system time (100 ns since 1601) at interrupt time 0 */
+  bootSystemTime: number;
+}
+
+/** 1 ms in interrupt-time units (100 ns): a timer's Period is in milliseconds. */
+const PERIOD_UNIT = 10_000;
+
+/** A due time as KiComputeDueTime computes it. */
+interface DueTime {
+  /** interrupt time (100 ns) */
+  due: number;
+  absolute: boolean;
+  /** already in the past (an absolute time ≤ now, or zero) */
+  expired: boolean;
 }
 
 /** Who is calling: the CPU, the thread it runs, and the IRQL the call started at. */
@@ -47,6 +65,8 @@ export interface Caller {
   quantum: number;
   /** a DPC routine is running on the caller's CPU (DpcRoutineActive) */
   dpcActive: boolean;
+  /** the caller's emulated time in ns (due times and timeouts count from it) */
+  timeNs: number;
 }
 
 export interface DispatchBugcheck {
@@ -68,6 +88,12 @@ export interface DispatchOutcome {
   quantum: number;
   /** the operation raised an exception the kernel cannot handle, or hit a fatal rule */
   bugcheck: DispatchBugcheck | null;
+  /**
+   * KDPCs of expired timers, in expiration order, for the caller to queue (targeted elsewhere) or
+   * call at DISPATCH_LEVEL (untargeted), with SystemArgument1/2 = the system time (low, high)
+   */
+  dpcs: number[];
+  systemTime: number;
 }
 
 /** An exception raised inside a dispatcher operation: unhandled in kernel mode, it is 0x1E with the status as P1. */
@@ -83,9 +109,19 @@ export class DispatcherDatabase {
   readonly threads: KThread[] = [];
   /** set while a thread holds the dispatcher lock across a set/release with Wait = TRUE (its CPU) */
   lockedBy = -1;
+  readonly timerTable: TimerTable;
+  /** TimerHand: the bucket the last expiration pass reached */
+  private timerHand = 0;
+  readonly clockIntervalNs: number;
+  private readonly bootSystemTime: number;
+  /** KeSetSystemTime moves system time by this much against interrupt time */
+  systemTimeBias = 0;
 
   constructor(config: DispatcherConfig) {
     this.cpus = config.cpus;
+    this.clockIntervalNs = config.clockIntervalNs;
+    this.bootSystemTime = config.bootSystemTime;
+    this.timerTable = new TimerTable(Math.round(config.clockIntervalNs / 100));
     const idle: KThread[] = [];
     for (let cpu = 0; cpu < config.cpus; cpu++) {
       const thread = new KThread({
@@ -110,6 +146,7 @@ export class DispatcherDatabase {
     for (const e of config.events) this.register(new KEvent(e.id, e.name, e.synchronization, e.signaled));
     for (const s of config.semaphores) this.register(new KSemaphore(s.id, s.name, s.count, s.limit));
     for (const m of config.mutexes) this.register(new KMutant(m.id, m.name, m.kernelMutex));
+    for (const t of config.timers) this.register(new KTimer(t.id, t.name, t.synchronization));
   }
 
   private register(object: DispatcherObject): void {
@@ -159,11 +196,48 @@ export class DispatcherDatabase {
       ipiTargets: [...effects.ipiTargets].sort((a, b) => a - b),
       quantum: running.quantum,
       bugcheck: null,
+      dpcs: effects.dpcs,
+      systemTime: effects.systemTime,
     };
   }
 
   private fail(bugcheck: DispatchBugcheck, prcb: SchedulerPrcb): DispatchOutcome {
-    return { status: 0, switchTo: null, requestDispatch: false, ipiTargets: [], quantum: prcb.currentThread.quantum, bugcheck };
+    return { status: 0, switchTo: null, requestDispatch: false, ipiTargets: [], quantum: prcb.currentThread.quantum, bugcheck, dpcs: [], systemTime: 0 };
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Time (§3.1, §3.3)
+  // ---------------------------------------------------------------------------------------------
+
+  /** Interrupt time (100 ns) at emulated `nowNs`: it advances a clock increment at each tick. */
+  interruptTime(nowNs: number): number {
+    return Math.floor(nowNs / this.clockIntervalNs) * this.timerTable.increment;
+  }
+
+  /** System time (100 ns since 1601) at emulated `nowNs`. */
+  systemTime(nowNs: number): number {
+    return this.bootSystemTime + this.interruptTime(nowNs) + this.systemTimeBias;
+  }
+
+  /** KiComputeDueTime: negative = relative to now, positive or zero = absolute system time. */
+  private computeDueTime(value: number, nowNs: number): DueTime {
+    const interruptNow = this.interruptTime(nowNs);
+    if (value < 0) return { due: interruptNow - value, absolute: false, expired: false };
+    const systemNow = this.systemTime(nowNs);
+    if (systemNow - value >= 0) return { due: interruptNow, absolute: true, expired: true };
+    return { due: interruptNow + (value - systemNow), absolute: true, expired: false };
+  }
+
+  /** The emulated ns of the tick at which the earliest inserted timer expires, or Infinity. */
+  nextTimerTickNs(): number {
+    const due = this.timerTable.nextDueTime();
+    if (!Number.isFinite(due)) return Infinity;
+    return Math.ceil(due / this.timerTable.increment) * this.clockIntervalNs;
+  }
+
+  /** Whether a timer is due at the tick of emulated time `nowNs` (the clock ISR's TimerRequest test). */
+  timerDue(nowNs: number): boolean {
+    return this.timerTable.nextDueTime() <= this.interruptTime(nowNs);
   }
 
   /**
@@ -192,8 +266,16 @@ export class DispatcherDatabase {
       throw new DispatcherInvariantError(`unwait of thread ${thread.name} in state ${threadStateName(thread.state)}`);
     }
     unlinkWaitBlocks(thread);
+    if (thread.timer.inserted) this.timerTable.remove(thread.timer);
     thread.waitStatus = status;
-    thread.resume = status === STATUS.KERNEL_APC ? { action: ResumeAction.RestartCall, value: thread.restartPc } : { action: ResumeAction.SetResult, value: status };
+    if (status === STATUS.KERNEL_APC) {
+      thread.resume = { action: ResumeAction.RestartCall, value: thread.restartPc };
+      thread.restartingWait = true;
+    } else if (status === STATUS.TIMEOUT) {
+      thread.resume = thread.onTimeout;
+    } else {
+      thread.resume = { action: ResumeAction.SetResult, value: status };
+    }
     thread.adjustUnwait = true;
     thread.adjustIncrement = increment;
     this.scheduler.readyThread(thread, cpu, effects);
@@ -317,6 +399,8 @@ export class DispatcherDatabase {
    * thread when it resumes. `callPc` is where the call restarts if a WaitAll waiter must re-test.
    */
   waitForObjects(caller: Caller, objectIds: readonly number[], waitType: number, waitReason: number, timeout: number | null, callPc: number): DispatchOutcome {
+    // a wait broken to re-test keeps its relative timeout running from where it was (§4.11 step 7)
+    const restarting = this.prcb(caller.cpu).currentThread.restartingWait;
     const { prcb, thread, effects } = this.enter(caller);
     if (thread.waitNext) {
       thread.waitNext = false;
@@ -332,21 +416,206 @@ export class DispatcherDatabase {
       if (object instanceof KMutant && object.wouldOverflow(thread)) return this.fail(unhandled(STATUS.MUTANT_LIMIT_EXCEEDED, id, thread.id), prcb);
       objects.push(object);
     }
+    thread.restartingWait = false;
     const satisfied = trySatisfy(thread, objects, waitType);
     if (satisfied >= 0) return this.exitDispatcher(caller, prcb, effects, satisfied);
-    if (timeout === 0) return this.exitDispatcher(caller, prcb, effects, STATUS.TIMEOUT);
+    let due: DueTime | null = null;
+    if (timeout !== null) {
+      due = restarting && timeout < 0 ? { due: thread.waitDueTime, absolute: false, expired: false } : this.computeDueTime(timeout, caller.timeNs);
+      if (due.expired || due.due <= this.interruptTime(caller.timeNs) && timeout === 0) return this.exitDispatcher(caller, prcb, effects, STATUS.TIMEOUT);
+    }
     thread.waits++;
     linkWaitBlocks(thread, objects, waitType);
+    thread.restartPc = callPc;
+    thread.onTimeout = { action: ResumeAction.SetResult, value: STATUS.TIMEOUT };
+    return this.block(caller, prcb, thread, effects, waitReason, due);
+  }
+
+  /**
+   * Block the current thread (its wait blocks already linked, if any), arm its timer for `due`, and
+   * switch this CPU to the next thread (KiSwapThread).
+   */
+  private block(caller: Caller, prcb: SchedulerPrcb, thread: KThread, effects: PlacementEffects, waitReason: number, due: DueTime | null): DispatchOutcome {
+    if (due) {
+      thread.timer.dueTime = due.due;
+      thread.timer.absolute = due.absolute;
+      thread.waitDueTime = due.due;
+      this.timerTable.insert(thread.timer);
+    }
     thread.setState(ThreadState.Waiting);
     thread.waitReason = waitReason;
     thread.waitIrql = caller.oldIrql;
-    thread.restartPc = callPc;
     thread.resume = { action: ResumeAction.SetResult, value: 0 };
     this.scheduler.processDeferredReadyList(caller.cpu, effects);
     // placing the threads a signal-and-wait readied compared them with this (now waiting) thread
     thread.preempted = false;
     const next = this.scheduler.selectNextThread(prcb);
     return this.outcome(prcb, effects, 0, next);
+  }
+
+  /**
+   * KeDelayExecutionThread (§4.12): block on the thread's timer alone; STATUS_SUCCESS when the
+   * interval elapses. An interval already expired (zero, or an absolute time in the past) yields.
+   */
+  delayExecution(caller: Caller, interval: number, callPc: number): DispatchOutcome {
+    const prcb = this.prcb(caller.cpu);
+    const current = prcb.currentThread;
+    if (current.waitNext) {
+      current.waitNext = false;
+      this.lockedBy = -1;
+    }
+    const restarting = current.restartingWait;
+    current.restartingWait = false;
+    const due = restarting && interval < 0 ? { due: current.waitDueTime, absolute: false, expired: false } : this.computeDueTime(interval, caller.timeNs);
+    if (due.expired || interval === 0) {
+      const yielded = this.yieldExecution(caller);
+      return { ...yielded, status: STATUS.SUCCESS };
+    }
+    const { effects, thread } = this.enter(caller);
+    if (thread.isIdle) throw new DispatcherInvariantError(`the idle thread of CPU ${caller.cpu} cannot delay`);
+    thread.preempted = false;
+    thread.waits++;
+    thread.restartPc = callPc;
+    thread.onTimeout = { action: ResumeAction.SetResult, value: STATUS.SUCCESS };
+    return this.block(caller, prcb, thread, effects, WaitReason.DelayExecution, due);
+  }
+
+  /**
+   * MmAccessFault on a non-resident pageable page below DISPATCH_LEVEL: the thread waits for the
+   * simulated disk read (WaitReason PageIn); when its timer fires the page becomes resident on the
+   * CPU that resumes the thread, and the faulting instruction runs again.
+   */
+  pageFault(caller: Caller, page: number, latencyNs: number): DispatchOutcome {
+    const { prcb, thread, effects } = this.enter(caller);
+    if (thread.isIdle) throw new DispatcherInvariantError(`the idle thread of CPU ${caller.cpu} cannot take a page fault`);
+    thread.preempted = false;
+    const ticks = Math.max(1, Math.ceil(latencyNs / this.clockIntervalNs));
+    const due = { due: this.interruptTime(caller.timeNs) + ticks * this.timerTable.increment, absolute: false, expired: false };
+    thread.onTimeout = { action: ResumeAction.PageIn, value: page };
+    return this.block(caller, prcb, thread, effects, WaitReason.PageIn, due);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Timers (§3.6, §3.7)
+  // ---------------------------------------------------------------------------------------------
+
+  private timer(id: number): KTimer | null {
+    return this.object(id, KTimer);
+  }
+
+  /** KeInitializeTimer(Ex): notification (default) or synchronization; not signaled, not inserted. */
+  initializeTimer(caller: Caller, timerId: number, synchronization: boolean): DispatchOutcome {
+    const { prcb, thread, effects } = this.enter(caller);
+    const timer = this.timer(timerId);
+    if (!timer) return this.fail(unhandled(STATUS.INVALID_HANDLE, timerId, thread.id), prcb);
+    if (timer.inserted) this.timerTable.remove(timer);
+    timer.setType(synchronization);
+    timer.signalState = 0;
+    timer.dpc = -1;
+    timer.period = 0;
+    return this.outcome(prcb, effects, 0, null);
+  }
+
+  /**
+   * KeSetTimer / KeSetTimerEx: cancel the old due time (a DPC already queued stays queued), then
+   * arm for `dueValue` (negative relative, positive absolute; zero or past: expire now). Returns
+   * whether the timer was still set.
+   */
+  setTimer(caller: Caller, timerId: number, dueValue: number, periodMs: number, dpc: number): DispatchOutcome {
+    const { prcb, thread, effects } = this.enter(caller);
+    const timer = this.timer(timerId);
+    if (!timer) return this.fail(unhandled(STATUS.INVALID_HANDLE, timerId, thread.id), prcb);
+    const wasInserted = timer.inserted;
+    if (wasInserted) this.timerTable.remove(timer);
+    timer.dpc = dpc;
+    timer.period = Math.max(0, periodMs);
+    const due = this.computeDueTime(dueValue, caller.timeNs);
+    if (due.expired) {
+      this.expireTimer(timer, caller, effects);
+    } else {
+      timer.signalState = 0;
+      timer.dueTime = due.due;
+      timer.absolute = due.absolute;
+      this.timerTable.insert(timer);
+    }
+    return this.exitDispatcher(caller, prcb, effects, wasInserted ? 1 : 0);
+  }
+
+  /** KeCancelTimer: remove it if set; returns whether it was. Its signal state and a queued DPC are left alone. */
+  cancelTimer(caller: Caller, timerId: number): DispatchOutcome {
+    const { prcb, thread, effects } = this.enter(caller);
+    const timer = this.timer(timerId);
+    if (!timer) return this.fail(unhandled(STATUS.INVALID_HANDLE, timerId, thread.id), prcb);
+    const wasInserted = timer.inserted;
+    if (wasInserted) this.timerTable.remove(timer);
+    return this.outcome(prcb, effects, wasInserted ? 1 : 0, null);
+  }
+
+  /**
+   * One expiry: unlink, signal, release the waiters (all for a notification timer, one WaitAny
+   * waiter for a synchronization timer; a thread's own timer ends its wait), re-arm a periodic
+   * timer from now, then hand its DPC to the caller. Waiters are released before the DPC runs and
+   * the re-arm happens before it too, so a DPC may cancel its own periodic timer.
+   */
+  private expireTimer(timer: KTimer, caller: Caller, effects: PlacementEffects): void {
+    if (timer.inserted) this.timerTable.remove(timer);
+    if (timer.owner) {
+      const owner = timer.owner as KThread;
+      if (owner.state === ThreadState.Waiting) this.unwaitThread(owner, STATUS.TIMEOUT, 0, caller.cpu, effects);
+      return;
+    }
+    timer.signalState = 1;
+    if (timer.waitList.length > 0) this.wake(timer, 0, caller.cpu, effects);
+    if (timer.period > 0) {
+      timer.dueTime = this.interruptTime(caller.timeNs) + timer.period * PERIOD_UNIT;
+      timer.absolute = false;
+      this.timerTable.insert(timer);
+    }
+    if (timer.dpc >= 0) {
+      effects.dpcs.push(timer.dpc);
+      effects.systemTime = this.systemTime(caller.timeNs);
+    }
+  }
+
+  /**
+   * KiTimerExpiration, run by the clock-owner CPU at DISPATCH_LEVEL when the clock set TimerRequest:
+   * expire the due timers bucket by bucket from TimerHand up to now's, at most `batch` per call
+   * (NT drops the dispatcher lock every 4 to call the DPCs). Returns status 1 when nothing due is
+   * left, 0 when the caller should call again after running the DPCs.
+   */
+  expireTimers(caller: Caller, batch = 4): DispatchOutcome {
+    const { prcb, effects } = this.enter(caller);
+    const now = this.interruptTime(caller.timeNs);
+    const limitHand = this.timerTable.handOf(now);
+    let expired = 0;
+    let found = this.timerTable.nextExpired(now, this.timerHand, limitHand);
+    while (found && expired < batch) {
+      this.timerHand = found.hand;
+      this.expireTimer(found.timer, caller, effects);
+      expired++;
+      found = this.timerTable.nextExpired(now, this.timerHand, limitHand);
+    }
+    if (!found) this.timerHand = limitHand;
+    return this.exitDispatcher(caller, prcb, effects, found ? 0 : 1);
+  }
+
+  /**
+   * KeSetSystemTime (§3.8): system time moves by delta; every absolute timer moves with it (those
+   * now due expire at the next expiration pass); relative timers and interrupt time do not.
+   * Returns the change in 100 ns units (low 32 bits).
+   */
+  setSystemTime(caller: Caller, newSystemTime: number): DispatchOutcome {
+    const { prcb, effects } = this.enter(caller);
+    const delta = newSystemTime - this.systemTime(caller.timeNs);
+    this.systemTimeBias += delta;
+    const now = this.interruptTime(caller.timeNs);
+    for (const timer of this.timerTable.all()) {
+      if (!timer.absolute) continue;
+      this.timerTable.remove(timer);
+      timer.dueTime = Math.max(now, timer.dueTime - delta);
+      this.timerTable.insert(timer);
+    }
+    return this.outcome(prcb, effects, delta | 0, null);
   }
 
   /**

@@ -44,10 +44,14 @@ export interface PlacementEffects {
   readonly ipiTargets: Set<number>;
   /** the current CPU now has a NextThread: request a DISPATCH interrupt on it */
   requestDispatchSelf: boolean;
+  /** KDPCs of timers that expired during the operation, in order, for the current CPU to queue or call */
+  readonly dpcs: number[];
+  /** the system time to pass them (SystemArgument1/2) */
+  systemTime: number;
 }
 
 export function newEffects(): PlacementEffects {
-  return { ipiTargets: new Set<number>(), requestDispatchSelf: false };
+  return { ipiTargets: new Set<number>(), requestDispatchSelf: false, dpcs: [], systemTime: 0 };
 }
 
 export class Scheduler {

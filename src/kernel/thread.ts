@@ -12,6 +12,7 @@
 
 import { DispatcherObject, ObjectType } from './dispatcher-object.js';
 import type { WaitBlock } from './dispatcher-object.js';
+import { KTimer } from './timer.js';
 import { LOW_REALTIME_PRIORITY, THREAD_QUANTUM } from './status.js';
 
 /** KTHREAD_STATE */
@@ -60,10 +61,11 @@ export class DispatcherInvariantError extends Error {
 /**
  * What happens to a thread's execution when a CPU resumes it: nothing (it was preempted between two
  * instructions), r0 receives the result of the kernel call it switched out in, or the kernel call
- * is executed again (a WaitAll waiter re-testing, a wait broken by a kernel APC), or, on a thread's
- * first run, r1 receives the StartContext given to PsCreateSystemThread.
+ * is executed again (a WaitAll waiter re-testing, a wait broken by a kernel APC), on a thread's
+ * first run r1 receives the StartContext given to PsCreateSystemThread, or (a page fault's disk read
+ * done) the page becomes resident and the faulting instruction runs again.
  */
-export const ResumeAction = { None: 0, SetResult: 1, RestartCall: 2, StartContext: 3 } as const;
+export const ResumeAction = { None: 0, SetResult: 1, RestartCall: 2, StartContext: 3, PageIn: 4 } as const;
 
 export interface ThreadInit {
   /** object id (1-based); also the thread's index + 1 in the shared thread table */
@@ -107,6 +109,14 @@ export class KThread extends DispatcherObject {
   restartPc = 0;
   /** Wait = TRUE on a set/release: the next call must be a wait, which then runs as one operation with it */
   waitNext = false;
+  /** Thread->Timer: its wait timeouts and delays */
+  readonly timer: KTimer;
+  /** what the thread resumes with if its timer ends the wait (STATUS_TIMEOUT; SUCCESS for a delay; a page-in) */
+  onTimeout: { action: number; value: number } = { action: ResumeAction.SetResult, value: 0 };
+  /** the interrupt time its current wait times out at: a restarted wait keeps counting down from it */
+  waitDueTime = 0;
+  /** the wait was broken to re-test (RestartCall): its next wait continues with the remaining time */
+  restartingWait = false;
   adjustIncrement = 0;
   /** a pending unwait boost, applied when the thread is placed (AdjustUnwait) */
   adjustUnwait = false;
@@ -129,6 +139,7 @@ export class KThread extends DispatcherObject {
     this.quantum = this.quantumReset;
     this.stackTop = init.stackTop;
     this.idleOf = init.idleOf ?? -1;
+    this.timer = new KTimer(0, `${init.name}.Timer`, false, this);
   }
 
   get kind(): string {

@@ -29,6 +29,8 @@ export interface RunOptions {
   durationNs: number;
   /** parallel mode: emulated ns per host ns */
   timeScale: number;
+  /** the clock interval in ms, overriding the scenario's (--clock) */
+  clockIntervalMs?: number;
   /** write the event trace (Chrome trace JSON, opens in ui.perfetto.dev) here */
   traceFile?: string;
   verbose: boolean;
@@ -48,6 +50,7 @@ export async function executeScenario(definition: ScenarioDefinition, nativeModu
     timeScale: options.timeScale,
     traceToMain: options.traceFile !== undefined,
     nativeModule,
+    ...(options.clockIntervalMs !== undefined ? { clockIntervalMs: options.clockIntervalMs } : {}),
   });
   const machine = new Machine(compiled);
   const trace = options.traceFile ? new ChromeTraceWriter(compiled) : null;

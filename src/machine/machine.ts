@@ -123,6 +123,7 @@ export class Machine {
       const entry = compiled.machine.routines[thread.routine]!.entry;
       enterRoutine(this.i32, base, entry, thread.routine, thread.stackTop, thread.stackLimit, thread.args, memory);
     }
+    for (const page of compiled.machine.initiallyPagedOut) this.i32[this.layout.pageState(page)] = 1;
     compiled.dpcs.forEach((dpc, index) => {
       const record = this.layout.dpc(index);
       this.i32[record + DpcField.ROUTINE] = dpc.routine;

@@ -21,10 +21,15 @@ import { ScenarioError } from '../util/errors.js';
 
 export const FIRST_VARIABLE_ADDRESS = 0x1000;
 export const STACK_BYTES = 16 * 1024;
+const PAGE_BYTES = 4096;
 const DEFAULT_CLOCK_MS = 15.625;
 const NORMAL_PRIORITY = 8;
 const DEFAULT_THREAD_QUANTUM = 6;
 const DEFAULT_SPIN_TIMEOUT_TICKS = 32;
+/** §2.9: a published dump shows DpcTimeLimit 0x500 ticks and a DpcWatchdogPeriod of 0x1E00 */
+const DEFAULT_DPC_TIME_LIMIT_TICKS = 0x500;
+const DEFAULT_DPC_WATCHDOG_PERIOD_TICKS = 0x1e00;
+const DEFAULT_PAGING_LATENCY_MS = 5;
 
 export interface CompileOptions {
   cpus: number;
@@ -34,6 +39,8 @@ export interface CompileOptions {
   timeScale: number;
   traceToMain: boolean;
   nativeModule: string | null;
+  /** --clock: the clock interval in ms, overriding the scenario's machine.clockIntervalMs */
+  clockIntervalMs?: number;
 }
 
 export interface VariableInfo {
@@ -71,8 +78,10 @@ export function compileScenario(def: ScenarioDefinition, options: CompileOptions
   // ---- memory map
   const variables = new Map<string, VariableInfo>();
   const memoryInit: Array<{ address: number; values: number[] }> = [];
+  const pageable: number[] = [];
+  const initiallyPagedOut: number[] = [];
   let next = FIRST_VARIABLE_ADDRESS;
-  for (const [name, declaration] of Object.entries(def.memory ?? {})) {
+  const place = (name: string, declaration: NonNullable<ScenarioDefinition['memory']>[string]): void => {
     const init = declaration.init;
     const words = declaration.words ?? (Array.isArray(init) ? init.length : 1);
     variables.set(name, { address: next, words });
@@ -81,8 +90,22 @@ export function compileScenario(def: ScenarioDefinition, options: CompileOptions
       memoryInit.push({ address: next, values });
     }
     next = align(next + words * 4, 16);
+  };
+  const entries = Object.entries(def.memory ?? {});
+  // nonpaged variables first, then each pageable one on pages of its own
+  for (const [name, declaration] of entries) if (!declaration.paged) place(name, declaration);
+  for (const [name, declaration] of entries) {
+    if (!declaration.paged) continue;
+    next = align(next, PAGE_BYTES);
+    const first = next / PAGE_BYTES;
+    place(name, declaration);
+    next = align(next, PAGE_BYTES);
+    for (let page = first; page < next / PAGE_BYTES; page++) {
+      pageable.push(page);
+      if (declaration.pagedOut) initiallyPagedOut.push(page);
+    }
   }
-  next = align(next, 4096);
+  next = align(next, PAGE_BYTES);
   const interruptStacks: Array<{ top: number; limit: number }> = [];
   for (let cpu = 0; cpu < cpus; cpu++) {
     interruptStacks.push({ limit: next, top: next + STACK_BYTES });
@@ -111,7 +134,8 @@ export function compileScenario(def: ScenarioDefinition, options: CompileOptions
   }
   for (const [name, sem] of Object.entries(def.semaphores ?? {})) objects.push({ id: nextObjectId++, name, kind: 'semaphore', count: sem.count ?? 0, limit: sem.limit });
   for (const [name, m] of Object.entries(def.mutexes ?? {})) objects.push({ id: nextObjectId++, name, kind: m.kind ?? 'mutex' });
-  const objectId = (kind: 'event' | 'semaphore' | 'mutex', name: string): number | undefined =>
+  for (const [name, t] of Object.entries(def.timers ?? {})) objects.push({ id: nextObjectId++, name, kind: 'timer', synchronization: t.type === 'synchronization' });
+  const objectId = (kind: 'event' | 'semaphore' | 'mutex' | 'timer', name: string): number | undefined =>
     objects.find((o) => o.name === name && (kind === 'mutex' ? o.kind === 'mutex' || o.kind === 'mutant' : o.kind === kind))?.id;
 
   const resolve = (kind: SymKind, name: string): number | undefined => {
@@ -121,13 +145,15 @@ export function compileScenario(def: ScenarioDefinition, options: CompileOptions
       case 'event':
       case 'semaphore':
       case 'mutex':
+      case 'timer':
         return objectId(kind, name);
       case 'var':
       case 'lock':
         return variables.get(name)?.address;
       case 'dpc': {
+        // a KDPC handle: index + 1, so that 0 is NULL (KeSetTimer without a DPC)
         const index = dpcNames.indexOf(name);
-        return index < 0 ? undefined : index;
+        return index < 0 ? undefined : index + 1;
       }
       case 'interrupt': {
         const index = interruptNames.indexOf(name);
@@ -218,7 +244,7 @@ export function compileScenario(def: ScenarioDefinition, options: CompileOptions
   });
 
   const codeWords = align(program.code.length + 16, 1024);
-  const clockIntervalNs = (def.machine?.clockIntervalMs ?? DEFAULT_CLOCK_MS) * 1e6;
+  const clockIntervalNs = (options.clockIntervalMs ?? def.machine?.clockIntervalMs ?? DEFAULT_CLOCK_MS) * 1e6;
   const machine: MachineConfig = {
     cpus,
     arch,
@@ -233,6 +259,11 @@ export function compileScenario(def: ScenarioDefinition, options: CompileOptions
     interruptStormThreshold: 1000,
     spinTimeoutTicks: def.machine?.spinTimeoutTicks ?? DEFAULT_SPIN_TIMEOUT_TICKS,
     threadQuantum: def.machine?.threadQuantum ?? DEFAULT_THREAD_QUANTUM,
+    dpcTimeLimitTicks: def.machine?.dpcTimeLimitTicks ?? DEFAULT_DPC_TIME_LIMIT_TICKS,
+    dpcWatchdogPeriodTicks: def.machine?.dpcWatchdogPeriodTicks ?? DEFAULT_DPC_WATCHDOG_PERIOD_TICKS,
+    pagingLatencyNs: (def.machine?.pagingLatencyMs ?? DEFAULT_PAGING_LATENCY_MS) * 1e6,
+    pageable,
+    initiallyPagedOut,
     threads,
     objects,
     interruptStackTops: interruptStacks.map((stack) => stack.top),

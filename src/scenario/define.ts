@@ -2,7 +2,7 @@
  * The scenario API: what a scenario module (TypeScript or JavaScript, default export) declares.
  * A scenario describes a machine (CPU count, IRQL table, clock), its memory, its code (routines
  * written with the instruction-set builder), the kernel objects that code uses (DPCs, interrupt
- * objects, events, semaphores, mutexes), the devices that raise interrupts, the threads, and what to report
+ * objects, events, semaphores, mutexes, timers), the devices that raise interrupts, the threads, and what to report
  * and check at the end. Built-in scenarios (src/scenarios/) use exactly this API.
  *
  * Used on the main thread only: the scenario is compiled (src/scenario/compile.ts) into a program
@@ -34,6 +34,12 @@ export interface MachineDefaults {
   threadQuantum?: number;
   /** clock ticks a spin-lock acquire may spin before the deadlock detector ends the run (default 32) */
   spinTimeoutTicks?: number;
+  /** DPC watchdog: clock ticks one DPC (or ISR) may run before 0x133 with P1 = 0 (default 1280, 0x500) */
+  dpcTimeLimitTicks?: number;
+  /** DPC watchdog: consecutive clock ticks a CPU may spend at ≥ DISPATCH_LEVEL before 0x133 with P1 = 1 (default 7680, 0x1E00) */
+  dpcWatchdogPeriodTicks?: number;
+  /** how long the simulated disk read of a page fault takes, in ms (default 5) */
+  pagingLatencyMs?: number;
 }
 
 export interface MemoryDeclaration {
@@ -41,6 +47,14 @@ export interface MemoryDeclaration {
   words?: number;
   /** initial value of every word, or the initial words */
   init?: number | readonly number[];
+  /**
+   * pageable memory (paged pool): it starts on its own 4 KB page. Touching a page of it that is not
+   * resident below DISPATCH_LEVEL is a page fault the thread waits out (a simulated disk read); at
+   * DISPATCH_LEVEL or above it is bugcheck 0xD1.
+   */
+  paged?: boolean;
+  /** with paged: its pages start out of memory (default false: resident) */
+  pagedOut?: boolean;
 }
 
 export interface DpcDeclaration {
@@ -121,6 +135,12 @@ export interface SemaphoreDeclaration {
   limit: number;
 }
 
+/** A KTIMER (KeInitializeTimerEx). */
+export interface TimerDeclaration {
+  /** default 'notification' */
+  type?: 'notification' | 'synchronization';
+}
+
 /** A KMUTEX (KeInitializeMutex: holding it is a critical region, exiting while holding it is 0x46) or a mutant (abandoned on exit). */
 export interface MutexDeclaration {
   /** default 'mutex' */
@@ -174,8 +194,26 @@ export interface ScenarioDefinition {
   events?: Record<string, EventDeclaration>;
   semaphores?: Record<string, SemaphoreDeclaration>;
   mutexes?: Record<string, MutexDeclaration>;
+  timers?: Record<string, TimerDeclaration>;
   results?: (run: RunView) => Record<string, number | string | boolean | number[]>;
   checks?: (run: RunView) => CheckDeclaration[];
+}
+
+/** 100 ns units per millisecond (due times, intervals and timeouts are LARGE_INTEGERs in 100 ns units). */
+const UNITS_PER_MS = 10_000;
+
+/**
+ * The two words of a LARGE_INTEGER (low, high) for a relative due time or timeout of `ms`
+ * milliseconds (negative in NT's convention), for `memory: { Due: { words: 2, init: relativeTime(3000) } }`.
+ */
+export function relativeTime(ms: number): [number, number] {
+  return largeInteger(-Math.round(ms * UNITS_PER_MS));
+}
+
+/** The two words (low, high) of a 64-bit value, as a LARGE_INTEGER in memory. */
+export function largeInteger(value: number): [number, number] {
+  const high = Math.floor(value / 4294967296);
+  return [(value - high * 4294967296) | 0, high | 0];
 }
 
 /** Identity helper that gives a scenario module its types. */

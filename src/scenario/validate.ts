@@ -20,9 +20,25 @@ export interface ValidationMachine {
   arch: Arch;
 }
 
-const TOP_KEYS = ['name', 'description', 'machine', 'memory', 'routines', 'natives', 'dpcs', 'interrupts', 'devices', 'threads', 'events', 'semaphores', 'mutexes', 'results', 'checks'];
-const MACHINE_KEYS = ['cpus', 'arch', 'clockIntervalMs', 'durationMs', 'ipiAckTimeoutTicks', 'clockWatchdogTicks', 'cyclesPerMicrosecond', 'threadQuantum', 'spinTimeoutTicks'];
-const MEMORY_KEYS = ['words', 'init'];
+const TOP_KEYS = ['name', 'description', 'machine', 'memory', 'routines', 'natives', 'dpcs', 'interrupts', 'devices', 'threads', 'events', 'semaphores', 'mutexes', 'timers', 'results', 'checks'];
+const MACHINE_KEYS = [
+  'cpus',
+  'arch',
+  'clockIntervalMs',
+  'durationMs',
+  'ipiAckTimeoutTicks',
+  'clockWatchdogTicks',
+  'cyclesPerMicrosecond',
+  'threadQuantum',
+  'spinTimeoutTicks',
+  'dpcTimeLimitTicks',
+  'dpcWatchdogPeriodTicks',
+  'pagingLatencyMs',
+];
+const MEMORY_KEYS = ['words', 'init', 'paged', 'pagedOut'];
+/** the clock increment range of §3.1: 0.5 ms (modern HALs' minimum) to 15.625 ms (KeMaximumIncrement) */
+export const MIN_CLOCK_MS = 0.5;
+export const MAX_CLOCK_MS = 15.625;
 const DPC_KEYS = ['routine', 'context', 'importance', 'targetCpu'];
 const INTERRUPT_KEYS = ['vector', 'routine', 'irql', 'synchronizeIrql', 'shareVector', 'mode', 'context', 'lock'];
 const DEVICE_KEYS = ['line', 'vector', 'ratePerSec', 'burst', 'jitter', 'delivery', 'cpus', 'startMs', 'count'];
@@ -30,6 +46,7 @@ const THREAD_KEYS = ['routine', 'cpu', 'affinity', 'idealProcessor', 'priority',
 const EVENT_KEYS = ['type', 'signaled'];
 const SEMAPHORE_KEYS = ['count', 'limit'];
 const MUTEX_KEYS = ['kind'];
+const TIMER_KEYS = ['type'];
 const IMPORTANCES = ['Low', 'Medium', 'High', 'MediumHigh'];
 const MAX_IOAPIC_LINE = 255;
 const MAX_MEMORY_WORDS = 1 << 24;
@@ -180,6 +197,16 @@ class Validator {
       }
     }
 
+    const timers = this.record('timers', def.timers, false);
+    for (const [name, value] of Object.entries(timers ?? {})) {
+      const path = `timers.${name}`;
+      const timer = this.entry(path, value);
+      this.keys(path, timer, TIMER_KEYS);
+      if (timer.type !== undefined && timer.type !== 'notification' && timer.type !== 'synchronization') {
+        this.fail(`${path}.type must be 'notification' or 'synchronization' (got ${describeValue(timer.type)})`);
+      }
+    }
+
     const mutexes = this.record('mutexes', def.mutexes, false);
     for (const [name, value] of Object.entries(mutexes ?? {})) {
       const path = `mutexes.${name}`;
@@ -232,7 +259,12 @@ class Validator {
     if (machine.arch !== undefined && machine.arch !== 'x64' && machine.arch !== 'x86') {
       this.fail(`machine.arch must be 'x64' or 'x86' (got ${describeValue(machine.arch)})`);
     }
-    this.positive('machine.clockIntervalMs', machine.clockIntervalMs, false);
+    if (machine.clockIntervalMs !== undefined && (!isFiniteNumber(machine.clockIntervalMs) || machine.clockIntervalMs < MIN_CLOCK_MS || machine.clockIntervalMs > MAX_CLOCK_MS)) {
+      this.fail(`machine.clockIntervalMs must be from ${MIN_CLOCK_MS} to ${MAX_CLOCK_MS} ms (got ${describeValue(machine.clockIntervalMs)})`);
+    }
+    this.positive('machine.dpcTimeLimitTicks', machine.dpcTimeLimitTicks, true);
+    this.positive('machine.dpcWatchdogPeriodTicks', machine.dpcWatchdogPeriodTicks, true);
+    this.positive('machine.pagingLatencyMs', machine.pagingLatencyMs, false);
     this.positive('machine.durationMs', machine.durationMs, false);
     this.positive('machine.ipiAckTimeoutTicks', machine.ipiAckTimeoutTicks, true);
     this.positive('machine.clockWatchdogTicks', machine.clockWatchdogTicks, true);
@@ -252,6 +284,10 @@ class Validator {
       if (words !== undefined && (!isInt(words) || words < 1 || words > MAX_MEMORY_WORDS)) {
         this.fail(`${path}.words must be an integer from 1 to ${MAX_MEMORY_WORDS} (got ${describeValue(words)})`);
       }
+      for (const flag of ['paged', 'pagedOut'] as const) {
+        if (variable[flag] !== undefined && typeof variable[flag] !== 'boolean') this.fail(`${path}.${flag} must be true or false (got ${describeValue(variable[flag])})`);
+      }
+      if (variable.pagedOut === true && variable.paged !== true) this.fail(`${path}.pagedOut needs paged: true (only pageable memory can be out of memory)`);
       const init = variable.init;
       if (init === undefined) continue;
       if (Array.isArray(init)) {

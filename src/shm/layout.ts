@@ -73,6 +73,9 @@ export const ControlField = {
   GENERIC_SOURCE: 7,
   /** words 8–9, a BigInt64: process.hrtime.bigint() at the start of the run (emulated time 0 in parallel mode) */
   EPOCH: 8,
+  /** KeSetSystemTime's offset of system time from boot time + interrupt time (100 ns, two words; written by the coordinator) */
+  SYSTEM_TIME_BIAS_LO: 10,
+  SYSTEM_TIME_BIAS_HI: 11,
   WORDS: 16,
 } as const;
 
@@ -225,6 +228,8 @@ export interface MachineLayout {
   /** index into a Float64Array over the buffer */
   counters(cpu: number): number;
   dpc(index: number): number;
+  /** page `page` of emulated memory: 0 resident, 1 out of memory (pageable pages only; any CPU reads and writes it) */
+  pageState(page: number): number;
   /** the record of thread table index `index` (thread id − 1) */
   thread(index: number): number;
   /** index into a Float64Array over the buffer */
@@ -260,6 +265,7 @@ export function computeLayout(params: LayoutParams): MachineLayout {
   const threadCounters = take(Math.max(1, params.threads) * ThreadCounterField.WORDS * 2);
   const threads = take(Math.max(1, params.threads) * ThreadField.WORDS);
   const dpcs = take(Math.max(1, params.dpcs) * DpcField.WORDS);
+  const pageStates = take(Math.ceil((params.memoryWords * 4) / 4096) + 1);
   const interruptLocks = take(Math.max(1, params.interruptLocks) * InterruptLockField.WORDS);
   const ringWords = RING_WORDS(params.ringCapacity);
   const rings = take(actors * actors * ringWords);
@@ -278,6 +284,7 @@ export function computeLayout(params: LayoutParams): MachineLayout {
     prcb: (cpu) => prcbs + cpu * PrcbField.WORDS,
     counters: (cpu) => counters / 2 + cpu * CounterField.WORDS,
     dpc: (index) => dpcs + index * DpcField.WORDS,
+    pageState: (page) => pageStates + page,
     thread: (index) => threads + index * ThreadField.WORDS,
     threadCounters: (index) => threadCounters / 2 + index * ThreadCounterField.WORDS,
     interruptLock: (index) => interruptLocks + index * InterruptLockField.WORDS,

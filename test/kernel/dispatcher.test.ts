@@ -79,7 +79,17 @@ class Machine {
     const events = (spec.events ?? []).map((e) => ({ id: next(e.name), name: e.name, synchronization: e.sync ?? false, signaled: e.signaled ?? false }));
     const semaphores = (spec.semaphores ?? []).map((s) => ({ id: next(s.name), name: s.name, count: s.count, limit: s.limit }));
     const mutexes = (spec.mutexes ?? []).map((m) => ({ id: next(m.name), name: m.name, kernelMutex: m.kernel ?? true }));
-    this.db = new DispatcherDatabase({ cpus: spec.cpus, threads, events, semaphores, mutexes, idleStackTops: all.map((c) => 0x1000 * (c + 1)) });
+    this.db = new DispatcherDatabase({
+      cpus: spec.cpus,
+      threads,
+      events,
+      semaphores,
+      mutexes,
+      timers: [],
+      idleStackTops: all.map((c) => 0x1000 * (c + 1)),
+      clockIntervalNs: 15_625_000,
+      bootSystemTime: 0,
+    });
   }
 
   id(name: string): number {
@@ -139,7 +149,7 @@ class Machine {
 
   caller(cpu: number, options: CallOptions = {}): Caller {
     const thread = this.current(cpu);
-    return { cpu, thread: thread.id, oldIrql: options.oldIrql ?? 0, quantum: options.quantum ?? thread.quantum, dpcActive: options.dpcActive ?? false };
+    return { cpu, thread: thread.id, oldIrql: options.oldIrql ?? 0, quantum: options.quantum ?? thread.quantum, dpcActive: options.dpcActive ?? false, timeNs: 0 };
   }
 
   /**

@@ -81,7 +81,7 @@ describe('validateScenario', () => {
     expect(problem(edit((d) => (d.machine.cpus = 0)))).toBe("scenario 'x': machine.cpus must be an integer from 1 to 64 (got 0)");
     expect(problem(edit((d) => (d.machine.arch = 'arm64')))).toBe(`scenario 'x': machine.arch must be 'x64' or 'x86' (got "arm64")`);
     expect(problem(edit((d) => (d.machine.durationMs = -1)))).toBe("scenario 'x': machine.durationMs must be a positive number (got -1)");
-    expect(problem(edit((d) => (d.machine.clockIntervalMs = Infinity)))).toBe("scenario 'x': machine.clockIntervalMs must be a positive number (got Infinity)");
+    expect(problem(edit((d) => (d.machine.clockIntervalMs = Infinity)))).toBe("scenario 'x': machine.clockIntervalMs must be from 0.5 to 15.625 ms (got Infinity)");
     expect(problem(edit((d) => (d.machine.ipiAckTimeoutTicks = 1.5)))).toBe("scenario 'x': machine.ipiAckTimeoutTicks must be a positive integer (got 1.5)");
     expect(problem(edit((d) => (d.machine.cpu = 2)))).toMatch(/^scenario 'x': machine\.cpu is not a scenario field/);
   });
@@ -196,6 +196,21 @@ describe('validateScenario', () => {
     expect(problem(edit((d) => (d.threads.T0.start = 'later')))).toBe(`scenario 'x': threads.T0.start must be 'boot' or 'created' (got "later")`);
     expect(problem(edit((d) => (d.threads.T0.args = [1, 'a'])))).toBe(`scenario 'x': threads.T0.args[1] must be a 32-bit integer (got "a")`);
     expect(problem(edit((d) => (d.threads.T0.args = new Array(16).fill(0))))).toBe("scenario 'x': threads.T0.args has 16 values; at most 15 (r1–r15)");
+  });
+
+  it('clock range, timers and paged memory', () => {
+    expect(problem(edit((d) => (d.machine.clockIntervalMs = 0.25)))).toBe("scenario 'x': machine.clockIntervalMs must be from 0.5 to 15.625 ms (got 0.25)");
+    expect(problem(edit((d) => (d.machine.clockIntervalMs = 20)))).toBe("scenario 'x': machine.clockIntervalMs must be from 0.5 to 15.625 ms (got 20)");
+    expect(problem(edit((d) => (d.machine.dpcTimeLimitTicks = 0)))).toBe("scenario 'x': machine.dpcTimeLimitTicks must be a positive integer (got 0)");
+    expect(problem(edit((d) => ((d as Record<string, unknown>).timers = { T: { type: 'periodic' } })))).toBe(
+      `scenario 'x': timers.T.type must be 'notification' or 'synchronization' (got "periodic")`,
+    );
+    expect(problem(edit((d) => ((d as Record<string, Record<string, unknown>>).memory!.Buffer = { words: 4, pagedOut: true })))).toBe(
+      "scenario 'x': memory.Buffer.pagedOut needs paged: true (only pageable memory can be out of memory)",
+    );
+    expect(problem(edit((d) => ((d as Record<string, Record<string, unknown>>).memory!.Buffer = { words: 4, paged: 'yes' })))).toBe(
+      `scenario 'x': memory.Buffer.paged must be true or false (got "yes")`,
+    );
   });
 
   it('events, semaphores and mutexes', () => {

@@ -29,6 +29,8 @@ describe('shared-memory layout', () => {
       GENERIC_REMAINING: 6,
       GENERIC_SOURCE: 7,
       EPOCH: 8,
+      SYSTEM_TIME_BIAS_LO: 10,
+      SYSTEM_TIME_BIAS_HI: 11,
       WORDS: 16,
     });
     expect(PrcbField).toEqual({
@@ -84,11 +86,13 @@ describe('shared-memory layout', () => {
     expect(layout.thread(0)).toBe(92 + 4 * 304 * 2 + 6 * 2 * 2);
     expect(layout.thread(5)).toBe(layout.thread(0) + 5 * 24);
     expect(layout.dpc(0)).toBe(layout.thread(0) + 6 * 24);
-    expect(layout.interruptLock(0)).toBe(layout.dpc(0) + 3 * 8);
-    expect(layout.interruptLock(1)).toBe(layout.dpc(0) + 3 * 8 + 1);
-    expect(layout.ring(0, 1)).toBe(layout.dpc(0) + 3 * 8 + 2 + 1 * 1028);
-    expect(layout.ring(2, 3)).toBe(layout.dpc(0) + 3 * 8 + 2 + (2 * 6 + 3) * 1028);
-    expect(layout.trace(0)).toBe(layout.dpc(0) + 3 * 8 + 2 + 36 * 1028);
+    // one page-state word per 4 KB page of memory (8192 words = 8 pages), plus one
+    expect(layout.pageState(0)).toBe(layout.dpc(0) + 3 * 8);
+    expect(layout.interruptLock(0)).toBe(layout.pageState(0) + 9);
+    expect(layout.interruptLock(1)).toBe(layout.pageState(0) + 9 + 1);
+    expect(layout.ring(0, 1)).toBe(layout.pageState(0) + 9 + 2 + 1 * 1028);
+    expect(layout.ring(2, 3)).toBe(layout.pageState(0) + 9 + 2 + (2 * 6 + 3) * 1028);
+    expect(layout.trace(0)).toBe(layout.pageState(0) + 9 + 2 + 36 * 1028);
     expect(layout.code).toBe(layout.trace(0) + 4 * 20);
     expect(layout.memory).toBe(layout.code + 1024);
     expect(layout.totalWords).toBe(layout.memory + 8192 + ((layout.memory + 8192) % 2));
