@@ -47,6 +47,8 @@ import { Prng, deriveSeed } from '../util/prng.js';
 /** Slice lengths in deterministic mode, in cycles: seeded, so another seed interleaves differently. */
 const MIN_SLICE_CYCLES = 64;
 const MAX_SLICE_CYCLES = 16384;
+/** a lone runnable CPU's slice: up to the next event, at most this (progress reports stay live) */
+const MAX_LONE_SLICE_CYCLES = 50_000_000;
 /** parallel mode: the coordinator never sleeps less than this between deliveries */
 const MIN_PARALLEL_SLEEP_MS = 0.1;
 
@@ -523,8 +525,11 @@ export class Coordinator {
         this.finish('end', duration);
         return;
       }
-      // a slice of seeded length that stops at the next event, so events land on time
-      let budget = this.prng.int(MIN_SLICE_CYCLES, MAX_SLICE_CYCLES);
+      // a slice of seeded length that stops at the next event, so events land on time; a CPU
+      // running alone has nobody to interleave with and runs to the next event (a message it sends
+      // to a halted CPU ends its slice early, so that CPU wakes on time)
+      const alone = this.halted.every((halted, c) => halted || c === cpu);
+      let budget = alone ? MAX_LONE_SLICE_CYCLES : this.prng.int(MIN_SLICE_CYCLES, MAX_SLICE_CYCLES);
       const untilNs = Math.min(event.timeNs, duration);
       const room = Math.ceil((untilNs - minNs) * this.config.cyclesPerNs);
       if (room < budget) budget = Math.max(1, room);

@@ -80,6 +80,8 @@ export interface MachineConfig {
   objects: DispatcherObjectConfig[];
   /** each CPU's interrupt stack top (its idle thread's initial stack, reported by 0xB8) */
   interruptStackTops: number[];
+  /** names of TRACE tags, for reports */
+  traceTags: Record<number, string>;
   /** the scenario's memory variables, to name addresses (spin locks) in reports */
   variableNames: Array<[string, { address: number; words: number }]>;
   layout: LayoutParams;

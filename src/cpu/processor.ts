@@ -339,9 +339,12 @@ export class Processor implements ExecHost {
           if (this.dispatchPendingInterrupt()) continue;
           this.workPending = false;
         }
-        if (interp.cycles >= cycleLimit) {
+        if (interp.cycles >= cycleLimit || this.sliceEndRequested) {
           // a thread holding the dispatcher lock after a Wait = TRUE set runs on until its wait
-          if (!this.waitNext) return RunExit.BUDGET;
+          if (!this.waitNext) {
+            this.sliceEndRequested = false;
+            return RunExit.BUDGET;
+          }
           if (interp.instructions - this.waitNextInstructions > WAIT_NEXT_INSTRUCTION_LIMIT) this.checkNotWaitNext(`${WAIT_NEXT_INSTRUCTION_LIMIT} instructions without a wait`);
         }
         const frame = this.frames[this.frames.length - 1]!;
@@ -917,6 +920,7 @@ export class Processor implements ExecHost {
     }
     const targetPrcb = this.layout.prcb(target);
     this.port.send(actorOfCpu(target), Kind.DPC_LINK, 5, dpc, tag, timeLo(now), timeHi(now), fromIsr ? 1 : 0);
+    this.wakingHalted(target);
     const request = shouldRequestRemoteDpc(
       importance,
       this.i32[targetPrcb + PrcbField.DPC_QUEUE_DEPTH]! + 1,
@@ -962,7 +966,17 @@ export class Processor implements ExecHost {
     this.f64[this.counters + CounterField.IPIS_SENT] += 1;
     this.record(TraceEvent.IPI_SEND, target, bits, 0);
     this.port.send(actorOfCpu(target), Kind.IPI, 4, this.cpu, bits, timeLo(now), timeHi(now));
+    this.wakingHalted(target);
   }
+
+  /**
+   * Deterministic mode: a message to a halted CPU ends this slice at the next instruction boundary,
+   * so the coordinator wakes that CPU at this CPU's time (a lone CPU may otherwise get long slices).
+   */
+  private wakingHalted(target: number): void {
+    if (this.config.mode === 'deterministic' && this.i32[this.layout.prcb(target) + PrcbField.IDLE] === 1) this.sliceEndRequested = true;
+  }
+  private sliceEndRequested = false;
 
   /** KiIpiSendPacket: run `routine(argument)` at IPI_LEVEL on each target; return when all have finished. */
   private *sendPacket(targets: number[], routine: number, argument: number, callerCtx: Int32Array, callerBase: number): KernelGenerator {
@@ -2140,6 +2154,7 @@ export class Processor implements ExecHost {
     }
     this.haltedSinceNs = -1;
     this.sliceStartCycles = this.interp.cycles;
+    this.i32[this.prcb + PrcbField.IDLE] = 0;
   }
 
   get cycles(): number {
@@ -2314,7 +2329,7 @@ export class Processor implements ExecHost {
       case TraceEvent.CLOCK:
         return `tick ${a}`;
       case TraceEvent.USER:
-        return `tag ${a} value ${b}`;
+        return `${this.config.traceTags[a] ?? `tag ${a}`} value ${b}`;
       case TraceEvent.BUGCHECK:
         return `${bugcheckName(a)} (0x${a.toString(16)})`;
       case TraceEvent.THREAD_EXIT:
@@ -2330,6 +2345,12 @@ export class Processor implements ExecHost {
         const flags = [c & ReplyFlag.SWITCH ? 'switch' : '', c & ReplyFlag.REQUEST_DISPATCH ? 'dispatch requested' : '', c & ReplyFlag.BUGCHECK ? 'bugcheck' : ''].filter(Boolean);
         return `${op} → 0x${(b >>> 0).toString(16)}${flags.length ? ` (${flags.join(', ')})` : ''}`;
       }
+      case TraceEvent.TIMER_EXPIRED:
+        return `expired: its DPC ${dpcName(a)}`;
+      case TraceEvent.PAGE_FAULT:
+        return `${this.lockName(a)} (${b === 1 ? 'write' : b === 8 ? 'execute' : 'read'}) not resident: waiting for the disk`;
+      case TraceEvent.PAGE_IN:
+        return `page at 0x${(a >>> 0).toString(16)} resident (thread ${this.threadName(b)})`;
       case TraceEvent.SPIN_LOCK:
         return `${this.lockName(a)} ${b === 1 ? 'acquired' : b === 0 ? 'released' : 'held by another: spinning'}${c ? ' (queued)' : ''}`;
       default:

@@ -268,6 +268,7 @@ export function compileScenario(def: ScenarioDefinition, options: CompileOptions
     objects,
     interruptStackTops: interruptStacks.map((stack) => stack.top),
     variableNames: [...variables.entries()],
+    traceTags: { ...(def.traceTags ?? {}) },
     layout: {
       cpus,
       threads: cpus + threads.length,

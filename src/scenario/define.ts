@@ -195,6 +195,8 @@ export interface ScenarioDefinition {
   semaphores?: Record<string, SemaphoreDeclaration>;
   mutexes?: Record<string, MutexDeclaration>;
   timers?: Record<string, TimerDeclaration>;
+  /** names for TRACE tags, shown in reports and timelines instead of the number (e.g. { 1: 'ReadFile' }) */
+  traceTags?: Record<number, string>;
   results?: (run: RunView) => Record<string, number | string | boolean | number[]>;
   checks?: (run: RunView) => CheckDeclaration[];
 }

@@ -20,7 +20,7 @@ export interface ValidationMachine {
   arch: Arch;
 }
 
-const TOP_KEYS = ['name', 'description', 'machine', 'memory', 'routines', 'natives', 'dpcs', 'interrupts', 'devices', 'threads', 'events', 'semaphores', 'mutexes', 'timers', 'results', 'checks'];
+const TOP_KEYS = ['name', 'description', 'machine', 'memory', 'routines', 'natives', 'dpcs', 'interrupts', 'devices', 'threads', 'events', 'semaphores', 'mutexes', 'timers', 'traceTags', 'results', 'checks'];
 const MACHINE_KEYS = [
   'cpus',
   'arch',
@@ -215,6 +215,12 @@ class Validator {
       if (mutex.kind !== undefined && mutex.kind !== 'mutex' && mutex.kind !== 'mutant') {
         this.fail(`${path}.kind must be 'mutex' or 'mutant' (got ${describeValue(mutex.kind)})`);
       }
+    }
+
+    const traceTags = this.record('traceTags', def.traceTags, false);
+    for (const [tag, name] of Object.entries(traceTags ?? {})) {
+      if (!/^-?\d+$/.test(tag)) this.fail(`traceTags key ${JSON.stringify(tag)} must be a TRACE tag number`);
+      if (typeof name !== 'string' || name === '') this.fail(`traceTags.${tag} must be a non-empty name (got ${describeValue(name)})`);
     }
 
     for (const key of ['results', 'checks'] as const) {

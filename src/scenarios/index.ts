@@ -47,6 +47,26 @@ export const BUILTIN_SCENARIOS: readonly BuiltinScenario[] = [
     description: 'threads of several priorities and affinities on N CPUs waiting on a semaphore and events: migration, stealing, round robin',
     file: 'scheduler-mix.js',
   },
+  {
+    name: 'periodic-dpc-timer',
+    description: "the second seed's driver: a KTIMER re-armed from its own DPC every 3 s; DriverUnload cancels it",
+    file: 'periodic-dpc-timer.js',
+  },
+  {
+    name: 'irql-test',
+    description: "the first seed's driver: a DPC set by a 10 s timer calls KeDelayExecutionThread and crashes with 0xB8",
+    file: 'irql-test.js',
+  },
+  {
+    name: 'paged-at-dispatch',
+    description: 'a paged-pool touch at PASSIVE pages in and continues; the same touch under a spin lock is 0xD1 with P2 = 2',
+    file: 'paged-at-dispatch.js',
+  },
+  {
+    name: 'dpc-watchdog',
+    description: 'a DPC routine that polls forever: 0x133 DPC_WATCHDOG_VIOLATION with P1 = 0 after DpcTimeLimit ticks',
+    file: 'dpc-watchdog.js',
+  },
 ];
 
 export function findBuiltinScenario(name: string): BuiltinScenario | undefined {
