@@ -2269,6 +2269,13 @@ export class Processor implements ExecHost {
     });
   }
 
+  /** The routine whose code holds `pc` (a frame's own routine may have CALLed another). */
+  private routineAt(pc: number): { name: string; entry: number } | undefined {
+    let best: { name: string; entry: number } | undefined;
+    for (const routine of this.config.routines) if (routine.entry <= pc && (!best || routine.entry > best.entry)) best = routine;
+    return best;
+  }
+
   private describeInstruction(): string {
     let callPc = -1;
     for (let i = this.frames.length - 1; i >= 0; i--) {
@@ -2280,7 +2287,8 @@ export class Processor implements ExecHost {
       {
         const pc = callPc >= 0 ? callPc : f.ctx[f.base + ContextField.PC]!;
         try {
-          return `${this.config.routines[f.routine]?.name ?? '?'}+0x${(pc - (this.config.routines[f.routine]?.entry ?? 0)).toString(16)}: ${disassemble(this.interp.code, pc).text}`;
+          const routine = this.routineAt(pc);
+          return `${routine?.name ?? '?'}+0x${(pc - (routine?.entry ?? 0)).toString(16)}: ${disassemble(this.interp.code, pc).text}`;
         } catch {
           return `pc ${pc}`;
         }

@@ -124,6 +124,16 @@ describe('parseCommandLine: run', () => {
     expect(runArgs(['x', '--time-scale', '2.5']).timeScale).toBe(2.5);
   });
 
+  it('--clock: a clock interval from 0.5 to 15.625 ms, kept in the reproducing command', () => {
+    expect(runArgs(['x', '--clock', '1']).clockMs).toBe(1);
+    expect(runArgs(['x', '--clock', '0.5ms']).clockMs).toBe(0.5);
+    expect(usageError(['run', 'x', '--clock', '0.25'])).toBe('--clock must be a clock interval from 0.5 to 15.625 ms (got 0.25)');
+    expect(usageError(['run', 'x', '--clock', '20'])).toBe('--clock must be a clock interval from 0.5 to 15.625 ms (got 20)');
+    expect(usageError(['run', 'x', '--clock', 'fast'])).toBe('--clock must be a clock interval from 0.5 to 15.625 ms (got fast)');
+    const resolved = resolveRunOptions(runArgs(['s', '--clock', '1', '--mode', 'deterministic']), undefined, { availableParallelism: 2, randomSeed: () => 1 });
+    expect(resolved.command).toBe('irqlab run s --cpus 2 --mode deterministic --seed 1 --duration 100ms --clock 1');
+  });
+
   it('a value that looks like an option', () => {
     expect(usageError(['run', 'x', '--seed', '-1'])).toBe("option '--seed' got a value starting with '-' (write --seed=<value> if you mean it)");
   });
