@@ -1,0 +1,888 @@
+// Timers and the clock (nt-semantics.md §3), wait timeouts (§4.11), KeDelayExecutionThread (§4.12)
+// and page-fault waits, in-process and deterministic: a DispatcherDatabase built directly and driven
+// the way the CPUs drive it. Emulated time is the Machine's `nowNs`; interrupt time is tick-granular.
+// The clock owner (CPU 0) runs KiTimerExpiration at DISPATCH_LEVEL when the tick's TimerRequest test
+// (timerDue) says a timer is due: expireTimers until status 1, each outcome's dpcs being the KDPCs to
+// run, in expiration order, with SystemArgument = outcome.systemTime. After every operation the
+// helper checks the database's invariants, the timer table's included.
+import { describe, expect, it } from 'vitest';
+import { DispatcherDatabase } from '../../src/kernel/dispatcher.js';
+import type { Caller, DispatchOutcome } from '../../src/kernel/dispatcher.js';
+import { KThread, ResumeAction, ThreadState } from '../../src/kernel/thread.js';
+import { KEvent } from '../../src/kernel/event.js';
+import { BOOT_SYSTEM_TIME, KTimer, TIMER_TABLE_SIZE } from '../../src/kernel/timer.js';
+import { IO_NO_INCREMENT, STATUS, WaitReason, WaitType } from '../../src/kernel/status.js';
+
+// -------------------------------------------------------------------------------------------------
+// A small machine around the database (the helper of dispatcher.test.ts, with timers and time)
+// -------------------------------------------------------------------------------------------------
+
+interface ThreadSpec {
+  name: string;
+  priority: number;
+  /** CPUs it may run on (default: all) */
+  affinity?: readonly number[];
+  /** default 0 */
+  ideal?: number;
+  /** default true */
+  startAtBoot?: boolean;
+}
+
+interface MachineSpec {
+  cpus: number;
+  threads: readonly ThreadSpec[];
+  events?: ReadonlyArray<{ name: string; sync?: boolean; signaled?: boolean }>;
+  timers?: ReadonlyArray<{ name: string; sync?: boolean }>;
+  /** KeMaximumIncrement in ns (default 15.625 ms, 64 Hz) */
+  clockIntervalNs?: number;
+  /** system time at interrupt time 0 (default BOOT_SYSTEM_TIME) */
+  bootSystemTime?: number;
+}
+
+interface CallOptions {
+  oldIrql?: number;
+  dpcActive?: boolean;
+  /** the quantum the CPU has left for its thread (default: what the database has) */
+  quantum?: number;
+  /** the caller's emulated time (default: the machine's now) */
+  timeNs?: number;
+}
+
+const QUANTUM = 6;
+const CALL_PC = 0x4000;
+const DISPATCH_LEVEL = 2;
+/** 64 Hz */
+const CLOCK_NS = 15_625_000;
+/** 100 ns units */
+const MS = 10_000;
+const SECOND = 10_000_000;
+const HOUR = 3600 * SECOND;
+
+class Machine {
+  readonly db: DispatcherDatabase;
+  readonly cpus: number;
+  readonly clockNs: number;
+  /** the emulated time the CPUs' calls are made at */
+  nowNs = 0;
+  private readonly ids = new Map<string, number>();
+
+  constructor(spec: MachineSpec) {
+    this.cpus = spec.cpus;
+    this.clockNs = spec.clockIntervalNs ?? CLOCK_NS;
+    let id = spec.cpus + 1;
+    const next = (name: string): number => {
+      if (this.ids.has(name)) throw new Error(`duplicate name ${name}`);
+      this.ids.set(name, id);
+      return id++;
+    };
+    const all = Array.from({ length: spec.cpus }, (_, c) => c);
+    const threads = spec.threads.map((t) => {
+      const allowed = t.affinity ?? all;
+      return {
+        id: next(t.name),
+        name: t.name,
+        basePriority: t.priority,
+        affinity: all.map((c) => allowed.includes(c)),
+        idealProcessor: t.ideal ?? 0,
+        quantumReset: QUANTUM,
+        stackTop: 0x10000 * id,
+        startAtBoot: t.startAtBoot ?? true,
+      };
+    });
+    const events = (spec.events ?? []).map((e) => ({ id: next(e.name), name: e.name, synchronization: e.sync ?? false, signaled: e.signaled ?? false }));
+    const timers = (spec.timers ?? []).map((t) => ({ id: next(t.name), name: t.name, synchronization: t.sync ?? false }));
+    this.db = new DispatcherDatabase({
+      cpus: spec.cpus,
+      threads,
+      events,
+      semaphores: [],
+      mutexes: [],
+      timers,
+      idleStackTops: all.map((c) => 0x1000 * (c + 1)),
+      clockIntervalNs: this.clockNs,
+      bootSystemTime: spec.bootSystemTime ?? BOOT_SYSTEM_TIME,
+    });
+  }
+
+  id(name: string): number {
+    const id = this.ids.get(name);
+    if (id === undefined) throw new Error(`no object ${name}`);
+    return id;
+  }
+
+  t(name: string): KThread {
+    const thread = this.db.thread(this.id(name));
+    if (!thread) throw new Error(`${name} is not a thread`);
+    return thread;
+  }
+
+  timer(name: string): KTimer {
+    const object = this.db.objects[this.id(name)];
+    if (!(object instanceof KTimer)) throw new Error(`${name} is not a timer`);
+    return object;
+  }
+
+  event(name: string): KEvent {
+    const object = this.db.objects[this.id(name)];
+    if (!(object instanceof KEvent)) throw new Error(`${name} is not an event`);
+    return object;
+  }
+
+  current(cpu: number): KThread {
+    return this.db.prcb(cpu).currentThread;
+  }
+
+  running(): string[] {
+    return Array.from({ length: this.cpus }, (_, c) => this.current(c).name);
+  }
+
+  readyList(cpu: number, priority: number): string[] {
+    return this.db.prcb(cpu).readyLists[priority]!.map((t) => t.name);
+  }
+
+  waiters(name: string): string[] {
+    return (this.db.objects[this.id(name)]?.waitList ?? []).map((b) => b.thread.name);
+  }
+
+  /** The emulated ns of tick `tick` (plus `ns` into it). */
+  tickNs(tick: number, ns = 0): number {
+    return tick * this.clockNs + ns;
+  }
+
+  /** Move the machine's time to tick `tick` (plus `ns` into it). */
+  at(tick: number, ns = 0): this {
+    const t = this.tickNs(tick, ns);
+    expect(t, 'time runs forward').toBeGreaterThanOrEqual(this.nowNs);
+    this.nowNs = t;
+    return this;
+  }
+
+  /** The tick of the machine's time. */
+  get tick(): number {
+    return Math.floor(this.nowNs / this.clockNs);
+  }
+
+  caller(cpu: number, options: CallOptions = {}): Caller {
+    const thread = this.current(cpu);
+    return {
+      cpu,
+      thread: thread.id,
+      oldIrql: options.oldIrql ?? 0,
+      quantum: options.quantum ?? thread.quantum,
+      dpcActive: options.dpcActive ?? false,
+      timeNs: options.timeNs ?? this.nowNs,
+    };
+  }
+
+  apply(cpu: number, before: KThread, outcome: DispatchOutcome): DispatchOutcome {
+    expect(outcome.bugcheck).toBeNull();
+    if (outcome.switchTo) {
+      expect(this.current(cpu)).toBe(outcome.switchTo);
+      expect(outcome.switchTo).not.toBe(before);
+    } else {
+      expect(this.current(cpu)).toBe(before);
+    }
+    checkInvariants(this.db);
+    return outcome;
+  }
+
+  private run(cpu: number, options: CallOptions, op: (caller: Caller) => DispatchOutcome): DispatchOutcome {
+    const before = this.current(cpu);
+    return this.apply(cpu, before, op(this.caller(cpu, options)));
+  }
+
+  boot(): void {
+    this.db.boot();
+    checkInvariants(this.db);
+  }
+
+  dispatchInterrupt(cpu: number, options: CallOptions = {}): DispatchOutcome {
+    return this.run(cpu, options, (c) => this.db.dispatch(c, false));
+  }
+
+  /** Boot, then every CPU given a standby thread takes its DISPATCH interrupt. */
+  start(): void {
+    this.boot();
+    for (let cpu = 0; cpu < this.cpus; cpu++) if (this.db.prcb(cpu).nextThread) this.dispatchInterrupt(cpu);
+  }
+
+  wait(cpu: number, objects: readonly string[], options: CallOptions & { type?: number; timeout?: number | null } = {}): DispatchOutcome {
+    const ids = objects.map((o) => this.id(o));
+    return this.run(cpu, options, (c) => this.db.waitForObjects(c, ids, options.type ?? WaitType.WaitAny, WaitReason.Executive, options.timeout ?? null, CALL_PC));
+  }
+
+  setEvent(cpu: number, name: string, options: CallOptions = {}): DispatchOutcome {
+    return this.run(cpu, options, (c) => this.db.setEvent(c, this.id(name), IO_NO_INCREMENT, false));
+  }
+
+  setTimer(cpu: number, name: string, due: number, periodMs = 0, dpc = -1, options: CallOptions = {}): DispatchOutcome {
+    return this.run(cpu, options, (c) => this.db.setTimer(c, this.id(name), due, periodMs, dpc));
+  }
+
+  cancelTimer(cpu: number, name: string, options: CallOptions = {}): DispatchOutcome {
+    return this.run(cpu, options, (c) => this.db.cancelTimer(c, this.id(name)));
+  }
+
+  initializeTimer(cpu: number, name: string, sync: boolean): DispatchOutcome {
+    return this.run(cpu, {}, (c) => this.db.initializeTimer(c, this.id(name), sync));
+  }
+
+  /** KeReadStateTimer */
+  readState(cpu: number, name: string): number {
+    return this.run(cpu, {}, (c) => this.db.readState(c, this.id(name))).status;
+  }
+
+  delay(cpu: number, interval: number, options: CallOptions = {}): DispatchOutcome {
+    return this.run(cpu, options, (c) => this.db.delayExecution(c, interval, CALL_PC));
+  }
+
+  pageFault(cpu: number, page: number, latencyNs: number, options: CallOptions = {}): DispatchOutcome {
+    return this.run(cpu, options, (c) => this.db.pageFault(c, page, latencyNs));
+  }
+
+  setSystemTime(cpu: number, value: number, options: CallOptions = {}): DispatchOutcome {
+    return this.run(cpu, options, (c) => this.db.setSystemTime(c, value));
+  }
+
+  /**
+   * KiTimerExpiration on the clock owner (CPU 0) at DISPATCH_LEVEL, at the machine's time: call
+   * expireTimers until it says nothing due is left. Returns every call's outcome.
+   */
+  expire(): DispatchOutcome[] {
+    const outcomes: DispatchOutcome[] = [];
+    for (let k = 0; k < 64; k++) {
+      const outcome = this.run(0, { oldIrql: DISPATCH_LEVEL }, (c) => this.db.expireTimers(c));
+      expect(outcome.switchTo).toBeNull();
+      if (outcome.dpcs.length > 0) expect(outcome.systemTime).toBe(this.db.systemTime(this.nowNs));
+      outcomes.push(outcome);
+      if (outcome.status === 1) return outcomes;
+    }
+    throw new Error('expireTimers never reported that nothing due is left');
+  }
+
+  /**
+   * The clock interrupt of tick `tick` on the clock owner: KeUpdateSystemTime's TimerRequest test,
+   * then (if set) the expiration. Returns the DPCs run, in order.
+   */
+  clock(tick: number): number[] {
+    this.at(tick);
+    if (!this.db.timerDue(this.nowNs)) return [];
+    return this.expire().flatMap((o) => o.dpcs);
+  }
+
+  /** Clock ticks from..to inclusive; returns [tick, dpc] for every DPC run. */
+  ticks(from: number, to: number): Array<[number, number]> {
+    const ran: Array<[number, number]> = [];
+    for (let tick = from; tick <= to; tick++) for (const dpc of this.clock(tick)) ran.push([tick, dpc]);
+    return ran;
+  }
+
+  /** The first tick in [from, to] at which the TimerRequest test is true, or −1. */
+  firstDueTick(from: number, to: number): number {
+    for (let tick = from; tick <= to; tick++) if (this.db.timerDue(this.tickNs(tick))) return tick;
+    return -1;
+  }
+}
+
+/** The database's invariants (those of dispatcher.test.ts, a Waiting thread may wait on its timer alone), and the timer table's. */
+function checkInvariants(db: DispatcherDatabase): void {
+  const seen = new Map<KThread, string>();
+  const place = (thread: KThread, where: string): void => {
+    expect(seen.get(thread), `${thread.name} is both ${seen.get(thread)} and ${where}`).toBeUndefined();
+    seen.set(thread, where);
+  };
+  for (let cpu = 0; cpu < db.cpus; cpu++) {
+    const prcb = db.prcb(cpu);
+    const current = prcb.currentThread;
+    expect(current.state, `CPU ${cpu} current ${current.name}`).toBe(ThreadState.Running);
+    if (!current.isIdle) place(current, `current on CPU ${cpu}`);
+    const next = prcb.nextThread;
+    if (next) {
+      expect(next.state, `CPU ${cpu} standby ${next.name}`).toBe(ThreadState.Standby);
+      expect(next.nextProcessor).toBe(cpu);
+      place(next, `standby on CPU ${cpu}`);
+    }
+    let count = 0;
+    for (let p = 0; p < 32; p++) {
+      const list = prcb.readyLists[p]!;
+      expect((prcb.readySummary >>> p) & 1, `CPU ${cpu} ReadySummary bit ${p}`).toBe(list.length > 0 ? 1 : 0);
+      for (const t of list) {
+        expect(t.state, `${t.name} on CPU ${cpu} list ${p}`).toBe(ThreadState.Ready);
+        expect(t.priority).toBe(p);
+        place(t, `ready on CPU ${cpu}`);
+      }
+      count += list.length;
+    }
+    expect(prcb.readyCount).toBe(count);
+    expect(db.scheduler.idleSummary[cpu], `CPU ${cpu} idle summary`).toBe(current.isIdle && next === null);
+    if (db.lockedBy !== cpu) expect(prcb.deferredReady).toEqual([]);
+    const runs = next ?? current;
+    const highest = db.scheduler.highestReadyPriority(prcb);
+    if (runs.isIdle) expect(highest, `idle CPU ${cpu} with ready threads`).toBe(-1);
+    else expect(highest, `CPU ${cpu} runs ${runs.name} below a ready thread`).toBeLessThanOrEqual(runs.priority);
+  }
+  for (const thread of db.threads) {
+    if (thread.isIdle) continue;
+    if (thread.state === ThreadState.Waiting) {
+      // an object wait has wait blocks; a delay or a page-in waits on the thread's timer alone
+      expect(thread.waitBlocks.length > 0 || thread.timer.inserted, `${thread.name} waits on nothing`).toBe(true);
+      for (const block of thread.waitBlocks) expect(block.object.waitList).toContain(block);
+    } else {
+      expect(thread.waitBlocks).toEqual([]);
+      // Thread->Timer is inserted only while its wait is pending
+      expect(thread.timer.inserted, `${thread.name} is ${thread.state} with its wait timer inserted`).toBe(false);
+    }
+    if (thread.state === ThreadState.Running || thread.state === ThreadState.Standby || thread.state === ThreadState.Ready) {
+      expect(seen.has(thread), `${thread.name} is ${thread.state} but nowhere`).toBe(true);
+    }
+  }
+  for (const object of db.objects) {
+    if (!object) continue;
+    for (const block of object.waitList) expect((block.thread as KThread).state, `${block.thread.name} waits on ${object.name}`).toBe(ThreadState.Waiting);
+  }
+  // §3.4: each inserted timer sits in the bucket its due time hashes to; buckets ascend by due time
+  const table = db.timerTable;
+  let inserted = 0;
+  for (let hand = 0; hand < TIMER_TABLE_SIZE; hand++) {
+    const bucket = table.buckets[hand]!;
+    for (let i = 0; i < bucket.length; i++) {
+      const timer = bucket[i]!;
+      expect(timer.inserted, `${timer.name} in bucket ${hand}`).toBe(true);
+      expect(timer.hand).toBe(hand);
+      expect(table.handOf(timer.dueTime)).toBe(hand);
+      if (i > 0) expect(bucket[i - 1]!.dueTime).toBeLessThanOrEqual(timer.dueTime);
+    }
+    inserted += bucket.length;
+  }
+  expect(table.size).toBe(inserted);
+  for (const object of db.objects) if (object instanceof KTimer && !object.inserted) expect(table.all()).not.toContain(object);
+}
+
+const S = ThreadState;
+/** 1 s relative, as a LARGE_INTEGER */
+const ONE_SECOND = -SECOND;
+/** one 64 Hz tick, relative */
+const ONE_TICK = -CLOCK_NS / 100;
+
+// -------------------------------------------------------------------------------------------------
+// §3.3 due times, §3.4 the timer table, §3.6 expiration order and batches
+// -------------------------------------------------------------------------------------------------
+
+describe('§3.3 due times', () => {
+  it('a relative due time of 1 s on a 15.625 ms clock is due ⌈1 s / 15.625 ms⌉ = 64 ticks (± 1) after the insert tick: timerDue false the tick before, true at it; nextTimerTickNs names that tick', () => {
+    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 8 }], timers: [{ name: 'T' }] });
+    m.start();
+    m.at(3, 7_000_000); // mid-tick: interrupt time is still tick 3's
+    const insertTick = m.tick;
+    expect(m.setTimer(0, 'T', ONE_SECOND, 0, 5).status).toBe(0);
+    const due = m.firstDueTick(insertTick, insertTick + 100);
+    expect(due - insertTick).toBeGreaterThanOrEqual(63);
+    expect(due - insertTick).toBeLessThanOrEqual(65);
+    expect(m.db.timerDue(m.tickNs(due - 1))).toBe(false);
+    expect(m.db.timerDue(m.tickNs(due))).toBe(true);
+    expect(m.db.nextTimerTickNs()).toBe(m.tickNs(due));
+    // the expiration one tick early finds nothing; at the due tick it runs the DPC
+    expect(m.clock(due - 1)).toEqual([]);
+    m.at(due - 1);
+    const early = m.expire();
+    expect(early.map((o) => [o.status, o.dpcs])).toEqual([[1, []]]);
+    expect(m.timer('T').signalState).toBe(0);
+    expect(m.clock(due)).toEqual([5]);
+    expect(m.timer('T').signalState).toBe(1);
+    expect(m.db.nextTimerTickNs()).toBe(Infinity);
+  });
+
+  it('an absolute due time in the past (or zero) expires inside KeSetTimer: signaled, waiters released, DPC handed out, and it returns the OLD inserted state', () => {
+    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 8 }, { name: 'W', priority: 8 }], timers: [{ name: 'T' }] });
+    m.start();
+    expect(m.running()).toEqual(['A']);
+    m.at(10);
+    // zero: "already in the past"; the timer was not set before → FALSE
+    const zero = m.setTimer(0, 'T', 0, 0, 3);
+    expect(zero.status).toBe(0);
+    expect(zero.dpcs).toEqual([3]);
+    expect(zero.systemTime).toBe(m.db.systemTime(m.nowNs));
+    expect(m.timer('T').inserted).toBe(false);
+    expect(m.readState(0, 'T')).toBe(1);
+
+    // set again for 1 s (clears the signal), a waiter blocks on it; then a past absolute time
+    expect(m.setTimer(0, 'T', ONE_SECOND, 0, 3).status).toBe(0);
+    expect(m.readState(0, 'T')).toBe(0);
+    m.wait(0, ['T']); // A blocks, W runs
+    expect(m.running()).toEqual(['W']);
+    m.at(12);
+    const past = m.setTimer(0, 'T', m.db.systemTime(m.nowNs) - 1, 0, 4);
+    expect(past.status).toBe(1); // it was still set
+    expect(past.dpcs).toEqual([4]);
+    expect(m.timer('T').inserted).toBe(false);
+    expect(m.readState(0, 'T')).toBe(1);
+    expect(m.t('A').state).toBe(S.Ready); // released before KeSetTimer returned
+    expect(m.t('A').resume).toEqual({ action: ResumeAction.SetResult, value: STATUS.WAIT_0 });
+    expect(m.db.timerTable.size).toBe(0);
+    // the old 1 s due time is gone: nothing expires later
+    expect(m.ticks(13, 100)).toEqual([]);
+  });
+
+  it('KeSetTimer returns whether the timer was already set; setting it again replaces the old due time (one expiry, at the new one)', () => {
+    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 8 }], timers: [{ name: 'T' }] });
+    m.start();
+    expect(m.setTimer(0, 'T', ONE_SECOND, 0, 1).status).toBe(0);
+    m.at(10);
+    expect(m.setTimer(0, 'T', 2 * ONE_SECOND, 0, 2).status).toBe(1);
+    expect(m.db.timerTable.size).toBe(1);
+    const ran = m.ticks(11, 200);
+    expect(ran.map(([, dpc]) => dpc)).toEqual([2]);
+    expect(ran[0]![0] - 10).toBeGreaterThanOrEqual(127);
+    expect(ran[0]![0] - 10).toBeLessThanOrEqual(129);
+    // expired: no longer set
+    expect(m.setTimer(0, 'T', ONE_SECOND, 0, 1).status).toBe(0);
+  });
+
+  it('an absolute due time in the future fires on the first tick at or after it', () => {
+    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 8 }], timers: [{ name: 'T' }] });
+    m.start();
+    m.at(2);
+    // 100 ms after tick 2's system time: 2 + 6.4 ticks → tick 9
+    expect(m.setTimer(0, 'T', m.db.systemTime(m.nowNs) + 100 * MS, 0, 1).status).toBe(0);
+    expect(m.timer('T').absolute).toBe(true);
+    const ran = m.ticks(3, 50);
+    expect(ran).toEqual([[9, 1]]);
+    expect(m.db.systemTime(m.tickNs(9))).toBeGreaterThanOrEqual(BOOT_SYSTEM_TIME + m.tickNs(2) / 100 + 100 * MS);
+  });
+});
+
+describe('§3.4/§3.6 expiration order and batches', () => {
+  it('two timers with the same due time expire in insertion order, their DPCs in that order', () => {
+    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 8 }], timers: [{ name: 'T1' }, { name: 'T2' }, { name: 'T3' }] });
+    m.start();
+    m.setTimer(0, 'T2', ONE_SECOND, 0, 20);
+    m.setTimer(0, 'T3', ONE_SECOND, 0, 30);
+    m.setTimer(0, 'T1', ONE_SECOND, 0, 10);
+    expect(m.ticks(1, 100).map(([, dpc]) => dpc)).toEqual([20, 30, 10]);
+  });
+
+  it('earlier due times expire first, across buckets and within one, whatever the insertion order', () => {
+    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 8 }], timers: [{ name: 'Late' }, { name: 'Mid' }, { name: 'Early' }, { name: 'EarlyB' }] });
+    m.start();
+    m.setTimer(0, 'Late', 6 * ONE_TICK, 0, 6); // bucket 6
+    m.setTimer(0, 'Mid', 4 * ONE_TICK - 100, 0, 4); // bucket 4, late in its tick
+    m.setTimer(0, 'EarlyB', 4 * ONE_TICK, 0, 40); // bucket 4, at its start: ahead of Mid
+    m.setTimer(0, 'Early', 2 * ONE_TICK, 0, 2); // bucket 2
+    // the clock owner was busy: the first expiration pass is at tick 8, all four are due
+    m.at(8);
+    const dpcs = m.expire().flatMap((o) => o.dpcs);
+    expect(dpcs).toEqual([2, 40, 4, 6]);
+  });
+
+  it('expiry runs in batches of at most 4: with 6 timers due at once the first call hands out 4 DPCs (status 0), the second 2 (status 1)', () => {
+    const names = ['T0', 'T1', 'T2', 'T3', 'T4', 'T5'];
+    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 8 }], timers: names.map((name) => ({ name })) });
+    m.start();
+    names.forEach((name, i) => m.setTimer(0, name, 5 * ONE_TICK, 0, i));
+    expect(m.db.timerTable.size).toBe(6);
+    expect(m.firstDueTick(1, 10)).toBe(5);
+    m.at(5);
+    const outcomes = m.expire();
+    expect(outcomes.map((o) => [o.status, o.dpcs])).toEqual([
+      [0, [0, 1, 2, 3]],
+      [1, [4, 5]],
+    ]);
+    expect(m.db.timerTable.size).toBe(0);
+    expect(names.map((n) => m.timer(n).signalState)).toEqual([1, 1, 1, 1, 1, 1]);
+  });
+});
+
+// -------------------------------------------------------------------------------------------------
+// §3.6/§3.7 periodic timers, KeCancelTimer, KeInitializeTimer
+// -------------------------------------------------------------------------------------------------
+
+describe('§3.6/§3.7 periodic timers and KeCancelTimer', () => {
+  // A 1 ms clock (§3.1: the minimum increment of older HALs), so that 50 ms is a whole number of
+  // ticks; see the report on the 64 Hz clock.
+  const FINE = 1_000_000;
+
+  it('a periodic timer (Period 50 ms) re-arms Period × 10 000 from its expiry; after N ms it has fired ⌊N/50⌋ ± 1 times', () => {
+    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 8 }], timers: [{ name: 'P' }], clockIntervalNs: FINE });
+    m.start();
+    expect(m.setTimer(0, 'P', -50 * MS, 50, 9).status).toBe(0);
+    const first = m.firstDueTick(0, 100);
+    expect(m.clock(first)).toEqual([9]);
+    // re-armed before the DPC was handed out, from the expiry time
+    const p = m.timer('P');
+    expect(p.inserted).toBe(true);
+    expect(p.dueTime).toBe(m.db.interruptTime(m.tickNs(first)) + 50 * MS);
+    const N = 1000; // ms = ticks
+    const ran = m.ticks(first + 1, N);
+    const fired = 1 + ran.length;
+    expect(fired).toBeGreaterThanOrEqual(Math.floor(N / 50) - 1);
+    expect(fired).toBeLessThanOrEqual(Math.floor(N / 50) + 1);
+    expect(new Set(ran.map(([, dpc]) => dpc))).toEqual(new Set([9]));
+  });
+
+  it('KeCancelTimer from the periodic timer\'s DPC finds it set (re-armed before the DPC) and stops further firings', () => {
+    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 8 }], timers: [{ name: 'P' }], clockIntervalNs: FINE });
+    m.start();
+    m.setTimer(0, 'P', -50 * MS, 50, 9);
+    const first = m.firstDueTick(1, 100);
+    expect(m.ticks(1, first)).toEqual([[first, 9]]);
+    const second = m.firstDueTick(first + 1, first + 100);
+    expect(m.ticks(first + 1, second - 1)).toEqual([]);
+    m.at(second);
+    const outcomes = m.expire();
+    expect(outcomes.flatMap((o) => o.dpcs)).toEqual([9]);
+    // its DPC routine, on CPU 0 at DISPATCH_LEVEL: KeCancelTimer on its own timer
+    expect(m.cancelTimer(0, 'P', { oldIrql: DISPATCH_LEVEL, dpcActive: true }).status).toBe(1);
+    expect(m.timer('P').inserted).toBe(false);
+    expect(m.db.nextTimerTickNs()).toBe(Infinity);
+    expect(m.ticks(second + 1, second + 500)).toEqual([]);
+    expect(m.cancelTimer(0, 'P').status).toBe(0);
+  });
+
+  it('KeCancelTimer returns whether the timer was set and leaves its signal state alone', () => {
+    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 8 }], timers: [{ name: 'T' }, { name: 'P' }] });
+    m.start();
+    expect(m.cancelTimer(0, 'T').status).toBe(0); // never set
+    m.setTimer(0, 'T', ONE_SECOND, 0, 1);
+    expect(m.cancelTimer(0, 'T').status).toBe(1);
+    expect(m.timer('T').inserted).toBe(false);
+    expect(m.readState(0, 'T')).toBe(0);
+    expect(m.ticks(1, 100)).toEqual([]); // cancelled: never expires
+    expect(m.cancelTimer(0, 'T').status).toBe(0);
+    // a periodic timer after an expiry is both signaled and set: cancel unsets it, the signal stays
+    m.at(100);
+    m.setTimer(0, 'P', ONE_TICK, 100, 2);
+    expect(m.clock(101)).toEqual([2]);
+    expect(m.timer('P').inserted).toBe(true);
+    expect(m.cancelTimer(0, 'P').status).toBe(1);
+    expect(m.readState(0, 'P')).toBe(1);
+  });
+
+  it('a DPC already handed out is not taken back: KeCancelTimer after the expiry returns FALSE, the outcome still lists the DPC, the timer stays signaled', () => {
+    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 8 }], timers: [{ name: 'T' }] });
+    m.start();
+    m.setTimer(0, 'T', 3 * ONE_TICK, 0, 7);
+    m.at(3);
+    const outcomes = m.expire();
+    expect(m.cancelTimer(0, 'T').status).toBe(0);
+    expect(outcomes.flatMap((o) => o.dpcs)).toEqual([7]);
+    expect(m.readState(0, 'T')).toBe(1);
+  });
+
+  it('KeInitializeTimer: not signaled, not inserted, of the type asked; an inserted timer is removed', () => {
+    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 8 }], timers: [{ name: 'T' }] });
+    m.start();
+    m.setTimer(0, 'T', 0, 0, 1); // signaled
+    m.setTimer(0, 'T', ONE_SECOND, 50, 1);
+    m.initializeTimer(0, 'T', true);
+    const t = m.timer('T');
+    expect([t.synchronization, t.signalState, t.inserted, t.period, t.dpc]).toEqual([true, 0, false, 0, -1]);
+    expect(m.db.timerTable.size).toBe(0);
+    expect(m.ticks(1, 100)).toEqual([]);
+  });
+});
+
+// -------------------------------------------------------------------------------------------------
+// §3.6/§3.7 waiters of timers
+// -------------------------------------------------------------------------------------------------
+
+describe('§3.6/§3.7 waiting on timers', () => {
+  /** One CPU: A, B, C wait (WaitAny) on timer T in that order; S is left running. */
+  function threeWaiters(sync: boolean): Machine {
+    const m = new Machine({
+      cpus: 1,
+      threads: [{ name: 'A', priority: 8 }, { name: 'B', priority: 8 }, { name: 'C', priority: 8 }, { name: 'S', priority: 8 }],
+      timers: [{ name: 'T', sync }],
+    });
+    m.start();
+    m.wait(0, ['T']);
+    m.wait(0, ['T']);
+    m.wait(0, ['T']);
+    expect(m.running()).toEqual(['S']);
+    expect(m.waiters('T')).toEqual(['A', 'B', 'C']);
+    return m;
+  }
+
+  it('a synchronization timer with 3 WaitAny waiters releases exactly one per expiry, in FIFO order, and is reset', () => {
+    const m = threeWaiters(true);
+    const released: string[][] = [];
+    for (let k = 0; k < 3; k++) {
+      m.setTimer(0, 'T', ONE_TICK, 0, -1);
+      m.clock(m.tick + 1);
+      released.push(['A', 'B', 'C'].filter((n) => m.t(n).state !== S.Waiting));
+      expect(m.timer('T').signalState).toBe(0);
+    }
+    expect(released).toEqual([['A'], ['A', 'B'], ['A', 'B', 'C']]);
+    for (const n of ['A', 'B', 'C']) expect(m.t(n).resume).toEqual({ action: ResumeAction.SetResult, value: STATUS.WAIT_0 });
+    expect(m.readState(0, 'T')).toBe(0);
+  });
+
+  it('a notification timer releases all three waiters at one expiry and stays signaled (KeReadStateTimer = 1)', () => {
+    const m = threeWaiters(false);
+    m.setTimer(0, 'T', ONE_TICK, 0, -1);
+    m.clock(1);
+    expect(m.waiters('T')).toEqual([]);
+    expect(['A', 'B', 'C'].map((n) => m.t(n).resume)).toEqual([
+      { action: ResumeAction.SetResult, value: STATUS.WAIT_0 },
+      { action: ResumeAction.SetResult, value: STATUS.WAIT_0 },
+      { action: ResumeAction.SetResult, value: STATUS.WAIT_0 },
+    ]);
+    expect(m.readyList(0, 8)).toEqual(['A', 'B', 'C']);
+    expect(m.readState(0, 'T')).toBe(1);
+    // a later wait is satisfied at once
+    expect(m.wait(0, ['T']).switchTo).toBeNull();
+  });
+
+  it('a synchronization timer that expires with no waiter stays signaled until one wait consumes it', () => {
+    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 8 }, { name: 'S', priority: 8 }], timers: [{ name: 'T', sync: true }] });
+    m.start();
+    m.setTimer(0, 'T', ONE_TICK, 0, -1);
+    m.clock(1);
+    expect(m.readState(0, 'T')).toBe(1);
+    const first = m.wait(0, ['T']);
+    expect(first.status).toBe(STATUS.WAIT_0);
+    expect(first.switchTo).toBeNull();
+    expect(m.readState(0, 'T')).toBe(0);
+    expect(m.wait(0, ['T']).switchTo?.name).toBe('S'); // the second wait blocks
+  });
+
+  it('waiters are released before the timer\'s DPC runs: the expiration outcome that hands out the DPC already made the waiter Standby and IPIs its CPU', () => {
+    const m = new Machine({
+      cpus: 2,
+      threads: [{ name: 'S', priority: 8, ideal: 0 }, { name: 'W', priority: 8, ideal: 1, affinity: [1] }],
+      timers: [{ name: 'T' }],
+    });
+    m.start();
+    expect(m.running()).toEqual(['S', 'W']);
+    m.wait(1, ['T']);
+    expect(m.running()).toEqual(['S', 'Idle#1']);
+    m.setTimer(0, 'T', 2 * ONE_TICK, 0, 11);
+    m.at(2);
+    const [outcome] = m.expire();
+    expect(outcome!.dpcs).toEqual([11]);
+    expect(outcome!.ipiTargets).toEqual([1]);
+    expect(m.t('W').state).toBe(S.Standby);
+    expect(m.db.prcb(1).nextThread?.name).toBe('W');
+    expect(m.t('W').resume).toEqual({ action: ResumeAction.SetResult, value: STATUS.WAIT_0 });
+    expect(m.dispatchInterrupt(1).switchTo?.name).toBe('W');
+  });
+});
+
+// -------------------------------------------------------------------------------------------------
+// §4.11 wait timeouts
+// -------------------------------------------------------------------------------------------------
+
+describe('§4.11 wait timeouts', () => {
+  function waiterMachine(): Machine {
+    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 8 }, { name: 'S', priority: 8 }], events: [{ name: 'E' }] });
+    m.start();
+    return m;
+  }
+
+  it('a wait with a relative timeout that is not satisfied blocks and ends with STATUS_TIMEOUT at its due tick', () => {
+    const m = waiterMachine();
+    m.at(5, 3_000_000);
+    const out = m.wait(0, ['E'], { timeout: ONE_SECOND });
+    expect(out.switchTo?.name).toBe('S');
+    const a = m.t('A');
+    expect(a.state).toBe(S.Waiting);
+    expect(a.timer.inserted).toBe(true);
+    expect(m.db.timerTable.size).toBe(1);
+    const due = m.firstDueTick(6, 200);
+    expect(due - 5).toBeGreaterThanOrEqual(63);
+    expect(due - 5).toBeLessThanOrEqual(65);
+    expect(m.db.nextTimerTickNs()).toBe(m.tickNs(due));
+    expect(m.ticks(6, due - 1)).toEqual([]);
+    expect(a.state).toBe(S.Waiting);
+    const dpcs = m.clock(due); // a thread's timeout has no DPC
+    expect(dpcs).toEqual([]);
+    expect(a.state).toBe(S.Ready);
+    expect(a.waitStatus).toBe(STATUS.TIMEOUT);
+    expect(a.resume).toEqual({ action: ResumeAction.SetResult, value: STATUS.TIMEOUT });
+    expect(m.waiters('E')).toEqual([]);
+    expect(m.db.timerTable.size).toBe(0);
+  });
+
+  it('a wait satisfied before its due time removes its timeout timer: the table shrinks and no later expiry touches the thread', () => {
+    const m = waiterMachine();
+    m.wait(0, ['E'], { timeout: ONE_SECOND });
+    expect(m.db.timerTable.size).toBe(1);
+    m.at(10);
+    m.setEvent(0, 'E');
+    const a = m.t('A');
+    expect(a.state).toBe(S.Ready);
+    expect(a.resume).toEqual({ action: ResumeAction.SetResult, value: STATUS.WAIT_0 });
+    expect(a.timer.inserted).toBe(false);
+    expect(m.db.timerTable.size).toBe(0);
+    expect(m.db.nextTimerTickNs()).toBe(Infinity);
+    expect(m.ticks(11, 200)).toEqual([]);
+    expect(a.resume).toEqual({ action: ResumeAction.SetResult, value: STATUS.WAIT_0 });
+    expect(a.waitStatus).toBe(STATUS.WAIT_0);
+  });
+
+  it('a wait with a zero timeout never blocks: STATUS_TIMEOUT at once, no timer', () => {
+    const m = waiterMachine();
+    m.at(7);
+    const out = m.wait(0, ['E'], { timeout: 0 });
+    expect(out.status).toBe(STATUS.TIMEOUT);
+    expect(out.switchTo).toBeNull();
+    expect(m.t('A').state).toBe(S.Running);
+    expect(m.t('A').waits).toBe(0);
+    expect(m.db.timerTable.size).toBe(0);
+  });
+
+  it('a wait with an absolute timeout in the past never blocks: STATUS_TIMEOUT at once', () => {
+    const m = waiterMachine();
+    m.at(7);
+    for (const timeout of [1, BOOT_SYSTEM_TIME, m.db.systemTime(m.nowNs)]) {
+      const out = m.wait(0, ['E'], { timeout });
+      expect(out.status).toBe(STATUS.TIMEOUT);
+      expect(out.switchTo).toBeNull();
+    }
+    expect(m.t('A').waits).toBe(0);
+    expect(m.db.timerTable.size).toBe(0);
+    expect(m.waiters('E')).toEqual([]);
+  });
+
+  it('a satisfiable wait with a timeout returns at once and arms no timer', () => {
+    const m = waiterMachine();
+    m.setEvent(0, 'E');
+    const out = m.wait(0, ['E'], { timeout: ONE_SECOND });
+    expect(out.status).toBe(STATUS.WAIT_0);
+    expect(out.switchTo).toBeNull();
+    expect(m.db.timerTable.size).toBe(0);
+  });
+
+  it('a wait broken to re-test (a WaitAll waiter released with STATUS_KERNEL_APC) and restarted keeps its remaining relative timeout: it times out at the original due tick', () => {
+    const m = new Machine({
+      cpus: 1,
+      threads: [{ name: 'B', priority: 8 }, { name: 'S', priority: 8 }],
+      events: [{ name: 'E', sync: true }, { name: 'X' }, { name: 'F' }],
+    });
+    m.start();
+    expect(m.running()).toEqual(['B']);
+    m.wait(0, ['E', 'X'], { type: WaitType.WaitAll, timeout: ONE_SECOND }); // at tick 0
+    const due = m.firstDueTick(1, 200);
+    expect(due).toBeGreaterThanOrEqual(63);
+    expect(due).toBeLessThanOrEqual(65);
+    m.at(10);
+    m.setEvent(0, 'E'); // E is sync: B (WaitAll) re-tests
+    const b = m.t('B');
+    expect(b.waitStatus).toBe(STATUS.KERNEL_APC);
+    expect(b.resume).toEqual({ action: ResumeAction.RestartCall, value: CALL_PC });
+    expect(b.timer.inserted).toBe(false);
+    m.at(20);
+    expect(m.wait(0, ['F']).switchTo?.name).toBe('B'); // S blocks for good; B runs and restarts its call
+    const again = m.wait(0, ['E', 'X'], { type: WaitType.WaitAll, timeout: ONE_SECOND });
+    expect(again.switchTo?.name).toBe('Idle#0');
+    expect(b.state).toBe(S.Waiting);
+    expect(m.firstDueTick(21, 300)).toBe(due); // not 20 + 64
+    expect(m.ticks(21, due - 1)).toEqual([]);
+    m.clock(due);
+    expect(b.state).toBe(S.Standby);
+    expect(b.resume).toEqual({ action: ResumeAction.SetResult, value: STATUS.TIMEOUT });
+    expect(m.waiters('E')).toEqual([]);
+    expect(m.waiters('X')).toEqual([]);
+  });
+});
+
+// -------------------------------------------------------------------------------------------------
+// §4.12 KeDelayExecutionThread, page-fault waits
+// -------------------------------------------------------------------------------------------------
+
+describe('§4.12 KeDelayExecutionThread and page-in waits', () => {
+  it('KeDelayExecutionThread blocks on the thread timer alone (WaitReason DelayExecution) and resumes with STATUS_SUCCESS at the due tick', () => {
+    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 8 }, { name: 'S', priority: 8 }] });
+    m.start();
+    m.at(4);
+    const out = m.delay(0, -100 * MS); // 100 ms: 6.4 ticks
+    expect(out.switchTo?.name).toBe('S');
+    const a = m.t('A');
+    expect([a.state, a.waitReason, a.waitBlocks.length, a.timer.inserted]).toEqual([S.Waiting, WaitReason.DelayExecution, 0, true]);
+    expect(m.db.timerTable.size).toBe(1);
+    const due = m.firstDueTick(5, 100);
+    expect(due - 4).toBeGreaterThanOrEqual(6);
+    expect(due - 4).toBeLessThanOrEqual(8);
+    expect(m.ticks(5, due - 1)).toEqual([]);
+    expect(a.state).toBe(S.Waiting);
+    m.clock(due);
+    expect(a.state).toBe(S.Ready);
+    expect(a.resume).toEqual({ action: ResumeAction.SetResult, value: STATUS.SUCCESS });
+    expect(m.db.timerTable.size).toBe(0);
+  });
+
+  it('a zero delay does not block: it yields to a ready thread of the same priority and returns STATUS_SUCCESS', () => {
+    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 8 }, { name: 'S', priority: 8 }] });
+    m.start();
+    const out = m.delay(0, 0);
+    expect(out.status).toBe(STATUS.SUCCESS);
+    expect(out.switchTo?.name).toBe('S');
+    const a = m.t('A');
+    expect(a.state).toBe(S.Ready);
+    expect(a.waits).toBe(0);
+    expect(a.resume).toEqual({ action: ResumeAction.SetResult, value: STATUS.SUCCESS });
+    expect(m.readyList(0, 8)).toEqual(['A']);
+    expect(m.db.timerTable.size).toBe(0);
+  });
+
+  it('a zero delay with nothing else ready returns STATUS_SUCCESS and keeps running', () => {
+    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 8 }] });
+    m.start();
+    const out = m.delay(0, 0);
+    expect(out.status).toBe(STATUS.SUCCESS);
+    expect(out.switchTo).toBeNull();
+    expect(m.t('A').state).toBe(S.Running);
+    expect(m.db.timerTable.size).toBe(0);
+  });
+
+  it('a page fault blocks the thread with WaitReason PageIn and resumes it with ResumeAction.PageIn and the page at the first tick at/after the latency', () => {
+    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 8 }, { name: 'S', priority: 8 }] });
+    m.start();
+    m.at(3);
+    const out = m.pageFault(0, 0x42, 20_000_000); // 20 ms: done at tick 3 + 1.28 → first tick after: 5
+    expect(out.switchTo?.name).toBe('S');
+    const a = m.t('A');
+    expect([a.state, a.waitReason, a.waitBlocks.length]).toEqual([S.Waiting, WaitReason.PageIn, 0]);
+    expect(m.firstDueTick(4, 100)).toBe(5);
+    expect(m.db.nextTimerTickNs()).toBe(m.tickNs(5));
+    expect(m.clock(4)).toEqual([]);
+    expect(a.state).toBe(S.Waiting);
+    m.clock(5);
+    expect(a.state).toBe(S.Ready);
+    expect(a.resume).toEqual({ action: ResumeAction.PageIn, value: 0x42 });
+    expect(m.db.timerTable.size).toBe(0);
+  });
+});
+
+// -------------------------------------------------------------------------------------------------
+// §3.8 KeSetSystemTime
+// -------------------------------------------------------------------------------------------------
+
+describe('§3.8 KeSetSystemTime', () => {
+  it('setting the clock 1 h forward makes an absolute timer due within that hour due at the next expiration pass; relative timers do not move; it returns the change', () => {
+    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 8 }], timers: [{ name: 'Abs' }, { name: 'Rel' }, { name: 'Far' }] });
+    m.start();
+    const sys0 = m.db.systemTime(m.nowNs);
+    m.setTimer(0, 'Abs', sys0 + HOUR / 2, 0, 1); // in 30 min
+    m.setTimer(0, 'Rel', -HOUR / 2, 0, 2); // in 30 min, relative
+    m.setTimer(0, 'Far', sys0 + 2 * HOUR, 0, 3); // in 2 h
+    const relDue = m.timer('Rel').dueTime;
+    const farDue = m.timer('Far').dueTime;
+    m.at(10);
+    expect(m.db.timerDue(m.nowNs)).toBe(false);
+    const before = m.db.systemTime(m.nowNs);
+    const out = m.setSystemTime(0, before + HOUR);
+    expect(out.status).toBe(Number(BigInt.asIntN(32, BigInt(HOUR))));
+    expect(m.db.systemTime(m.nowNs)).toBe(before + HOUR);
+    expect(m.db.interruptTime(m.nowNs)).toBe(10 * (CLOCK_NS / 100));
+    expect(m.timer('Rel').dueTime).toBe(relDue);
+    expect(m.timer('Far').dueTime).toBe(farDue - HOUR);
+    // the next expiration pass (this tick's or the next) expires Abs alone
+    const ran = m.ticks(10, 11);
+    expect(ran.map(([, dpc]) => dpc)).toEqual([1]);
+    expect(m.timer('Abs').signalState).toBe(1);
+    expect(m.timer('Rel').inserted).toBe(true);
+    expect(m.timer('Far').inserted).toBe(true);
+    // Rel still fires 30 min of interrupt time after it was set, Far 1 h after the change
+    expect(m.db.nextTimerTickNs()).toBe(Math.ceil(relDue / (CLOCK_NS / 100)) * CLOCK_NS);
+  });
+});
