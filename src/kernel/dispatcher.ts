@@ -110,8 +110,8 @@ export class DispatcherDatabase {
   /** set while a thread holds the dispatcher lock across a set/release with Wait = TRUE (its CPU) */
   lockedBy = -1;
   readonly timerTable: TimerTable;
-  /** TimerHand: the bucket the last expiration pass reached */
-  private timerHand = 0;
+  /** TimerHand, as an absolute tick: where the last expiration pass reached */
+  private timerTick = 0;
   readonly clockIntervalNs: number;
   private readonly bootSystemTime: number;
   /** KeSetSystemTime moves system time by this much against interrupt time */
@@ -217,6 +217,11 @@ export class DispatcherDatabase {
   /** System time (100 ns since 1601) at emulated `nowNs`. */
   systemTime(nowNs: number): number {
     return this.bootSystemTime + this.interruptTime(nowNs) + this.systemTimeBias;
+  }
+
+  /** A restarted wait's relative timeout (§4.11 step 7): what is left of the one it started with. */
+  private remaining(thread: KThread, nowNs: number): DueTime {
+    return { due: thread.waitDueTime, absolute: false, expired: thread.waitDueTime <= this.interruptTime(nowNs) };
   }
 
   /** KiComputeDueTime: negative = relative to now, positive or zero = absolute system time. */
@@ -421,8 +426,8 @@ export class DispatcherDatabase {
     if (satisfied >= 0) return this.exitDispatcher(caller, prcb, effects, satisfied);
     let due: DueTime | null = null;
     if (timeout !== null) {
-      due = restarting && timeout < 0 ? { due: thread.waitDueTime, absolute: false, expired: false } : this.computeDueTime(timeout, caller.timeNs);
-      if (due.expired || due.due <= this.interruptTime(caller.timeNs) && timeout === 0) return this.exitDispatcher(caller, prcb, effects, STATUS.TIMEOUT);
+      due = restarting && timeout < 0 ? this.remaining(thread, caller.timeNs) : this.computeDueTime(timeout, caller.timeNs);
+      if (due.expired) return this.exitDispatcher(caller, prcb, effects, STATUS.TIMEOUT);
     }
     thread.waits++;
     linkWaitBlocks(thread, objects, waitType);
@@ -466,8 +471,14 @@ export class DispatcherDatabase {
     }
     const restarting = current.restartingWait;
     current.restartingWait = false;
-    const due = restarting && interval < 0 ? { due: current.waitDueTime, absolute: false, expired: false } : this.computeDueTime(interval, caller.timeNs);
-    if (due.expired || interval === 0) {
+    const due = restarting && interval < 0 ? this.remaining(current, caller.timeNs) : this.computeDueTime(interval, caller.timeNs);
+    if (due.expired && restarting) {
+      // a restarted delay whose time ran out while it was away: done
+      const { effects } = this.enter(caller);
+      return this.exitDispatcher(caller, prcb, effects, STATUS.SUCCESS);
+    }
+    if (due.expired) {
+      // a zero interval, or an absolute time already past: a yield (§4.12)
       const yielded = this.yieldExecution(caller);
       return { ...yielded, status: STATUS.SUCCESS };
     }
@@ -586,16 +597,16 @@ export class DispatcherDatabase {
   expireTimers(caller: Caller, batch = 4): DispatchOutcome {
     const { prcb, effects } = this.enter(caller);
     const now = this.interruptTime(caller.timeNs);
-    const limitHand = this.timerTable.handOf(now);
+    const limitTick = Math.floor(now / this.timerTable.increment);
     let expired = 0;
-    let found = this.timerTable.nextExpired(now, this.timerHand, limitHand);
+    let found = this.timerTable.nextExpired(now, this.timerTick, limitTick);
     while (found && expired < batch) {
-      this.timerHand = found.hand;
+      this.timerTick = found.tick;
       this.expireTimer(found.timer, caller, effects);
       expired++;
-      found = this.timerTable.nextExpired(now, this.timerHand, limitHand);
+      found = this.timerTable.nextExpired(now, this.timerTick, limitTick);
     }
-    if (!found) this.timerHand = limitHand;
+    if (!found) this.timerTick = limitTick;
     return this.exitDispatcher(caller, prcb, effects, found ? 0 : 1);
   }
 

@@ -120,15 +120,16 @@ export class TimerTable {
   }
 
   /**
-   * The next timer due at or before `now`, scanning buckets from `fromHand` to `toHand` (inclusive,
-   * wrapping): the order KiTimerExpiration walks them. Returns null when none is due.
+   * The next timer due at or before `now`, scanning the buckets of ticks `fromTick` … `toTick`
+   * (absolute tick numbers) in order: the walk KiTimerExpiration makes. When more than a table's
+   * worth of ticks went by, every bucket is scanned once (from fromTick's). Returns the timer and
+   * the tick whose bucket held it, or null when none is due.
    */
-  nextExpired(now: number, fromHand: number, toHand: number): { timer: KTimer; hand: number } | null {
-    const span = ((toHand - fromHand) & (TIMER_TABLE_SIZE - 1)) + 1;
+  nextExpired(now: number, fromTick: number, toTick: number): { timer: KTimer; tick: number } | null {
+    const span = Math.min(toTick - fromTick + 1, TIMER_TABLE_SIZE);
     for (let k = 0; k < span; k++) {
-      const hand = (fromHand + k) & (TIMER_TABLE_SIZE - 1);
-      const head = this.buckets[hand]![0];
-      if (head && head.dueTime <= now) return { timer: head, hand };
+      const head = this.buckets[(fromTick + k) & (TIMER_TABLE_SIZE - 1)]![0];
+      if (head && head.dueTime <= now) return { timer: head, tick: fromTick + k };
     }
     return null;
   }

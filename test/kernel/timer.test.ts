@@ -789,6 +789,34 @@ describe('§4.11 wait timeouts', () => {
 // §4.12 KeDelayExecutionThread, page-fault waits
 // -------------------------------------------------------------------------------------------------
 
+describe('restarted waits and late expiration passes', () => {
+  it('a restarted wait whose remaining timeout has already run out returns STATUS_TIMEOUT without blocking (§4.11 steps 5 and 7)', () => {
+    const m = new Machine({
+      cpus: 1,
+      threads: [{ name: 'B', priority: 8 }, { name: 'S', priority: 8 }],
+      events: [{ name: 'E', sync: true }, { name: 'X' }, { name: 'F' }],
+    });
+    m.start();
+    m.wait(0, ['E', 'X'], { type: WaitType.WaitAll, timeout: ONE_SECOND }); // at tick 0: due at tick 64
+    m.at(10);
+    m.setEvent(0, 'E'); // B re-tests later
+    m.at(70);
+    expect(m.wait(0, ['F']).switchTo?.name).toBe('B');
+    const again = m.wait(0, ['E', 'X'], { type: WaitType.WaitAll, timeout: ONE_SECOND });
+    expect(again.switchTo).toBeNull();
+    expect(again.status).toBe(STATUS.TIMEOUT);
+    expect(m.t('B').state).toBe(S.Running);
+    expect(m.t('B').timer.inserted).toBe(false);
+  });
+
+  it('an expiration pass more than a table (512 ticks) late scans every bucket once and finds the timer due', () => {
+    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 8 }], timers: [{ name: 'T' }] });
+    m.start();
+    m.setTimer(0, 'T', -100 * m.clockNs / 100, 0, 1); // due at tick 100
+    expect(m.clock(600)).toEqual([1]);
+  });
+});
+
 describe('§4.12 KeDelayExecutionThread and page-in waits', () => {
   it('KeDelayExecutionThread blocks on the thread timer alone (WaitReason DelayExecution) and resumes with STATUS_SUCCESS at the due tick', () => {
     const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 8 }, { name: 'S', priority: 8 }] });
