@@ -1,6 +1,6 @@
 /**
  * Threads benchmark: what the dispatcher (served by the coordinator worker) and SwapContext cost,
- * in three measurements, each run REPETITIONS times (medians of the per-run figures):
+ * in three measurements, each run 5 times by default (medians of the per-run figures):
  *
  *  - ping-pong: thread Ping (CPU 0) and thread Pong (CPU 1) bounce two synchronization events
  *    (Ping: t0 = KeQueryPerformanceCounter, KeSetEvent(E1), KeWaitForSingleObject(E2), t1; Pong:
@@ -42,7 +42,7 @@ const PINGPONG_DURATION_MS = 300;
 const PINGPONG_MAX_ROUNDS = 50_000;
 
 const YIELD_PARALLEL_DURATION_MS = 300;
-/** emulated; a deterministic yield costs ~340 emulated cycles but a coordinator round trip of host time */
+/** emulated; a deterministic yield and switch cost ~380 emulated ns but a coordinator round trip of host time */
 const YIELD_DETERMINISTIC_DURATION_MS = 5;
 
 /** the scaling workload: the same total iterations in both configurations */
@@ -258,7 +258,6 @@ async function measureTrips(definition: ScenarioDefinition, durationMs: number):
 
 interface YieldSample {
   switchesPerHostSec: number;
-  yieldsPerHostSec: number;
   /** yields that found nothing else ready (should be 0) */
   noYield: number;
   hostTimeMs: number;
@@ -273,7 +272,6 @@ async function measureYield(mode: 'parallel' | 'deterministic'): Promise<YieldSa
   if (!(switches > 0)) throw new Error(`${yieldPair.name}: no context switch in ${durationMs} ms (${mode})`);
   return {
     switchesPerHostSec: switches / (r.hostTimeMs / 1000),
-    yieldsPerHostSec: res.yields! / (r.hostTimeMs / 1000),
     noYield: res.noYield!,
     hostTimeMs: r.hostTimeMs,
     emulatedNsPerSwitch: r.emulatedTimeNs / switches,
@@ -383,7 +381,7 @@ export async function runThreadsBench(opts: ThreadsBenchOptions): Promise<BenchR
     `medians over ${reps} runs; a ratio is taken within each run (both figures from that run) and the median of the per-run ratios is reported, with their range; host: ${cores} cores (os.availableParallelism()), which run every CPU worker, the coordinator and the main thread`,
     `ping-pong: Ping on CPU 0 and Pong on CPU 1 (priority 8) bounce two synchronization events, parallel mode at time scale 1 (emulated ns = host ns); a round trip is timed on Ping with KeQueryPerformanceCounter around KeSetEvent(E1) + KeWaitForSingleObject(E2), and is at least four dispatcher requests (two sets, two waits), each a CPU-to-coordinator round trip, plus two wake-ups and two context switches`,
     `idle CPUs: a thread that waits leaves its CPU halted, asleep in Atomics.wait, so the wake-up latency of a sleeping worker thread is part of every round trip: p50 ${metrics.pingPongIdleP50Ns} ns, p99 ${metrics.pingPongIdleP99Ns} ns = ${metrics.pingPongIdleVsIpi}x the IPI p50 (${metrics.pingPongIdleVsIpiMin}-${metrics.pingPongIdleVsIpiMax}x) against the ${PINGPONG_VS_IPI_TARGET}x target: ${metOrNot(idleRatio <= PINGPONG_VS_IPI_TARGET)}`,
-    `busy CPUs: a priority-1 thread on each CPU runs whenever Ping or Pong waits, so no CPU halts and a wake-up is a preemption (a DPC/reschedule IPI to the other CPU, then a dispatcher request and a switch there): p50 ${metrics.pingPongBusyP50Ns} ns, p99 ${metrics.pingPongBusyP99Ns} ns = ${metrics.pingPongBusyVsIpi}x the IPI p50 (${metrics.pingPongBusyVsIpiMin}-${metrics.pingPongBusyVsIpiMax}x) against the ${PINGPONG_VS_IPI_TARGET}x target: ${metOrNot(busyRatio <= PINGPONG_VS_IPI_TARGET)}; the p99 is of the order of a clock tick's quantum (15.6 ms) when a worker loses its host core`,
+    `busy CPUs: a priority-1 thread on each CPU runs whenever Ping or Pong waits, so no CPU halts and a wake-up is a preemption (a DPC/reschedule IPI to the other CPU, then a dispatcher request and a switch there): p50 ${metrics.pingPongBusyP50Ns} ns, p99 ${metrics.pingPongBusyP99Ns} ns = ${metrics.pingPongBusyVsIpi}x the IPI p50 (${metrics.pingPongBusyVsIpiMin}-${metrics.pingPongBusyVsIpiMax}x) against the ${PINGPONG_VS_IPI_TARGET}x target: ${metOrNot(busyRatio <= PINGPONG_VS_IPI_TARGET)}`,
     `raw IPI round trip in the same runs (built-in ipi-pingpong, two busy CPUs, ${IPI_DURATION_MS} ms): p50 ${metrics.ipiBusyP50Ns} ns, p99 ${metrics.ipiBusyP99Ns} ns; it never involves the coordinator`,
     `what the round trip is made of: Ping's KeSetEvent(E1) alone (one dispatcher request that readies Pong; Ping does not switch) takes p50 ${metrics.pingPongIdleSetP50Ns} ns idle and ${metrics.pingPongBusySetP50Ns} ns busy, far above the ~${Math.round(1e9 / metrics.yieldSwitchesPerSecParallel!)} ns a back-to-back yield (request + switch) costs below: requests that come ~0.1 ms apart find the coordinator asleep in Atomics.wait (it spins ~16 µs after each delivery, src/shm/doorbell.ts) and the requesting CPU napping on its doorbell after 256 spins (src/cpu/processor.ts spun()), so each request pays thread wake-ups, not dispatcher work`,
     `context switches on one CPU, two priority-8 threads yielding (ZwYieldExecution) to each other for the whole run, perCpu[0].contextSwitches / hostTimeMs: parallel ${metrics.yieldSwitchesPerSecParallel}/s (${metrics.yieldSwitchesPerSecParallelMin}-${metrics.yieldSwitchesPerSecParallelMax}, ${YIELD_PARALLEL_DURATION_MS} ms runs); deterministic ${metrics.yieldSwitchesPerSecDeterministic}/s (${metrics.yieldSwitchesPerSecDeterministicMin}-${metrics.yieldSwitchesPerSecDeterministicMax}; ${YIELD_DETERMINISTIC_DURATION_MS} ms emulated took ${metrics.yieldDeterministicHostMs} host ms, ${metrics.yieldDeterministicEmulatedNsPerSwitch} emulated ns per switch); no target set`,
