@@ -1,5 +1,5 @@
 /**
- * The bench runner: `npm run bench -- [--scope ring|ipi|interrupts|boot|threads|all] [--json]`.
+ * The bench runner: `npm run bench -- [--scope ring|ipi|interrupts|boot|threads|time|all] [--json]`.
  * Runs the chosen benchmarks one after another (never concurrently: each one measures the host),
  * prints each human-readable as it finishes, or with --json prints one object on stdout,
  * {host: {cores, cpuModel, node, platform}, results: BenchResult[]}, and nothing else there.
@@ -17,8 +17,9 @@ import { runInterruptsBench } from './interrupts.js';
 import { runIpiBench } from './ipi.js';
 import { runRingBench } from './ring.js';
 import { runThreadsBench } from './threads.js';
+import { runTimeBench } from './time.js';
 
-const SCOPES = ['ring', 'ipi', 'interrupts', 'boot', 'threads'] as const;
+const SCOPES = ['ring', 'ipi', 'interrupts', 'boot', 'threads', 'time'] as const;
 type Scope = (typeof SCOPES)[number];
 
 const BENCHES: Record<Scope, (opts: { json: boolean }) => Promise<BenchResult>> = {
@@ -27,15 +28,16 @@ const BENCHES: Record<Scope, (opts: { json: boolean }) => Promise<BenchResult>> 
   interrupts: runInterruptsBench,
   boot: runBootBench,
   threads: runThreadsBench,
+  time: runTimeBench,
 };
 
-const HELP = `usage: npm run bench -- [--scope ring|ipi|interrupts|boot|threads|all] [--json]
+const HELP = `usage: npm run bench -- [--scope ring|ipi|interrupts|boot|threads|time|all] [--json]
 
-  --scope S   which benchmark to run (default all, in the order ring, ipi, interrupts, boot, threads)
+  --scope S   which benchmark to run (default all, in the order ring, ipi, interrupts, boot, threads, time)
   --json      one JSON object on stdout: {host, results: [...]}
   -h, --help  this help
 
-Each benchmark also runs alone: node dist/perf/<ring|ipi|interrupts|boot|threads>.js [--json]
+Each benchmark also runs alone: node dist/perf/<ring|ipi|interrupts|boot|threads|time>.js [--json]
 `;
 
 class UsageError extends Error {}
@@ -55,7 +57,7 @@ function parse(argv: string[]): { scopes: Scope[]; json: boolean } | null {
   if (values.help) return null;
   const scope = values.scope ?? 'all';
   if (scope === 'all') return { scopes: [...SCOPES], json: values.json ?? false };
-  if (!(SCOPES as readonly string[]).includes(scope)) throw new UsageError(`unknown scope '${scope}' (expected ring, ipi, interrupts, boot, threads or all)`);
+  if (!(SCOPES as readonly string[]).includes(scope)) throw new UsageError(`unknown scope '${scope}' (expected ring, ipi, interrupts, boot, threads, time or all)`);
   return { scopes: [scope as Scope], json: values.json ?? false };
 }
 

@@ -433,6 +433,7 @@ export class Coordinator {
       traceEvents: this.traceCount,
       slices: this.slices,
       clockTicks: this.clock.tick,
+      timers: { expired: this.dispatcher.timersExpired, armedAtEnd: this.dispatcher.timerTable.size },
       deviceAssertions: this.devices.map((d) => ({ name: d.config.name, asserted: d.asserted })),
       bugcheckCpu: this.bugcheckCpu,
       threads: this.threadReports(),

@@ -64,7 +64,8 @@ export function runParallelLoop(processor: Processor, port: ProcessorPort, hostC
     if (exit === RunExit.HALT) {
       processor.enterHalt();
       port.flush();
-      while (!port.hasWork()) port.sleep(100);
+      // every wake-up is a message (IPI, clock, stop); the timeout is only a safety net
+      while (!port.hasWork()) port.sleep(1000);
       processor.leaveHalt();
       paceHostNs = hostClock();
       paceCycles = processor.cycles;

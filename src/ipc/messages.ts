@@ -300,6 +300,8 @@ export interface CoordinatorReport {
   traceEvents: number;
   slices: number;
   clockTicks: number;
+  /** KTIMERs (wait timeouts included) expired during the run, and those still in the timer table at its end */
+  timers: { expired: number; armedAtEnd: number };
   deviceAssertions: Array<{ name: string; asserted: number }>;
   bugcheckCpu: number;
   /** the dispatcher database at the end: every thread (idle threads first) */

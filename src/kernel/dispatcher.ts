@@ -110,6 +110,8 @@ export class DispatcherDatabase {
   /** set while a thread holds the dispatcher lock across a set/release with Wait = TRUE (its CPU) */
   lockedBy = -1;
   readonly timerTable: TimerTable;
+  /** timers that have expired so far, wait timeouts included (reported at the end of the run) */
+  timersExpired = 0;
   /** TimerHand, as an absolute tick: where the last expiration pass reached */
   private timerTick = 0;
   readonly clockIntervalNs: number;
@@ -570,6 +572,7 @@ export class DispatcherDatabase {
    */
   private expireTimer(timer: KTimer, caller: Caller, effects: PlacementEffects): void {
     if (timer.inserted) this.timerTable.remove(timer);
+    this.timersExpired++;
     if (timer.owner) {
       const owner = timer.owner as KThread;
       if (owner.state === ThreadState.Waiting) this.unwaitThread(owner, STATUS.TIMEOUT, 0, caller.cpu, effects);

@@ -221,6 +221,7 @@ function assembleResult(
     unresponsiveCpus: outcome.unresponsive,
     deviceAssertions: outcome.coordinator.deviceAssertions,
     slices: outcome.coordinator.slices,
+    timers: outcome.coordinator.timers,
     threads,
   };
 }

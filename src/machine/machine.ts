@@ -261,16 +261,13 @@ export class Machine {
         for (let cpu = 0; cpu < this.compiled.machine.cpus; cpu++) time = Math.max(time, this.f64[this.layout.counters(cpu) + CounterField.TIME_NS]!);
         this.events.emit('progress', time);
       }
-      const waitMs = this.compiled.machine.traceToMain ? 2 : 20;
-      const result = Atomics.waitAsync(this.i32, this.layout.doorbell(MAIN_ACTOR), seen, waitMs);
-      if (result.async) {
-        // a pending waitAsync does not keep the event loop alive: an interval held for the whole
-        // wait does (a timer only as long as the wait could fire first and let the process exit)
-        this.keepAlive ??= setInterval(() => {}, 1000);
-        await result.value;
-      } else {
-        await new Promise<void>((resolve) => setImmediate(resolve));
-      }
+      // every producer rings the main doorbell and notifies it while it waits, so the timeout only
+      // paces the progress line and drains the trace rings (which do not ring)
+      const waitMs = this.compiled.machine.traceToMain ? 2 : 100;
+      // a pending waitAsync does not keep the event loop alive: an interval held for the whole
+      // wait does (a timer only as long as the wait could fire first and let the process exit)
+      this.keepAlive ??= setInterval(() => {}, 1000);
+      await this.doorbell.sleepAsync(seen, waitMs);
     }
   }
 }

@@ -157,6 +157,8 @@ export interface RunResult {
   deviceAssertions: Array<{ name: string; asserted: number }>;
   /** execution slices granted (deterministic mode; 0 in parallel mode) */
   slices: number;
+  /** KTIMER expirations during the run (wait timeouts included), and timers still set at its end */
+  timers: { expired: number; armedAtEnd: number };
   /** every scenario thread at the end */
   threads: ThreadSummary[];
 }

@@ -4,12 +4,13 @@
  * Roles: any number of producers call ring() after a publish into one of the owner's rings that
  * found the ring drained (SpscRing.publish() returns true; if the consumer still had unread records
  * it re-reads the ring before concluding it is empty, so a ring would be wasted). Only
- * the owning actor calls seen() / changedSince() / sleep(). seen() is a snapshot: a ring may land
+ * the owning actor calls seen() / changedSince() / sleep() / sleepAsync(). seen() is a snapshot: a ring may land
  * right after it returns, which is why callers take it BEFORE draining their rings and then sleep
  * on that value (a ring that lands during the drain makes sleep() return at once).
  *
  * The main thread must never call sleep(): Atomics.wait would freeze its event loop (worker
- * 'message'/'exit' events, timers). The main thread polls changedSince() between event-loop turns.
+ * 'message'/'exit' events, timers). It calls sleepAsync() (Atomics.waitAsync, same SLEEPING
+ * protocol), so a message to it wakes it at once instead of at its next poll.
  *
  * Cost model (reference/node-stack.md): notify costs the producer ~15 µs when someone is asleep and
  * is wasted work otherwise, so producers notify only while the owner has raised SLEEPING. The owner
@@ -65,11 +66,31 @@ export class Doorbell {
   }
 
   /**
+   * Owner side, for the main thread (which may not block): the same protocol as sleep(), with
+   * Atomics.waitAsync. Resolves true if it was rung, false on timeout; always after at least one
+   * turn of the event loop, so a doorbell that keeps ringing cannot starve the owner's other events.
+   * A pending waitAsync does not keep the event loop alive: the caller holds it open.
+   */
+  async sleepAsync(lastSeen: number, timeoutMs: number): Promise<boolean> {
+    const i32 = this.i32;
+    const countIdx = this.countIdx;
+    Atomics.store(i32, this.sleepingIdx, 1);
+    try {
+      const result = Atomics.load(i32, countIdx) !== lastSeen ? null : Atomics.waitAsync(i32, countIdx, lastSeen, timeoutMs);
+      if (result?.async) await result.value;
+      else await new Promise<void>((resolve) => setImmediate(resolve));
+      return Atomics.load(i32, countIdx) !== lastSeen;
+    } finally {
+      Atomics.store(i32, this.sleepingIdx, 0);
+    }
+  }
+
+  /**
    * Owner side, worker threads only: waits until COUNT differs from lastSeen or timeoutMs passes
    * (default: forever). Returns true if it was rung, false on timeout.
    */
   sleep(lastSeen: number, timeoutMs?: number): boolean {
-    if (isMainThread) throw new Error('Doorbell.sleep() on the main thread: poll changedSince() instead');
+    if (isMainThread) throw new Error('Doorbell.sleep() on the main thread: use sleepAsync()');
     const i32 = this.i32;
     const countIdx = this.countIdx;
     for (let i = 0; i < this.spinPolls; i++) {

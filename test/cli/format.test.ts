@@ -52,6 +52,7 @@ function result(cpus = 4, extra: Partial<RunResult> = {}): RunResult {
     unresponsiveCpus: [],
     deviceAssertions: [{ name: 'disk', asserted: 2400 }],
     slices: 100,
+    timers: { expired: 0, armedAtEnd: 0 },
     threads: [],
     ...extra,
   };

@@ -24,7 +24,13 @@ function mulberry32(seed: number): () => number {
 
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-async function runProducer(seed: number, capacity: number, records: number, maxLen: number): Promise<void> {
+/** poll: changedSince() between event-loop turns; sleepAsync: Doorbell.sleepAsync (Atomics.waitAsync, woken by the producer's notify) */
+type ConsumerWait = 'poll' | 'sleepAsync';
+
+/** a sleepAsync that times out while the producer still has records to send is a lost wake-up */
+const SLEEP_ASYNC_TIMEOUT_MS = 10_000;
+
+async function runProducer(seed: number, capacity: number, records: number, maxLen: number, wait: ConsumerWait = 'poll'): Promise<void> {
   expect(existsSync(fileURLToPath(built)), 'dist/ is missing: run `npm run build` before these tests').toBe(true);
   const doorbellBase = 1;
   const ringBase = doorbellBase + DoorbellField.WORDS + 1;
@@ -46,6 +52,7 @@ async function runProducer(seed: number, capacity: number, records: number, maxL
     let got = 0;
     let seq = 0;
     let mismatch: string | null = null;
+    let lostWakeups = 0;
     const visit = (kind: number, w: Int32Array, offset: number, length: number): void => {
       if (mismatch) return;
       const expectLen = 1 + Math.floor(lengths() * maxLen);
@@ -64,12 +71,17 @@ async function runProducer(seed: number, capacity: number, records: number, maxL
     while (got < records && !mismatch) {
       const seen = doorbell.seen();
       if (ring.read(visit) > 0) continue;
-      // empty: wait for the doorbell, one event-loop turn at a time (never Atomics.wait here)
-      while (!doorbell.changedSince(seen) && failure === null && exitCode === null) await turn();
+      // empty: wait for the doorbell without blocking the event loop (never Atomics.wait here)
+      if (wait === 'sleepAsync') {
+        if (!(await doorbell.sleepAsync(seen, SLEEP_ASYNC_TIMEOUT_MS)) && exitCode === null && failure === null) lostWakeups++;
+      } else {
+        while (!doorbell.changedSince(seen) && failure === null && exitCode === null) await turn();
+      }
       if (failure) throw failure;
       if (exitCode !== null && ring.isEmpty() && got < records) break;
     }
     expect(mismatch, `seed ${seed}`).toBeNull();
+    expect(lostWakeups, `seed ${seed}: sleepAsync waits that timed out with the producer still running`).toBe(0);
     expect(got, `seed ${seed}: records received`).toBe(records);
     expect(ring.isEmpty(), `seed ${seed}: nothing after the last record`).toBe(true);
     expect(await exited, `seed ${seed}: producer exit code`).toBe(0);
@@ -87,5 +99,9 @@ describe('SpscRing across workers', () => {
 
   it('delivers records up to the max payload through a tiny 16-word ring that is full most of the time', async () => {
     await runProducer(12345, 16, 20_000, 7);
+  });
+
+  it('wakes a main-thread consumer asleep in Doorbell.sleepAsync on every ring: no lost wake-up', async () => {
+    await runProducer(777, 64, 20_000, 7, 'sleepAsync');
   });
 });

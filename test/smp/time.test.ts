@@ -24,6 +24,8 @@ describe('the seeds’ scenarios, deterministic mode', () => {
     expect(run.result.emulatedTimeNs).toBe(20e9);
     // each firing's KeQueryTickCount: 3 s is tick 192 at 15.625 ms
     expect(run.all(1).map((e) => e.value)).toEqual([192, 384, 576]);
+    // three firings and the loader's 10.5 s KeDelayExecutionThread timeout; the cancelled timer is not left set
+    expect(run.result.timers).toEqual({ expired: 4, armedAtEnd: 0 });
   });
 
   it('irql-test: ten seconds after the read, the timer’s DPC calls KeDelayExecutionThread: 0xB8 on CPU 0 at DISPATCH_LEVEL, with the story in its timeline', async () => {
