@@ -153,9 +153,11 @@ export class Machine {
       worker.on('error', (error) => {
         this.failure ??= new InternalError(`${role === 'cpu' ? `CPU ${cpu}` : 'coordinator'} worker failed: ${error.message}`);
         if (error.stack) (this.failure as Error & { workerStack?: string }).workerStack = error.stack;
+        this.doorbell.ring();
       });
       worker.on('exit', (code) => {
         this.exited.add(actor);
+        this.doorbell.ring();
         if (code !== 0 && !this.runDone && !this.failure) {
           this.failure = new InternalError(`${role === 'cpu' ? `CPU ${cpu}` : 'coordinator'} worker exited with code ${code}`);
         }
@@ -164,6 +166,8 @@ export class Machine {
         const report = unpackReport(bytes);
         this.reports.push(report);
         if (report.kind === 'bugcheck') this.events.emit('bugcheck', report);
+        // reports come by postMessage, not through a ring: wake waitFor() now, not at its timeout
+        this.doorbell.ring();
       });
       this.workers.push(worker);
     };
