@@ -49,6 +49,11 @@ const MIN_SLICE_CYCLES = 64;
 const MAX_SLICE_CYCLES = 16384;
 /** a lone runnable CPU's slice: up to the next event, at most this (progress reports stay live) */
 const MAX_LONE_SLICE_CYCLES = 50_000_000;
+/**
+ * send times kept per CPU for the clock watchdog (more than validate.ts's MAX_CLOCK_WATCHDOG_TICKS);
+ * a CPU this many ticks behind is overdue whatever its times
+ */
+const TICK_SEND_HISTORY = 4096;
 /** parallel mode: the coordinator never sleeps less than this between deliveries */
 const MIN_PARALLEL_SLEEP_MS = 0.1;
 
@@ -91,6 +96,11 @@ export class Coordinator {
   private served = 0;
   /** clock interrupts sent to each CPU (the clock watchdog compares them with the ticks it took) */
   private readonly ticksSent: number[];
+  /**
+   * when each of the last TICK_SEND_HISTORY ticks sent to a CPU was sent (emulated ns), by ordinal:
+   * the clock watchdog measures how long the oldest tick the CPU has not taken has waited
+   */
+  private readonly tickSentAt: Float64Array[];
   /** TimerRequest is set on the clock owner and its expiration pass has not finished yet */
   private timerRequestPending = false;
   /** the emulated time of the last event delivered (deterministic mode) */
@@ -130,6 +140,7 @@ export class Coordinator {
       bootSystemTime: BOOT_SYSTEM_TIME,
     });
     this.ticksSent = new Array<number>(config.cpus).fill(0);
+    this.tickSentAt = Array.from({ length: config.cpus }, () => new Float64Array(TICK_SEND_HISTORY));
     this.localNs = new Array<number>(config.cpus).fill(0);
     this.halted = new Array<boolean>(config.cpus).fill(false);
     this.doorbellAtHalt = new Array<number>(config.cpus).fill(0);
@@ -180,11 +191,12 @@ export class Coordinator {
       for (let cpu = 0; cpu < this.config.cpus; cpu++) {
         const request = cpu === 0 && timerRequest;
         if (this.cpuIdle(cpu) && !request) continue;
+        this.tickSentAt[cpu]![this.ticksSent[cpu]! % TICK_SEND_HISTORY] = stampNs;
         this.ticksSent[cpu]! += 1;
         this.port.send(actorOfCpu(cpu), Kind.CLOCK_TICK, 4, tick, timeLo(tickNs), timeHi(tickNs), request ? 1 : 0);
         woken(cpu);
       }
-      this.checkClockWatchdog();
+      this.checkClockWatchdog(stampNs);
       return;
     }
     const device = this.devices[event.index]!;
@@ -207,16 +219,29 @@ export class Coordinator {
    * CLOCK_WATCHDOG_TIMEOUT (§7.5): a CPU that has not taken a clock interrupt for too many ticks is
    * stuck with interrupts masked. The bugcheck is raised on a CPU that is still taking ticks (as NT
    * raises it from the clock path of the CPU that notices), or on the hung one if it is alone.
+   *
+   * "Too many ticks" is measured as time: the oldest tick the CPU has not taken has waited longer
+   * than clockWatchdogTicks clock intervals. Under a steady clock that is the same as counting
+   * ticks, but in parallel mode a coordinator that the host held up delivers the ticks it owes in
+   * one burst, and counting them would bugcheck a CPU that never had the chance to take them.
    */
-  private checkClockWatchdog(): void {
+  private checkClockWatchdog(nowNs: number): void {
     if (this.watchdogFired || this.bugchecked) return;
     const limit = this.config.clockWatchdogTicks;
-    const missed = (cpu: number): number => this.ticksSent[cpu]! - Atomics.load(this.i32, this.layout.prcb(cpu) + PrcbField.TICKS_TAKEN);
+    const limitNs = limit * this.clock.intervalNs;
+    /** how long the oldest tick this CPU has not taken has waited (0 when it has taken them all) */
+    const overdueNs = (cpu: number): number => {
+      const taken = Atomics.load(this.i32, this.layout.prcb(cpu) + PrcbField.TICKS_TAKEN);
+      const missed = this.ticksSent[cpu]! - taken;
+      if (missed <= 0) return 0;
+      if (missed >= TICK_SEND_HISTORY) return Infinity;
+      return nowNs - this.tickSentAt[cpu]![taken % TICK_SEND_HISTORY]!;
+    };
     for (let cpu = 0; cpu < this.config.cpus; cpu++) {
-      if (missed(cpu) > limit) {
+      if (overdueNs(cpu) >= limitNs) {
         let reporter = cpu;
         for (let other = 0; other < this.config.cpus; other++) {
-          if (other !== cpu && this.ticksSent[other]! > 0 && missed(other) <= 2) {
+          if (other !== cpu && this.ticksSent[other]! > 0 && overdueNs(other) <= 2 * this.clock.intervalNs) {
             reporter = other;
             break;
           }

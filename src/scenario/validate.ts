@@ -39,6 +39,8 @@ const MEMORY_KEYS = ['words', 'init', 'paged', 'pagedOut'];
 /** the clock increment range of §3.1: 0.5 ms (modern HALs' minimum) to 15.625 ms (KeMaximumIncrement) */
 export const MIN_CLOCK_MS = 0.5;
 export const MAX_CLOCK_MS = 15.625;
+/** the coordinator keeps this many tick send times per CPU for the clock watchdog */
+export const MAX_CLOCK_WATCHDOG_TICKS = 4000;
 const DPC_KEYS = ['routine', 'context', 'importance', 'targetCpu'];
 const INTERRUPT_KEYS = ['vector', 'routine', 'irql', 'synchronizeIrql', 'shareVector', 'mode', 'context', 'lock'];
 const DEVICE_KEYS = ['line', 'vector', 'ratePerSec', 'burst', 'jitter', 'delivery', 'cpus', 'startMs', 'count'];
@@ -274,6 +276,9 @@ class Validator {
     this.positive('machine.durationMs', machine.durationMs, false);
     this.positive('machine.ipiAckTimeoutTicks', machine.ipiAckTimeoutTicks, true);
     this.positive('machine.clockWatchdogTicks', machine.clockWatchdogTicks, true);
+    if (isInt(machine.clockWatchdogTicks) && machine.clockWatchdogTicks > MAX_CLOCK_WATCHDOG_TICKS) {
+      this.fail(`machine.clockWatchdogTicks must be at most ${MAX_CLOCK_WATCHDOG_TICKS} (got ${machine.clockWatchdogTicks})`);
+    }
     this.positive('machine.cyclesPerMicrosecond', machine.cyclesPerMicrosecond, false);
     if (machine.threadQuantum !== undefined && (!isInt(machine.threadQuantum) || machine.threadQuantum < 1 || machine.threadQuantum > 0x7f)) {
       this.fail(`machine.threadQuantum must be an integer from 1 to 127 quantum units (got ${describeValue(machine.threadQuantum)})`);

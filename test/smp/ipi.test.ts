@@ -176,4 +176,36 @@ describe('§7 IPIs on real workers', () => {
     const stuck = bugcheck.cpus.find((c) => c.cpu === 1)!;
     expect(stuck.irql, 'the hung CPU froze at HIGH_LEVEL (the freeze is taken at any IRQL)').toBe(15);
   });
+  it('a CPU masked at HIGH_LEVEL that nobody signals misses clockWatchdogTicks clock interrupts: bugcheck 0x101 raised by a CPU still taking them', async () => {
+    const run = await runOnWorkers(
+      defineScenario({
+        name: 'clock-watchdog-hang',
+        description: 'CPU 1 spins at HIGH_LEVEL forever; CPU 0 keeps working at PASSIVE_LEVEL',
+        machine: { clockIntervalMs: 1, clockWatchdogTicks: 40 },
+        threads: { Worker: { routine: 'Worker', cpu: 0 }, Stuck: { routine: 'Stuck', cpu: 1 } },
+        routines: {
+          Worker: (a) => {
+            a.label('loop');
+            a.work(1000);
+            a.jmp('loop');
+          },
+          Stuck: (a) => {
+            a.kcall('KeRaiseIrql', 15);
+            a.label('forever');
+            a.work(100);
+            a.jmp('forever');
+          },
+        },
+      }),
+      { cpus: 2, durationMs: 100 },
+    );
+    const bugcheck = run.result.bugcheck!;
+    expect(bugcheck.code).toBe(BUGCHECK.CLOCK_WATCHDOG_TIMEOUT);
+    expect(bugcheck.params).toEqual([40, 0, prcbAddress(1), 1]);
+    expect(bugcheck.cpu, 'raised from the clock path of the CPU that still takes ticks').toBe(0);
+    // the first tick CPU 1 cannot take is the one at 1 ms; it has waited 40 ticks at 41 ms
+    expect(bugcheck.emulatedTimeNs).toBeGreaterThanOrEqual(41e6);
+    expect(bugcheck.emulatedTimeNs).toBeLessThan(43e6);
+    expect(bugcheck.cpus.find((c) => c.cpu === 1)!.irql).toBe(15);
+  });
 });
