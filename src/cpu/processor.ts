@@ -163,6 +163,12 @@ export class Processor implements ExecHost {
   private ipiRequests = 0;
   private readonly packetSources: number[] = [];
   private ticksTaken = 0;
+  /**
+   * clock tick messages drained from the inbox: ticks that arrive while one is still pending in the
+   * local APIC coalesce into it (one IRR bit), and the interrupt that is finally taken answers for
+   * all of them, which is what the coordinator's clock watchdog is told (PRCB TICKS_TAKEN)
+   */
+  private ticksDelivered = 0;
   private readonly apic: LocalApic;
   private readonly irqlOfVector: Int32Array;
   private readonly interruptsByVector: InterruptObjectConfig[][];
@@ -585,7 +591,7 @@ export class Processor implements ExecHost {
   /** KeUpdateSystemTime / KeUpdateRunTime (§3.5, §2.6): the per-tick work this machine does. */
   private *clockInterrupt(vector: number, oldIrql: number): KernelGenerator {
     this.ticksTaken++;
-    Atomics.store(this.i32, this.prcb + PrcbField.TICKS_TAKEN, this.ticksTaken);
+    Atomics.store(this.i32, this.prcb + PrcbField.TICKS_TAKEN, this.ticksDelivered);
     this.f64[this.counters + CounterField.CLOCK_TICKS] = this.ticksTaken;
     this.record(TraceEvent.CLOCK, this.ticksTaken, vector, 0);
     this.dpcWatchdog(oldIrql);
@@ -810,6 +816,7 @@ export class Processor implements ExecHost {
         this.apic.post(message.vector, message.timeNs);
         return;
       case 'clock/tick':
+        this.ticksDelivered++;
         // CPU 0 owns the clock (KeUpdateSystemTime); the others take the clock IPI (KeUpdateRunTime)
         this.apic.postOnce(this.cpu === 0 ? this.table.clockVector : this.table.clockIpiVector, message.timeNs);
         if (message.timerRequest) {

@@ -94,7 +94,11 @@ export const PrcbField = {
   MAXIMUM_DPC_QUEUE_DEPTH: 4,
   /** 1 while the CPU is halted in its idle loop (asleep on its doorbell) */
   IDLE: 5,
-  /** clock interrupts this CPU has taken (the clock watchdog compares it with the tick count) */
+  /**
+   * clock ticks this CPU has answered: the ticks delivered to it up to its latest clock interrupt
+   * (ticks that arrived while one was pending coalesced into it); the clock watchdog compares it
+   * with the ticks sent
+   */
   TICKS_TAKEN: 6,
   /** set (Atomics) to the generation of the generic call this CPU has arrived at */
   GENERIC_ARRIVED: 7,

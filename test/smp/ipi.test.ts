@@ -208,4 +208,33 @@ describe('§7 IPIs on real workers', () => {
     expect(bugcheck.emulatedTimeNs).toBeLessThan(43e6);
     expect(bugcheck.cpus.find((c) => c.cpu === 1)!.irql).toBe(15);
   });
+  it('ticks that coalesce while a CPU is masked are answered by the interrupt it takes on lowering: 30-tick masked stretches, again and again, are no clock watchdog timeout', async () => {
+    const run = await runOnWorkers(
+      defineScenario({
+        name: 'clock-watchdog-coalesced',
+        description: 'CPU 0 raises to HIGH_LEVEL for 30 ms at a time (limit 40 ticks of 1 ms), six times',
+        machine: { clockIntervalMs: 1, clockWatchdogTicks: 40 },
+        threads: { Masker: { routine: 'Masker', cpu: 0 } },
+        routines: {
+          Masker: (a) => {
+            a.movi(R1, 0);
+            a.label('round');
+            a.kcall('KeRaiseIrql', 15);
+            a.work(30_000_000);
+            a.kcall('KeLowerIrql', 0);
+            a.work(2_000_000);
+            a.add(R1, R1, 1);
+            a.blt(R1, 6, 'round');
+            a.trace(1, R1);
+            a.ret(0);
+          },
+        },
+      }),
+      { cpus: 1, durationMs: 250 },
+    );
+    expect(run.result.bugcheck, run.result.bugcheck?.name).toBeNull();
+    expect(run.all(1).map((e) => e.value)).toEqual([6]);
+    // six masked stretches of ~30 ticks each, every one answered by a single clock interrupt
+    expect(run.result.perCpu[0]!.clockTicks).toBeLessThan(250 - 6 * 25);
+  });
 });
