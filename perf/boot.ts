@@ -17,12 +17,10 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { compileScenario } from '../src/scenario/compile.js';
-import { defineScenario } from '../src/scenario/define.js';
-import type { ScenarioDefinition } from '../src/scenario/define.js';
 import { validateScenario } from '../src/scenario/validate.js';
 import { Machine } from '../src/machine/machine.js';
 import type { BenchResult } from './bench-result.js';
-import { holdingEventLoop, median, metOrNot, printResult, round1, round2, standalone } from './common.js';
+import { holdingEventLoop, idleScenario, median, metOrNot, printResult, round1, round2, standalone } from './common.js';
 
 export interface BootBenchOptions {
   json: boolean;
@@ -36,17 +34,6 @@ const TARGET_BOOT_MS = 1000;
 const TARGET_RSS_MB = 15;
 const TARGET_IDLE_PCT = 3;
 const MB = 1024 * 1024;
-
-
-/** Nothing to run: every CPU halts at once and only the clock interrupt wakes it. */
-function idleMachine(clockIntervalMs: number): ScenarioDefinition {
-  return defineScenario({
-    name: 'perf-idle',
-    description: 'no threads, no devices: every CPU idles (halted) for the whole run',
-    machine: { clockIntervalMs },
-    routines: {},
-  });
-}
 
 interface ChildSample {
   cpus: number;
@@ -62,7 +49,7 @@ interface ChildSample {
 
 /** In the child: boot one machine, sample RSS, optionally run it idle for idleMs and sample CPU use. */
 async function childMain(cpus: number, idleMs: number, clockIntervalMs: number): Promise<void> {
-  const definition = validateScenario(idleMachine(clockIntervalMs), { cpus, arch: 'x64' });
+  const definition = validateScenario(idleScenario(false, clockIntervalMs), { cpus, arch: 'x64' });
   const compiled = compileScenario(definition, {
     cpus,
     mode: 'parallel',

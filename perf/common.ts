@@ -8,7 +8,9 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { executeScenario } from '../src/machine/execute.js';
 import type { RunMode, RunResult } from '../src/machine/result.js';
+import { defineScenario, relativeTime } from '../src/scenario/define.js';
 import type { ScenarioDefinition } from '../src/scenario/define.js';
+import { R1 } from '../src/isa/registers.js';
 import { validateScenario } from '../src/scenario/validate.js';
 import type { BenchResult } from './bench-result.js';
 
@@ -128,4 +130,38 @@ function formatNumber(x: number): string {
   if (!Number.isFinite(x)) return String(x);
   if (Number.isInteger(x)) return x.toLocaleString('en-US');
   return String(x);
+}
+
+/**
+ * An idle machine: no devices, and no threads, so every CPU halts at once and only the clock (and
+ * due timers) wake it; or, withPeriodicTimer, a thread that arms one 1 s periodic KTIMER whose DPC
+ * counts its firings (results.firings), and ends. CPUs and duration come from the run options.
+ */
+export function idleScenario(withPeriodicTimer: boolean, clockIntervalMs = 15.625): ScenarioDefinition {
+  return defineScenario({
+    name: withPeriodicTimer ? 'perf-idle-periodic-timer' : 'perf-idle',
+    description: withPeriodicTimer ? 'idle but for one 1 s periodic KTIMER with a DPC' : 'no threads, no devices: every CPU halted',
+    machine: { clockIntervalMs },
+    memory: { Due: { words: 2, init: relativeTime(1000) }, Firings: {} },
+    timers: withPeriodicTimer ? { Tick: { type: 'notification' } } : {},
+    dpcs: withPeriodicTimer ? { TickDpc: { routine: 'OnTick' } } : {},
+    threads: withPeriodicTimer ? { Setup: { routine: 'Setup', cpu: 0 } } : {},
+    routines: withPeriodicTimer
+      ? {
+          Setup: (a) => {
+            a.kcall('KeInitializeTimer', a.timer('Tick'));
+            a.kcall('KeInitializeDpc', a.dpc('TickDpc'), a.routine('OnTick'), 0);
+            a.kcall('KeSetTimerEx', a.timer('Tick'), a.var('Due'), 1000, a.dpc('TickDpc'));
+            a.ret(0);
+          },
+          OnTick: (a) => {
+            a.load(R1, a.var('Firings'));
+            a.add(R1, R1, 1);
+            a.store(a.var('Firings'), 0, R1);
+            a.ret();
+          },
+        }
+      : {},
+    results: (run) => ({ firings: run.read('Firings') }),
+  });
 }

@@ -12,8 +12,8 @@
 
 import { pathToFileURL } from 'node:url';
 import { defineScenario } from '../src/scenario/define.js';
-import type { RunView, ScenarioDefinition } from '../src/scenario/define.js';
-import { R0, R1, R2, R5, R6, R7 } from '../src/isa/registers.js';
+import type { ScenarioDefinition } from '../src/scenario/define.js';
+import { R0, R1, R5, R6, R7 } from '../src/isa/registers.js';
 import ipiPingpong from '../src/scenarios/ipi-pingpong.js';
 import type { BenchResult } from './bench-result.js';
 import { median, metOrNot, printResult, round2, runDefinition, standalone } from './common.js';
@@ -58,32 +58,11 @@ export const ipiToSleeping: ScenarioDefinition = defineScenario({
       a.blt(R5, R1, 'loop');
       a.ret(0);
     },
-    Pong: (a) => {
-      a.movi(R2, 1);
-      a.xadd(R1, a.var('PongCount'), 0, R2);
-      a.ret(0);
-    },
+    // the built-in's packet worker, and its results (round trips traced with tag 1)
+    Pong: ipiPingpong.routines.Pong,
   },
-  results: (run) => {
-    const trips = roundTrips(run);
-    return {
-      roundTrips: trips.length,
-      roundTripP50Ns: percentile(trips, 50),
-      roundTripP99Ns: percentile(trips, 99),
-      roundTripMaxNs: trips.length ? trips[trips.length - 1]! : 0,
-      pongs: run.read('PongCount'),
-    };
-  },
+  results: ipiPingpong.results,
 });
-
-function roundTrips(run: RunView): number[] {
-  return run.userEvents.filter((e) => e.tag === 1).map((e) => e.value).sort((a, b) => a - b);
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
 
 interface IpiSample {
   p50: number;

@@ -25,6 +25,7 @@ import { R0, R1, R2, R5, R6, R7 } from '../src/isa/registers.js';
 import ipiPingpong from '../src/scenarios/ipi-pingpong.js';
 import type { BenchResult } from './bench-result.js';
 import { median, metOrNot, printResult, round1, round2, runDefinition, standalone } from './common.js';
+import { percentile } from '../src/util/stats.js';
 
 export interface ThreadsBenchOptions {
   json: boolean;
@@ -62,10 +63,6 @@ const SCALING_CASES = [
 // scenarios
 // ---------------------------------------------------------------------------------------------
 
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
 
 function traced(run: RunView, tag: number): number[] {
   return run.userEvents.filter((e) => e.tag === tag).map((e) => e.value >>> 0).sort((a, b) => a - b);

@@ -31,7 +31,7 @@ import { R0, R1, R2, R3, R4, R5, R6, R7, R8, R9, R10, R11, R12 } from '../src/is
 import type { RoutineBuilder } from '../src/isa/builder.js';
 import type { RunResult } from '../src/machine/result.js';
 import type { BenchResult } from './bench-result.js';
-import { median, metOrNot, printResult, round1, round2, runDefinition, standalone } from './common.js';
+import { idleScenario, median, metOrNot, printResult, round1, round2, runDefinition, standalone } from './common.js';
 
 export interface TimeBenchOptions {
   json: boolean;
@@ -179,36 +179,6 @@ export function timerLoad(clockIntervalMs: number, timerCount: number): Scenario
   });
 }
 
-/** Nothing runs, or (withTimer) a thread arms one 1 s periodic timer whose DPC counts its firings, and ends. */
-export function idleMachine(withTimer: boolean): ScenarioDefinition {
-  return defineScenario({
-    name: withTimer ? 'perf-idle-periodic-timer' : 'perf-idle',
-    description: withTimer ? 'idle but for one 1 s periodic KTIMER with a DPC' : 'no threads, no devices: every CPU halted',
-    machine: { cpus: IDLE_CPUS, clockIntervalMs: 15.625, durationMs: IDLE_EMULATED_MS },
-    memory: { Due: { words: 2, init: [-10_000_000, -1] }, Firings: {} },
-    timers: withTimer ? { Tick: { type: 'notification' } } : {},
-    dpcs: withTimer ? { TickDpc: { routine: 'OnTick' } } : {},
-    threads: withTimer ? { Setup: { routine: 'Setup', cpu: 0 } } : {},
-    routines: withTimer
-      ? {
-          Setup: (a) => {
-            a.kcall('KeInitializeTimer', a.timer('Tick'));
-            a.kcall('KeInitializeDpc', a.dpc('TickDpc'), a.routine('OnTick'), 0);
-            a.kcall('KeSetTimerEx', a.timer('Tick'), a.var('Due'), 1000, a.dpc('TickDpc'));
-            a.ret(0);
-          },
-          OnTick: (a) => {
-            a.load(R1, a.var('Firings'));
-            a.add(R1, R1, 1);
-            a.store(a.var('Firings'), 0, R1);
-            a.ret();
-          },
-        }
-      : {},
-    results: (run) => ({ firings: run.read('Firings') }),
-  });
-}
-
 interface TimersSample {
   /** spin iterations per second in the measured phase */
   rate: number;
@@ -246,8 +216,8 @@ export async function runTimeBench(opts: TimeBenchOptions): Promise<BenchResult>
   for (let rep = 0; rep < reps; rep++) {
     quiet.push(timersSample(await runDefinition(timerLoad(15.625, 0), { cpus: 1, durationMs: TIMERS_DURATION_MS })));
     loaded.push(timersSample(await runDefinition(timerLoad(1, TIMER_COUNT), { cpus: 1, durationMs: TIMERS_DURATION_MS })));
-    idle.push((await runDefinition(idleMachine(false), { cpus: IDLE_CPUS, durationMs: IDLE_EMULATED_MS, mode: 'deterministic', seed: rep + 1 })).hostTimeMs);
-    const withTimer = await runDefinition(idleMachine(true), { cpus: IDLE_CPUS, durationMs: IDLE_EMULATED_MS, mode: 'deterministic', seed: rep + 1 });
+    idle.push((await runDefinition(idleScenario(false), { cpus: IDLE_CPUS, durationMs: IDLE_EMULATED_MS, mode: 'deterministic', seed: rep + 1 })).hostTimeMs);
+    const withTimer = await runDefinition(idleScenario(true), { cpus: IDLE_CPUS, durationMs: IDLE_EMULATED_MS, mode: 'deterministic', seed: rep + 1 });
     idleTimer.push(withTimer.hostTimeMs);
     firings = Number(withTimer.results.firings);
   }

@@ -19,6 +19,7 @@ import { irqlName } from '../kernel/irql.js';
 import { TraceHash } from '../util/hash.js';
 import { ScenarioError } from '../util/errors.js';
 import { ChromeTraceWriter } from './chrome-trace.js';
+import { percentile } from '../util/stats.js';
 
 export interface RunOptions {
   /** 1..64 */
@@ -70,8 +71,7 @@ export async function executeScenario(definition: ScenarioDefinition, nativeModu
 function summarizeLatency(samples: number[]): LatencySummary {
   if (samples.length === 0) return { count: 0, p50Ns: 0, p99Ns: 0, maxNs: 0 };
   const sorted = Float64Array.from(samples).sort();
-  const at = (p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
-  return { count: samples.length, p50Ns: Math.round(at(0.5)), p99Ns: Math.round(at(0.99)), maxNs: Math.round(sorted[sorted.length - 1]!) };
+  return { count: samples.length, p50Ns: Math.round(percentile(sorted, 50)), p99Ns: Math.round(percentile(sorted, 99)), maxNs: Math.round(sorted[sorted.length - 1]!) };
 }
 
 function assembleResult(

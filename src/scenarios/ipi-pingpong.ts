@@ -8,13 +8,10 @@
 import { defineScenario } from '../scenario/define.js';
 import { R0, R1, R2, R5, R6, R7 } from '../isa/registers.js';
 import type { RunView } from '../scenario/define.js';
+import { percentile } from '../util/stats.js';
 
 const ROUNDS = 2000;
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
 
 function roundTrips(run: RunView): number[] {
   return run.userEvents.filter((e) => e.tag === 1).map((e) => e.value).sort((a, b) => a - b);
