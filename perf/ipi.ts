@@ -74,7 +74,8 @@ async function measure(definition: ScenarioDefinition, durationMs: number): Prom
   const r = await runDefinition(definition, { cpus: 2, durationMs });
   const res = r.results as Record<string, number>;
   if (!(res.roundTrips! > 0)) throw new Error(`${definition.name}: no round trip completed in ${durationMs} ms`);
-  return { p50: res.roundTripP50Ns!, p99: res.roundTripP99Ns!, trips: res.roundTrips! };
+  // the built-in's results are in µs
+  return { p50: Math.round(res.roundTripP50Us! * 1000), p99: Math.round(res.roundTripP99Us! * 1000), trips: res.roundTrips! };
 }
 
 export async function runIpiBench(opts: IpiBenchOptions): Promise<BenchResult> {

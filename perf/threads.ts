@@ -128,9 +128,10 @@ export function threadPingPong(busy: boolean): ScenarioDefinition {
       const trips = traced(run, 1);
       return {
         roundTrips: trips.length,
-        roundTripP50Ns: percentile(trips, 50),
-        roundTripP99Ns: percentile(trips, 99),
-        setP50Ns: percentile(traced(run, 2), 50),
+        // µs, as the built-in ipi-pingpong reports its round trips (measureTrips reads both)
+        roundTripP50Us: percentile(trips, 50) / 1000,
+        roundTripP99Us: percentile(trips, 99) / 1000,
+        setP50Us: percentile(traced(run, 2), 50) / 1000,
         contextSwitches: run.perCpu.reduce((s, c) => s + c.contextSwitches, 0),
       };
     },
@@ -250,7 +251,7 @@ async function measureTrips(definition: ScenarioDefinition, durationMs: number):
   const r = await runDefinition(definition, { cpus: 2, durationMs });
   const res = r.results as Record<string, number>;
   if (!(res.roundTrips! > 0)) throw new Error(`${definition.name}: no round trip completed in ${durationMs} ms`);
-  return { p50: res.roundTripP50Ns!, p99: res.roundTripP99Ns!, trips: res.roundTrips!, setP50: res.setP50Ns ?? 0 };
+  return { p50: Math.round(res.roundTripP50Us! * 1000), p99: Math.round(res.roundTripP99Us! * 1000), trips: res.roundTrips!, setP50: Math.round((res.setP50Us ?? 0) * 1000) };
 }
 
 interface YieldSample {

@@ -20,4 +20,6 @@ clock.calibrate();
 coordinator.bootThreads();
 if (config.mode === 'deterministic') coordinator.runDeterministic();
 else coordinator.runParallel();
-port.drain(5000);
+// after a bugcheck the frozen CPUs read nothing more: nothing to wait for
+port.drain(coordinator.endedBy === 'bugcheck' ? 0 : 5000);
+coordinator.countBackloggedInterrupts();

@@ -22,4 +22,5 @@ waitForRunStart(data.sab, layout);
 clock.calibrate();
 if (config.mode === 'deterministic') runDeterministicLoop(processor, port);
 else runParallelLoop(processor, port, clock.now);
+processor.countUndeliveredInterrupts();
 port.drain(100);

@@ -17,17 +17,19 @@ export const MAX_CPUS = 64;
 export const MAX_SEED = 0xffffffff;
 export const DEFAULT_DURATION_MS = 100;
 export const DETERMINISTIC_DEFAULT_SEED = 1;
+/** --code-timeout's default: host seconds one call of the scenario's own code may run */
+export const DEFAULT_CODE_TIMEOUT_S = 10;
 
 export const MAIN_HELP = `irqlab: an emulator of a multiprocessor Windows (NT) kernel core (IRQL, interrupts, DPCs, IPIs)
 
 Usage:
   irqlab run <scenario> [options]   run a built-in scenario or a scenario file (.ts, .mts, .js, .mjs)
-  irqlab list                       list the built-in scenarios
+  irqlab list [--json]              list the built-in scenarios
   irqlab <command> --help           help for a command
   irqlab --version                  print the version
 
 Exit codes: 0 ok, 1 usage or scenario error, 2 the emulated system failed (bugcheck or a failed
-check), 3 internal error.
+check), 3 internal error; 130 and 143 when interrupted by SIGINT (Ctrl-C) or SIGTERM.
 `;
 
 export const RUN_HELP = `Usage: irqlab run <scenario> [options]
@@ -49,6 +51,9 @@ Options:
                           machine.clockIntervalMs, else 15.625)
       --json              print one JSON object (the RunResult) on stdout and nothing else
       --trace FILE        write a Chrome trace (open at ui.perfetto.dev)
+      --code-timeout S    host seconds one call of the scenario's own code may run (a native
+                          routine, a builder callback, results(), checks(), the module's top
+                          level: at least 60) before the run ends with exit 1 (default ${DEFAULT_CODE_TIMEOUT_S})
   -v, --verbose           more detail on stderr; stacks with errors
   -h, --help              this help
 
@@ -56,14 +61,15 @@ Environment:
   IRQLAB_SEED             the default seed
 
 Exit codes: 0 ok, 1 usage or scenario error, 2 the emulated system failed (bugcheck or a failed
-check), 3 internal error.
+check), 3 internal error; 130 and 143 when interrupted by SIGINT (Ctrl-C) or SIGTERM.
 `;
 
-export const LIST_HELP = `Usage: irqlab list
+export const LIST_HELP = `Usage: irqlab list [--json]
 
 List the built-in scenarios, one per line: name and description.
 
 Options:
+      --json              print one JSON array of {name, description} on stdout instead
   -h, --help              this help
 `;
 
@@ -80,13 +86,15 @@ export interface RunArgs {
   clockMs?: number;
   json: boolean;
   trace?: string;
+  /** --code-timeout, host ms */
+  codeTimeoutMs?: number;
   verbose: boolean;
 }
 
 export type Command =
   | { command: 'help'; text: string }
   | { command: 'version' }
-  | { command: 'list' }
+  | { command: 'list'; json: boolean }
   | { command: 'run'; args: RunArgs };
 
 /** Everything a run needs once the scenario's defaults are known. */
@@ -101,6 +109,8 @@ export interface ResolvedRun {
   clockMs?: number;
   json: boolean;
   traceFile?: string;
+  /** --code-timeout, host ms (absent: DEFAULT_CODE_TIMEOUT_S) */
+  codeTimeoutMs?: number;
   verbose: boolean;
   /** the command line that reproduces this run */
   command: string;
@@ -188,14 +198,14 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
 }
 
 function parseList(argv: readonly string[]): Command {
-  let values: { help?: boolean };
+  let values: { help?: boolean; json?: boolean };
   try {
-    ({ values } = parseArgs({ args: [...argv], options: { help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false }));
+    ({ values } = parseArgs({ args: [...argv], options: { help: { type: 'boolean', short: 'h' }, json: { type: 'boolean' } }, strict: true, allowPositionals: false }));
   } catch (error) {
     throw parseArgsProblem(error as ParseArgsError, 'irqlab list');
   }
   if (values.help) return { command: 'help', text: LIST_HELP };
-  return { command: 'list' };
+  return { command: 'list', json: values.json === true };
 }
 
 function parseRun(argv: readonly string[], env: NodeJS.ProcessEnv): Command {
@@ -212,6 +222,7 @@ function parseRun(argv: readonly string[], env: NodeJS.ProcessEnv): Command {
         clock: { type: 'string' },
         json: { type: 'boolean' },
         trace: { type: 'string' },
+        'code-timeout': { type: 'string' },
         verbose: { type: 'boolean', short: 'v' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -248,6 +259,7 @@ function parseRun(argv: readonly string[], env: NodeJS.ProcessEnv): Command {
     if (values.trace.trim() === '') throw new UsageError('--trace needs a file name');
     args.trace = values.trace;
   }
+  if (values['code-timeout'] !== undefined) args.codeTimeoutMs = parseCodeTimeout(values['code-timeout']);
   return { command: 'run', args };
 }
 
@@ -286,6 +298,15 @@ export function parseClock(text: string): number {
     throw new UsageError(`--clock must be a clock interval from ${MIN_CLOCK_MS} to ${MAX_CLOCK_MS} ms (got ${shown(text)})`);
   }
   return value;
+}
+
+/** --code-timeout: host seconds, a positive number (fractions allowed: tests use a short limit). */
+export function parseCodeTimeout(text: string): number {
+  const value = /^\s*$/.test(text) ? NaN : Number(text.replace(/s$/i, ''));
+  if (!Number.isFinite(value) || value <= 0 || value > 86_400) {
+    throw new UsageError(`--code-timeout must be a number of seconds greater than 0, at most 86400 (got ${shown(text)})`);
+  }
+  return Math.max(1, Math.round(value * 1000));
 }
 
 const DURATION_UNITS: Record<string, number> = { ns: 1, us: 1e3, 'µs': 1e3, ms: 1e6, s: 1e9 };
@@ -333,6 +354,7 @@ export function resolveRunOptions(
   };
   if (args.clockMs !== undefined) resolved.clockMs = args.clockMs;
   if (args.trace !== undefined) resolved.traceFile = args.trace;
+  if (args.codeTimeoutMs !== undefined) resolved.codeTimeoutMs = args.codeTimeoutMs;
   resolved.command = reproduceCommand(resolved);
   return resolved;
 }

@@ -4,8 +4,9 @@
  * JSON output of `--json`. Pure string building: nothing here writes to a stream.
  */
 
-import type { BugcheckInfo, CpuSummary, LatencySummary, RunResult, ThreadSummary } from '../machine/result.js';
-import { irqlName } from '../kernel/irql.js';
+import type { BugcheckInfo, CpuSummary, InterruptAccounting, LatencySummary, RunResult, ThreadSummary } from '../machine/result.js';
+import { availableParallelism } from 'node:os';
+import { irqlName, irqlTable, type Arch } from '../kernel/irql.js';
 
 /** CPU columns per table block; wider machines get several blocks. */
 export const CPU_COLUMNS_PER_BLOCK = 16;
@@ -85,8 +86,22 @@ function vectorOrder(a: string, b: string): number {
 
 // ---------------------------------------------------------------- summary
 
+/** What the summary needs to know about the host it ran on. */
+export interface HostFacts {
+  /** cores Node may run workers on (os.availableParallelism()) */
+  cores: number;
+}
+
 /** The run summary printed after `irqlab run` (without --json). */
-export function formatSummary(result: RunResult): string {
+/** One line saying where every device assertion ended up: asserted (+ re-asserted) = taken + pending + undelivered. */
+export function formatInterruptAccounting(a: InterruptAccounting): string {
+  const left = `${int(a.asserted)} asserted${a.reasserted > 0 ? ` + ${int(a.reasserted)} re-asserted (unclaimed, level-triggered)` : ''}`;
+  const right = `${int(a.taken)} taken + ${int(a.pendingInLocalApics)} pending in local APICs + ${int(a.undelivered)} undelivered`;
+  const gap = a.unaccounted === 0 ? '' : ` — ${int(a.unaccounted)} NOT ACCOUNTED FOR${a.exact ? '' : ' (a worker was stopped from outside; its last counts are missing)'}`;
+  return `device interrupts: ${left} = ${right}${gap}`;
+}
+
+export function formatSummary(result: RunResult, host: HostFacts = { cores: availableParallelism() }): string {
   const out: string[] = [];
   const cpuWord = result.cpus === 1 ? 'CPU' : 'CPUs';
   out.push(
@@ -96,19 +111,31 @@ export function formatSummary(result: RunResult): string {
   out.push('');
   out.push(perCpuTable(result.perCpu, result.emulatedTimeNs));
   if (result.threads?.length) out.push('', 'Threads', threadTable(result.threads));
-  const vectors = interruptsByVector(result.perCpu);
+  const vectors = interruptsByVector(result.perCpu, result.arch);
   if (vectors) out.push('', 'Interrupts by vector', vectors);
   const irqls = timeAtIrql(result);
   if (irqls) out.push('', 'Time at IRQL (% of each CPU\'s time)', irqls);
-  out.push('', 'Latency (µs)', latencyTable(result.latency));
+  // no interrupt was timed (no devices, or none fired): an all-dash table says nothing
+  if (result.latency.assertToIsr.count > 0 || result.latency.isrToDpc.count > 0) out.push('', 'Latency (µs)', latencyTable(result.latency));
 
   const notes: string[] = [];
+  if (result.mode === 'parallel' && result.cpus > host.cores) {
+    notes.push(
+      `note: ${result.cpus} emulated CPUs shared ${host.cores} host ${host.cores === 1 ? 'core' : 'cores'}, so they did not all run at the same time: ` +
+        'races are rarer and interrupt and IPI latencies longer than on real hardware (deterministic mode does not depend on host cores)',
+    );
+  }
   const unclaimed = result.perCpu.reduce((sum, c) => sum + (c.unclaimedInterrupts ?? 0), 0);
   if (unclaimed > 0) notes.push(`${int(unclaimed)} device interrupts were not claimed by any ISR`);
   if (result.unresponsiveCpus?.length) notes.push(`CPUs that did not report at the end (stopped from outside): ${result.unresponsiveCpus.join(', ')}`);
+  if (result.userEventLimit?.limitReached) {
+    const { limitPerCpu, dropped } = result.userEventLimit;
+    notes.push(`run.userEvents kept the first ${int(limitPerCpu)} TRACE events of each CPU: ${int(dropped)} later ones are in the trace but not in run.userEvents`);
+  }
   if (result.deviceAssertions?.length) {
     notes.push(`device assertions: ${result.deviceAssertions.map((d) => `${d.name} ${int(d.asserted)}`).join(', ')}`);
   }
+  if (result.interruptAccounting && result.deviceAssertions?.length) notes.push(formatInterruptAccounting(result.interruptAccounting));
   if (notes.length > 0) out.push('', ...notes);
 
   const results = Object.entries(result.results ?? {});
@@ -198,7 +225,15 @@ function perCpuColumns(
     .join('\n\n');
 }
 
-function interruptsByVector(perCpu: readonly CpuSummary[]): string | null {
+/** The kernel's own vectors by name; device vectors are shown as numbers. */
+export function vectorLabel(arch: Arch, vector: string): string {
+  const table = irqlTable(arch);
+  const number = Number.parseInt(vector, 16);
+  const name = number === table.clockVector ? 'CLOCK' : number === table.clockIpiVector ? 'CLOCK IPI' : number === table.ipiVector ? 'IPI' : '';
+  return name ? `${vector} ${name}` : vector;
+}
+
+function interruptsByVector(perCpu: readonly CpuSummary[], arch: Arch): string | null {
   const vectors = [...new Set(perCpu.flatMap((c) => Object.keys(c.interruptsByVector ?? {})))].sort(vectorOrder);
   if (vectors.length === 0) return null;
   const count = (c: CpuSummary, v: string): number => c.interruptsByVector?.[v] ?? 0;
@@ -206,7 +241,7 @@ function interruptsByVector(perCpu: readonly CpuSummary[]): string | null {
     perCpu,
     'Vector',
     vectors,
-    (v) => v,
+    (v) => vectorLabel(arch, v),
     (c, v) => int(count(c, v)),
     perCpu.length > 1 ? (v) => int(perCpu.reduce((s, c) => s + count(c, v), 0)) : null,
   );
@@ -341,6 +376,11 @@ export function formatJson(result: RunResult): string {
 }
 
 // ---------------------------------------------------------------- list
+
+/** `irqlab list --json`: an array of {name, description}, 2-space indented, with a final newline. */
+export function formatScenarioListJson(scenarios: ReadonlyArray<{ name: string; description: string }>): string {
+  return JSON.stringify(scenarios.map((s) => ({ name: s.name, description: s.description })), null, 2) + '\n';
+}
 
 /** `irqlab list`: one line per scenario, descriptions aligned. */
 export function formatScenarioList(scenarios: ReadonlyArray<{ name: string; description: string }>): string {

@@ -2,28 +2,36 @@
 /**
  * The irqlab command: parse → load → validate → run → print → exit code.
  *   0 ok · 1 usage or scenario error · 2 the emulated system failed (bugcheck or a failed check)
- *   · 3 internal error.
+ *   · 3 internal error · 130/143 interrupted (SIGINT/SIGTERM).
+ * The `irqlab` binary runs `run` under the supervisor (supervisor.ts): this pipeline in a worker,
+ * which the main thread stops on a signal or when the scenario's own code does not return.
  * Every error is one line on stderr starting `irqlab: ` (the stack only with --verbose). Results
  * go to stdout: the summary (and the bugcheck analysis), or with --json one JSON object and
  * nothing else. Progress goes to stderr, only on a terminal.
  */
 
-import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { isMainThread } from 'node:worker_threads';
 import { parseCommandLine, resolveRunOptions } from './args.js';
 import type { RunArgs } from './args.js';
-import { formatBugcheck, formatJson, formatScenarioList, formatSummary } from './format.js';
+import { formatBugcheck, formatJson, formatScenarioList, formatScenarioListJson, formatSummary } from './format.js';
 import { createProgress } from './progress.js';
 import type { ProgressStream } from './progress.js';
 import { loadScenario } from '../scenario/load.js';
 import type { LoadedScenario } from '../scenario/load.js';
 import { validateScenario } from '../scenario/validate.js';
-import { runScenario } from '../machine/run.js';
+import { checkTracePath } from '../machine/chrome-trace.js';
 import { ExitCode } from '../machine/result.js';
 import type { RunResult } from '../machine/result.js';
 import { BUILTIN_SCENARIOS } from '../scenarios/index.js';
 import { ScenarioError, UsageError } from '../util/errors.js';
+import { inScenarioCodeAsync, MODULE_TOP_LEVEL, watchScenarioCode } from './scenario-code.js';
+import type { ScenarioCodeListener } from './scenario-code.js';
+
+// the machine (run.js and what it imports) is most of the CLI's load time: imported when a run
+// needs it, so that the supervisor's thread, which only parses and relays, does without it
+type RunModule = typeof import('../machine/run.js');
 
 export interface CliIo {
   stdout: { write(chunk: string): unknown };
@@ -31,10 +39,20 @@ export interface CliIo {
   env: NodeJS.ProcessEnv;
 }
 
+export interface CliOptions {
+  /** told which scenario function runs (the supervisor's pipeline worker: supervisor.ts) */
+  scenarioCode?: ScenarioCodeListener;
+  /** end the process on SIGINT (130) and SIGTERM (143) during a run (default true; a worker gets no signals) */
+  handleSignals?: boolean;
+}
+
 const defaultIo = (): CliIo => ({ stdout: process.stdout, stderr: process.stderr, env: process.env });
 
-/** Run the command line (argv without node and the script); resolves to the exit code. */
-export async function runCli(argv: readonly string[], io: CliIo = defaultIo()): Promise<number> {
+/**
+ * Run the command line (argv without node and the script) in this thread; resolves to the exit
+ * code. The `irqlab` binary runs it under the supervisor (supervisor.ts), which can stop it.
+ */
+export async function runCli(argv: readonly string[], io: CliIo = defaultIo(), cliOptions: CliOptions = {}): Promise<number> {
   const verbose = argv.includes('--verbose') || argv.includes('-v');
   try {
     const command = parseCommandLine(argv, io.env);
@@ -46,40 +64,47 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo()): 
         io.stdout.write(`${packageVersion()}\n`);
         return ExitCode.Ok;
       case 'list':
-        io.stdout.write(formatScenarioList(BUILTIN_SCENARIOS));
+        io.stdout.write(command.json ? formatScenarioListJson(BUILTIN_SCENARIOS) : formatScenarioList(BUILTIN_SCENARIOS));
         return ExitCode.Ok;
       case 'run':
-        return await run(command.args, io);
+        return await run(command.args, io, cliOptions);
     }
   } catch (error) {
     return reportError(error, verbose, io);
   }
 }
 
-async function run(args: RunArgs, io: CliIo): Promise<number> {
+async function run(args: RunArgs, io: CliIo, cliOptions: CliOptions): Promise<number> {
   let loaded: LoadedScenario | undefined;
   const progress = createProgress(args.scenario, io.stderr);
-  const onSigint = (): void => {
+  const handleSignals = cliOptions.handleSignals ?? true;
+  const onSignal = (signal: 'SIGINT' | 'SIGTERM'): void => {
     progress.clear();
     loaded?.dispose();
-    io.stderr.write('irqlab: interrupted\n');
-    process.exit(130);
+    io.stderr.write(`irqlab: interrupted (${signal})\n`);
+    process.exit(signal === 'SIGINT' ? 130 : 143);
   };
-  process.once('SIGINT', onSigint);
+  if (handleSignals) {
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  }
+  const listener = cliOptions.scenarioCode;
   try {
-    loaded = await loadScenario(args.scenario);
+    loaded = await inScenarioCodeAsync(listener, args.scenario, MODULE_TOP_LEVEL, () => loadScenario(args.scenario));
     const machine = loaded.definition.machine as { cpus?: unknown; durationMs?: unknown; arch?: unknown } | undefined;
     const options = resolveRunOptions(args, typeof machine === 'object' && machine !== null ? machine : undefined);
     const arch = machine?.arch === 'x86' ? 'x86' : 'x64';
     validateScenario(loaded.definition, { cpus: options.cpus, arch });
-    if (options.traceFile !== undefined) checkTraceFile(options.traceFile);
+    if (options.traceFile !== undefined) checkTracePath(options.traceFile, loaded.kind === 'file' ? loaded.source : undefined);
     if (options.verbose) {
       io.stderr.write(`irqlab: ${loaded.kind === 'builtin' ? 'built-in scenario' : 'scenario file'} ${loaded.source}\n`);
       io.stderr.write(`irqlab: ${options.command}\n`);
     }
+    const watched: LoadedScenario = listener ? { ...loaded, definition: watchScenarioCode(loaded.definition, listener) } : loaded;
     let result: RunResult;
     try {
-      result = await runScenario(loaded, {
+      const { runScenario } = (await import('../machine/run.js')) as RunModule;
+      result = await runScenario(watched, {
         cpus: options.cpus,
         mode: options.mode,
         seed: options.seed,
@@ -89,6 +114,7 @@ async function run(args: RunArgs, io: CliIo): Promise<number> {
         ...(options.traceFile !== undefined ? { traceFile: options.traceFile } : {}),
         verbose: options.verbose,
         command: options.command,
+        ...(options.codeTimeoutMs !== undefined ? { nativeTimeoutMs: options.codeTimeoutMs } : {}),
         onProgress: (emulatedNs, durationNs) => progress.update(emulatedNs, durationNs),
       });
     } finally {
@@ -104,17 +130,10 @@ async function run(args: RunArgs, io: CliIo): Promise<number> {
     const failed = result.bugcheck !== null || result.checks.some((check) => !check.passed);
     return failed ? ExitCode.SystemFailed : ExitCode.Ok;
   } finally {
-    process.removeListener('SIGINT', onSigint);
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
     loaded?.dispose();
   }
-}
-
-/** Fail before the run, not after it, when the trace cannot be written. */
-function checkTraceFile(file: string): void {
-  const path = resolve(file);
-  const dir = dirname(path);
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`--trace: directory '${dirname(file)}' does not exist`);
-  if (existsSync(path) && statSync(path).isDirectory()) throw new UsageError(`--trace: '${file}' is a directory`);
 }
 
 function firstLine(text: string): string {
@@ -162,13 +181,16 @@ function isEntryPoint(): boolean {
   }
 }
 
-if (isEntryPoint()) {
+// the pipeline worker (workers/cli.ts) imports this module too, with the same process.argv[1]
+if (isMainThread && isEntryPoint()) {
   // a closed pipe (`irqlab list | head -1`) is not an error worth a stack
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
     if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
     throw error;
   });
-  const code = await runCli(process.argv.slice(2));
+  // imported here, not above: the supervisor is the entry's business, and runCli is its in-process half
+  const { runSupervised } = await import('./supervisor.js');
+  const code = await runSupervised(process.argv.slice(2), (argv) => runCli(argv));
   process.exitCode = code;
   // the machine stops its workers; should anything still hold the event loop, do not hang on it
   setTimeout(() => process.exit(code), 2000).unref();

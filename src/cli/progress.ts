@@ -24,11 +24,15 @@ export function createProgress(label: string, stream: ProgressStream = process.s
   if (!stream.isTTY) return NO_PROGRESS;
   let lastDraw = -Infinity;
   let drawn = false;
+  let endDrawn = false;
   return {
     update(emulatedNs, durationNs) {
       const t = now();
-      if (t - lastDraw < MIN_INTERVAL_MS) return;
+      // the end of the run is drawn once however soon it comes, so the last line shown is not a stale one
+      const end = emulatedNs >= durationNs;
+      if (t - lastDraw < MIN_INTERVAL_MS && !(end && !endDrawn)) return;
       lastDraw = t;
+      if (end) endDrawn = true;
       stream.write(`\r${progressLine(label, emulatedNs, durationNs, stream.columns && stream.columns >= 20 ? stream.columns : 80)}\x1b[K`);
       drawn = true;
     },
@@ -44,7 +48,9 @@ export function createProgress(label: string, stream: ProgressStream = process.s
 export function progressLine(label: string, emulatedNs: number, durationNs: number, columns: number): string {
   const fraction = durationNs > 0 ? Math.min(1, Math.max(0, emulatedNs / durationNs)) : 0;
   const pct = `${Math.floor(fraction * 100)}%`.padStart(4);
-  const tail = ` ${pct}  ${(emulatedNs / 1e6).toFixed(1)} / ${(durationNs / 1e6).toFixed(1)} ms emulated`;
+  const total = (durationNs / 1e6).toFixed(1);
+  // padded to the total's width so that the bar keeps its width as the count grows
+  const tail = ` ${pct}  ${(emulatedNs / 1e6).toFixed(1).padStart(total.length)} / ${total} ms emulated`;
   const head = `irqlab ${label} `;
   const barWidth = Math.max(10, Math.min(40, columns - 1 - head.length - tail.length - 2));
   const filled = Math.round(fraction * barWidth);

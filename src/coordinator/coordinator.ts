@@ -25,6 +25,7 @@ import {
   Kind,
   MAIN_ACTOR,
   actorOfCpu,
+  cpuOfActor,
   decodeMessage,
   joinTime,
   timeHi,
@@ -36,7 +37,7 @@ import {
   DISPATCH_REPLY_WORDS,
 } from '../ipc/messages.js';
 import type { Message, ThreadReport } from '../ipc/messages.js';
-import { ControlField, DoorbellField, MachineState, PrcbField } from '../shm/layout.js';
+import { ControlField, DeviceCounterField, DoorbellField, MachineState, PrcbField } from '../shm/layout.js';
 import type { MachineLayout } from '../shm/layout.js';
 import type { MachineConfig } from '../cpu/config.js';
 import type { ProcessorPort, HostClock } from '../cpu/processor.js';
@@ -106,11 +107,14 @@ export class Coordinator {
   /** the emulated time of the last event delivered (deterministic mode) */
   private lastEventNs = 0;
   private publishedBias = 0;
+  /** Float64 view of the buffer, for ControlField.EMULATED_NS */
+  private readonly f64: Float64Array;
 
   constructor(config: MachineConfig, devices: DeviceConfig[], sab: SharedArrayBuffer, layout: MachineLayout, port: ProcessorPort, hostClock: HostClock) {
     this.config = config;
     this.layout = layout;
     this.i32 = new Int32Array(sab);
+    this.f64 = new Float64Array(sab);
     this.port = port;
     this.hostClock = hostClock;
     this.devices = devices.map((device) => new InterruptSource(device));
@@ -203,7 +207,7 @@ export class Coordinator {
     const n = device.fire();
     for (let k = 0; k < n; k++) {
       const cpu = this.ioapic.route(device.config.line, (c) => this.i32[this.layout.prcb(c) + PrcbField.IRQL]!);
-      this.port.send(actorOfCpu(cpu), Kind.IRQ_ASSERT, 4, device.config.vector, device.config.line, timeLo(stampNs), timeHi(stampNs));
+      this.port.send(actorOfCpu(cpu), Kind.IRQ_ASSERT, 5, device.config.vector, device.config.line, timeLo(stampNs), timeHi(stampNs), event.index);
       this.assertsDelivered++;
       if (this.config.mode === 'deterministic') {
         this.hash.word(timeLo(Math.round(stampNs)));
@@ -445,7 +449,18 @@ export class Coordinator {
     }));
   }
 
+  /**
+   * The time the machine has reached, for the main thread's progress line (the CPUs' own clocks
+   * stand still while they are halted or busy between reports). Written only: nothing in the run
+   * reads it, so determinism is unaffected.
+   */
+  private publishTime(timeNs: number): void {
+    const at = (this.layout.control + ControlField.EMULATED_NS) / 2;
+    if (timeNs > this.f64[at]!) this.f64[at] = timeNs;
+  }
+
   private finish(reason: 'end' | 'bugcheck', timeNs: number): void {
+    this.publishTime(timeNs);
     if (reason === 'end') {
       Atomics.store(this.i32, this.layout.control + ControlField.STATE, MachineState.STOPPING);
       for (let cpu = 0; cpu < this.config.cpus; cpu++) this.port.send(actorOfCpu(cpu), Kind.RUN_STOP, 2, timeLo(timeNs), timeHi(timeNs));
@@ -464,11 +479,34 @@ export class Coordinator {
       threads: this.threadReports(),
       maxReadyDepth: this.dispatcher.scheduler.prcbs.map((p) => p.maxReadyCount),
     });
-    // every CPU must get its RUN_STOP before main hears the run is over: wait out full rings
-    const undelivered = this.port.drain(5000);
+    this.endedBy = reason;
+    // every CPU must get its RUN_STOP before main hears the run is over: wait out full rings. After
+    // a bugcheck the CPUs are frozen and read nothing more: what is still queued for them stays
+    // (countBackloggedInterrupts counts it), and waiting for them would only stall the report
+    const undelivered = this.port.drain(reason === 'end' ? 5000 : 0);
     this.port.send(MAIN_ACTOR, Kind.RUN_DONE, 3, reason === 'bugcheck' ? 1 : 0, timeLo(timeNs), timeHi(timeNs));
     this.port.flush();
-    if (undelivered > 0) throw new Error(`coordinator: ${undelivered} words of messages could not be delivered to CPUs within 5 s`);
+    if (reason === 'end' && undelivered > 0) throw new Error(`coordinator: ${undelivered} words of messages could not be delivered to CPUs within 5 s`);
+  }
+
+  /** How the run ended (set by finish), for the worker's last steps. */
+  endedBy: 'end' | 'bugcheck' | null = null;
+
+  /**
+   * The coordinator's last act before its worker exits, after its last flush: the device
+   * assertions still queued in its outbox for a CPU whose ring was full (after a bugcheck: frozen
+   * CPUs read nothing more) go into that CPU's DeviceCounterField.BACKLOGGED, so that the run's
+   * interrupt accounting sees every assertion.
+   */
+  countBackloggedInterrupts(): void {
+    const devices = this.layout.params.devices ?? 0;
+    this.port.forEachBacklogged?.((to, kind, words, offset) => {
+      if (kind !== Kind.IRQ_ASSERT) return;
+      const cpu = cpuOfActor(to);
+      const device = words[offset + 4]!;
+      if (cpu < 0 || cpu >= this.config.cpus || device < 0 || device >= devices) return;
+      this.f64[this.layout.deviceCounters(cpu, device) + DeviceCounterField.BACKLOGGED] += 1;
+    });
   }
 
   // ---------------------------------------------------------------------------------------
@@ -488,6 +526,7 @@ export class Coordinator {
         this.finish('end', duration);
         return;
       }
+      this.publishTime(now);
       let event = this.nextEvent();
       while (event.timeNs <= now) {
         // stamp with the moment the line is asserted, so latency is measured from delivery
@@ -542,6 +581,7 @@ export class Coordinator {
           }
         } else {
           this.lastEventNs = event.timeNs;
+          this.publishTime(event.timeNs);
           this.deliver(event, event.timeNs, (target) => wake(target, event.timeNs));
           this.port.flush();
           continue;
@@ -559,6 +599,8 @@ export class Coordinator {
       const untilNs = Math.min(event.timeNs, duration);
       const room = Math.ceil((untilNs - minNs) * this.config.cyclesPerNs);
       if (room < budget) budget = Math.max(1, room);
+      // every CPU that is not halted is at minNs or later
+      this.publishTime(minNs);
       this.grant(cpu, budget, minNs, untilNs);
       if (this.bugchecked) continue;
       const done = this.sliceDone!;

@@ -26,11 +26,11 @@ import type { IrqlTable } from '../kernel/irql.js';
 import { DpcImportanceValue, dpcTag, dpcTagCpu, shouldRequestLocalDpc, shouldRequestRemoteDpc, updateDpcRate } from '../kernel/dpc.js';
 import type { DpcRateState } from '../kernel/dpc.js';
 import { LocalApic } from '../hal/lapic.js';
-import { Interpreter, enterRoutine, KCALL_DONE, KCALL_RETRY, STEP_OK, STEP_RETURNED, STEP_RETRY, STEP_YIELD, CHECK_PROCEED, CHECK_RETRY, PAGE_SHIFT } from '../isa/interpreter.js';
+import { Interpreter, enterRoutine, KCALL_DONE, KCALL_RETRY, STEP_OK, STEP_RETURNED, STEP_RETRY, STEP_YIELD, CHECK_PROCEED, CHECK_RETRY, PAGE_SHIFT, PAGE_FLAG_PAGEABLE, PAGE_FLAG_NO_ACCESS, ACCESS_READ, ACCESS_WRITE, ACCESS_EXECUTE } from '../isa/interpreter.js';
 import type { ExecHost } from '../isa/interpreter.js';
 import { KC, kernelCallById } from '../isa/kcalls.js';
 import { disassemble } from '../isa/disasm.js';
-import { ContextField, ControlField, CounterField, DpcField, MachineState, PrcbField, ThreadCounterField, ThreadField, TraceField } from '../shm/layout.js';
+import { ContextField, ControlField, CounterField, DeviceCounterField, DpcField, MachineState, PrcbField, ThreadCounterField, ThreadField, TraceField } from '../shm/layout.js';
 import type { MachineLayout } from '../shm/layout.js';
 import {
   IpiRequest,
@@ -49,7 +49,7 @@ import {
   DISPATCH_REQUEST_WORDS,
 } from '../ipc/messages.js';
 import type { Message, Report, CpuReport } from '../ipc/messages.js';
-import { InternalError } from '../util/errors.js';
+import { InternalError, describeThrown } from '../util/errors.js';
 import type { ActorPort } from '../ipc/actor-port.js';
 import { TraceHash } from '../util/hash.js';
 import { Prng, deriveSeed } from '../util/prng.js';
@@ -127,8 +127,27 @@ const MAX_FRAMES = 64;
 const PAUSE_CYCLES = 10;
 const LATENCY_SAMPLE_LIMIT = 65536;
 const LAST_EVENTS = 32;
+
+/** A native routine threw (see Processor.reportNativeError). */
+class NativeRoutineError extends Error {
+  readonly routine: string;
+  readonly thrown: unknown;
+  constructor(routine: string, thrown: unknown) {
+    super(`native routine '${routine}' threw ${describeThrown(thrown)}`);
+    this.routine = routine;
+    this.thrown = thrown;
+  }
+}
+/**
+ * TRACE events each CPU keeps for run.userEvents (the final report carries them to the main
+ * thread); later ones are counted in userEventsDropped, which the results and the summary show.
+ */
+export const USER_EVENTS_PER_CPU = 100_000;
 const PACKET_GENERIC = 1 << 16;
 const STATUS_UNSUCCESSFUL = 0xc0000001 | 0;
+function accessName(access: number): string {
+  return access === 1 ? 'write' : access === ACCESS_EXECUTE ? 'execute' : 'read';
+}
 /** stand-in kernel addresses of KTHREADs for bugcheck parameters (the emulator has no kernel address space) */
 export function threadAddress(threadId: number): number {
   return threadId <= 0 ? 0 : 0xfb000000 + threadId * 0x400;
@@ -231,9 +250,13 @@ export class Processor implements ExecHost {
   private latencySeen = [0, 0];
   private readonly sampler: Prng;
   readonly userEvents: Array<{ cpu: number; timeNs: number; tag: number; value: number }> = [];
+  /** TRACE events past USER_EVENTS_PER_CPU: still in the trace and the hash, not in run.userEvents */
+  private userEventsDropped = 0;
 
   // ---- run control ----
   private stopRequested = false;
+  /** the coordinator's end-of-run time, from RUN_STOP (−1 until then) */
+  private runEndNs = -1;
   private frozen = false;
   private pendingBugcheck: BugCheck | null = null;
   private genericGeneration = 0;
@@ -254,7 +277,9 @@ export class Processor implements ExecHost {
     this.prcb = layout.prcb(this.cpu);
     this.pageFlags = new Uint8Array(Math.ceil((layout.params.memoryWords * 4) / 4096) + 1);
     // accesses to pageable pages go through checkAccess (is the page resident?)
-    for (const page of config.pageable) this.pageFlags[page] = 1;
+    for (const page of config.pageable) this.pageFlags[page] = PAGE_FLAG_PAGEABLE;
+    // page 0 stays unmapped, as in NT, so that a NULL dereference faults instead of reading a value
+    this.pageFlags[0] = PAGE_FLAG_NO_ACCESS;
     this.interp = new Interpreter(code, this.memory, this);
     this.contexts = new Int32Array(MAX_FRAMES * ContextField.WORDS);
     this.irqlOfVector = new Int32Array(256);
@@ -306,9 +331,23 @@ export class Processor implements ExecHost {
     return this.sliceStartNs + (this.interp.cycles - this.sliceStartCycles) / this.cyclesPerNs;
   }
 
+  /**
+   * The time the counters (time at IRQL, idle, a thread's run time) are charged up to: now, but
+   * never past the run's end. A CPU of an overloaded parallel run takes its RUN_STOP late, and the
+   * host time it spent getting there is not time the emulated run had.
+   */
+  private countedNow(): number {
+    return Math.min(this.now(), this.config.durationNs);
+  }
+
+  /** Float64 index of this CPU's counters for device `device` (DeviceCounterField), or −1 when it is not a device. */
+  private deviceCounters(device: number): number {
+    return device >= 0 && device < (this.layout.params.devices ?? 0) ? this.layout.deviceCounters(this.cpu, device) : -1;
+  }
+
   private setIrql(newIrql: number): void {
     if (newIrql === this.irql) return;
-    const now = this.now();
+    const now = this.countedNow();
     this.f64[this.counters + CounterField.TIME_AT_IRQL + this.irql] += now - this.lastIrqlChangeNs;
     this.lastIrqlChangeNs = now;
     this.record(TraceEvent.IRQL, this.irql, newIrql, 0);
@@ -400,6 +439,10 @@ export class Processor implements ExecHost {
     } catch (error) {
       if (error instanceof BugCheck) {
         this.bugcheck(error);
+        return RunExit.FROZEN;
+      }
+      if (error instanceof NativeRoutineError) {
+        this.reportNativeError(error);
         return RunExit.FROZEN;
       }
       throw error;
@@ -497,7 +540,7 @@ export class Processor implements ExecHost {
     if (hw > this.irql) {
       const vector = this.apic.accept(hw);
       const assertedNs = this.apic.acceptedAssertNs;
-      this.takeHardwareInterrupt(vector, hw, assertedNs);
+      this.takeHardwareInterrupt(vector, hw, assertedNs, this.apic.acceptedSource);
       return true;
     }
     if ((this.softPending & (1 << DISPATCH_LEVEL)) !== 0 && this.irql < DISPATCH_LEVEL) {
@@ -515,7 +558,7 @@ export class Processor implements ExecHost {
    * the next boundary already masks everything at or below it; the frame's generator restores
    * `oldIrql` when it ends.
    */
-  private takeHardwareInterrupt(vector: number, level: number, assertedNs: number): void {
+  private takeHardwareInterrupt(vector: number, level: number, assertedNs: number, device: number): void {
     this.f64[this.counters + CounterField.BY_VECTOR + vector] += 1;
     const oldIrql = this.irql;
     this.setIrql(level);
@@ -525,7 +568,12 @@ export class Processor implements ExecHost {
       this.pushKernel('KiIpiServiceRoutine', 'ipi', this.ipiInterrupt(oldIrql), true, oldIrql);
     } else {
       this.f64[this.counters + CounterField.INTERRUPTS] += 1;
-      this.pushKernel(`KiInterruptDispatch(0x${vector.toString(16)})`, 'isr', this.deviceInterrupt(vector, level, assertedNs, oldIrql), true, oldIrql);
+      const counters = this.deviceCounters(device);
+      if (counters >= 0) {
+        this.f64[counters + DeviceCounterField.TAKEN] += 1;
+        this.f64[counters + DeviceCounterField.PENDING] -= 1;
+      }
+      this.pushKernel(`KiInterruptDispatch(0x${vector.toString(16)})`, 'isr', this.deviceInterrupt(vector, level, assertedNs, oldIrql, device), true, oldIrql);
     }
   }
 
@@ -536,7 +584,7 @@ export class Processor implements ExecHost {
   }
 
   /** KiInterruptDispatch / KiChainedDispatch (§9.3). */
-  private *deviceInterrupt(vector: number, level: number, assertedNs: number, oldIrql: number): KernelGenerator {
+  private *deviceInterrupt(vector: number, level: number, assertedNs: number, oldIrql: number, device: number): KernelGenerator {
     const now = this.now();
     this.sample(this.assertToIsr, 0, now - assertedNs);
     this.record(TraceEvent.ISR_ENTER, vector, 0, 0);
@@ -580,7 +628,12 @@ export class Processor implements ExecHost {
             `vector 0x${vector.toString(16)} fired ${this.unclaimedInARow} times in a row with no ISR claiming it${chain.length ? ` (chain: ${chain.map((c) => this.routineName(c.routine)).join(', ')})` : ' (no interrupt object connected)'}`,
           );
         }
-        this.apic.post(vector, this.now());
+        this.apic.post(vector, this.now(), device);
+        const counters = this.deviceCounters(device);
+        if (counters >= 0) {
+          this.f64[counters + DeviceCounterField.REASSERTED] += 1;
+          this.f64[counters + DeviceCounterField.PENDING] += 1;
+        }
       }
     } else {
       this.unclaimedInARow = 0;
@@ -812,9 +865,15 @@ export class Processor implements ExecHost {
   private handle(message: Message): void {
     this.workPending = true;
     switch (message.type) {
-      case 'irq/assert':
-        this.apic.post(message.vector, message.timeNs);
+      case 'irq/assert': {
+        this.apic.post(message.vector, message.timeNs, message.device);
+        const counters = this.deviceCounters(message.device);
+        if (counters >= 0) {
+          this.f64[counters + DeviceCounterField.RECEIVED] += 1;
+          this.f64[counters + DeviceCounterField.PENDING] += 1;
+        }
         return;
+      }
       case 'clock/tick':
         this.ticksDelivered++;
         // CPU 0 owns the clock (KeUpdateSystemTime); the others take the clock IPI (KeUpdateRunTime)
@@ -849,6 +908,7 @@ export class Processor implements ExecHost {
         return;
       case 'run/stop':
         this.stopRequested = true;
+        this.runEndNs = message.timeNs;
         return;
       case 'freeze':
         this.freeze();
@@ -1229,7 +1289,8 @@ export class Processor implements ExecHost {
   }
 
   /** Add the running thread's time since it was switched in (or since the last charge) to its counter. */
-  private chargeThreadTime(now: number): void {
+  private chargeThreadTime(at: number): void {
+    const now = Math.min(at, this.config.durationNs);
     if (now > this.threadSinceNs) this.f64[this.layout.threadCounters(this.currentThread - 1) + ThreadCounterField.RUN_NS] += now - this.threadSinceNs;
     this.threadSinceNs = now;
   }
@@ -1399,9 +1460,8 @@ export class Processor implements ExecHost {
    * (kernel calls run at raised IRQL or cannot wait for a page-in midway).
    */
   private touch(address: number, access: number): void {
-    if ((address & 3) !== 0 || address < 4096 || address >>> 2 >= this.memory.length) {
-      throw new BugCheck(BUGCHECK.PAGE_FAULT_IN_NONPAGED_AREA, address, access, this.currentPc(), 0);
-    }
+    if (!this.isMapped(address)) throw this.invalidAccess(address, access, this.currentPc(), this.kernelRoutineName());
+    if ((address & 3) !== 0) throw new BugCheck(BUGCHECK.PAGE_FAULT_IN_NONPAGED_AREA, address, access, this.currentPc(), 0);
     const page = address >>> PAGE_SHIFT;
     if (this.pageFlags[page] && Atomics.load(this.i32, this.layout.pageState(page)) !== 0) throw this.pagedAtRaisedIrql(address, access, this.currentPc());
   }
@@ -1541,7 +1601,8 @@ export class Processor implements ExecHost {
   // ======================================================================================
 
   private lockIndex(address: number): number {
-    if ((address & 3) !== 0 || address < 4096 || address >>> 2 >= this.memory.length) {
+    if (!this.isMapped(address)) throw this.invalidAccess(address, 1, this.currentPc(), this.kernelRoutineName());
+    if ((address & 3) !== 0) {
       throw new BugCheck(BUGCHECK.PAGE_FAULT_IN_NONPAGED_AREA, address, 1, this.currentPc(), 0).withDetail(`spin lock address 0x${(address >>> 0).toString(16)} is not an aligned word of emulated memory`);
     }
     this.touch(address, 1);
@@ -1747,13 +1808,17 @@ export class Processor implements ExecHost {
   kernelCall(id: number, args: Int32Array, argCount: number, ctx: Int32Array, base: number): number {
     // a kernel frame this call pushes reports the KCALL as its instruction (the caller's pc moves past it)
     this.kcallPc = ctx[base + ContextField.PC]!;
+    this.kcallId = id;
     try {
       return this.kernelCallBody(id, args, argCount, ctx, base);
     } finally {
       this.kcallPc = -1;
+      this.kcallId = -1;
     }
   }
   private kcallPc = -1;
+  /** the KCALL being executed, so that a fault inside it can name the kernel routine */
+  private kcallId = -1;
 
   private kernelCallBody(id: number, args: Int32Array, _argCount: number, ctx: Int32Array, base: number): number {
     this.interp.cycles += 20;
@@ -2023,22 +2088,95 @@ export class Processor implements ExecHost {
   nativeCall(id: number, args: Int32Array, argCount: number, ctx: Int32Array, base: number): number {
     const native = this.natives?.[id];
     if (!native) throw new BugCheck(BUGCHECK.KMODE_EXCEPTION_NOT_HANDLED, 0xc0000002, this.currentPc(), id, 0);
+    // a native is driver code too: page 0, addresses outside memory and misaligned ones fault as an
+    // instruction's would. The fault is the machine's, whatever the native's own code does with the
+    // exception (catches it, wraps it), so it is kept here and raised as it is.
+    let memoryFault: unknown = null;
+    const checkAddress = (address: number, access: number): void => {
+      if ((address & 3) === 0 && this.isMapped(address)) return;
+      try {
+        this.memoryFault(address, access, this.currentPc());
+      } catch (bugcheck) {
+        memoryFault = bugcheck;
+        throw bugcheck;
+      }
+    };
     const view = {
       cpu: this.cpu,
       irql: this.irql,
-      read: (address: number) => this.memory[address >> 2]!,
+      read: (address: number) => {
+        checkAddress(address, ACCESS_READ);
+        return this.memory[address >> 2]!;
+      },
       write: (address: number, value: number) => {
+        checkAddress(address, ACCESS_WRITE);
         this.memory[address >> 2] = value;
       },
     };
-    const result = native(Array.from(args.subarray(0, argCount)), view);
+    // stamped for the main thread's native guard (Machine.checkNatives): a native that never
+    // returns stops this worker from answering anything, so only the main thread can end the run
+    Atomics.add(this.i32, this.prcb + PrcbField.NATIVE_CALLS, 1);
+    Atomics.store(this.i32, this.prcb + PrcbField.NATIVE_ROUTINE, id + 1);
+    let result: number | void;
+    try {
+      result = native(Array.from(args.subarray(0, argCount)), view);
+    } catch (thrown) {
+      if (memoryFault !== null) throw memoryFault;
+      throw new NativeRoutineError(this.config.nativeNames[id] ?? `#${id}`, thrown);
+    } finally {
+      Atomics.store(this.i32, this.prcb + PrcbField.NATIVE_ROUTINE, 0);
+    }
+    if (memoryFault !== null) throw memoryFault;
     if (typeof result === 'number') ctx[base + ContextField.R0] = result | 0;
     return KCALL_DONE;
   }
   natives: Array<((args: readonly number[], machine: { cpu: number; irql: number; read(a: number): number; write(a: number, v: number): void }) => number | void) | undefined> | null = null;
 
   memoryFault(address: number, access: number, pc: number): void {
-    throw new BugCheck(BUGCHECK.PAGE_FAULT_IN_NONPAGED_AREA, address, access, pc, 0);
+    if (access === ACCESS_EXECUTE || !this.isMapped(address)) throw this.invalidAccess(address, access, pc, null);
+    throw new BugCheck(BUGCHECK.PAGE_FAULT_IN_NONPAGED_AREA, address, access, pc, 0).withDetail(
+      `${this.describeRunning()} made a misaligned ${accessName(access)} of ${this.lockName(address)}: memory is word-sized and aligned`,
+    );
+  }
+
+  /** Inside emulated memory and not on an unmapped page (page 0). */
+  private isMapped(address: number): boolean {
+    return address >>> 2 < this.memory.length && this.pageFlags[address >>> PAGE_SHIFT] !== PAGE_FLAG_NO_ACCESS;
+  }
+
+  /**
+   * A reference to an unmapped address (page 0, or outside emulated memory) as NT reports it:
+   * below DISPATCH_LEVEL the page fault finds no page, 0x50 PAGE_FAULT_IN_NONPAGED_AREA (address,
+   * access, instruction); at DISPATCH_LEVEL or above a page fault is not even allowed, so it is
+   * 0xD1 DRIVER_IRQL_NOT_LESS_OR_EQUAL when the faulting code is the driver's (a scenario
+   * instruction) and 0xA IRQL_NOT_LESS_OR_EQUAL when it is a kernel routine touching memory for its
+   * caller (NT picks 0xD1 only when the faulting address of code is in a driver; §1.5 and the table
+   * of bugchecks). The instruction parameter (P3 of 0x50, P4 of 0xD1 and 0xA) is the scenario's
+   * instruction: for a kernel routine, the KCALL that called it.
+   */
+  private invalidAccess(address: number, access: number, pc: number, kernelRoutine: string | null): BugCheck {
+    const where =
+      access === ACCESS_EXECUTE
+        ? `0x${(address >>> 0).toString(16)}, which is not code (an invalid opcode, a jump outside the program, or a call to an unknown routine id)`
+        : (address >>> 0) < 4096
+          ? `address 0x${(address >>> 0).toString(16)} on page 0, which is never mapped (a NULL pointer dereference)`
+          : `address 0x${(address >>> 0).toString(16)}, which is outside emulated memory (0x0–0x${(this.memory.length * 4 - 1).toString(16)})`;
+    const who = kernelRoutine === null ? this.describeRunning() : `${kernelRoutine}, called by ${this.describeRunning()},`;
+    const did = `${who} ${access === ACCESS_EXECUTE ? 'executed' : access === 1 ? 'wrote' : 'read'} ${where}`;
+    if (this.irql < DISPATCH_LEVEL) {
+      return new BugCheck(BUGCHECK.PAGE_FAULT_IN_NONPAGED_AREA, address, access, pc, 0).withDetail(`${did}: no page is mapped there`);
+    }
+    const code = kernelRoutine === null ? BUGCHECK.DRIVER_IRQL_NOT_LESS_OR_EQUAL : BUGCHECK.IRQL_NOT_LESS_OR_EQUAL;
+    return new BugCheck(code, address, this.irql, access, pc).withDetail(
+      `${did}, at ${irqlName(this.config.arch, this.irql)}: no page is mapped there, and at DISPATCH_LEVEL or above a page fault cannot even be handled`,
+    );
+  }
+
+  /** The kernel routine running on the caller's behalf, for reports. */
+  private kernelRoutineName(): string {
+    const top = this.frames[this.frames.length - 1];
+    if (top !== undefined && top.kind === FRAME_KERNEL) return top.name;
+    return (this.kcallId >= 0 ? kernelCallById(this.kcallId)?.name : undefined) ?? 'a kernel routine';
   }
   /**
    * An access to a pageable page (§1.5): resident, it proceeds. Not resident at DISPATCH_LEVEL or
@@ -2047,6 +2185,7 @@ export class Processor implements ExecHost {
    */
   checkAccess(address: number, access: number, pc: number): number {
     const page = address >>> PAGE_SHIFT;
+    if (this.pageFlags[page] === PAGE_FLAG_NO_ACCESS) throw this.invalidAccess(address, access, pc, null);
     if (Atomics.load(this.i32, this.layout.pageState(page)) === 0) return CHECK_PROCEED;
     if (this.irql >= DISPATCH_LEVEL || this.currentThread === this.idleThread || this.frames[this.frames.length - 1]?.role !== 'thread') {
       throw this.pagedAtRaisedIrql(address, access, pc);
@@ -2078,7 +2217,8 @@ export class Processor implements ExecHost {
   trace(tag: number, value: number, _pc: number): void {
     const now = this.now();
     this.record(TraceEvent.USER, tag, value, 0);
-    if (this.userEvents.length < 100000) this.userEvents.push({ cpu: this.cpu, timeNs: now, tag, value });
+    if (this.userEvents.length < USER_EVENTS_PER_CPU) this.userEvents.push({ cpu: this.cpu, timeNs: now, tag, value });
+    else this.userEventsDropped++;
   }
   routineEntry(routineId: number): number {
     return this.config.routines[routineId]?.entry ?? -1;
@@ -2153,7 +2293,7 @@ export class Processor implements ExecHost {
   beginSlice(startNs: number): void {
     const current = this.now();
     if (startNs > current) {
-      if (this.haltedSinceNs >= 0) this.f64[this.counters + CounterField.IDLE_NS] += startNs - this.haltedSinceNs;
+      if (this.haltedSinceNs >= 0) this.f64[this.counters + CounterField.IDLE_NS] += Math.min(startNs, this.config.durationNs) - this.haltedSinceNs;
       this.lastIrqlChangeNs += startNs - current;
       this.sliceStartNs = startNs;
     } else {
@@ -2171,16 +2311,17 @@ export class Processor implements ExecHost {
   /** The CPU has nothing to do: mark it idle until woken. */
   enterHalt(): void {
     const now = this.now();
-    this.f64[this.counters + CounterField.TIME_AT_IRQL + this.irql] += now - this.lastIrqlChangeNs;
-    this.lastIrqlChangeNs = now;
-    this.haltedSinceNs = now;
+    const counted = Math.min(now, this.config.durationNs);
+    this.f64[this.counters + CounterField.TIME_AT_IRQL + this.irql] += counted - this.lastIrqlChangeNs;
+    this.lastIrqlChangeNs = counted;
+    this.haltedSinceNs = counted;
     this.i32[this.prcb + PrcbField.IDLE] = 1;
     this.f64[this.counters + CounterField.TIME_NS] = now;
   }
 
   /** Parallel mode: woken from a halt. */
   leaveHalt(): void {
-    const now = this.now();
+    const now = this.countedNow();
     if (this.haltedSinceNs >= 0) this.f64[this.counters + CounterField.IDLE_NS] += now - this.haltedSinceNs;
     this.haltedSinceNs = -1;
     this.lastIrqlChangeNs = now;
@@ -2254,12 +2395,47 @@ export class Processor implements ExecHost {
       assertToIsr: this.assertToIsr,
       isrToDpc: this.isrToDpc,
       userEvents: this.userEvents,
+      userEventsDropped: this.userEventsDropped,
+      userEventsLimit: USER_EVENTS_PER_CPU,
       timeNs: this.now(),
     };
   }
 
+  /**
+   * Once the CPU has stopped or frozen, the device assertions still in its inbox will never reach
+   * its local APIC: count them (DeviceCounterField.UNDELIVERED) so that the run's interrupt
+   * accounting still sees every assertion. The worker calls this last, before it exits.
+   */
+  countUndeliveredInterrupts(): void {
+    this.port.poll((kind, w, offset) => {
+      if (kind !== Kind.IRQ_ASSERT) return;
+      const counters = this.deviceCounters(w[offset + 4]!);
+      if (counters >= 0) this.f64[counters + DeviceCounterField.UNDELIVERED] += 1;
+    });
+  }
+
+  /**
+   * A native routine (the scenario's host code) threw: the scenario is wrong, not the emulated
+   * system. Tell the main thread what was thrown, with its stack (the scenario's own frames), and
+   * stop this CPU; the main thread ends the run with a scenario error (exit 1).
+   */
+  private reportNativeError(error: NativeRoutineError): void {
+    this.frozen = true;
+    this.port.sendReport(MAIN_ACTOR, {
+      kind: 'scenario-error',
+      cpu: this.cpu,
+      what: `native routine '${error.routine}' (called on CPU ${this.cpu} at ${irqlName(this.config.arch, this.irql)})`,
+      thrown: describeThrown(error.thrown),
+      stack: error.thrown instanceof Error ? (error.thrown.stack ?? '') : '',
+    } satisfies Report);
+    this.port.flush();
+  }
+
   /** Stop at the end of the run (RUN_STOP). */
   stop(): void {
+    // deterministic mode: a halted CPU's clock stood still at its halt, but the run went on to its
+    // end, and that stretch is idle time (parallel mode counts it when RUN_STOP wakes the CPU)
+    if (this.config.mode === 'deterministic' && this.halted && this.runEndNs > this.now()) this.beginSlice(this.runEndNs);
     this.chargeThreadTime(this.now());
     this.enterHalt();
     this.port.sendReport(MAIN_ACTOR, this.finalReport(false));

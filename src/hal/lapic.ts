@@ -18,6 +18,11 @@ export class LocalApic {
   private readonly pendingCount = new Int32Array(256);
   /** the emulated time the oldest pending assertion of each vector was raised (for latency) */
   private readonly oldestAssertNs: Float64Array = new Float64Array(256);
+  /**
+   * which source (the scenario's device index, −1 for none) raised the oldest pending assertion of
+   * each vector; devices may share a vector, and the run's accounting counts per device
+   */
+  private readonly oldestSource = new Int32Array(256);
   /** pending assertions per IRQL, and a bitmask of IRQLs that have any */
   private readonly pendingByIrql = new Int32Array(32);
   private pendingIrqlMask = 0;
@@ -26,6 +31,8 @@ export class LocalApic {
   private readonly irqlOfVector: Int32Array;
   /** per-vector FIFO of assertion times (beyond the oldest) so latency is per assertion; read from `assertHead` */
   private readonly assertTimes: number[][] = [];
+  /** the source of each queued assertion in assertTimes, index for index */
+  private readonly assertSources: number[][] = [];
   private readonly assertHead = new Int32Array(256);
 
   /** vectors of each IRQL, highest first: accepting scans only its level's vectors */
@@ -33,7 +40,10 @@ export class LocalApic {
 
   constructor(irqlOfVector: Int32Array) {
     this.irqlOfVector = irqlOfVector;
-    for (let v = 0; v < 256; v++) this.assertTimes.push([]);
+    for (let v = 0; v < 256; v++) {
+      this.assertTimes.push([]);
+      this.assertSources.push([]);
+    }
     for (let irql = 0; irql < 32; irql++) {
       const vectors: number[] = [];
       for (let v = 255; v >= 0; v--) if (irqlOfVector[v] === irql) vectors.push(v);
@@ -41,11 +51,16 @@ export class LocalApic {
     }
   }
 
-  /** The IOAPIC (or an IPI) raised `vector` at emulated time `timeNs`. */
-  post(vector: number, timeNs: number): void {
+  /** The IOAPIC (or an IPI) raised `vector` at emulated time `timeNs`; `source`: the device, −1 for none. */
+  post(vector: number, timeNs: number, source = -1): void {
     const irql = this.irqlOfVector[vector]!;
-    if (this.pendingCount[vector] === 0) this.oldestAssertNs[vector] = timeNs;
-    else this.assertTimes[vector]!.push(timeNs);
+    if (this.pendingCount[vector] === 0) {
+      this.oldestAssertNs[vector] = timeNs;
+      this.oldestSource[vector] = source;
+    } else {
+      this.assertTimes[vector]!.push(timeNs);
+      this.assertSources[vector]!.push(source);
+    }
     this.pendingCount[vector]! += 1;
     this.pendingByIrql[irql]! += 1;
     this.pendingIrqlMask |= 1 << irql;
@@ -67,14 +82,16 @@ export class LocalApic {
 
   /**
    * Accept the highest pending vector at `irql` into service. Returns the vector; `acceptedAssertNs`
-   * holds when it was asserted.
+   * holds when it was asserted, `acceptedSource` who asserted it.
    */
   acceptedAssertNs = 0;
+  acceptedSource = -1;
   accept(irql: number): number {
     // the highest pending vector at this level
     for (const vector of this.vectorsByIrql[irql]!) {
       if (this.pendingCount[vector]! > 0) {
         this.acceptedAssertNs = this.oldestAssertNs[vector]!;
+        this.acceptedSource = this.oldestSource[vector]!;
         this.pendingCount[vector]! -= 1;
         if (this.pendingCount[vector]! > 0) this.oldestAssertNs[vector] = this.nextAssertTime(vector);
         this.pendingByIrql[irql]! -= 1;
@@ -89,14 +106,18 @@ export class LocalApic {
   /** Pop the oldest queued assertion time of `vector` (O(1): a moving head, compacted when drained). */
   private nextAssertTime(vector: number): number {
     const times = this.assertTimes[vector]!;
+    const sources = this.assertSources[vector]!;
     const head = this.assertHead[vector]!;
     const time = times[head]!;
+    this.oldestSource[vector] = sources[head]!;
     if (head + 1 >= times.length) {
       times.length = 0;
+      sources.length = 0;
       this.assertHead[vector] = 0;
     } else if (head >= 4096 && head * 2 >= times.length) {
       // never fully drained (a saturated line): drop the consumed half now and then
       times.splice(0, head + 1);
+      sources.splice(0, head + 1);
       this.assertHead[vector] = 0;
     } else {
       this.assertHead[vector] = head + 1;

@@ -37,6 +37,8 @@ export interface ActorPort {
    * most timeoutMs of host time. Returns the words still undelivered (0: nothing was left behind).
    */
   drain(timeoutMs: number): number;
+  /** visit the records still backlogged for their destinations' rings (what drain() could not deliver) */
+  forEachBacklogged?(visitor: (to: number, kind: number, words: Int32Array, offset: number, length: number) => void): void;
   /** the doorbell count this actor has seen (deterministic mode reports it at a halt) */
   doorbellSeen(): number;
   /** trace record out to the main thread (only when a trace file was asked for) */

@@ -224,6 +224,12 @@ export interface OutboxOptions {
   backlogLimitWords?: number;
   /** this actor's own inbox, spilled while blocked; required when blocking */
   inbox?: Inbox;
+  /**
+   * checked while a blocking send waits: true ends the wait and leaves the record backlogged (the
+   * machine bugchecked: a frozen consumer will never make room, and the sender must get back to
+   * its own inbox to freeze or to finish)
+   */
+  stopWaiting?: () => boolean;
 }
 
 export interface OutboxStats {
@@ -269,6 +275,7 @@ export class Outbox {
   /** destinations in ascending order: flush order is fixed for deterministic replay */
   private readonly order: Route[];
   private readonly inbox: Inbox | undefined;
+  private readonly stopWaiting: (() => boolean) | undefined;
   private recordsSent = 0;
   private recordsBacklogged = 0;
   private maxBacklogWords = 0;
@@ -278,6 +285,7 @@ export class Outbox {
   constructor(routes: readonly OutboundRoute[], options: OutboxOptions = {}) {
     this.blocking = options.blocking ?? false;
     this.inbox = options.inbox;
+    this.stopWaiting = options.stopWaiting;
     if (this.blocking && !this.inbox) throw new Error('a blocking Outbox needs its actor\'s inbox to spill while it waits');
     for (const r of routes) {
       if (!Number.isInteger(r.to) || r.to < 0) throw new RangeError(`bad destination actor ${r.to}`);
@@ -355,6 +363,19 @@ export class Outbox {
     return this.backlogTotal;
   }
 
+  /** Visits every record still backlogged (not yet in its ring), destination by destination, oldest first. */
+  forEachBacklogged(visitor: (to: number, kind: number, words: Int32Array, offset: number, length: number) => void): void {
+    for (const route of this.order) {
+      const q = route.backlog;
+      for (let at = q.head; at < q.tail; ) {
+        const h = q.buf[at]!;
+        const length = h >>> 16;
+        visitor(route.to, h & 0xffff, q.buf, at + 1, length);
+        at += 1 + length;
+      }
+    }
+  }
+
   /** Words backlogged for one destination, or for all when `to` is omitted. */
   backlogWords(to?: number): number {
     return to === undefined ? this.backlogTotal : this.route(to).backlog.size;
@@ -411,6 +432,7 @@ export class Outbox {
       const seen = inbox.doorbell.seen();
       this.flush();
       if (route.backlog.size <= route.limit) return;
+      if (this.stopWaiting?.()) return;
       inbox.spill();
       if (++rounds < BLOCKED_SPIN_ROUNDS || isMainThread) continue;
       // The peer frees ring space without ringing us, hence a timeout; a peer that sends to us

@@ -19,7 +19,7 @@ export function cpuOfActor(actor: number): number {
 
 /** Record kinds. Append only: the numbers are the wire format. */
 export const Kind = {
-  /** coordinator → CPU: the IOAPIC delivers a device interrupt. [vector, line, timeLo, timeHi] */
+  /** coordinator → CPU: the IOAPIC delivers a device interrupt. [vector, line, timeLo, timeHi, device (the scenario's device index)] */
   IRQ_ASSERT: 1,
   /** coordinator → CPU: a clock interrupt (owner) or clock IPI (others); timerRequest 1: a timer is due, run KiTimerExpiration. [tick, timeLo, timeHi, timerRequest] */
   CLOCK_TICK: 2,
@@ -101,7 +101,7 @@ export const DISPATCH_REQUEST_WORDS = 15;
 export const DISPATCH_REPLY_WORDS = 17;
 
 export type Message =
-  | { type: 'irq/assert'; vector: number; line: number; timeNs: number }
+  | { type: 'irq/assert'; vector: number; line: number; timeNs: number; device: number }
   | { type: 'clock/tick'; tick: number; timeNs: number; timerRequest: boolean }
   | { type: 'ipi'; from: number; bits: number; timeNs: number }
   | { type: 'dpc/link'; dpc: number; tag: number; timeNs: number; fromIsr: boolean }
@@ -166,7 +166,7 @@ export function joinTime(lo: number, hi: number): number {
 export function decodeMessage(kind: number, w: Int32Array, o: number, length: number): Message {
   switch (kind) {
     case Kind.IRQ_ASSERT:
-      return { type: 'irq/assert', vector: w[o]!, line: w[o + 1]!, timeNs: joinTime(w[o + 2]!, w[o + 3]!) };
+      return { type: 'irq/assert', vector: w[o]!, line: w[o + 1]!, timeNs: joinTime(w[o + 2]!, w[o + 3]!), device: w[o + 4]! };
     case Kind.CLOCK_TICK:
       return { type: 'clock/tick', tick: w[o]!, timeNs: joinTime(w[o + 1]!, w[o + 2]!), timerRequest: w[o + 3] === 1 };
     case Kind.IPI:
@@ -288,6 +288,10 @@ export interface CpuReport {
   assertToIsr: number[];
   isrToDpc: number[];
   userEvents: Array<{ cpu: number; timeNs: number; tag: number; value: number }>;
+  /** TRACE events this CPU emitted past its userEventsLimit and did not keep in userEvents */
+  userEventsDropped: number;
+  /** how many TRACE events a CPU keeps for run.userEvents */
+  userEventsLimit: number;
   timeNs: number;
 }
 
@@ -338,4 +342,28 @@ export interface BugcheckReport {
   detail: string;
 }
 
-export type Report = CpuReport | CoordinatorReport | BugcheckReport;
+/** Sent by a CPU whose native routine (the scenario's host code) threw; the run ends as a scenario error. */
+export interface ScenarioErrorReport {
+  kind: 'scenario-error';
+  cpu: number;
+  /** the scenario function, e.g. "native routine 'Poke' (called on CPU 1 at DISPATCH_LEVEL)" */
+  what: string;
+  /** the thrown value as one line */
+  thrown: string;
+  /** the thrown Error's stack (the scenario's own frames), '' when it was not an Error */
+  stack: string;
+}
+
+export type Report = CpuReport | CoordinatorReport | BugcheckReport | ScenarioErrorReport;
+
+/**
+ * What an `irqlab run` pipeline worker (workers/cli.ts) tells the CLI's supervising main thread
+ * (src/cli/supervisor.ts), in order, by postMessage: its output, the scenario function it has
+ * entered or left (for --code-timeout and signal messages), and runCli's exit code last.
+ */
+export type PipelineMessage =
+  | { type: 'stdout'; text: string }
+  | { type: 'stderr'; text: string }
+  | { type: 'enter'; scenario: string; what: string }
+  | { type: 'leave' }
+  | { type: 'exit'; code: number };

@@ -6,7 +6,6 @@
  */
 
 import type { MessagePort } from 'node:worker_threads';
-import { pathToFileURL } from 'node:url';
 import { SpscRing } from '../shm/spsc-ring.js';
 import { Doorbell } from '../shm/doorbell.js';
 import { ControlField, DoorbellField, MachineState, TraceField } from '../shm/layout.js';
@@ -15,6 +14,7 @@ import { Inbox, Outbox } from './mailbox.js';
 import { packReport } from './report-codec.js';
 import type { ActorPort } from './actor-port.js';
 import { timeHi, timeLo } from './messages.js';
+import { importScenarioModule } from '../scenario/module-loader.js';
 
 /** Trace ring full: wait this long (ms) for the main thread to drain it before trying again. */
 const TRACE_FULL_WAIT_MS = 1;
@@ -32,7 +32,8 @@ export function createWorkerPort(sab: SharedArrayBuffer, layout: MachineLayout, 
   const inbox = new Inbox(doorbell, inbound);
   // parallel-mode actors may wait for ring space (draining their own inbox meanwhile); in
   // deterministic mode only one actor runs, so a full ring just backs up into the backlog
-  const outbox = new Outbox(outbound, { blocking, inbox });
+  const state = layout.control + ControlField.STATE;
+  const outbox = new Outbox(outbound, { blocking, inbox, stopWaiting: () => Atomics.load(i32, state) === MachineState.BUGCHECKED });
   const traceRing = traceCpu >= 0 ? new SpscRing(i32, layout.trace(traceCpu)) : null;
   const sleepCell = new Int32Array(new SharedArrayBuffer(4));
   let seen = doorbell.seen();
@@ -77,6 +78,7 @@ export function createWorkerPort(sab: SharedArrayBuffer, layout: MachineLayout, 
       return outbox.backlogWords();
     },
     doorbellSeen: () => seen,
+    forEachBacklogged: (visitor) => outbox.forEachBacklogged(visitor),
   };
   if (traceRing) {
     port.trace = (time, event, a, b, c) => {
@@ -117,9 +119,13 @@ export function workerHostClock(sab: SharedArrayBuffer, layout: MachineLayout, t
 
 type Native = (args: readonly number[], machine: { cpu: number; irql: number; read(a: number): number; write(a: number, v: number): void }) => number | void;
 
-/** Import the scenario module in this worker to get its native (TypeScript) routines, by index. */
+/**
+ * Import the scenario module in this worker to get its native (TypeScript) routines, by index: the
+ * same loader as the main thread's (module-loader.ts), so a .ts file and the bare 'irqlab' resolve
+ * here as they did there.
+ */
 export async function loadNatives(modulePath: string | null, names: string[]): Promise<Array<Native | undefined> | null> {
   if (!modulePath || names.length === 0) return null;
-  const module = (await import(pathToFileURL(modulePath).href)) as { default?: { natives?: Record<string, Native> } };
-  return names.map((name) => module.default?.natives?.[name]);
+  const module = (await importScenarioModule(modulePath)) as { default?: { natives?: Record<string, Native> } } | null;
+  return names.map((name) => module?.default?.natives?.[name]);
 }

@@ -46,6 +46,10 @@ export const RETURN_TO_KERNEL = -1;
 /** pageFlags has one byte per page of this many bytes. */
 export const PAGE_SHIFT = 12;
 export const PAGE_SIZE = 1 << PAGE_SHIFT;
+/** pageFlags values the host may set (the interpreter only tests for non-zero) */
+export const PAGE_FLAG_PAGEABLE = 1;
+/** an unmapped page inside the memory array (page 0, so that a NULL dereference faults) */
+export const PAGE_FLAG_NO_ACCESS = 2;
 
 export interface ExecHost {
   /**

@@ -76,7 +76,7 @@ const SPECS: Record<number, BugcheckSpec> = {
   },
   0x50: {
     name: 'PAGE_FAULT_IN_NONPAGED_AREA',
-    description: 'Invalid memory was referenced (outside emulated memory, or unaligned).',
+    description: 'Invalid memory was referenced (page 0, outside emulated memory, or unaligned).',
     params: ['memory referenced', '0: read, 1: write, 8: execute', 'the address of the instruction', 'reserved'],
   },
   0x7f: {

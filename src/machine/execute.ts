@@ -4,21 +4,22 @@
  * runScenario (run.ts) is the entry that loads and validates first.
  */
 
-import { writeFileSync } from 'node:fs';
-import type { BugcheckInfo, CheckResult, CpuFrozenState, CpuSummary, LatencySummary, RunMode, RunResult, ThreadSummary } from './result.js';
+import type { BugcheckInfo, CheckResult, CpuFrozenState, CpuSummary, DeviceAssertionSummary, InterruptAccounting, LatencySummary, RunMode, RunResult, ThreadSummary } from './result.js';
 import { compileScenario } from '../scenario/compile.js';
 import type { CompiledScenario } from '../scenario/compile.js';
 import type { RunView, ScenarioDefinition } from '../scenario/define.js';
 import { Machine } from './machine.js';
-import type { MachineOutcome } from './machine.js';
-import { CounterField, ThreadCounterField, ThreadField } from '../shm/layout.js';
+import type { MachineEvents, MachineOutcome } from './machine.js';
+import { CounterField, DeviceCounterField, ThreadCounterField, ThreadField } from '../shm/layout.js';
+import { SpscRing } from '../shm/spsc-ring.js';
+import { COORDINATOR_ACTOR, Kind, actorOfCpu } from '../ipc/messages.js';
 import { threadStateName } from '../kernel/thread.js';
 import { waitReasonName } from '../kernel/status.js';
 import { bugcheckDescription, bugcheckName, bugcheckParamMeanings } from '../kernel/bugcheck.js';
 import { irqlName } from '../kernel/irql.js';
 import { TraceHash } from '../util/hash.js';
-import { ScenarioError } from '../util/errors.js';
-import { ChromeTraceWriter } from './chrome-trace.js';
+import { ScenarioError, describeThrown, scenarioThrew } from '../util/errors.js';
+import { ChromeTraceWriter, checkTracePath } from './chrome-trace.js';
 import { percentile } from '../util/stats.js';
 
 export interface RunOptions {
@@ -37,8 +38,15 @@ export interface RunOptions {
   verbose: boolean;
   /** the command line that reproduces this run (for reports) */
   command: string;
+  /**
+   * host ms one call of a native routine may run before the run ends with a ScenarioError
+   * (default DEFAULT_NATIVE_TIMEOUT_MS, 10 s): a native that never returns would hang the run
+   */
+  nativeTimeoutMs?: number;
   /** called now and then with the emulated time reached (progress display) */
   onProgress?: (emulatedNs: number, durationNs: number) => void;
+  /** subscribe to the machine's events (a `trace` handler makes the CPUs send their trace records, as --trace does) */
+  on?: Partial<MachineEvents>;
 }
 
 /** Run a definition that has already been validated for options.cpus. */
@@ -49,23 +57,77 @@ export async function executeScenario(definition: ScenarioDefinition, nativeModu
     seed: options.seed,
     durationNs: options.durationNs,
     timeScale: options.timeScale,
-    traceToMain: options.traceFile !== undefined,
+    traceToMain: options.traceFile !== undefined || options.on?.trace !== undefined,
     nativeModule,
     ...(options.clockIntervalMs !== undefined ? { clockIntervalMs: options.clockIntervalMs } : {}),
   });
-  const machine = new Machine(compiled);
-  const trace = options.traceFile ? new ChromeTraceWriter(compiled) : null;
+  const machine = new Machine(compiled, { scenario: definition.name, ...(options.nativeTimeoutMs !== undefined ? { nativeTimeoutMs: options.nativeTimeoutMs } : {}) });
+  // opened before the workers start: an unwritable path fails here, before the run, not after it
+  if (options.traceFile) checkTracePath(options.traceFile, nativeModule ?? undefined);
+  const trace = options.traceFile ? ChromeTraceWriter.open(options.traceFile, compiled) : null;
   if (trace) machine.events.on('trace', (cpu, time, event, a, b, c) => trace.add(cpu, time, event, a, b, c));
   if (options.onProgress) machine.events.on('progress', (ns) => options.onProgress!(ns, options.durationNs));
+  if (options.on?.progress) machine.events.on('progress', options.on.progress);
+  if (options.on?.trace) machine.events.on('trace', options.on.trace);
+  if (options.on?.bugcheck) machine.events.on('bugcheck', options.on.bugcheck);
   let outcome: MachineOutcome;
   try {
     const bootMs = await machine.boot();
     outcome = await machine.run(bootMs);
   } finally {
     await machine.shutdown();
+    // the trace was streamed as the run went; end open slices and the JSON, whatever the outcome
+    trace?.close(maxCpuTimeNs(machine, compiled.machine.cpus));
   }
-  if (trace) writeFileSync(options.traceFile!, trace.toJson());
   return assembleResult(definition, compiled, machine, outcome, options);
+}
+
+/** The latest emulated time any CPU reached (where a trace cut short by a bugcheck ends its open slices). */
+function maxCpuTimeNs(machine: Machine, cpus: number): number {
+  let time = 0;
+  for (let cpu = 0; cpu < cpus; cpu++) time = Math.max(time, machine.f64[machine.layout.counters(cpu) + CounterField.TIME_NS]!);
+  return time;
+}
+
+interface DeviceCounts {
+  taken: number;
+  reasserted: number;
+  pending: number;
+  undelivered: number;
+}
+
+/**
+ * Each device's interrupts at each CPU at the end ([cpu][device]): the CPUs' counters in shared
+ * memory; `undelivered` adds up the assertions routed to the CPU that never reached its local APIC:
+ * left in its inbox when it stopped (its count), left in the coordinator's outbox (the
+ * coordinator's count, BACKLOGGED) and still in the coordinator → CPU ring. Called once the
+ * workers are gone, so the main thread may read those rings itself.
+ */
+function deviceCountsAtEnd(machine: Machine, cpus: number, devices: number): DeviceCounts[][] {
+  const i32 = new Int32Array(machine.sab);
+  const f64 = machine.f64;
+  const out: DeviceCounts[][] = [];
+  for (let cpu = 0; cpu < cpus; cpu++) {
+    const row: DeviceCounts[] = [];
+    for (let device = 0; device < devices; device++) {
+      const base = machine.layout.deviceCounters(cpu, device);
+      row.push({
+        taken: f64[base + DeviceCounterField.TAKEN]!,
+        reasserted: f64[base + DeviceCounterField.REASSERTED]!,
+        pending: f64[base + DeviceCounterField.PENDING]!,
+        undelivered: f64[base + DeviceCounterField.UNDELIVERED]! + f64[base + DeviceCounterField.BACKLOGGED]!,
+      });
+    }
+    if (devices > 0) {
+      new SpscRing(i32, machine.layout.ring(COORDINATOR_ACTOR, actorOfCpu(cpu))).read((kind, w, offset) => {
+        if (kind !== Kind.IRQ_ASSERT) return;
+        const counts = row[w[offset + 4]!];
+        if (counts) counts.undelivered += 1;
+      });
+    }
+    out.push(row);
+  }
+  return out;
 }
 
 function summarizeLatency(samples: number[]): LatencySummary {
@@ -83,6 +145,8 @@ function assembleResult(
 ): RunResult {
   const { machine: config } = compiled;
   const f64 = machine.f64;
+  const deviceCounts = deviceCountsAtEnd(machine, config.cpus, compiled.devices.length);
+  const sumOver = (counts: readonly DeviceCounts[], field: keyof DeviceCounts): number => counts.reduce((sum, c) => sum + c[field], 0);
   const perCpu: CpuSummary[] = [];
   for (let cpu = 0; cpu < config.cpus; cpu++) {
     const base = machine.layout.counters(cpu);
@@ -111,6 +175,10 @@ function assembleResult(
       unclaimedInterrupts: f64[base + CounterField.UNCLAIMED_INTERRUPTS]!,
       contextSwitches: f64[base + CounterField.CONTEXT_SWITCHES]!,
       maxReadyDepth: outcome.coordinator.maxReadyDepth[cpu] ?? 0,
+      userEventsDropped: outcome.cpuReports.find((r) => r.cpu === cpu)?.userEventsDropped ?? 0,
+      pendingInterrupts: sumOver(deviceCounts[cpu]!, 'pending'),
+      undeliveredInterrupts: sumOver(deviceCounts[cpu]!, 'undelivered'),
+      reassertedInterrupts: sumOver(deviceCounts[cpu]!, 'reasserted'),
     });
   }
   const threads = summarizeThreads(machine, config.cpus, outcome);
@@ -134,6 +202,13 @@ function assembleResult(
     return info;
   };
   const userEvents = reports.flatMap((r) => r.userEvents);
+  const userEventsDropped = reports.reduce((sum, r) => sum + r.userEventsDropped, 0);
+  const userEventLimit = {
+    limitPerCpu: reports[0]?.userEventsLimit ?? 0,
+    kept: userEvents.length,
+    dropped: userEventsDropped,
+    limitReached: reports.some((r) => r.userEventsLimit > 0 && r.userEvents.length >= r.userEventsLimit),
+  };
   const emulatedTimeNs = outcome.reason === 'end' ? outcome.coordinator.timeNs : Math.max(...reports.map((r) => r.timeNs), 0);
   const bugcheck = outcome.bugcheck;
   const view: RunView = {
@@ -151,24 +226,43 @@ function assembleResult(
       return Array.from(memory.subarray(info.address >> 2, (info.address >> 2) + info.words));
     },
     userEvents,
+    userEventsDropped,
     bugcheck: bugcheck ? { code: bugcheck.code, params: bugcheck.params, cpu: bugcheck.cpu } : null,
     threads,
   };
-  // results() and checks() are the scenario's code: a throw there is a scenario error (exit 1)
+  // results() and checks() are the scenario's code: a throw there, or a value of the wrong shape,
+  // is a scenario error (exit 1)
   const scenarioCode = <T>(what: string, fn: () => T): T => {
     try {
       return fn();
     } catch (error) {
-      if (error instanceof ScenarioError) throw error;
-      throw new ScenarioError(`scenario '${definition.name}': ${what} threw: ${(error as Error).message ?? String(error)}`);
+      throw scenarioThrew(definition.name, what, error);
     }
   };
-  const results = definition.results ? scenarioCode('results()', () => definition.results!(view)) : {};
-  const checks: CheckResult[] = (definition.checks ? scenarioCode('checks()', () => definition.checks!(view)) : []).map((c) => ({
-    name: c.name,
-    passed: c.passed,
-    detail: c.detail ?? '',
-  }));
+  const results = definition.results ? checkResults(definition.name, scenarioCode('results()', () => definition.results!(view))) : {};
+  const checks: CheckResult[] = definition.checks ? checkChecks(definition.name, scenarioCode('checks()', () => definition.checks!(view))) : [];
+
+  const deviceAssertions: DeviceAssertionSummary[] = outcome.coordinator.deviceAssertions.map((device, index) => {
+    const atCpus = deviceCounts.map((row) => row[index]!);
+    return {
+      name: device.name,
+      asserted: device.asserted,
+      taken: sumOver(atCpus, 'taken'),
+      reasserted: sumOver(atCpus, 'reasserted'),
+      pendingInLocalApics: sumOver(atCpus, 'pending'),
+      undelivered: sumOver(atCpus, 'undelivered'),
+    };
+  });
+  const total = (field: 'asserted' | 'taken' | 'reasserted' | 'pendingInLocalApics' | 'undelivered'): number => deviceAssertions.reduce((sum, d) => sum + d[field], 0);
+  const interruptAccounting: InterruptAccounting = {
+    asserted: total('asserted'),
+    reasserted: total('reasserted'),
+    taken: total('taken'),
+    pendingInLocalApics: total('pendingInLocalApics'),
+    undelivered: total('undelivered'),
+    unaccounted: total('asserted') + total('reasserted') - total('taken') - total('pendingInLocalApics') - total('undelivered'),
+    exact: machine.stoppedFromOutside.length === 0,
+  };
 
   const replayCommand = replayCommandFor(options);
   let bugcheckInfo: BugcheckInfo | null = null;
@@ -218,12 +312,70 @@ function assembleResult(
     checks,
     bugcheck: bugcheckInfo,
     command: options.command,
+    replayCommand,
     unresponsiveCpus: outcome.unresponsive,
-    deviceAssertions: outcome.coordinator.deviceAssertions,
+    deviceAssertions,
+    interruptAccounting,
     slices: outcome.coordinator.slices,
     timers: outcome.coordinator.timers,
     threads,
+    userEventLimit,
   };
+}
+
+/** A value as the start of a sentence: its type and, when short, the value itself. */
+function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'bigint') return `a BigInt (${value}n)`;
+  if (typeof value === 'object') return 'an object';
+  if (typeof value === 'function') return 'a function';
+  if (typeof value === 'undefined') return 'undefined';
+  return `${typeof value === 'number' ? 'the number' : `a ${typeof value}`} ${describeThrown(value)}`;
+}
+
+/**
+ * results() must return an object whose values JSON holds exactly (the --json contract and the
+ * summary): finite numbers, strings, booleans, null, and arrays and objects of those. The first
+ * value that is not is named, with its path.
+ */
+function checkResults(scenario: string, value: unknown): RunResult['results'] {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ScenarioError(`scenario '${scenario}': results() returned ${describeValue(value)}, not an object of named values`);
+  }
+  const seen = new Set<object>();
+  const visit = (item: unknown, path: string): void => {
+    if (item === null || typeof item === 'string' || typeof item === 'boolean') return;
+    if (typeof item === 'number') {
+      if (!Number.isFinite(item)) throw new ScenarioError(`scenario '${scenario}': results() returned ${path} = ${item}, which JSON cannot hold (it would become null)`);
+      return;
+    }
+    if (typeof item === 'object' && (Array.isArray(item) || Object.getPrototypeOf(item) === Object.prototype)) {
+      if (seen.has(item)) throw new ScenarioError(`scenario '${scenario}': results() returned ${path}, which contains itself: JSON cannot hold it`);
+      seen.add(item);
+      if (Array.isArray(item)) item.forEach((element, i) => visit(element, `${path}[${i}]`));
+      else for (const [key, element] of Object.entries(item)) visit(element, `${path}.${key}`);
+      seen.delete(item);
+      return;
+    }
+    throw new ScenarioError(`scenario '${scenario}': results() returned ${path} = ${describeValue(item)}, which JSON cannot hold`);
+  };
+  for (const [key, element] of Object.entries(value)) visit(element, key);
+  return value as RunResult['results'];
+}
+
+/** checks() must return an array of { name: string, passed: boolean, detail?: string }; 'no' is not false. */
+function checkChecks(scenario: string, value: unknown): CheckResult[] {
+  if (!Array.isArray(value)) throw new ScenarioError(`scenario '${scenario}': checks() returned ${describeValue(value)}, not an array of checks`);
+  return value.map((check: unknown, index) => {
+    const where = `checks()[${index}]`;
+    if (typeof check !== 'object' || check === null) throw new ScenarioError(`scenario '${scenario}': ${where} is ${describeValue(check)}, not a check { name, passed }`);
+    const { name, passed, detail } = check as { name?: unknown; passed?: unknown; detail?: unknown };
+    if (typeof name !== 'string') throw new ScenarioError(`scenario '${scenario}': ${where}.name must be a string (got ${describeValue(name)})`);
+    if (typeof passed !== 'boolean') throw new ScenarioError(`scenario '${scenario}': ${where} ('${name}'): passed must be true or false (got ${describeValue(passed)})`);
+    if (detail !== undefined && typeof detail !== 'string') throw new ScenarioError(`scenario '${scenario}': ${where} ('${name}'): detail must be a string (got ${describeValue(detail)})`);
+    return { name, passed, detail: detail ?? '' };
+  });
 }
 
 /** The scenario's threads at the end: the dispatcher's view (the coordinator's report) and the CPUs' counters. */

@@ -7,20 +7,19 @@
 
 import { Worker } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createNanoEvents } from 'nanoevents';
 import type { Emitter } from 'nanoevents';
-import { computeLayout, ControlField, CounterField, DpcField, MachineState, RingHeader, ThreadField, TraceField } from '../shm/layout.js';
+import { computeLayout, ControlField, DpcField, MachineState, PrcbField, RingHeader, ThreadField, TraceField } from '../shm/layout.js';
 import { enterRoutine } from '../isa/interpreter.js';
 import type { MachineLayout } from '../shm/layout.js';
 import { SpscRing } from '../shm/spsc-ring.js';
 import { Doorbell } from '../shm/doorbell.js';
 import { COORDINATOR_ACTOR, MAIN_ACTOR, actorOfCpu, decodeMessage } from '../ipc/messages.js';
-import type { Message, Report, CpuReport, CoordinatorReport, BugcheckReport } from '../ipc/messages.js';
+import type { Message, Report, CpuReport, CoordinatorReport, BugcheckReport, ScenarioErrorReport } from '../ipc/messages.js';
 import { unpackReport } from '../ipc/report-codec.js';
 import type { CompiledScenario } from '../scenario/compile.js';
-import { InternalError } from '../util/errors.js';
+import { InternalError, ScenarioError } from '../util/errors.js';
 
 export interface MachineEvents {
   /** the emulated time the run has reached (coordinator's view), now and then */
@@ -44,24 +43,42 @@ export interface MachineOutcome {
 /** Host time to wait for reports once the run is over; only a wedged worker (a native routine looping forever) hits it. */
 const REPORT_GRACE_MS = 5000;
 
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'workers'))) return dir;
-    const parent = dirname(dir);
-    if (parent === dir) throw new InternalError('cannot find the irqlab package root from ' + import.meta.url);
-    dir = parent;
-  }
+/** Host time a worker that has reported gets to exit by itself at shutdown before it is terminated. */
+const EXIT_GRACE_MS = 2000;
+
+/**
+ * Host time one call of a native routine may take before the run ends as a scenario error (exit 1).
+ * Natives are the scenario's host code, not emulated code: a CPU inside one answers nothing (not
+ * the clock, not the freeze, not a slice grant), so only the main thread can notice and stop it.
+ */
+export const DEFAULT_NATIVE_TIMEOUT_MS = 10_000;
+
+export interface MachineOptions {
+  /** the scenario's name, for the native guard's message */
+  scenario?: string;
+  /** see DEFAULT_NATIVE_TIMEOUT_MS */
+  nativeTimeoutMs?: number;
 }
 
-/** The built worker entry files (workers run compiled JavaScript: see README, "TypeScript in workers"). */
+/** What the native guard last saw of one CPU: the routine it is in, its call count, and since when (main thread's clock). */
+interface NativeWatch {
+  routine: number;
+  calls: number;
+  sinceMs: number;
+}
+
+/**
+ * The built worker entry files: workers always run the compiled JavaScript, even under a test
+ * runner that runs this module from source. They are found from this module's own URL, not by
+ * searching for a package.json: built, this file is dist/src/machine/machine.js and the workers
+ * are dist/workers/ (what the package ships); under a test runner it is src/machine/machine.ts and
+ * the workers are the build's, dist/workers/.
+ */
 export function workerEntry(name: 'cpu' | 'coordinator'): string {
-  const root = packageRoot();
-  const inDist = join(root, 'dist', 'workers', `${name}.js`);
-  const sibling = join(root, 'workers', `${name}.js`);
-  if (existsSync(inDist)) return inDist;
-  if (existsSync(sibling)) return sibling;
-  throw new InternalError(`worker entry ${inDist} is missing: run 'npm run build'`);
+  const candidates = [new URL(`../../workers/${name}.js`, import.meta.url), new URL(`../../dist/workers/${name}.js`, import.meta.url)].map((url) => fileURLToPath(url));
+  const found = candidates.find((path) => existsSync(path));
+  if (found) return found;
+  throw new InternalError(`worker entry ${name}.js is missing (looked for ${candidates.join(' and ')}): run 'npm run build'`);
 }
 
 export interface WorkerData {
@@ -88,9 +105,13 @@ export class Machine {
   private failure: Error | null = null;
   private exited = new Set<number>();
   private keepAlive: ReturnType<typeof setInterval> | null = null;
+  private readonly options: MachineOptions;
+  private readonly nativeWatch: NativeWatch[];
 
-  constructor(compiled: CompiledScenario) {
+  constructor(compiled: CompiledScenario, options: MachineOptions = {}) {
     this.compiled = compiled;
+    this.options = options;
+    this.nativeWatch = Array.from({ length: compiled.machine.cpus }, () => ({ routine: 0, calls: 0, sinceMs: 0 }));
     const params = compiled.machine.layout;
     this.layout = computeLayout(params);
     this.sab = new SharedArrayBuffer(this.layout.totalWords * 4);
@@ -134,6 +155,13 @@ export class Machine {
     void RingHeader;
   }
 
+  /** A native routine threw in a CPU worker: a scenario error whose cause carries the native's own stack (for --verbose). */
+  private scenarioError(report: ScenarioErrorReport): ScenarioError {
+    const cause = new Error(report.thrown);
+    cause.stack = report.stack || `${report.thrown} (not an Error: no stack)`;
+    return new ScenarioError(`scenario '${this.options.scenario ?? 'scenario'}': ${report.what} threw ${report.thrown}`, { cause });
+  }
+
   /** Emulated memory as the main thread sees it (for results() and checks()). */
   memory(): Int32Array {
     return new Int32Array(this.sab, this.layout.memory * 4, this.layout.params.memoryWords);
@@ -166,6 +194,7 @@ export class Machine {
         const report = unpackReport(bytes);
         this.reports.push(report);
         if (report.kind === 'bugcheck') this.events.emit('bugcheck', report);
+        if (report.kind === 'scenario-error') this.failure ??= this.scenarioError(report);
         // reports come by postMessage, not through a ring: wake waitFor() now, not at its timeout
         this.doorbell.ring();
       });
@@ -185,9 +214,15 @@ export class Machine {
     Atomics.store(this.i32, this.layout.control + ControlField.STATE, MachineState.RUNNING);
     Atomics.notify(this.i32, this.layout.control + ControlField.STATE);
     await this.waitFor(() => this.runDone !== null, Infinity);
+    // the line ends where the run ended, however short the run was
+    this.events.emit('progress', this.emulatedTimeReached());
     const cpus = this.compiled.machine.cpus;
     const expectCpuReports = (): number => this.reports.filter((r) => r.kind === 'cpu').length;
-    await this.waitFor(() => expectCpuReports() >= cpus && this.reports.some((r) => r.kind === 'coordinator'), REPORT_GRACE_MS);
+    const allReported = (): boolean => expectCpuReports() >= cpus && this.reports.some((r) => r.kind === 'coordinator');
+    await this.waitFor(allReported, REPORT_GRACE_MS);
+    // a CPU still inside a native: wait for it to return or for the native guard to end the run
+    if (!allReported() && this.cpusInNative().length > 0) await this.waitFor(() => allReported() || this.cpusInNative().length === 0, Infinity);
+    if (!allReported()) await this.waitFor(allReported, REPORT_GRACE_MS);
     this.drainTraces();
     const cpuReports = this.reports.filter((r): r is CpuReport => r.kind === 'cpu').sort((a, b) => a.cpu - b.cpu);
     const reported = new Set(cpuReports.map((r) => r.cpu));
@@ -195,11 +230,18 @@ export class Machine {
     for (let cpu = 0; cpu < cpus; cpu++) if (!reported.has(cpu)) unresponsive.push(cpu);
     const coordinator = this.reports.find((r): r is CoordinatorReport => r.kind === 'coordinator');
     if (!coordinator) throw this.failure ?? new InternalError('the coordinator did not report the end of the run');
+    const bugcheck = this.reports.find((r): r is BugcheckReport => r.kind === 'bugcheck') ?? null;
+    // a CPU that stops answering outside a native is the emulator's fault; the run is not "OK". (With
+    // a bugcheck, the analysis lists it as not responding to the freeze and the run fails anyway.)
+    if (unresponsive.length > 0 && bugcheck === null) {
+      const which = unresponsive.length === 1 ? `CPU ${unresponsive[0]}` : `CPUs ${unresponsive.join(', ')}`;
+      throw new InternalError(`${which} stopped answering and did not report the end of the run within ${REPORT_GRACE_MS / 1000} s of host time`);
+    }
     return {
       reason: this.runDone!.reason,
       cpuReports,
       coordinator,
-      bugcheck: this.reports.find((r): r is BugcheckReport => r.kind === 'bugcheck') ?? null,
+      bugcheck,
       unresponsive,
       hostTimeMs: performance.now() - started,
       bootMs,
@@ -210,13 +252,68 @@ export class Machine {
   async shutdown(): Promise<void> {
     if (this.keepAlive) clearInterval(this.keepAlive);
     this.keepAlive = null;
+    // after a run that ended, every worker that reported finishes its last bookkeeping (a CPU
+    // counts the assertions left in its inbox) and exits by itself: let it, so the counters in
+    // shared memory are final; stop from outside only what does not exit in time
+    const reported = new Set(this.reports.flatMap((r) => (r.kind === 'cpu' ? [actorOfCpu(r.cpu)] : r.kind === 'coordinator' ? [COORDINATOR_ACTOR] : [])));
+    const mayExit = this.runDone !== null && this.failure === null;
     await Promise.all(
       this.workers.map(async (worker, index) => {
         const actor = index === 0 ? COORDINATOR_ACTOR : actorOfCpu(index - 1);
         if (this.exited.has(actor)) return;
+        if (mayExit && reported.has(actor)) {
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, EXIT_GRACE_MS);
+            worker.once('exit', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+          });
+          if (this.exited.has(actor)) return;
+        }
+        this.stoppedFromOutside.push(actor);
         await worker.terminate();
       }),
     );
+  }
+
+  /** Actors (see actorOfCpu) that shutdown() had to terminate: their last counters may be incomplete. */
+  readonly stoppedFromOutside: number[] = [];
+
+  /** CPUs inside a native routine now. */
+  private cpusInNative(): number[] {
+    const inside: number[] = [];
+    for (let cpu = 0; cpu < this.compiled.machine.cpus; cpu++) {
+      if (Atomics.load(this.i32, this.layout.prcb(cpu) + PrcbField.NATIVE_ROUTINE) !== 0) inside.push(cpu);
+    }
+    return inside;
+  }
+
+  /**
+   * The native guard: a CPU seen inside the same call of a native routine (same routine, same call
+   * count) for longer than the limit ends the run as a scenario error. Host time is right here:
+   * natives are host code, and the guard only decides whether a run fails, never what it computes.
+   */
+  private checkNatives(): void {
+    const limitMs = this.options.nativeTimeoutMs ?? DEFAULT_NATIVE_TIMEOUT_MS;
+    const now = performance.now();
+    for (let cpu = 0; cpu < this.compiled.machine.cpus; cpu++) {
+      const prcb = this.layout.prcb(cpu);
+      const routine = Atomics.load(this.i32, prcb + PrcbField.NATIVE_ROUTINE);
+      const calls = Atomics.load(this.i32, prcb + PrcbField.NATIVE_CALLS);
+      const watch = this.nativeWatch[cpu]!;
+      if (routine === 0 || routine !== watch.routine || calls !== watch.calls) {
+        watch.routine = routine;
+        watch.calls = calls;
+        watch.sinceMs = now;
+        continue;
+      }
+      if (now - watch.sinceMs >= limitMs && !this.failure) {
+        const name = this.compiled.machine.nativeNames[routine - 1] ?? `#${routine - 1}`;
+        const scenario = this.options.scenario !== undefined ? `scenario '${this.options.scenario}': ` : '';
+        this.failure = new ScenarioError(`${scenario}native routine '${name}' on CPU ${cpu} did not return within ${limitMs / 1000} s of host time`);
+      }
+    }
   }
 
   private pollOnce(): void {
@@ -248,6 +345,15 @@ export class Machine {
     }
   }
 
+  /**
+   * The emulated time the machine has reached, as the coordinator publishes it: the CPUs' own
+   * clocks stand still while they run a long slice or sit halted, so a progress line fed from them
+   * stalls (at the last halt in parallel mode, at 0 in a deterministic run whose CPUs wait on timers).
+   */
+  private emulatedTimeReached(): number {
+    return this.f64[(this.layout.control + ControlField.EMULATED_NS) / 2]!;
+  }
+
   /** Poll until `done()` holds, a worker fails, or `timeoutMs` of host time passes. Never blocks the event loop. */
   private async waitFor(done: () => boolean, timeoutMs: number): Promise<void> {
     const deadline = performance.now() + timeoutMs;
@@ -255,15 +361,14 @@ export class Machine {
     for (;;) {
       const seen = this.doorbell.seen();
       this.pollOnce();
+      this.checkNatives();
       if (this.failure) throw this.failure;
       if (done()) return;
       if (performance.now() > deadline) return;
       const now = performance.now();
       if (now - lastProgress > 100) {
         lastProgress = now;
-        let time = 0;
-        for (let cpu = 0; cpu < this.compiled.machine.cpus; cpu++) time = Math.max(time, this.f64[this.layout.counters(cpu) + CounterField.TIME_NS]!);
-        this.events.emit('progress', time);
+        this.events.emit('progress', this.emulatedTimeReached());
       }
       // every producer rings the main doorbell and notifies it while it waits, so the timeout only
       // paces the progress line and drains the trace rings (which do not ring)

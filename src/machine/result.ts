@@ -43,6 +43,44 @@ export interface CpuSummary {
   contextSwitches: number;
   /** deepest this CPU's ready lists have been (all priorities) */
   maxReadyDepth: number;
+  /** TRACE events this CPU emitted past the per-CPU limit: in the trace, not in run.userEvents */
+  userEventsDropped: number;
+  /** device interrupts still pending in this CPU's local APIC at the end (masked by its IRQL, or not reached) */
+  pendingInterrupts: number;
+  /** device assertions routed to this CPU that never reached its local APIC (still in its inbox when it stopped or froze) */
+  undeliveredInterrupts: number;
+  /** unclaimed level-triggered interrupts this CPU posted again (the line was still asserted) */
+  reassertedInterrupts: number;
+}
+
+/**
+ * Where every device assertion ended up. The identity
+ *   asserted + reasserted = taken + pendingInLocalApics + undelivered
+ * holds exactly at the end of every run whose workers all stopped by themselves (`exact`): `taken`
+ * counts each time an ISR chain ran for an assertion (the per-CPU `interrupts`), an unclaimed
+ * level-triggered interrupt is posted again (`reasserted`) and taken again. The IOAPIC routes each
+ * assertion at once and holds none, so nothing is pending there.
+ */
+export interface InterruptAccounting {
+  asserted: number;
+  reasserted: number;
+  taken: number;
+  pendingInLocalApics: number;
+  undelivered: number;
+  /** asserted + reasserted − taken − pendingInLocalApics − undelivered: 0 when every assertion is accounted for */
+  unaccounted: number;
+  /** false when a worker had to be stopped from outside (its last counts may be missing) */
+  exact: boolean;
+}
+
+/** One device's assertions and where they ended up (see InterruptAccounting). */
+export interface DeviceAssertionSummary {
+  name: string;
+  asserted: number;
+  taken: number;
+  reasserted: number;
+  pendingInLocalApics: number;
+  undelivered: number;
 }
 
 /** One thread at the end of a run: the dispatcher's view plus what the CPUs counted. */
@@ -149,18 +187,31 @@ export interface RunResult {
   bugcheck: BugcheckInfo | null;
   /** the command line that reproduces this run */
   command: string;
+  /**
+   * `command` in deterministic mode with this run's seed (bugcheck.replayCommand too): it replays a
+   * deterministic run exactly; a parallel run's host timing cannot be replayed, so for one it is the
+   * deterministic run of the same scenario, machine and seed
+   */
+  replayCommand: string;
   /** host ms from spawning the workers to all of them ready */
   bootMs: number;
   /** CPUs that did not report at the end (stopped from outside) */
   unresponsiveCpus: number[];
-  /** assertions each device made */
-  deviceAssertions: Array<{ name: string; asserted: number }>;
+  /** assertions each device made, and where they ended up */
+  deviceAssertions: DeviceAssertionSummary[];
+  /** every device assertion accounted for: asserted + reasserted = taken + pending + undelivered */
+  interruptAccounting: InterruptAccounting;
   /** execution slices granted (deterministic mode; 0 in parallel mode) */
   slices: number;
   /** KTIMER expirations during the run (wait timeouts included), and timers still set at its end */
   timers: { expired: number; armedAtEnd: number };
   /** every scenario thread at the end */
   threads: ThreadSummary[];
+  /**
+   * TRACE events (run.userEvents in results() and checks()): each CPU keeps the first limitPerCpu;
+   * `dropped` counts the rest (all CPUs), `limitReached` says some CPU hit the limit
+   */
+  userEventLimit: { limitPerCpu: number; kept: number; dropped: number; limitReached: boolean };
 }
 
 /** Exit codes of the irqlab command. Documented in README.md ("Exit codes"). */

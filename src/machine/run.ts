@@ -1,18 +1,198 @@
 /**
- * runScenario: the public entry for running a loaded scenario: validate it for the machine asked
- * for, then execute it (execute.ts). Main thread only.
+ * runScenario: the public entry for running a loaded scenario. It fills in every option the caller
+ * left out (the same defaults as `irqlab run`), checks the options it was given (a wrong type, NaN
+ * or a value out of range is a TypeError or RangeError thrown at once, never a run that cannot end),
+ * validates the scenario for the machine asked for, and executes it (execute.ts). Main thread only.
  */
 
+import { availableParallelism } from 'node:os';
+import { randomInt } from 'node:crypto';
 import type { RunResult } from './result.js';
 import type { LoadedScenario } from '../scenario/load.js';
-import { validateScenario } from '../scenario/validate.js';
+import { validateScenario, MIN_CLOCK_MS, MAX_CLOCK_MS } from '../scenario/validate.js';
 import { executeScenario } from './execute.js';
 import type { RunOptions } from './execute.js';
+import type { MachineEvents } from './machine.js';
+import { DEFAULT_DURATION_MS, DETERMINISTIC_DEFAULT_SEED, MAX_CPUS, MAX_SEED, reproduceCommand } from '../cli/args.js';
 
 export type { RunOptions } from './execute.js';
+export type { MachineEvents } from './machine.js';
 
-export async function runScenario(loaded: LoadedScenario, options: RunOptions): Promise<RunResult> {
-  const arch = (loaded.definition as { machine?: { arch?: 'x64' | 'x86' } }).machine?.arch ?? 'x64';
-  const definition = validateScenario(loaded.definition, { cpus: options.cpus, arch });
-  return executeScenario(definition, loaded.modulePath, options);
+/** The machine's events, each optional: `on: { progress(ns) {…}, bugcheck(report) {…}, trace(cpu, timeNs, event, a, b, c) {…} }`. */
+export type RunEventHandlers = Partial<MachineEvents>;
+
+/**
+ * What runScenario accepts: every RunOptions field, each optional. Left out: `cpus` the scenario's
+ * machine.cpus, else the host's available parallelism (at most 64); `mode` 'parallel'; `seed` 1 in
+ * deterministic mode, else a random one (reported in the result); `durationNs` the scenario's
+ * machine.durationMs, else 100 ms; `timeScale` 1; `verbose` false; `command` the `irqlab run` line
+ * that reproduces the run.
+ */
+export type RunScenarioOptions = Partial<RunOptions>;
+
+/** Every option runScenario knows; the type makes a RunOptions field added without a check here a compile error. */
+const OPTION_CHECKS: { [K in keyof Required<RunScenarioOptions>]: (value: unknown, name: string) => void } = {
+  cpus: (value, name) => integerIn(value, name, 1, MAX_CPUS),
+  mode: (value, name) => {
+    if (value !== 'parallel' && value !== 'deterministic') throw new TypeError(`${name} must be 'parallel' or 'deterministic' (got ${shown(value)})`);
+  },
+  seed: (value, name) => integerIn(value, name, 0, MAX_SEED),
+  durationNs: (value, name) => {
+    if (typeof value !== 'number' || !Number.isFinite(value) || Math.round(value) < 1 || !Number.isSafeInteger(Math.round(value))) {
+      throw failure(value, `${name} must be a positive number of nanoseconds (got ${shown(value)})`);
+    }
+  },
+  timeScale: (value, name) => {
+    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw failure(value, `${name} must be a positive number (got ${shown(value)})`);
+  },
+  clockIntervalMs: (value, name) => {
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < MIN_CLOCK_MS || value > MAX_CLOCK_MS) {
+      throw failure(value, `${name} must be a clock interval from ${MIN_CLOCK_MS} to ${MAX_CLOCK_MS} ms (got ${shown(value)})`);
+    }
+  },
+  traceFile: (value, name) => {
+    if (typeof value !== 'string' || value.trim() === '') throw new TypeError(`${name} must be a file name (got ${shown(value)})`);
+  },
+  verbose: (value, name) => {
+    if (typeof value !== 'boolean') throw new TypeError(`${name} must be true or false (got ${shown(value)})`);
+  },
+  command: (value, name) => {
+    if (typeof value !== 'string') throw new TypeError(`${name} must be a string (got ${shown(value)})`);
+  },
+  nativeTimeoutMs: (value, name) => {
+    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw failure(value, `${name} must be a positive number of milliseconds (got ${shown(value)})`);
+  },
+  onProgress: (value, name) => {
+    if (typeof value !== 'function') throw new TypeError(`${name} must be a function (got ${shown(value)})`);
+  },
+  on: (value, name) => {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new TypeError(`${name} must be an object of event handlers (got ${shown(value)})`);
+    for (const [event, handler] of Object.entries(value)) {
+      if (!EVENT_NAMES.includes(event as keyof MachineEvents)) throw new TypeError(`${name} has an unknown event '${event}' (events: ${EVENT_NAMES.join(', ')})`);
+      if (typeof handler !== 'function' && handler !== undefined) throw new TypeError(`${name}.${event} must be a function (got ${shown(handler)})`);
+    }
+  },
+};
+
+const EVENT_NAMES: Array<keyof MachineEvents> = ['progress', 'trace', 'bugcheck'];
+
+/**
+ * Run a scenario that loadScenario() returned. Rejects with the first error an event handler
+ * threw (after the run has stopped and its workers are gone: a handler cannot break the machine).
+ */
+export async function runScenario(loaded: LoadedScenario, options: RunScenarioOptions = {}): Promise<RunResult> {
+  checkLoaded(loaded);
+  const given = checkOptions(options);
+  const machine = machineDefaults(loaded.definition);
+  const arch = machine.arch === 'x86' ? 'x86' : 'x64';
+  const mode = given.mode ?? 'parallel';
+  const resolved: RunOptions = {
+    ...given,
+    cpus: given.cpus ?? machine.cpus ?? Math.max(1, Math.min(MAX_CPUS, availableParallelism())),
+    mode,
+    seed: given.seed ?? (mode === 'deterministic' ? DETERMINISTIC_DEFAULT_SEED : randomInt(0, MAX_SEED + 1)),
+    durationNs: given.durationNs !== undefined ? Math.round(given.durationNs) : (machine.durationNs ?? DEFAULT_DURATION_MS * 1e6),
+    timeScale: given.timeScale ?? 1,
+    verbose: given.verbose ?? false,
+    command: given.command ?? '',
+  };
+  if (given.command === undefined) {
+    resolved.command = reproduceCommand({
+      scenario: loaded.source,
+      cpus: resolved.cpus,
+      mode: resolved.mode,
+      seed: resolved.seed,
+      durationNs: resolved.durationNs,
+      timeScale: resolved.timeScale,
+      ...(resolved.clockIntervalMs !== undefined ? { clockMs: resolved.clockIntervalMs } : {}),
+    });
+  }
+  const guard = guardHandlers(given.on);
+  if (guard.handlers) resolved.on = guard.handlers;
+  const definition = validateScenario(loaded.definition, { cpus: resolved.cpus, arch });
+  const result = await executeScenario(definition, loaded.modulePath, resolved);
+  if (guard.error) throw guard.error.value;
+  return result;
+}
+
+function checkLoaded(loaded: unknown): asserts loaded is LoadedScenario {
+  const candidate = loaded as Partial<LoadedScenario> | null;
+  if (typeof candidate !== 'object' || candidate === null || typeof candidate.definition !== 'object' || typeof candidate.modulePath !== 'string') {
+    throw new TypeError(`runScenario expects what loadScenario() returns (got ${shown(loaded)}): const loaded = await loadScenario('interrupt-storm' or './my.ts')`);
+  }
+}
+
+function checkOptions(options: unknown): RunScenarioOptions {
+  if (options === undefined) return {};
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) throw new TypeError(`runScenario options must be an object (got ${shown(options)})`);
+  const checked: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(options)) {
+    if (!Object.hasOwn(OPTION_CHECKS, key)) {
+      throw new TypeError(`runScenario: unknown option '${key}' (options: ${Object.keys(OPTION_CHECKS).join(', ')})`);
+    }
+    // an explicit undefined means "the default", as a left-out option does
+    if (value === undefined) continue;
+    OPTION_CHECKS[key as keyof RunScenarioOptions](value, `runScenario: options.${key}`);
+    checked[key] = value;
+  }
+  return checked as RunScenarioOptions;
+}
+
+/** The scenario's own machine defaults, where they are usable (validateScenario reports the ones that are not). */
+function machineDefaults(definition: unknown): { cpus?: number; durationNs?: number; arch?: unknown } {
+  const machine = (definition as { machine?: { cpus?: unknown; durationMs?: unknown; arch?: unknown } } | null)?.machine;
+  if (typeof machine !== 'object' || machine === null) return {};
+  const out: { cpus?: number; durationNs?: number; arch?: unknown } = { arch: machine.arch };
+  if (typeof machine.cpus === 'number' && Number.isInteger(machine.cpus) && machine.cpus >= 1 && machine.cpus <= MAX_CPUS) out.cpus = machine.cpus;
+  if (typeof machine.durationMs === 'number' && Number.isFinite(machine.durationMs) && machine.durationMs > 0) {
+    out.durationNs = Math.max(1, Math.round(machine.durationMs * 1e6));
+  }
+  return out;
+}
+
+/**
+ * The caller's handlers, each wrapped so that a throw does not unwind through the machine's drain
+ * loop: the first one is kept (and thrown once the run is over), later events are not delivered.
+ */
+function guardHandlers(on: RunEventHandlers | undefined): { handlers: RunEventHandlers | null; error: { value: unknown } | null } {
+  const guard: { handlers: RunEventHandlers | null; error: { value: unknown } | null } = { handlers: null, error: null };
+  if (!on) return guard;
+  const wrap =
+    <A extends unknown[]>(handler: ((...args: A) => void) | undefined): ((...args: A) => void) | undefined =>
+    handler &&
+    ((...args: A): void => {
+      if (guard.error) return;
+      try {
+        handler(...args);
+      } catch (error) {
+        guard.error = { value: error };
+      }
+    });
+  const handlers: RunEventHandlers = {};
+  const progress = wrap(on.progress);
+  const trace = wrap(on.trace);
+  const bugcheck = wrap(on.bugcheck);
+  if (progress) handlers.progress = progress;
+  if (trace) handlers.trace = trace;
+  if (bugcheck) handlers.bugcheck = bugcheck;
+  guard.handlers = handlers;
+  return guard;
+}
+
+function integerIn(value: unknown, name: string, min: number, max: number): void {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) throw failure(value, `${name} must be an integer from ${min} to ${max} (got ${shown(value)})`);
+}
+
+/** A number that is not usable (out of range, NaN, infinite) is a RangeError; anything else, a TypeError. */
+function failure(value: unknown, message: string): Error {
+  return typeof value === 'number' ? new RangeError(message) : new TypeError(message);
+}
+
+function shown(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'function') return 'a function';
+  if (Array.isArray(value)) return 'an array';
+  if (value === null) return 'null';
+  if (typeof value === 'object') return 'an object';
+  return String(value);
 }

@@ -9,7 +9,8 @@
  */
 
 import { link } from '../isa/link.js';
-import type { SymKind } from '../isa/builder.js';
+import type { SymKind, RoutineBuilder } from '../isa/builder.js';
+import { BuildError } from '../isa/builder.js';
 import { vectorToIrql, irqlTable } from '../kernel/irql.js';
 import { DEFAULT_DPC_TUNABLES, importanceFromName } from '../kernel/dpc.js';
 import { deriveSeed } from '../util/prng.js';
@@ -17,7 +18,7 @@ import type { ScenarioDefinition } from './define.js';
 import type { DeviceConfig } from '../hal/device.js';
 import type { MachineConfig, ProcessorConfig, InterruptObjectConfig, ThreadConfig, DispatcherObjectConfig } from '../cpu/config.js';
 import type { Arch, RunMode } from '../machine/result.js';
-import { ScenarioError } from '../util/errors.js';
+import { ScenarioError, describeThrown, scenarioThrew } from '../util/errors.js';
 
 export const FIRST_VARIABLE_ADDRESS = 0x1000;
 export const STACK_BYTES = 16 * 1024;
@@ -170,11 +171,23 @@ export function compileScenario(def: ScenarioDefinition, options: CompileOptions
   let program;
   try {
     program = link(
-      routineNames.map((name) => ({ name, build: def.routines[name]! })),
+      routineNames.map((name) => ({
+        name,
+        build: (a: RoutineBuilder): void => {
+          try {
+            def.routines[name]!(a);
+          } catch (thrown) {
+            // the builder's own complaints (an unknown label, a bad operand) say what is wrong already
+            if (thrown instanceof BuildError) throw thrown;
+            throw scenarioThrew(def.name, `the builder callback of routine '${name}'`, thrown);
+          }
+        },
+      })),
       resolve,
     );
   } catch (error) {
-    throw new ScenarioError(`scenario '${def.name}': ${(error as Error).message}`);
+    if (error instanceof ScenarioError) throw error;
+    throw new ScenarioError(`scenario '${def.name}': ${error instanceof Error ? error.message : describeThrown(error)}`, { cause: error });
   }
   const routineIndex = (name: string): number => {
     const index = program.routineByName(name);
@@ -278,6 +291,7 @@ export function compileScenario(def: ScenarioDefinition, options: CompileOptions
       memoryWords: memoryBytes / 4,
       ringCapacity: cpus > 16 ? 256 : 1024,
       traceCapacity: options.traceToMain ? 1 << 16 : 16,
+      devices: devices.length,
     },
     routines: program.routines.map((r) => ({ name: r.name, entry: r.entry })),
     dpcCount: dpcNames.length,

@@ -168,6 +168,8 @@ export interface RunView {
   readArray(variable: string): number[];
   /** events emitted by TRACE instructions, in per-CPU order then by time */
   readonly userEvents: ReadonlyArray<{ cpu: number; timeNs: number; tag: number; value: number }>;
+  /** TRACE events not in userEvents: each CPU keeps the first 100,000 (see the README) */
+  readonly userEventsDropped: number;
   readonly bugcheck: { code: number; params: readonly number[]; cpu: number } | null;
   /** every scenario thread at the end of the run (idle threads not included) */
   readonly threads: readonly ThreadSummary[];

@@ -2,6 +2,9 @@
  * The built-in scenarios, run by name (`irqlab run interrupt-storm`). Each entry names its module
  * so that `irqlab list` does not load every scenario, and so that workers can import a scenario's
  * native routines by path.
+ *
+ * Two of them reproduce the drivers of the articles the project started from (README, "The source
+ * articles"); they are named by the articles' titles, never as "seeds", which `--seed` means.
  */
 
 export interface BuiltinScenario {
@@ -49,12 +52,12 @@ export const BUILTIN_SCENARIOS: readonly BuiltinScenario[] = [
   },
   {
     name: 'periodic-dpc-timer',
-    description: "the second seed's driver: a KTIMER re-armed from its own DPC every 3 s; DriverUnload cancels it",
+    description: "the DPC timer driver of the Chinese article on IRQL, APC and DPC (section 'DPC 延迟调用'): a KTIMER re-armed from its own DPC every 3 s; DriverUnload cancels it",
     file: 'periodic-dpc-timer.js',
   },
   {
     name: 'irql-test',
-    description: "the first seed's driver: a DPC set by a 10 s timer calls KeDelayExecutionThread and crashes with 0xB8",
+    description: "the driver of the article 'Windows IRQL 1': a DPC set by a 10 s timer calls KeDelayExecutionThread and crashes with 0xB8",
     file: 'irql-test.js',
   },
   {

@@ -1,5 +1,5 @@
 /**
- * irql-test: the first seed's experiment (a Korean post, "Dispatch Level에서 Dispatcher 호출하기"):
+ * irql-test: the experiment of the article "Windows IRQL 1" (a Korean post, "Dispatch Level에서 Dispatcher 호출하기"):
  * calling the dispatcher at DISPATCH_LEVEL. An application thread reads from the driver; the read
  * dispatch routine pends the IRP and sets a 10 s timer with a DPC; ten seconds later the DPC routine
  * calls KeDelayExecutionThread to give up its quantum, and the machine crashes:
@@ -13,7 +13,7 @@
  * The application waits for the read like a synchronous ReadFile does (the I/O manager waits on
  * the file object's event; the IRP itself arrives with the I/O issue). The crash report's timeline
  * on CPU 0 shows the read, the timer being set, the ten idle seconds skipped, the timer's DPC and
- * the attempted switch; in the seed's debugger session the DPC likewise ran on a system thread,
+ * the attempted switch; in the article's debugger session the DPC likewise ran on a system thread,
  * not on the application's.
  */
 
@@ -24,7 +24,7 @@ const STATUS_PENDING = 0x103;
 
 export default defineScenario({
   name: 'irql-test',
-  description: "the first seed's driver: a DPC set by a 10 s timer calls KeDelayExecutionThread and crashes with 0xB8",
+  description: "the driver of the article 'Windows IRQL 1': a DPC set by a 10 s timer calls KeDelayExecutionThread and crashes with 0xB8",
   machine: { cpus: 2, durationMs: 30_000 },
   memory: { TenSeconds: { words: 2, init: relativeTime(10_000) }, PendingIrp: {}, Completed: {} },
   timers: { Timer: {} },

@@ -1,5 +1,5 @@
 /**
- * paged-at-dispatch: pageable memory and the IRQL rule behind both seeds (nt-semantics.md §1.5).
+ * paged-at-dispatch: pageable memory and the IRQL rule behind both source articles' drivers (nt-semantics.md §1.5).
  * A driver keeps a lookup table in paged pool. Its thread reads an entry at PASSIVE_LEVEL: the page
  * is not in memory, so the touch is a page fault; the thread waits for the simulated disk read
  * (state Waiting, reason PageIn) and then continues with the value. Then it reads another entry of

@@ -1,5 +1,6 @@
 /**
- * periodic-dpc-timer: the second seed's driver (a Chinese post on IRQL, APCs and DPCs). DriverEntry
+ * periodic-dpc-timer: the DPC timer driver of a Chinese post on IRQL, APCs and DPCs (untitled; its
+ * sections are "IRQL 中断请求级别", "APC 异步过程调用" and "DPC 延迟调用"). DriverEntry
  * initializes a KTIMER and a KDPC and sets the timer 3 s ahead (DueTime −30,000,000: relative, in
  * 100 ns units); the DPC routine prints and sets the timer again, so it fires every 3 s of emulated
  * time. DriverUnload cancels the timer; no firing follows.
@@ -24,7 +25,7 @@ const firings = (run: RunView): number[] => run.userEvents.filter((e) => e.tag =
 
 export default defineScenario({
   name: 'periodic-dpc-timer',
-  description: "the second seed's driver: a KTIMER re-armed from its own DPC every 3 s; DriverUnload cancels it",
+  description: "the DPC timer driver of the Chinese article on IRQL, APC and DPC (section 'DPC 延迟调用'): a KTIMER re-armed from its own DPC every 3 s; DriverUnload cancels it",
   machine: { cpus: 2, durationMs: 20_000 },
   memory: { DueTime: { words: 2, init: relativeTime(PERIOD_MS) }, UnloadAfter: { words: 2, init: relativeTime(UNLOAD_MS) } },
   timers: { KTimer: {} },

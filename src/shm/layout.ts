@@ -76,6 +76,12 @@ export const ControlField = {
   /** KeSetSystemTime's offset of system time from boot time + interrupt time (100 ns, two words; written by the coordinator) */
   SYSTEM_TIME_BIAS_LO: 10,
   SYSTEM_TIME_BIAS_HI: 11,
+  /**
+   * words 12–13, a Float64: the emulated time the whole machine has reached, written by the
+   * coordinator (deterministic: the earliest running CPU's clock, or the last event's time while
+   * all are halted; parallel: the host clock), read by the main thread's progress line
+   */
+  EMULATED_NS: 12,
   WORDS: 16,
 } as const;
 
@@ -109,6 +115,13 @@ export const PrcbField = {
   /** bit per CPU (CPUs 0–31 / 32–63) of targets that have not finished this CPU's packet */
   PACKET_PENDING_LO: 11,
   PACKET_PENDING_HI: 12,
+  /**
+   * the native routine (scenario host code) this CPU is inside: its index + 1, 0 when none. With
+   * NATIVE_CALLS (native calls entered so far) the main thread tells a native that never returns
+   * from a run of short ones, and ends the run after the host-time limit (Machine's native guard)
+   */
+  NATIVE_ROUTINE: 13,
+  NATIVE_CALLS: 14,
   WORDS: 16,
 } as const;
 
@@ -140,6 +153,28 @@ export const CounterField = {
   /** interrupts taken per vector (0..255) */
   BY_VECTOR: 48,
   WORDS: 48 + 256,
+} as const;
+
+/**
+ * One device's interrupts at one CPU, as Float64 values written by that CPU only (index into a
+ * Float64Array, see MachineLayout.deviceCounters). With the assertions the coordinator counts, they
+ * account for every assertion at the end of a run: asserted = taken − reasserted + pending + the
+ * assertions still in a coordinator → CPU ring (RunResult.interruptAccounting).
+ */
+export const DeviceCounterField = {
+  /** IRQ_ASSERT messages this CPU took from its inbox and posted in its local APIC */
+  RECEIVED: 0,
+  /** accepted from the local APIC into KiInterruptDispatch (an ISR chain ran or began) */
+  TAKEN: 1,
+  /** posted again by KiInterruptDispatch: no ISR claimed it and the line is level-triggered */
+  REASSERTED: 2,
+  /** in the local APIC now, waiting for the IRQL to drop below the vector's */
+  PENDING: 3,
+  /** IRQ_ASSERT messages still in this CPU's inbox when it stopped or froze: never posted */
+  UNDELIVERED: 4,
+  /** written by the coordinator as it exits: IRQ_ASSERT messages for this CPU still in its outbox (the ring was full) */
+  BACKLOGGED: 5,
+  WORDS: 6,
 } as const;
 
 /** A KDPC in shared memory: any CPU may claim it (KeInsertQueueDpc is callable from any CPU). */
@@ -220,6 +255,8 @@ export interface LayoutParams {
   ringCapacity: number;
   /** data words of each CPU's trace ring (power of two) */
   traceCapacity: number;
+  /** the scenario's devices (interrupt sources), for the per-CPU device counters; default 0 */
+  devices?: number;
 }
 
 export interface MachineLayout {
@@ -239,6 +276,8 @@ export interface MachineLayout {
   /** index into a Float64Array over the buffer */
   threadCounters(index: number): number;
   interruptLock(index: number): number;
+  /** index into a Float64Array over the buffer: device `device`'s DeviceCounterField record at CPU `cpu` */
+  deviceCounters(cpu: number, device: number): number;
   /** the ring carrying messages from actor `from` to actor `to` */
   ring(from: number, to: number): number;
   trace(cpu: number): number;
@@ -277,6 +316,9 @@ export function computeLayout(params: LayoutParams): MachineLayout {
   const traces = take(cpus * traceWords);
   const code = take(params.codeWords);
   const memory = take(params.memoryWords);
+  align2();
+  const devices = params.devices ?? 0;
+  const deviceCounters = take(cpus * devices * DeviceCounterField.WORDS * 2);
   // the whole buffer is also viewed as Float64 (counters), so its size must be a multiple of 8 bytes
   align2();
   return {
@@ -292,6 +334,7 @@ export function computeLayout(params: LayoutParams): MachineLayout {
     thread: (index) => threads + index * ThreadField.WORDS,
     threadCounters: (index) => threadCounters / 2 + index * ThreadCounterField.WORDS,
     interruptLock: (index) => interruptLocks + index * InterruptLockField.WORDS,
+    deviceCounters: (cpu, device) => deviceCounters / 2 + (cpu * devices + device) * DeviceCounterField.WORDS,
     ring: (from, to) => rings + (from * actors + to) * ringWords,
     trace: (cpu) => traces + cpu * traceWords,
     code,

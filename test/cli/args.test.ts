@@ -43,11 +43,16 @@ describe('parseCommandLine: commands', () => {
     expect(parseCommandLine(['run', 'x', '-h'])).toEqual<Command>({ command: 'help', text: RUN_HELP });
     expect(parseCommandLine(['list', '--help'])).toEqual<Command>({ command: 'help', text: LIST_HELP });
     expect(parseCommandLine(['help', 'run'])).toEqual<Command>({ command: 'help', text: RUN_HELP });
-    expect(parseCommandLine(['list'])).toEqual<Command>({ command: 'list' });
+    expect(parseCommandLine(['list'])).toEqual<Command>({ command: 'list', json: false });
+  });
+
+  it('list --json asks for the list as JSON, and its help says so', () => {
+    expect(parseCommandLine(['list', '--json'])).toEqual<Command>({ command: 'list', json: true });
+    expect(LIST_HELP).toContain('--json');
   });
 
   it('the help texts name every run option', () => {
-    for (const flag of ['--cpus', '--mode', '--seed', '--duration', '--time-scale', '--json', '--trace', '--verbose', 'IRQLAB_SEED']) {
+    for (const flag of ['--cpus', '--mode', '--seed', '--duration', '--time-scale', '--json', '--trace', '--code-timeout', '--verbose', 'IRQLAB_SEED']) {
       expect(RUN_HELP).toContain(flag);
     }
     expect(MAIN_HELP).toContain('irqlab run <scenario>');
@@ -60,9 +65,9 @@ describe('parseCommandLine: commands', () => {
     expect(usageError(['--frobnicate'])).toBe("unknown option '--frobnicate' for 'irqlab' (see 'irqlab --help')");
   });
 
-  it('list takes no arguments', () => {
+  it('list takes no arguments and no option but --json', () => {
     expect(usageError(['list', 'extra'])).toBe("unexpected argument 'extra' for 'irqlab list' (see 'irqlab list --help')");
-    expect(usageError(['list', '--json'])).toBe("unknown option '--json' for 'irqlab list' (see 'irqlab list --help')");
+    expect(usageError(['list', '--yaml'])).toBe("unknown option '--yaml' for 'irqlab list' (see 'irqlab list --help')");
   });
 });
 

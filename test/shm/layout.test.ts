@@ -6,6 +6,7 @@ import {
   ControlField,
   CounterField,
   DoorbellField,
+  DeviceCounterField,
   DpcField,
   PrcbField,
   RingHeader,
@@ -31,6 +32,7 @@ describe('shared-memory layout', () => {
       EPOCH: 8,
       SYSTEM_TIME_BIAS_LO: 10,
       SYSTEM_TIME_BIAS_HI: 11,
+      EMULATED_NS: 12,
       WORDS: 16,
     });
     expect(PrcbField).toEqual({
@@ -47,6 +49,8 @@ describe('shared-memory layout', () => {
       PACKET_REMAINING: 10,
       PACKET_PENDING_LO: 11,
       PACKET_PENDING_HI: 12,
+      NATIVE_ROUTINE: 13,
+      NATIVE_CALLS: 14,
       WORDS: 16,
     });
     expect(DpcField).toEqual({
@@ -63,6 +67,7 @@ describe('shared-memory layout', () => {
     expect(TraceField).toEqual({ TIME_LO: 0, TIME_HI: 1, EVENT: 2, A: 3, B: 4, C: 5, WORDS: 6 });
     expect(ThreadField).toEqual({ CONTEXT: 0, SWAP_BUSY: 21, RAN_ON_LO: 22, RAN_ON_HI: 23, WORDS: 24 });
     expect(ThreadCounterField).toEqual({ RUN_NS: 0, CONTEXT_SWITCHES: 1, WORDS: 2 });
+    expect(DeviceCounterField).toEqual({ RECEIVED: 0, TAKEN: 1, REASSERTED: 2, PENDING: 3, UNDELIVERED: 4, BACKLOGGED: 5, WORDS: 6 });
     expect(CounterField.TIME_AT_IRQL).toBe(16);
     expect(CounterField.CONTEXT_SWITCHES).toBe(12);
     expect(CounterField.BY_VECTOR).toBe(48);
@@ -98,6 +103,16 @@ describe('shared-memory layout', () => {
     expect(layout.totalWords).toBe(layout.memory + 8192 + ((layout.memory + 8192) % 2));
   });
 
+  it('the per-CPU device counters follow memory (Float64, 8-byte aligned), one record per CPU and device', () => {
+    const layout = computeLayout({ cpus: 4, threads: 6, dpcs: 3, interruptLocks: 2, codeWords: 1024, memoryWords: 8192, ringCapacity: 1024, traceCapacity: 16, devices: 3 });
+    const afterMemory = layout.memory + 8192 + ((layout.memory + 8192) % 2);
+    expect(layout.deviceCounters(0, 0)).toBe(afterMemory / 2);
+    expect(layout.deviceCounters(0, 2)).toBe(afterMemory / 2 + 2 * 6);
+    expect(layout.deviceCounters(1, 0)).toBe(afterMemory / 2 + 3 * 6);
+    expect(layout.deviceCounters(3, 2)).toBe(afterMemory / 2 + 11 * 6);
+    expect(layout.totalWords).toBe(afterMemory + 4 * 3 * 6 * 2);
+  });
+
   it('regions do not overlap and Float64 regions are aligned', () => {
     for (const cpus of [1, 2, 16, 64]) {
       const layout = computeLayout({ cpus, threads: cpus + 3, dpcs: 10, interruptLocks: 3, codeWords: 4096, memoryWords: 65536, ringCapacity: 256, traceCapacity: 1 << 16 });
@@ -111,6 +126,7 @@ describe('shared-memory layout', () => {
       expect(layout.trace(0)).toBeGreaterThanOrEqual(layout.ring(cpus + 1, cpus) + RingHeader.WORDS + 256);
       expect(layout.code).toBeGreaterThanOrEqual(layout.trace(cpus - 1) + RingHeader.WORDS + (1 << 16));
       expect(((layout.control + ControlField.EPOCH) * 4) % 8).toBe(0);
+      expect(((layout.control + ControlField.EMULATED_NS) * 4) % 8).toBe(0);
     }
   });
 });
