@@ -2,8 +2,9 @@
  * The loops that drive a Processor in each run mode, run by the CPU worker after boot.
  *
  * Deterministic: wait for a slice grant, run exactly that many cycles (or until halted), report the
- * slice back. Messages are only drained at slice starts and inside the slice, and only the granted
- * CPU runs, so what each CPU sees depends on the seed alone.
+ * slice back. Messages that arrive while a CPU waits are collected, not acted on, and take effect at
+ * its slice's start in a fixed order (by sender, each sender's in order); only the granted CPU runs,
+ * so what each CPU sees depends on the seed alone.
  *
  * Parallel: run in chunks; between chunks flush the outbox and pace against the host clock (a CPU
  * never runs ahead of its emulated clock rate, so `work n` takes n cycles of emulated time); when
@@ -25,7 +26,7 @@ export function runDeterministicLoop(processor: Processor, port: ProcessorPort):
   for (;;) {
     while (grant === null && !processor.isStopRequested && !processor.isFrozen) {
       if (!port.hasWork()) port.sleep(1000);
-      processor.drainInbox();
+      processor.collectInbox();
     }
     if (processor.isFrozen) return;
     if (processor.isStopRequested) {
@@ -34,6 +35,7 @@ export function runDeterministicLoop(processor: Processor, port: ProcessorPort):
     }
     const { budget, startNs } = grant!;
     grant = null;
+    processor.takeCollectedMessages();
     processor.beginSlice(startNs);
     const exit = processor.run(processor.cycles + budget);
     if (exit === RunExit.FROZEN) return;

@@ -177,7 +177,6 @@ export class Processor implements ExecHost {
   private softPending = 0; // bit 1: APC, bit 2: DISPATCH
   private readonly dpcQueue: DpcEntry[] = [];
   private dpcRoutineActive = false;
-  private dpcInterruptRequested = false;
   private readonly dpcRate: DpcRateState;
   private ipiRequests = 0;
   private readonly packetSources: number[] = [];
@@ -648,7 +647,7 @@ export class Processor implements ExecHost {
     this.f64[this.counters + CounterField.CLOCK_TICKS] = this.ticksTaken;
     this.record(TraceEvent.CLOCK, this.ticksTaken, vector, 0);
     this.dpcWatchdog(oldIrql);
-    const requestDispatch = updateDpcRate(this.dpcRate, this.dpcQueue.length, this.dpcRoutineActive, this.config.dpc);
+    const requestDispatch = updateDpcRate(this.dpcRate, this.dpcQueueDepth(), this.dpcRoutineActive, this.config.dpc);
     this.i32[this.prcb + PrcbField.MAXIMUM_DPC_QUEUE_DEPTH] = this.dpcRate.maximumDpcQueueDepth;
     if (requestDispatch) this.requestDpcInterrupt();
     // the quantum: 3 units a tick; at ≤ 0 KiQuantumEnd runs in the next DISPATCH interrupt (§4.4)
@@ -727,11 +726,18 @@ export class Processor implements ExecHost {
 
   /** DpcInterruptRequested plus a DISPATCH software interrupt: the DPC queue is to be retired. */
   private requestDpcInterrupt(): void {
-    if (!this.dpcInterruptRequested) {
-      this.dpcInterruptRequested = true;
-      this.i32[this.prcb + PrcbField.DPC_INTERRUPT_REQUESTED] = 1;
-    }
+    Atomics.store(this.i32, this.prcb + PrcbField.DPC_INTERRUPT_REQUESTED, 1);
     this.requestSoftwareInterrupt(DISPATCH_LEVEL);
+  }
+
+  /**
+   * DpcQueueDepth (§2.3): the DPCs claimed for this CPU's queue and not yet dequeued. An inserter
+   * on any CPU adds to it when it claims a DPC for this CPU (as NT's does under this CPU's DPC
+   * lock); whoever clears the DPC's DpcData (KiRetireDpcList here, KeRemoveQueueDpc anywhere)
+   * takes it off. A remote DPC whose link message is still on its way counts already.
+   */
+  private dpcQueueDepth(): number {
+    return Atomics.load(this.i32, this.prcb + PrcbField.DPC_QUEUE_DEPTH);
   }
 
   /** HalRequestSoftwareInterrupt: delivered when the IRQL drops below `level`. */
@@ -746,7 +752,7 @@ export class Processor implements ExecHost {
    * thread's IRQL, not the interrupted one.
    */
   private *dispatchInterrupt(oldIrql: number): KernelGenerator {
-    if (this.dpcQueue.length > 0 || this.timerRequest) yield* this.retireDpcList();
+    if (this.dpcQueueDepth() > 0 || this.timerRequest) yield* this.retireDpcList();
     else this.clearDpcRequest();
     let resumeIrql = oldIrql;
     if (this.quantumEnd || this.reschedulePending) {
@@ -760,25 +766,30 @@ export class Processor implements ExecHost {
   }
 
   private clearDpcRequest(): void {
-    this.dpcInterruptRequested = false;
-    this.i32[this.prcb + PrcbField.DPC_INTERRUPT_REQUESTED] = 0;
+    Atomics.store(this.i32, this.prcb + PrcbField.DPC_INTERRUPT_REQUESTED, 0);
   }
 
   /** KiRetireDpcList (§2.5), in its exact order. */
   private *retireDpcList(): KernelGenerator {
     do {
       this.dpcRoutineActive = true;
-      this.i32[this.prcb + PrcbField.DPC_ROUTINE_ACTIVE] = 1;
+      Atomics.store(this.i32, this.prcb + PrcbField.DPC_ROUTINE_ACTIVE, 1);
       if (this.timerRequest) {
         this.timerRequest = false;
         yield* this.timerExpiration();
       }
-      while (this.dpcQueue.length > 0) {
+      while (this.dpcQueueDepth() > 0) {
+        // parallel mode: a remote inserter has counted a DPC whose link message is still on its way
+        if (this.dpcQueue.length === 0) {
+          yield SIGNAL_SPIN;
+          continue;
+        }
         const entry = this.dpcQueue.shift()!;
-        this.publishDepth();
         const record = this.layout.dpc(entry.dpc);
-        // DpcData is cleared before the routine runs, so the DPC may be queued again meanwhile
+        // DpcData is cleared before the routine runs, so the DPC may be queued again meanwhile; a
+        // KeRemoveQueueDpc that won left a stale entry (and took it off the depth itself)
         if (Atomics.compareExchange(this.i32, record + DpcField.DPC_DATA, entry.tag, 0) !== entry.tag) continue;
+        Atomics.sub(this.i32, this.prcb + PrcbField.DPC_QUEUE_DEPTH, 1);
         const routine = this.i32[record + DpcField.ROUTINE]!;
         const context = this.i32[record + DpcField.CONTEXT]!;
         const sa1 = this.i32[record + DpcField.SYSTEM_ARGUMENT1]!;
@@ -793,9 +804,10 @@ export class Processor implements ExecHost {
         this.checkDpcReturnIrql(entry.dpc, routine);
       }
       this.dpcRoutineActive = false;
-      this.i32[this.prcb + PrcbField.DPC_ROUTINE_ACTIVE] = 0;
+      Atomics.store(this.i32, this.prcb + PrcbField.DPC_ROUTINE_ACTIVE, 0);
       this.clearDpcRequest();
-    } while (this.dpcQueue.length > 0);
+      // an inserter that saw DpcRoutineActive still set made no request: its DPC is in the depth
+    } while (this.dpcQueueDepth() > 0);
   }
 
   /** A DPC routine must return at DISPATCH_LEVEL (emulator policy: 0xC8 otherwise). */
@@ -813,7 +825,7 @@ export class Processor implements ExecHost {
    */
   private *idleLoop(): KernelGenerator {
     for (;;) {
-      if (this.dpcQueue.length > 0 || this.timerRequest) {
+      if (this.dpcQueueDepth() > 0 || this.timerRequest) {
         this.softPending &= ~(1 << DISPATCH_LEVEL);
         this.setIrql(DISPATCH_LEVEL);
         yield* this.retireDpcList();
@@ -848,6 +860,45 @@ export class Processor implements ExecHost {
   drainInbox(): void {
     this.doorbellSeen = Atomics.load(this.port.doorbell.i32, this.port.doorbell.index);
     this.port.poll(this.visitor);
+  }
+
+  /**
+   * Deterministic mode, between slices: the messages that arrive while this CPU waits for its
+   * slice, by sending actor, each source's in the order sent. They take effect at the slice's start
+   * (takeCollectedMessages), never at a moment the host's timing picks: handling a DPC link
+   * publishes this CPU's DPC state, which the running CPU reads to decide on an IPI.
+   */
+  private readonly collected: Message[][] = [];
+  private readonly collectingVisitor = (kind: number, w: Int32Array, offset: number, length: number, from: number): void => {
+    const message = decodeMessage(kind, w, offset, length);
+    // what ends the wait (a grant, the end of the run, a freeze) acts now: none of it changes state
+    // another CPU reads
+    if (message.type === 'slice/grant' || message.type === 'run/stop' || message.type === 'freeze' || (message.type === 'ipi' && (message.bits & IpiRequest.FREEZE) !== 0)) {
+      this.handle(message);
+      return;
+    }
+    (this.collected[from] ??= []).push(message);
+  };
+
+  /** Deterministic mode, waiting for a slice: take in what arrived, to act on at the slice's start. */
+  collectInbox(): void {
+    this.doorbellSeen = Atomics.load(this.port.doorbell.i32, this.port.doorbell.index);
+    this.port.poll(this.collectingVisitor);
+  }
+
+  /**
+   * Deterministic mode, at a slice's start: act on every message sent before the grant (all of them
+   * are in the rings by now: each slice ends with a flush before SLICE_DONE), sources in ascending
+   * actor order (the coordinator first, then CPU 0, 1, …), each source's in the order sent.
+   */
+  takeCollectedMessages(): void {
+    this.collectInbox();
+    for (let from = 0; from < this.collected.length; from++) {
+      const queue = this.collected[from];
+      if (queue === undefined || queue.length === 0) continue;
+      for (let i = 0; i < queue.length; i++) this.handle(queue[i]!);
+      queue.length = 0;
+    }
   }
 
   /** the doorbell count before the last drain: a different value means new messages */
@@ -948,18 +999,14 @@ export class Processor implements ExecHost {
   // DPCs (§2.3, §2.4)
   // ======================================================================================
 
+  /** Put a DPC claimed for this CPU on its queue (its depth was counted by the inserter). */
   private linkDpc(dpc: number, tag: number, insertedNs: number, fromIsr: boolean): void {
     const importance = this.i32[this.layout.dpc(dpc) + DpcField.IMPORTANCE]!;
     const entry: DpcEntry = { dpc, tag, insertedNs, fromIsr };
     if (importance === DpcImportanceValue.High) this.dpcQueue.unshift(entry);
     else this.dpcQueue.push(entry);
     this.dpcRate.dpcCount++;
-    this.publishDepth();
-  }
-
-  private publishDepth(): void {
-    const depth = this.dpcQueue.length;
-    this.i32[this.prcb + PrcbField.DPC_QUEUE_DEPTH] = depth;
+    const depth = this.dpcQueueDepth();
     if (depth > this.f64[this.counters + CounterField.MAX_DPC_QUEUE_DEPTH]!) this.f64[this.counters + CounterField.MAX_DPC_QUEUE_DEPTH] = depth;
   }
 
@@ -979,23 +1026,23 @@ export class Processor implements ExecHost {
     const now = this.now();
     const fromIsr = this.inIsr();
     this.record(TraceEvent.DPC_INSERT, dpc, target, 1);
+    // DpcQueueDepth++ and the request decision on the target's PRCB, by the inserter, as NT's
+    // KeInsertQueueDpc does under the target's DPC lock: the request flag is claimed with a
+    // compare-exchange, so of several inserters (or this one, several times) exactly one requests
+    const targetPrcb = this.layout.prcb(target);
+    const depth = Atomics.add(this.i32, targetPrcb + PrcbField.DPC_QUEUE_DEPTH, 1) + 1;
+    const routineActive = Atomics.load(this.i32, targetPrcb + PrcbField.DPC_ROUTINE_ACTIVE) === 1;
+    const requested = Atomics.load(this.i32, targetPrcb + PrcbField.DPC_INTERRUPT_REQUESTED) === 1;
+    const claimRequest = (): boolean => Atomics.compareExchange(this.i32, targetPrcb + PrcbField.DPC_INTERRUPT_REQUESTED, 0, 1) === 0;
     if (target === this.cpu) {
       this.linkDpc(dpc, tag, now, fromIsr);
-      const request = shouldRequestLocalDpc(importance, this.dpcQueue.length, this.dpcRate, this.dpcRoutineActive, this.dpcInterruptRequested);
-      if (request) this.requestDpcInterrupt();
+      if (shouldRequestLocalDpc(importance, depth, this.dpcRate, routineActive, requested) && claimRequest()) this.requestSoftwareInterrupt(DISPATCH_LEVEL);
       return 1;
     }
-    const targetPrcb = this.layout.prcb(target);
     this.port.send(actorOfCpu(target), Kind.DPC_LINK, 5, dpc, tag, timeLo(now), timeHi(now), fromIsr ? 1 : 0);
     this.wakingHalted(target);
-    const request = shouldRequestRemoteDpc(
-      importance,
-      this.i32[targetPrcb + PrcbField.DPC_QUEUE_DEPTH]! + 1,
-      this.i32[targetPrcb + PrcbField.MAXIMUM_DPC_QUEUE_DEPTH]!,
-      this.i32[targetPrcb + PrcbField.DPC_ROUTINE_ACTIVE] === 1,
-      this.i32[targetPrcb + PrcbField.DPC_INTERRUPT_REQUESTED] === 1,
-    );
-    if (request) this.sendIpi(target, IpiRequest.DPC);
+    const maximumDepth = Atomics.load(this.i32, targetPrcb + PrcbField.MAXIMUM_DPC_QUEUE_DEPTH);
+    if (shouldRequestRemoteDpc(importance, depth, maximumDepth, routineActive, requested) && claimRequest()) this.sendIpi(target, IpiRequest.DPC);
     return 1;
   }
 
@@ -1005,12 +1052,13 @@ export class Processor implements ExecHost {
       const tag = Atomics.load(this.i32, record + DpcField.DPC_DATA);
       if (tag === 0) return 0;
       if (Atomics.compareExchange(this.i32, record + DpcField.DPC_DATA, tag, 0) !== tag) continue;
+      // clearing DpcData took the DPC: its queue's depth goes down here, whichever CPU owns it
+      Atomics.sub(this.i32, this.layout.prcb(dpcTagCpu(tag)) + PrcbField.DPC_QUEUE_DEPTH, 1);
       if (dpcTagCpu(tag) === this.cpu) {
         const index = this.dpcQueue.findIndex((entry) => entry.tag === tag && entry.dpc === dpc);
         if (index >= 0) this.dpcQueue.splice(index, 1);
-        this.publishDepth();
       }
-      // a remote queue finds a stale entry when it pops it and skips it
+      // a remote queue finds a stale entry when it pops it (or its link arrives) and skips it
       return 1;
     }
   }
@@ -2407,10 +2455,14 @@ export class Processor implements ExecHost {
    * accounting still sees every assertion. The worker calls this last, before it exits.
    */
   countUndeliveredInterrupts(): void {
-    this.port.poll((kind, w, offset) => {
-      if (kind !== Kind.IRQ_ASSERT) return;
-      const counters = this.deviceCounters(w[offset + 4]!);
+    const undelivered = (device: number): void => {
+      const counters = this.deviceCounters(device);
       if (counters >= 0) this.f64[counters + DeviceCounterField.UNDELIVERED] += 1;
+    };
+    for (const queue of this.collected) for (const message of queue ?? []) if (message.type === 'irq/assert') undelivered(message.device);
+    this.collected.length = 0;
+    this.port.poll((kind, w, offset) => {
+      if (kind === Kind.IRQ_ASSERT) undelivered(w[offset + 4]!);
     });
   }
 

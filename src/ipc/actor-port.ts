@@ -13,8 +13,8 @@ export interface ActorPort {
   sendWords(to: number, kind: number, words: Int32Array, start: number, length: number): void;
   /** a variable-shaped report for the main thread (msgpackr on the worker's message port) */
   sendReport(to: number, report: Report): void;
-  /** deliver queued records to the visitor, in a fixed source order; returns how many */
-  poll(visitor: (kind: number, i32: Int32Array, offset: number, length: number) => void): number;
+  /** deliver queued records to the visitor, in a fixed source order (`from`: the sending actor); returns how many */
+  poll(visitor: (kind: number, i32: Int32Array, offset: number, length: number, from: number) => void): number;
   /** cheap: true when poll() would deliver something */
   hasWork(): boolean;
   /**

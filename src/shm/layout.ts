@@ -88,9 +88,9 @@ export const ControlField = {
 export const MachineState = { BOOTING: 0, RUNNING: 1, STOPPING: 2, BUGCHECKED: 3 } as const;
 
 /**
- * The public part of a PRCB: written only by its own CPU (plain stores, Atomics where noted),
- * read by others to make the decisions NT makes under the PRCB lock (KeInsertQueueDpc's remote
- * request rule reads the target's depth and flags). Reads may be stale by one message.
+ * The public part of a PRCB: written by its own CPU, except the DPC request state that NT's
+ * KeInsertQueueDpc changes under the target's DPC lock: any inserter adds to DPC_QUEUE_DEPTH and
+ * claims DPC_INTERRUPT_REQUESTED with a compare-exchange (Atomics for both, on every side).
  */
 export const PrcbField = {
   IRQL: 0,

@@ -95,7 +95,7 @@ describe('§7 IPIs on real workers', () => {
     for (const e of flushed) expect(e.timeNs).toBeLessThan(run.first(1).timeNs);
   });
 
-  it('two IPI(DPC) requests to a CPU before it services them coalesce into one service and one DISPATCH interrupt', async () => {
+  it('two High DPCs queued to a masked CPU send one IPI (the second finds the request made): one service, one retirement', async () => {
     const run = await runOnWorkers(
       defineScenario({
         name: 'ipi-coalesce',
@@ -132,8 +132,9 @@ describe('§7 IPIs on real workers', () => {
       }),
       { cpus: 2, durationMs: 1 },
     );
-    expect(run.result.perCpu[0]!.ipisSent).toBe(2);
-    expect(run.result.perCpu[1]!.ipisReceived).toBe(2);
+    // §2.3 step 5: DpcInterruptRequested is set by the first insert, so the second requests nothing
+    expect(run.result.perCpu[0]!.ipisSent).toBe(1);
+    expect(run.result.perCpu[1]!.ipisReceived).toBe(1);
     expect(run.result.perCpu[1]!.interruptsByVector['0xe1'], 'one KiIpiServiceRoutine').toBe(1);
     expect(run.all(1).map((e) => [e.cpu, e.value]), 'both run in the one retirement, High at the head: B, A').toEqual([[1, 2], [1, 1]]);
   });
