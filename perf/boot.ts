@@ -74,11 +74,14 @@ async function childMain(cpus: number, idleMs: number, clockIntervalMs: number):
       // the middle half of the run, away from its start (every CPU's first slice) and its end (the reports)
       let steadyFrom: { cpu: NodeJS.CpuUsage; at: number } | null = null;
       const from = setTimeout(() => (steadyFrom = { cpu: process.cpuUsage(), at: performance.now() }), idleMs / 4);
-      const to = setTimeout(() => {
-        if (!steadyFrom) return;
-        const used = process.cpuUsage(steadyFrom.cpu);
-        steadyCpuPct = ((used.user + used.system) / 1000 / (performance.now() - steadyFrom.at)) * 100;
-      }, (idleMs * 3) / 4);
+      const to = setTimeout(
+        () => {
+          if (!steadyFrom) return;
+          const used = process.cpuUsage(steadyFrom.cpu);
+          steadyCpuPct = ((used.user + used.system) / 1000 / (performance.now() - steadyFrom.at)) * 100;
+        },
+        (idleMs * 3) / 4,
+      );
       await machine.run(bootMs);
       clearTimeout(from);
       clearTimeout(to);
@@ -90,7 +93,7 @@ async function childMain(cpus: number, idleMs: number, clockIntervalMs: number):
   } finally {
     await machine.shutdown();
   }
-  process.stdout.write(JSON.stringify(sample) + '\n');
+  process.stdout.write(`${JSON.stringify(sample)}\n`);
 }
 
 const run = promisify(execFile);

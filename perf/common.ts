@@ -51,15 +51,17 @@ export async function runDefinition(definition: ScenarioDefinition, opts: Scenar
   const mode = opts.mode ?? 'parallel';
   const timeScale = opts.timeScale ?? 1;
   const seed = opts.seed ?? 1;
-  const result = await holdingEventLoop(() => executeScenario(validated, null, {
-    cpus: opts.cpus,
-    mode,
-    seed,
-    durationNs: Math.round(opts.durationMs * 1e6),
-    timeScale,
-    verbose: false,
-    command: `irqlab run ${definition.name} --cpus ${opts.cpus} --mode ${mode} --seed ${seed} --duration ${opts.durationMs}ms${timeScale !== 1 ? ` --time-scale ${timeScale}` : ''}`,
-  }));
+  const result = await holdingEventLoop(() =>
+    executeScenario(validated, null, {
+      cpus: opts.cpus,
+      mode,
+      seed,
+      durationNs: Math.round(opts.durationMs * 1e6),
+      timeScale,
+      verbose: false,
+      command: `irqlab run ${definition.name} --cpus ${opts.cpus} --mode ${mode} --seed ${seed} --duration ${opts.durationMs}ms${timeScale !== 1 ? ` --time-scale ${timeScale}` : ''}`,
+    }),
+  );
   if (result.bugcheck) {
     throw new Error(`${definition.name}: the machine bugchecked (${result.bugcheck.name} on CPU ${result.bugcheck.cpu}: ${result.bugcheck.detail})`);
   }
@@ -104,7 +106,12 @@ export function metOrNot(ok: boolean): string {
 export async function standalone(name: string, run: (opts: { json: boolean }) => Promise<BenchResult>): Promise<void> {
   let json = false;
   try {
-    const { values } = parseArgs({ args: process.argv.slice(2), options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false });
+    const { values } = parseArgs({
+      args: process.argv.slice(2),
+      options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+      allowPositionals: false,
+    });
     if (values.help) {
       console.log(`usage: node dist/perf/${name}.js [--json]   (see perf/README.md)`);
       return;

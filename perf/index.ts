@@ -59,7 +59,8 @@ function parse(argv: string[]): { scopes: Scope[]; json: boolean } | null {
   if (values.help) return null;
   const scope = values.scope ?? 'all';
   if (scope === 'all') return { scopes: [...SCOPES], json: values.json ?? false };
-  if (!(SCOPES as readonly string[]).includes(scope)) throw new UsageError(`unknown scope '${scope}' (expected ring, ipi, interrupts, boot, threads, time, load or all)`);
+  if (!(SCOPES as readonly string[]).includes(scope))
+    throw new UsageError(`unknown scope '${scope}' (expected ring, ipi, interrupts, boot, threads, time, load or all)`);
   return { scopes: [scope as Scope], json: values.json ?? false };
 }
 
@@ -90,7 +91,7 @@ async function main(): Promise<number> {
     }
     if (!parsed.json) console.log('');
   }
-  if (parsed.json) process.stdout.write(JSON.stringify(failed.length ? { host, results, failed } : { host, results }) + '\n');
+  if (parsed.json) process.stdout.write(`${JSON.stringify(failed.length ? { host, results, failed } : { host, results })}\n`);
   return failed.length ? 2 : 0;
 }
 

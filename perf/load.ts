@@ -58,7 +58,7 @@ async function childMain(nameOrPath: string): Promise<void> {
   const ms = performance.now() - start;
   const cpu = process.cpuUsage(cpuBefore);
   const sample: Sample = { ms, cpuMs: (cpu.user + cpu.system) / 1000 };
-  process.stdout.write(JSON.stringify(sample) + '\n');
+  process.stdout.write(`${JSON.stringify(sample)}\n`);
 }
 
 const run = promisify(execFile);
@@ -86,7 +86,13 @@ export async function runLoadBench(opts: { json: boolean; repetitions?: number }
     writeFileSync(tsFile, scenarioSource(true));
     writeFileSync(mjsFile, scenarioSource(false));
     const warmCache = join(dir, 'warm-cache');
-    const samples: Record<'builtin' | 'mjsFirst' | 'mjsCached' | 'tsFirst' | 'tsCached', Sample[]> = { builtin: [], mjsFirst: [], mjsCached: [], tsFirst: [], tsCached: [] };
+    const samples: Record<'builtin' | 'mjsFirst' | 'mjsCached' | 'tsFirst' | 'tsCached', Sample[]> = {
+      builtin: [],
+      mjsFirst: [],
+      mjsCached: [],
+      tsFirst: [],
+      tsCached: [],
+    };
     const loadBefore = loadavg()[0]!;
     // fill the warm cache once, unmeasured
     await sampleInChild(tsFile, warmCache);

@@ -84,7 +84,9 @@ function ringProducer(ring: SpscRing, doorbell: Doorbell, n: number, batch: numb
       } else {
         // full: publish what we have and spin until the consumer frees space
         if (ring.publish()) doorbell.ring();
-        while (ring.freeWords() < 16) { /* spin: the consumer runs on the other core */ }
+        while (ring.freeWords() < 16) {
+          /* spin: the consumer runs on the other core */
+        }
       }
     }
     // the Outbox rule: ring only when the consumer had drained everything (it may be asleep)
@@ -104,13 +106,19 @@ function ringConsumer(ring: SpscRing, doorbell: Doorbell, n: number): RunReply {
   let first = 0;
   while (got < n) {
     if (ring.read(visit) > 0) {
-      if (t0 === 0) { t0 = performance.now(); first = got; }
+      if (t0 === 0) {
+        t0 = performance.now();
+        first = got;
+      }
       continue;
     }
     // empty: snapshot the doorbell, then look once more before sleeping on that snapshot
     const seen = doorbell.seen();
     if (ring.read(visit) === 0) doorbell.sleep(seen);
-    else if (t0 === 0) { t0 = performance.now(); first = got; }
+    else if (t0 === 0) {
+      t0 = performance.now();
+      first = got;
+    }
   }
   return { role: 'consumer', rate: (n - first) / ((performance.now() - t0) / 1000), errors };
 }
@@ -140,7 +148,10 @@ function bareConsumer(i32: Int32Array, n: number): RunReply {
   while (tail < n) {
     const head = Atomics.load(i32, BARE_HEAD);
     if (head === tail) continue;
-    if (t0 === 0) { t0 = performance.now(); first = tail; }
+    if (t0 === 0) {
+      t0 = performance.now();
+      first = tail;
+    }
     while (tail !== head) {
       const at = 2 + (tail & (BARE_SLOTS - 1)) * 4;
       if (i32[at] !== tail || i32[at + 3] !== tail + 3) errors++;

@@ -118,9 +118,18 @@ async function runOnce(producer: Worker, consumer: Worker, scenario: Scenario, m
 /** The next reply from `w`, or its error/exit as a rejection (a worker that dies must not hang us). */
 function reply(w: Worker): Promise<RunReply> {
   return new Promise((resolve, reject) => {
-    const onMessage = (m: RunReply): void => { cleanup(); resolve(m); };
-    const onError = (err: Error): void => { cleanup(); reject(err); };
-    const onExit = (code: number): void => { cleanup(); reject(new Error(`bench worker exited (${code})`)); };
+    const onMessage = (m: RunReply): void => {
+      cleanup();
+      resolve(m);
+    };
+    const onError = (err: Error): void => {
+      cleanup();
+      reject(err);
+    };
+    const onExit = (code: number): void => {
+      cleanup();
+      reject(new Error(`bench worker exited (${code})`));
+    };
     const cleanup = (): void => {
       w.off('message', onMessage);
       w.off('error', onError);

@@ -63,9 +63,11 @@ const SCALING_CASES = [
 // scenarios
 // ---------------------------------------------------------------------------------------------
 
-
 function traced(run: RunView, tag: number): number[] {
-  return run.userEvents.filter((e) => e.tag === tag).map((e) => e.value >>> 0).sort((a, b) => a - b);
+  return run.userEvents
+    .filter((e) => e.tag === tag)
+    .map((e) => e.value >>> 0)
+    .sort((a, b) => a - b);
 }
 
 /**
@@ -251,7 +253,12 @@ async function measureTrips(definition: ScenarioDefinition, durationMs: number):
   const r = await runDefinition(definition, { cpus: 2, durationMs });
   const res = r.results as Record<string, number>;
   if (!(res.roundTrips! > 0)) throw new Error(`${definition.name}: no round trip completed in ${durationMs} ms`);
-  return { p50: Math.round(res.roundTripP50Us! * 1000), p99: Math.round(res.roundTripP99Us! * 1000), trips: res.roundTrips!, setP50: Math.round((res.setP50Us ?? 0) * 1000) };
+  return {
+    p50: Math.round(res.roundTripP50Us! * 1000),
+    p99: Math.round(res.roundTripP99Us! * 1000),
+    trips: res.roundTrips!,
+    setP50: Math.round((res.setP50Us ?? 0) * 1000),
+  };
 }
 
 interface YieldSample {

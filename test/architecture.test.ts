@@ -36,12 +36,20 @@ describe('architecture', () => {
   it('only src/ipc imports msgpackr', () => {
     const offenders = files(join(root, 'src'))
       .filter((file) => !file.includes('/src/ipc/'))
-      .flatMap((file) => imports(file).filter((spec) => spec === 'msgpackr').map(() => relative(root, file)));
+      .flatMap((file) =>
+        imports(file)
+          .filter((spec) => spec === 'msgpackr')
+          .map(() => relative(root, file)),
+      );
     expect(offenders).toEqual([]);
   });
 
   it('nothing in src imports workers/', () => {
-    const offenders = files(join(root, 'src')).flatMap((file) => imports(file).filter((spec) => spec.includes('/workers/')).map((spec) => `${relative(root, file)} → ${spec}`));
+    const offenders = files(join(root, 'src')).flatMap((file) =>
+      imports(file)
+        .filter((spec) => spec.includes('/workers/'))
+        .map((spec) => `${relative(root, file)} → ${spec}`),
+    );
     expect(offenders).toEqual([]);
   });
 

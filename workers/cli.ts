@@ -11,7 +11,11 @@ const post = (message: PipelineMessage): void => parentPort!.postMessage(message
 const stderr = { isTTY: data.stderrIsTTY, write: (text: string) => post({ type: 'stderr', text }) };
 const code = await runCli(
   data.argv,
-  { stdout: { write: (text: string) => post({ type: 'stdout', text }) }, stderr: data.stderrColumns === undefined ? stderr : { ...stderr, columns: data.stderrColumns }, env: process.env },
+  {
+    stdout: { write: (text: string) => post({ type: 'stdout', text }) },
+    stderr: data.stderrColumns === undefined ? stderr : { ...stderr, columns: data.stderrColumns },
+    env: process.env,
+  },
   { scenarioCode: { enter: (scenario, what) => post({ type: 'enter', scenario, what }), leave: () => post({ type: 'leave' }) }, handleSignals: false },
 );
 post({ type: 'exit', code });

@@ -91,11 +91,7 @@ export interface RunArgs {
   verbose: boolean;
 }
 
-export type Command =
-  | { command: 'help'; text: string }
-  | { command: 'version' }
-  | { command: 'list'; json: boolean }
-  | { command: 'run'; args: RunArgs };
+export type Command = { command: 'help'; text: string } | { command: 'version' } | { command: 'list'; json: boolean } | { command: 'run'; args: RunArgs };
 
 /** Everything a run needs once the scenario's defaults are known. */
 export interface ResolvedRun {
@@ -200,7 +196,12 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
 function parseList(argv: readonly string[]): Command {
   let values: { help?: boolean; json?: boolean };
   try {
-    ({ values } = parseArgs({ args: [...argv], options: { help: { type: 'boolean', short: 'h' }, json: { type: 'boolean' } }, strict: true, allowPositionals: false }));
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: { help: { type: 'boolean', short: 'h' }, json: { type: 'boolean' } },
+      strict: true,
+      allowPositionals: false,
+    }));
   } catch (error) {
     throw parseArgsProblem(error as ParseArgsError, 'irqlab list');
   }
@@ -209,6 +210,7 @@ function parseList(argv: readonly string[]): Command {
 }
 
 function parseRun(argv: readonly string[], env: NodeJS.ProcessEnv): Command {
+  // biome-ignore lint/suspicious/noImplicitAnyLet: typed by the parseArgs call below (TypeScript's control-flow typing)
   let parsed;
   try {
     parsed = parseArgs({
@@ -309,7 +311,7 @@ export function parseCodeTimeout(text: string): number {
   return Math.max(1, Math.round(value * 1000));
 }
 
-const DURATION_UNITS: Record<string, number> = { ns: 1, us: 1e3, 'µs': 1e3, ms: 1e6, s: 1e9 };
+const DURATION_UNITS: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9 };
 
 /** `250ms`, `2s`, `500us`, `1000000ns`, a bare number = ms; returns whole nanoseconds (≥ 1). */
 export function parseDuration(text: string, what = '--duration'): number {
@@ -337,9 +339,7 @@ export function resolveRunOptions(
   const declaredMs = machine?.durationMs;
   const durationNs =
     args.durationNs ??
-    (typeof declaredMs === 'number' && Number.isFinite(declaredMs) && declaredMs > 0
-      ? Math.max(1, Math.round(declaredMs * 1e6))
-      : DEFAULT_DURATION_MS * 1e6);
+    (typeof declaredMs === 'number' && Number.isFinite(declaredMs) && declaredMs > 0 ? Math.max(1, Math.round(declaredMs * 1e6)) : DEFAULT_DURATION_MS * 1e6);
   const seed = args.seed ?? (args.mode === 'deterministic' ? DETERMINISTIC_DEFAULT_SEED : host.randomSeed());
   const resolved: ResolvedRun = {
     scenario: args.scenario,

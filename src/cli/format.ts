@@ -97,7 +97,10 @@ export interface HostFacts {
 export function formatInterruptAccounting(a: InterruptAccounting): string {
   const left = `${int(a.asserted)} asserted${a.reasserted > 0 ? ` + ${int(a.reasserted)} re-asserted (unclaimed, level-triggered)` : ''}`;
   const right = `${int(a.taken)} taken + ${int(a.pendingInLocalApics)} pending in local APICs + ${int(a.undelivered)} undelivered`;
-  const gap = a.unaccounted === 0 ? '' : ` — ${int(a.unaccounted)} NOT ACCOUNTED FOR${a.exact ? '' : ' (a worker was stopped from outside; its last counts are missing)'}`;
+  const gap =
+    a.unaccounted === 0
+      ? ''
+      : ` — ${int(a.unaccounted)} NOT ACCOUNTED FOR${a.exact ? '' : ' (a worker was stopped from outside; its last counts are missing)'}`;
   return `device interrupts: ${left} = ${right}${gap}`;
 }
 
@@ -114,7 +117,7 @@ export function formatSummary(result: RunResult, host: HostFacts = { cores: avai
   const vectors = interruptsByVector(result.perCpu, result.arch);
   if (vectors) out.push('', 'Interrupts by vector', vectors);
   const irqls = timeAtIrql(result);
-  if (irqls) out.push('', 'Time at IRQL (% of each CPU\'s time)', irqls);
+  if (irqls) out.push('', "Time at IRQL (% of each CPU's time)", irqls);
   // no interrupt was timed (no devices, or none fired): an all-dash table says nothing
   if (result.latency.assertToIsr.count > 0 || result.latency.isrToDpc.count > 0) out.push('', 'Latency (µs)', latencyTable(result.latency));
 
@@ -130,7 +133,9 @@ export function formatSummary(result: RunResult, host: HostFacts = { cores: avai
   if (result.unresponsiveCpus?.length) notes.push(`CPUs that did not report at the end (stopped from outside): ${result.unresponsiveCpus.join(', ')}`);
   if (result.userEventLimit?.limitReached) {
     const { limitPerCpu, dropped } = result.userEventLimit;
-    notes.push(`run.userEvents kept the first ${int(limitPerCpu)} TRACE events of each CPU: ${int(dropped)} later ones are in the trace but not in run.userEvents`);
+    notes.push(
+      `run.userEvents kept the first ${int(limitPerCpu)} TRACE events of each CPU: ${int(dropped)} later ones are in the trace but not in run.userEvents`,
+    );
   }
   if (result.deviceAssertions?.length) {
     notes.push(`device assertions: ${result.deviceAssertions.map((d) => `${d.name} ${int(d.asserted)}`).join(', ')}`);
@@ -150,14 +155,26 @@ export function formatSummary(result: RunResult, host: HostFacts = { cores: avai
   }
   const failed = result.checks.filter((c) => !c.passed).length;
   out.push('');
-  if (result.bugcheck) out.push(`BUGCHECK ${result.bugcheck.name} (0x${result.bugcheck.code.toString(16)}) on CPU ${result.bugcheck.cpu}: see the analysis below`);
+  if (result.bugcheck)
+    out.push(`BUGCHECK ${result.bugcheck.name} (0x${result.bugcheck.code.toString(16)}) on CPU ${result.bugcheck.cpu}: see the analysis below`);
   else if (failed > 0) out.push(`${failed} of ${result.checks.length} checks failed. The run: ${result.command}`);
   else out.push(`OK. The run: ${result.command}`);
-  return out.join('\n') + '\n';
+  return `${out.join('\n')}\n`;
 }
 
 function perCpuTable(perCpu: readonly CpuSummary[], emulatedNs: number): string {
-  const header = ['CPU', 'Interrupts', 'Deepest nesting', 'DPCs', 'Deepest DPC queue', 'IPIs sent', 'IPIs received', 'Context switches', 'Deepest ready queue', 'Idle'];
+  const header = [
+    'CPU',
+    'Interrupts',
+    'Deepest nesting',
+    'DPCs',
+    'Deepest DPC queue',
+    'IPIs sent',
+    'IPIs received',
+    'Context switches',
+    'Deepest ready queue',
+    'Idle',
+  ];
   const rows = perCpu.map((c) => [
     String(c.cpu),
     int(c.interrupts),
@@ -183,7 +200,10 @@ function perCpuTable(perCpu: readonly CpuSummary[], emulatedNs: number): string 
       int(sum((c) => c.ipisReceived)),
       int(sum((c) => c.contextSwitches ?? 0)),
       String(max((c) => c.maxReadyDepth ?? 0)),
-      percent(sum((c) => c.idleNs ?? 0), sum((c) => cpuTotalNs(c, emulatedNs))),
+      percent(
+        sum((c) => c.idleNs ?? 0),
+        sum((c) => cpuTotalNs(c, emulatedNs)),
+      ),
     ]);
   }
   return renderTable(header, rows);
@@ -264,7 +284,7 @@ function timeAtIrql(result: RunResult): string | null {
   const idle = perCpu.some((c) => (c.idleNs ?? 0) > 0);
   if (idle) keys.push('idle');
   if (keys.length === 0) return null;
-  const ns = (c: CpuSummary, key: string): number => (key === 'idle' ? c.idleNs ?? 0 : c.timeAtIrqlNs?.[key] ?? 0);
+  const ns = (c: CpuSummary, key: string): number => (key === 'idle' ? (c.idleNs ?? 0) : (c.timeAtIrqlNs?.[key] ?? 0));
   const grand = perCpu.reduce((s, c) => s + cpuTotalNs(c, result.emulatedTimeNs), 0);
   return perCpuColumns(
     perCpu,
@@ -272,17 +292,20 @@ function timeAtIrql(result: RunResult): string | null {
     keys,
     (key) => (key === 'idle' ? 'idle (halted)' : `${key.padStart(2)} ${irqlName(result.arch, Number(key))}`),
     (c, key) => percent(ns(c, key), cpuTotalNs(c, result.emulatedTimeNs)),
-    perCpu.length > 1 ? (key) => percent(perCpu.reduce((s, c) => s + ns(c, key), 0), grand) : null,
+    perCpu.length > 1
+      ? (key) =>
+          percent(
+            perCpu.reduce((s, c) => s + ns(c, key), 0),
+            grand,
+          )
+      : null,
   );
 }
 
 function latencyTable(latency: RunResult['latency']): string {
   const row = (name: string, l: LatencySummary): string[] =>
     l.count === 0 ? [name, '0', '-', '-', '-'] : [name, int(l.count), formatMicros(l.p50Ns), formatMicros(l.p99Ns), formatMicros(l.maxNs)];
-  return renderTable(
-    ['', 'count', 'p50', 'p99', 'max'],
-    [row('device assert → ISR start', latency.assertToIsr), row('ISR → DPC start', latency.isrToDpc)],
-  );
+  return renderTable(['', 'count', 'p50', 'p99', 'max'], [row('device assert → ISR start', latency.assertToIsr), row('ISR → DPC start', latency.isrToDpc)]);
 }
 
 // ---------------------------------------------------------------- bugcheck analysis
@@ -292,7 +315,7 @@ const BANNER_WIDTH = 79;
 function bannerLine(text: string): string {
   const inner = BANNER_WIDTH - 2;
   const left = Math.floor((inner - text.length) / 2);
-  return `*${' '.repeat(Math.max(0, left))}${text}`.padEnd(BANNER_WIDTH - 1) + '*';
+  return `${`*${' '.repeat(Math.max(0, left))}${text}`.padEnd(BANNER_WIDTH - 1)}*`;
 }
 
 function wrap(text: string, width = BANNER_WIDTH): string[] {
@@ -330,7 +353,10 @@ export function formatBugcheck(result: RunResult): string {
   out.push(`CURRENT_IRQL:  ${bc.irql} (${bc.irqlName || irqlName(result.arch, bc.irql)})`, '');
   out.push(`PROCESSOR:  ${bc.cpu}`, '');
   out.push(`EMULATED_TIME:  ${formatMicros(bc.emulatedTimeNs)} µs`, '');
-  out.push(`SCENARIO:  ${result.scenario} (${result.cpus} ${result.cpus === 1 ? 'CPU' : 'CPUs'}, ${result.arch}, ${result.mode} mode, seed ${result.seed})`, '');
+  out.push(
+    `SCENARIO:  ${result.scenario} (${result.cpus} ${result.cpus === 1 ? 'CPU' : 'CPUs'}, ${result.arch}, ${result.mode} mode, seed ${result.seed})`,
+    '',
+  );
   if (bc.routine) out.push(`FAULTING_ROUTINE:  ${bc.routine}`, '');
   if (bc.faultingInstruction) out.push(`FAULTING_INSTRUCTION:  ${bc.faultingInstruction}`, '');
   out.push('STACK_TEXT:');
@@ -359,7 +385,7 @@ export function formatBugcheck(result: RunResult): string {
   }
   out.push('To replay this run:');
   out.push(bc.replayCommand);
-  return out.join('\n') + '\n';
+  return `${out.join('\n')}\n`;
 }
 
 function stackText(frames: BugcheckInfo['frames'], indent: string): string[] {
@@ -372,18 +398,22 @@ function stackText(frames: BugcheckInfo['frames'], indent: string): string[] {
 
 /** `--json`: the RunResult, 2-space indented, with a final newline. */
 export function formatJson(result: RunResult): string {
-  return JSON.stringify(result, null, 2) + '\n';
+  return `${JSON.stringify(result, null, 2)}\n`;
 }
 
 // ---------------------------------------------------------------- list
 
 /** `irqlab list --json`: an array of {name, description}, 2-space indented, with a final newline. */
 export function formatScenarioListJson(scenarios: ReadonlyArray<{ name: string; description: string }>): string {
-  return JSON.stringify(scenarios.map((s) => ({ name: s.name, description: s.description })), null, 2) + '\n';
+  return `${JSON.stringify(
+    scenarios.map((s) => ({ name: s.name, description: s.description })),
+    null,
+    2,
+  )}\n`;
 }
 
 /** `irqlab list`: one line per scenario, descriptions aligned. */
 export function formatScenarioList(scenarios: ReadonlyArray<{ name: string; description: string }>): string {
   const width = Math.max(0, ...scenarios.map((s) => s.name.length));
-  return scenarios.map((s) => `${s.name.padEnd(width)}  ${s.description}`).join('\n') + '\n';
+  return `${scenarios.map((s) => `${s.name.padEnd(width)}  ${s.description}`).join('\n')}\n`;
 }

@@ -124,7 +124,7 @@ async function run(args: RunArgs, io: CliIo, cliOptions: CliOptions): Promise<nu
       io.stdout.write(formatJson(result));
     } else {
       io.stdout.write(formatSummary(result));
-      if (result.bugcheck) io.stdout.write('\n' + formatBugcheck(result));
+      if (result.bugcheck) io.stdout.write(`\n${formatBugcheck(result)}`);
     }
     if (options.traceFile !== undefined && options.verbose) io.stderr.write(`irqlab: trace written to ${options.traceFile}\n`);
     const failed = result.bugcheck !== null || result.checks.some((check) => !check.passed);

@@ -140,7 +140,10 @@ export async function runSupervised(argv: readonly string[], inProcess: (argv: r
     });
     worker.on('error', (error) => {
       const stack = verbose && error.stack ? `${error.stack}\n` : '';
-      finish(3, `irqlab: internal error: the run's worker failed: ${error.message.split('\n', 1)[0]}${verbose ? '' : ' (run with --verbose for the stack)'}\n${stack}`);
+      finish(
+        3,
+        `irqlab: internal error: the run's worker failed: ${error.message.split('\n', 1)[0]}${verbose ? '' : ' (run with --verbose for the stack)'}\n${stack}`,
+      );
     });
     worker.on('exit', (code) => {
       if (reported !== null) finish(reported);

@@ -87,14 +87,11 @@ export class Coordinator {
   private readonly halted: boolean[];
   private readonly doorbellAtHalt: number[];
   private slices = 0;
-  private assertsDelivered = 0;
   /** the dispatcher database: NT's dispatcher lock is this actor serving one request at a time */
   readonly dispatcher: DispatcherDatabase;
   /** requests from other CPUs while one holds the dispatcher lock across a Wait = TRUE set/release */
   private readonly deferredRequests: DispatchRequest[] = [];
   private readonly replyWords = new Int32Array(DISPATCH_REPLY_WORDS + 64);
-  /** dispatcher requests served since the last poll (parallel mode stays awake while they come) */
-  private served = 0;
   /** clock interrupts sent to each CPU (the clock watchdog compares them with the ticks it took) */
   private readonly ticksSent: number[];
   /**
@@ -208,7 +205,6 @@ export class Coordinator {
     for (let k = 0; k < n; k++) {
       const cpu = this.ioapic.route(device.config.line, (c) => this.i32[this.layout.prcb(c) + PrcbField.IRQL]!);
       this.port.send(actorOfCpu(cpu), Kind.IRQ_ASSERT, 5, device.config.vector, device.config.line, timeLo(stampNs), timeHi(stampNs), event.index);
-      this.assertsDelivered++;
       if (this.config.mode === 'deterministic') {
         this.hash.word(timeLo(Math.round(stampNs)));
         this.hash.word(event.index);
@@ -308,7 +304,6 @@ export class Coordinator {
   }
 
   private serve(request: DispatchRequest): void {
-    this.served++;
     const db = this.dispatcher;
     const caller: Caller = {
       cpu: request.cpu,
@@ -340,7 +335,14 @@ export class Coordinator {
         outcome = db.releaseMutant(caller, a0, a1, a2 !== 0, a3 !== 0);
         break;
       case DispatcherOp.KeWaitForObjects:
-        outcome = db.waitForObjects(caller, request.tail, a1 === WaitType.WaitAll ? WaitType.WaitAll : WaitType.WaitAny, a2, a3 < 0 ? null : joinTime(a4, a5), request.callPc);
+        outcome = db.waitForObjects(
+          caller,
+          request.tail,
+          a1 === WaitType.WaitAll ? WaitType.WaitAll : WaitType.WaitAny,
+          a2,
+          a3 < 0 ? null : joinTime(a4, a5),
+          request.callPc,
+        );
         break;
       case DispatcherOp.KeInitializeTimer:
         outcome = db.initializeTimer(caller, a0, a1 !== 0);
@@ -383,7 +385,16 @@ export class Coordinator {
         outcome = db.queryPriority(caller, a0);
         break;
       case DispatcherOp.PeekNextThread:
-        outcome = { status: db.peekNextThread(caller.cpu).id, switchTo: null, requestDispatch: false, ipiTargets: [], quantum: request.quantum, bugcheck: null, dpcs: [], systemTime: 0 };
+        outcome = {
+          status: db.peekNextThread(caller.cpu).id,
+          switchTo: null,
+          requestDispatch: false,
+          ipiTargets: [],
+          quantum: request.quantum,
+          bugcheck: null,
+          dpcs: [],
+          systemTime: 0,
+        };
         break;
       default:
         throw new Error(`coordinator: unknown dispatcher operation ${request.op} from CPU ${request.cpu}`);

@@ -11,7 +11,7 @@
  * halted, sleep on the doorbell (an idle CPU costs no host CPU).
  */
 
-import { Processor, RunExit } from './processor.js';
+import { type Processor, RunExit } from './processor.js';
 import type { ProcessorPort, HostClock } from './processor.js';
 import { COORDINATOR_ACTOR, Kind, timeHi, timeLo } from '../ipc/messages.js';
 

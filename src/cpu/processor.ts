@@ -26,11 +26,39 @@ import type { IrqlTable } from '../kernel/irql.js';
 import { DpcImportanceValue, dpcTag, dpcTagCpu, shouldRequestLocalDpc, shouldRequestRemoteDpc, updateDpcRate } from '../kernel/dpc.js';
 import type { DpcRateState } from '../kernel/dpc.js';
 import { LocalApic } from '../hal/lapic.js';
-import { Interpreter, enterRoutine, KCALL_DONE, KCALL_RETRY, STEP_OK, STEP_RETURNED, STEP_RETRY, STEP_YIELD, CHECK_PROCEED, CHECK_RETRY, PAGE_SHIFT, PAGE_FLAG_PAGEABLE, PAGE_FLAG_NO_ACCESS, ACCESS_READ, ACCESS_WRITE, ACCESS_EXECUTE } from '../isa/interpreter.js';
+import {
+  Interpreter,
+  enterRoutine,
+  KCALL_DONE,
+  KCALL_RETRY,
+  STEP_OK,
+  STEP_RETURNED,
+  STEP_RETRY,
+  STEP_YIELD,
+  CHECK_PROCEED,
+  CHECK_RETRY,
+  PAGE_SHIFT,
+  PAGE_FLAG_PAGEABLE,
+  PAGE_FLAG_NO_ACCESS,
+  ACCESS_READ,
+  ACCESS_WRITE,
+  ACCESS_EXECUTE,
+} from '../isa/interpreter.js';
 import type { ExecHost } from '../isa/interpreter.js';
 import { KC, kernelCallById } from '../isa/kcalls.js';
 import { disassemble } from '../isa/disasm.js';
-import { ContextField, ControlField, CounterField, DeviceCounterField, DpcField, MachineState, PrcbField, ThreadCounterField, ThreadField, TraceField } from '../shm/layout.js';
+import {
+  ContextField,
+  ControlField,
+  CounterField,
+  DeviceCounterField,
+  DpcField,
+  MachineState,
+  PrcbField,
+  ThreadCounterField,
+  ThreadField,
+  TraceField,
+} from '../shm/layout.js';
 import type { MachineLayout } from '../shm/layout.js';
 import {
   IpiRequest,
@@ -317,7 +345,16 @@ export class Processor implements ExecHost {
   /** The bottom frame of a (non-idle) thread: its context in the shared thread table. */
   private threadFrame(threadId: number): CodeFrame {
     const base = this.layout.thread(threadId - 1) + ThreadField.CONTEXT;
-    return { kind: FRAME_CODE, irql: PASSIVE_LEVEL, role: 'thread', ctx: this.i32, base, routine: this.i32[base + ContextField.ROUTINE]!, onInterruptStack: false, serial: 0 };
+    return {
+      kind: FRAME_CODE,
+      irql: PASSIVE_LEVEL,
+      role: 'thread',
+      ctx: this.i32,
+      base,
+      routine: this.i32[base + ContextField.ROUTINE]!,
+      onInterruptStack: false,
+      serial: 0,
+    };
   }
 
   // ======================================================================================
@@ -389,7 +426,8 @@ export class Processor implements ExecHost {
             this.sliceEndRequested = false;
             return RunExit.BUDGET;
           }
-          if (interp.instructions - this.waitNextInstructions > WAIT_NEXT_INSTRUCTION_LIMIT) this.checkNotWaitNext(`${WAIT_NEXT_INSTRUCTION_LIMIT} instructions without a wait`);
+          if (interp.instructions - this.waitNextInstructions > WAIT_NEXT_INSTRUCTION_LIMIT)
+            this.checkNotWaitNext(`${WAIT_NEXT_INSTRUCTION_LIMIT} instructions without a wait`);
         }
         const frame = this.frames[this.frames.length - 1]!;
         if (frame.kind === FRAME_CODE) {
@@ -426,7 +464,6 @@ export class Processor implements ExecHost {
           interp.cycles += PAUSE_CYCLES;
           this.spun();
         } else if (signal.value === SIGNAL_SWITCHED) {
-          continue;
         } else if (signal.value === SIGNAL_HALT) {
           if (Atomics.load(doorbell, doorbellIndex) !== this.doorbellSeen || this.hasDeliverable()) {
             this.workPending = true;
@@ -661,6 +698,7 @@ export class Processor implements ExecHost {
     this.endInterrupt(oldIrql);
     // a generator must yield at least once to be a frame; the tick itself is atomic
     return;
+    // biome-ignore lint/correctness/noUnreachable: makes this a generator function (a kernel frame) that finishes at once
     yield 0;
   }
 
@@ -873,7 +911,12 @@ export class Processor implements ExecHost {
     const message = decodeMessage(kind, w, offset, length);
     // what ends the wait (a grant, the end of the run, a freeze) acts now: none of it changes state
     // another CPU reads
-    if (message.type === 'slice/grant' || message.type === 'run/stop' || message.type === 'freeze' || (message.type === 'ipi' && (message.bits & IpiRequest.FREEZE) !== 0)) {
+    if (
+      message.type === 'slice/grant' ||
+      message.type === 'run/stop' ||
+      message.type === 'freeze' ||
+      (message.type === 'ipi' && (message.bits & IpiRequest.FREEZE) !== 0)
+    ) {
       this.handle(message);
       return;
     }
@@ -1232,7 +1275,18 @@ export class Processor implements ExecHost {
    * parallel mode spins, taking interrupts above SYNCH_LEVEL. The caller lowers the IRQL afterwards:
    * to its own old IRQL, or to the new thread's when the reply switched.
    */
-  private *dispatcherCall(op: number, oldIrql: number, a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, tail: ArrayLike<number> | null = null, callPc = 0): Generator<number, DispatchReply, number> {
+  private *dispatcherCall(
+    op: number,
+    oldIrql: number,
+    a0 = 0,
+    a1 = 0,
+    a2 = 0,
+    a3 = 0,
+    a4 = 0,
+    a5 = 0,
+    tail: ArrayLike<number> | null = null,
+    callPc = 0,
+  ): Generator<number, DispatchReply, number> {
     if (this.irql < this.table.synch) this.setIrql(this.table.synch);
     const w = this.requestWords;
     w[0] = op;
@@ -1264,7 +1318,8 @@ export class Processor implements ExecHost {
       while (this.dispatcherReply === null) {
         if (!this.port.hasWork()) this.port.sleep(10);
         this.drainInbox();
-        if (performance.now() > deadline) throw new InternalError(`CPU ${this.cpu}: the coordinator did not answer dispatcher request ${op} within ${DISPATCHER_REPLY_TIMEOUT_MS} ms`);
+        if (performance.now() > deadline)
+          throw new InternalError(`CPU ${this.cpu}: the coordinator did not answer dispatcher request ${op} within ${DISPATCHER_REPLY_TIMEOUT_MS} ms`);
       }
       this.interp.cycles += DISPATCHER_CALL_CYCLES;
     } else {
@@ -1381,7 +1436,9 @@ export class Processor implements ExecHost {
       return new BugCheck(code, status, this.currentPc(), p3, 0).withDetail(`${reason}; nobody handles exceptions in kernel mode`);
     }
     if (code === BUGCHECK.THREAD_TERMINATE_HELD_MUTEX) {
-      return new BugCheck(code, threadAddress(p1), p2, 0, 0).withDetail(`thread ${this.threadName(p1)} terminated while holding ${this.objectName(p2)} (a KMUTEX)`);
+      return new BugCheck(code, threadAddress(p1), p2, 0, 0).withDetail(
+        `thread ${this.threadName(p1)} terminated while holding ${this.objectName(p2)} (a KMUTEX)`,
+      );
     }
     return new BugCheck(code, p1 >>> 0, p2 >>> 0, p3 >>> 0, p4 >>> 0);
   }
@@ -1398,12 +1455,27 @@ export class Processor implements ExecHost {
         `${name} called at ${irqlName(this.config.arch, this.irql)}; dispatcher calls need IRQL ≤ DISPATCH_LEVEL`,
       );
     }
-    const keepLock = (op === DispatcherOp.KeSetEvent || op === DispatcherOp.KePulseEvent ? a2 : op === DispatcherOp.KeReleaseSemaphore || op === DispatcherOp.KeReleaseMutant ? a3 : 0) !== 0;
+    const keepLock =
+      (op === DispatcherOp.KeSetEvent || op === DispatcherOp.KePulseEvent
+        ? a2
+        : op === DispatcherOp.KeReleaseSemaphore || op === DispatcherOp.KeReleaseMutant
+          ? a3
+          : 0) !== 0;
     this.pushKernel(name, 'kernel', this.dispatcherOperation(op, a0, a1, a2, a3, a4, keepLock, ctx, base), false);
     return KCALL_DONE;
   }
 
-  private *dispatcherOperation(op: number, a0: number, a1: number, a2: number, a3: number, a4: number, keepLock: boolean, ctx: Int32Array, base: number): KernelGenerator {
+  private *dispatcherOperation(
+    op: number,
+    a0: number,
+    a1: number,
+    a2: number,
+    a3: number,
+    a4: number,
+    keepLock: boolean,
+    ctx: Int32Array,
+    base: number,
+  ): KernelGenerator {
     const oldIrql = this.irql;
     const reply = yield* this.dispatcherCall(op, oldIrql, a0, a1, a2, a3, a4);
     if (reply.flags & ReplyFlag.SWITCH) {
@@ -1436,7 +1508,15 @@ export class Processor implements ExecHost {
    * wait that could block at DISPATCH_LEVEL is 0xB8 inside a DPC, else 0xA; above DISPATCH_LEVEL
    * always 0xA), then the dispatcher operation. A blocked thread gets its status when it resumes.
    */
-  private waitKcall(name: string, objects: ArrayLike<number>, waitType: number, waitReason: number, timeoutAddress: number, ctx: Int32Array, base: number): number {
+  private waitKcall(
+    name: string,
+    objects: ArrayLike<number>,
+    waitType: number,
+    waitReason: number,
+    timeoutAddress: number,
+    ctx: Int32Array,
+    base: number,
+  ): number {
     const oldIrql = this.waitNext ? this.waitNextIrql : this.irql;
     const timeout = this.readTimeout(timeoutAddress);
     const mayBlock = timeout !== 0;
@@ -1447,7 +1527,9 @@ export class Processor implements ExecHost {
       }
       throw new BugCheck(BUGCHECK.IRQL_NOT_LESS_OR_EQUAL, objects[0] ?? 0, oldIrql, 0, this.currentPc()).withDetail(
         `${name} ${mayBlock ? 'with a timeout that may block' : ''} at ${irqlName(this.config.arch, oldIrql)} on thread ${this.threadName(this.currentThread)}: ` +
-          (oldIrql > DISPATCH_LEVEL ? 'waits need IRQL ≤ DISPATCH_LEVEL' : 'a wait that can block needs IRQL ≤ APC_LEVEL (irqlab raises 0xA for it outside a DPC: a verifier-strict policy)'),
+          (oldIrql > DISPATCH_LEVEL
+            ? 'waits need IRQL ≤ DISPATCH_LEVEL'
+            : 'a wait that can block needs IRQL ≤ APC_LEVEL (irqlab raises 0xA for it outside a DPC: a verifier-strict policy)'),
       );
     }
     const waitNext = this.waitNext;
@@ -1457,7 +1539,16 @@ export class Processor implements ExecHost {
     return KCALL_DONE;
   }
 
-  private *waitOperation(objects: ArrayLike<number>, waitType: number, waitReason: number, timeout: number | null, waitNextIrql: number, callPc: number, ctx: Int32Array, base: number): KernelGenerator {
+  private *waitOperation(
+    objects: ArrayLike<number>,
+    waitType: number,
+    waitReason: number,
+    timeout: number | null,
+    waitNextIrql: number,
+    callPc: number,
+    ctx: Int32Array,
+    base: number,
+  ): KernelGenerator {
     const oldIrql = waitNextIrql >= 0 ? waitNextIrql : this.irql;
     const ids = Array.from(objects);
     const reply = yield* this.dispatcherCall(
@@ -1651,7 +1742,9 @@ export class Processor implements ExecHost {
   private lockIndex(address: number): number {
     if (!this.isMapped(address)) throw this.invalidAccess(address, 1, this.currentPc(), this.kernelRoutineName());
     if ((address & 3) !== 0) {
-      throw new BugCheck(BUGCHECK.PAGE_FAULT_IN_NONPAGED_AREA, address, 1, this.currentPc(), 0).withDetail(`spin lock address 0x${(address >>> 0).toString(16)} is not an aligned word of emulated memory`);
+      throw new BugCheck(BUGCHECK.PAGE_FAULT_IN_NONPAGED_AREA, address, 1, this.currentPc(), 0).withDetail(
+        `spin lock address 0x${(address >>> 0).toString(16)} is not an aligned word of emulated memory`,
+      );
     }
     this.touch(address, 1);
     return address >>> 2;
@@ -1807,7 +1900,9 @@ export class Processor implements ExecHost {
     const lockField = Atomics.load(this.memory, h + QueuedLockField.LOCK);
     const address = lockField & ~3;
     if ((lockField & LOCK_QUEUE_OWNER) === 0) {
-      throw new BugCheck(BUGCHECK.SPIN_LOCK_NOT_OWNED, address, -1, handle, 0).withDetail(`${name} with a KLOCK_QUEUE_HANDLE at 0x${handle.toString(16)} that does not own its lock`);
+      throw new BugCheck(BUGCHECK.SPIN_LOCK_NOT_OWNED, address, -1, handle, 0).withDetail(
+        `${name} with a KLOCK_QUEUE_HANDLE at 0x${handle.toString(16)} that does not own its lock`,
+      );
     }
     this.pushKernel(name, 'kernel', this.handOffQueuedLock(address, handle, h, lower), false);
     return KCALL_DONE;
@@ -1870,7 +1965,8 @@ export class Processor implements ExecHost {
 
   private kernelCallBody(id: number, args: Int32Array, _argCount: number, ctx: Int32Array, base: number): number {
     this.interp.cycles += 20;
-    if (this.waitNext && id !== KC.KeWaitForSingleObject && id !== KC.KeWaitForMultipleObjects) this.checkNotWaitNext(kernelCallById(id)?.name ?? `kernel call ${id}`);
+    if (this.waitNext && id !== KC.KeWaitForSingleObject && id !== KC.KeWaitForMultipleObjects)
+      this.checkNotWaitNext(kernelCallById(id)?.name ?? `kernel call ${id}`);
     switch (id) {
       case KC.KeGetCurrentIrql:
         ctx[base + ContextField.R0] = this.irql;
@@ -1977,7 +2073,17 @@ export class Processor implements ExecHost {
         const due = this.readLargeInteger(args[1]!);
         const period = ex ? args[2]! : 0;
         const dpc = ex ? args[3]! : args[2]!;
-        return this.dispatcherKcall(ex ? 'KeSetTimerEx' : 'KeSetTimer', DispatcherOp.KeSetTimer, ctx, base, args[0]!, timeLo(due), timeHi(due), period, dpc === 0 ? -1 : this.dpcIndex(dpc));
+        return this.dispatcherKcall(
+          ex ? 'KeSetTimerEx' : 'KeSetTimer',
+          DispatcherOp.KeSetTimer,
+          ctx,
+          base,
+          args[0]!,
+          timeLo(due),
+          timeHi(due),
+          period,
+          dpc === 0 ? -1 : this.dpcIndex(dpc),
+        );
       }
       case KC.KeCancelTimer:
         return this.dispatcherKcall('KeCancelTimer', DispatcherOp.KeCancelTimer, ctx, base, args[0]!);
@@ -1999,7 +2105,9 @@ export class Processor implements ExecHost {
           this.config.dpcWatchdogPeriodTicks,
           Math.max(0, this.config.dpcWatchdogPeriodTicks - this.dpcWatchdogCount),
         ];
-        words.forEach((word, i) => (this.memory[(info >>> 2) + i] = word));
+        words.forEach((word, i) => {
+          this.memory[(info >>> 2) + i] = word;
+        });
         ctx[base + ContextField.R0] = this.dpcRoutineActive ? STATUS.SUCCESS : STATUS_UNSUCCESSFUL;
         return KCALL_DONE;
       }
@@ -2044,7 +2152,15 @@ export class Processor implements ExecHost {
         }
         const objects: number[] = [];
         for (let i = 0; i < count; i++) objects.push(this.readWord(args[1]! + i * 4));
-        return this.waitKcall('KeWaitForMultipleObjects', objects, args[2] === WaitType.WaitAll ? WaitType.WaitAll : WaitType.WaitAny, args[3]!, args[6]!, ctx, base);
+        return this.waitKcall(
+          'KeWaitForMultipleObjects',
+          objects,
+          args[2] === WaitType.WaitAll ? WaitType.WaitAll : WaitType.WaitAny,
+          args[3]!,
+          args[6]!,
+          ctx,
+          base,
+        );
       }
       case KC.ZwYieldExecution:
         return this.yieldKcall(ctx, base);
@@ -2165,7 +2281,7 @@ export class Processor implements ExecHost {
     // returns stops this worker from answering anything, so only the main thread can end the run
     Atomics.add(this.i32, this.prcb + PrcbField.NATIVE_CALLS, 1);
     Atomics.store(this.i32, this.prcb + PrcbField.NATIVE_ROUTINE, id + 1);
-    let result: number | void;
+    let result: number | undefined;
     try {
       result = native(Array.from(args.subarray(0, argCount)), view);
     } catch (thrown) {
@@ -2178,7 +2294,10 @@ export class Processor implements ExecHost {
     if (typeof result === 'number') ctx[base + ContextField.R0] = result | 0;
     return KCALL_DONE;
   }
-  natives: Array<((args: readonly number[], machine: { cpu: number; irql: number; read(a: number): number; write(a: number, v: number): void }) => number | void) | undefined> | null = null;
+  natives: Array<
+    | ((args: readonly number[], machine: { cpu: number; irql: number; read(a: number): number; write(a: number, v: number): void }) => number | undefined)
+    | undefined
+  > | null = null;
 
   memoryFault(address: number, access: number, pc: number): void {
     if (access === ACCESS_EXECUTE || !this.isMapped(address)) throw this.invalidAccess(address, access, pc, null);
@@ -2206,7 +2325,7 @@ export class Processor implements ExecHost {
     const where =
       access === ACCESS_EXECUTE
         ? `0x${(address >>> 0).toString(16)}, which is not code (an invalid opcode, a jump outside the program, or a call to an unknown routine id)`
-        : (address >>> 0) < 4096
+        : address >>> 0 < 4096
           ? `address 0x${(address >>> 0).toString(16)} on page 0, which is never mapped (a NULL pointer dereference)`
           : `address 0x${(address >>> 0).toString(16)}, which is outside emulated memory (0x0–0x${(this.memory.length * 4 - 1).toString(16)})`;
     const who = kernelRoutine === null ? this.describeRunning() : `${kernelRoutine}, called by ${this.describeRunning()},`;
@@ -2280,7 +2399,9 @@ export class Processor implements ExecHost {
   private dpcIndex(handle: number): number {
     const index = handle - 1;
     if (index < 0 || index >= this.config.dpcCount) {
-      throw new BugCheck(BUGCHECK.KMODE_EXCEPTION_NOT_HANDLED, STATUS.INVALID_HANDLE, this.currentPc(), handle, 0).withDetail(`${handle} is not a KDPC (the scenario declares ${this.config.dpcCount})`);
+      throw new BugCheck(BUGCHECK.KMODE_EXCEPTION_NOT_HANDLED, STATUS.INVALID_HANDLE, this.currentPc(), handle, 0).withDetail(
+        `${handle} is not a KDPC (the scenario declares ${this.config.dpcCount})`,
+      );
     }
     return index;
   }
@@ -2585,7 +2706,11 @@ export class Processor implements ExecHost {
         return `${this.threadName(a)} → ${this.threadName(b)} (resumes at ${irqlName(this.config.arch, c)})`;
       case TraceEvent.DISPATCHER: {
         const op = Object.entries(DispatcherOp).find(([, value]) => value === a)?.[0] ?? `op ${a}`;
-        const flags = [c & ReplyFlag.SWITCH ? 'switch' : '', c & ReplyFlag.REQUEST_DISPATCH ? 'dispatch requested' : '', c & ReplyFlag.BUGCHECK ? 'bugcheck' : ''].filter(Boolean);
+        const flags = [
+          c & ReplyFlag.SWITCH ? 'switch' : '',
+          c & ReplyFlag.REQUEST_DISPATCH ? 'dispatch requested' : '',
+          c & ReplyFlag.BUGCHECK ? 'bugcheck' : '',
+        ].filter(Boolean);
         return `${op} → 0x${(b >>> 0).toString(16)}${flags.length ? ` (${flags.join(', ')})` : ''}`;
       }
       case TraceEvent.TIMER_EXPIRED:

@@ -30,7 +30,9 @@ export function packToWords(value: unknown, maxWords: number = MAX_RECORD_PAYLOA
   const bytes = packr.pack(value);
   const length = 1 + ((bytes.length + 3) >>> 2);
   if (length > maxWords) {
-    throw new RangeError(`message packs to ${bytes.length} bytes (${length} words), over the ${maxWords}-word limit of one ring record; split it or send it another way`);
+    throw new RangeError(
+      `message packs to ${bytes.length} bytes (${length} words), over the ${maxWords}-word limit of one ring record; split it or send it another way`,
+    );
   }
   const words = new Int32Array(length);
   words[0] = bytes.length;

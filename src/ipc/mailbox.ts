@@ -286,7 +286,7 @@ export class Outbox {
     this.blocking = options.blocking ?? false;
     this.inbox = options.inbox;
     this.stopWaiting = options.stopWaiting;
-    if (this.blocking && !this.inbox) throw new Error('a blocking Outbox needs its actor\'s inbox to spill while it waits');
+    if (this.blocking && !this.inbox) throw new Error("a blocking Outbox needs its actor's inbox to spill while it waits");
     for (const r of routes) {
       if (!Number.isInteger(r.to) || r.to < 0) throw new RangeError(`bad destination actor ${r.to}`);
       if (this.routes[r.to]) throw new Error(`two routes to actor ${r.to}`);
@@ -302,8 +302,7 @@ export class Outbox {
   }
 
   /** Sends one record with `length` (0..7) payload words given as arguments. */
-  send(to: number, kind: number, length: number,
-    w0 = 0, w1 = 0, w2 = 0, w3 = 0, w4 = 0, w5 = 0, w6 = 0): void {
+  send(to: number, kind: number, length: number, w0 = 0, w1 = 0, w2 = 0, w3 = 0, w4 = 0, w5 = 0, w6 = 0): void {
     const route = this.route(to);
     if (route.backlog.size > 0) this.flushRoute(route);
     if (route.backlog.size === 0 && route.ring.stage(kind, length, w0, w1, w2, w3, w4, w5, w6)) {

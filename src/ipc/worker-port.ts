@@ -19,7 +19,14 @@ import { importScenarioModule } from '../scenario/module-loader.js';
 /** Trace ring full: wait this long (ms) for the main thread to drain it before trying again. */
 const TRACE_FULL_WAIT_MS = 1;
 
-export function createWorkerPort(sab: SharedArrayBuffer, layout: MachineLayout, self: number, parent: MessagePort, traceCpu: number, blocking: boolean): ActorPort {
+export function createWorkerPort(
+  sab: SharedArrayBuffer,
+  layout: MachineLayout,
+  self: number,
+  parent: MessagePort,
+  traceCpu: number,
+  blocking: boolean,
+): ActorPort {
   const i32 = new Int32Array(sab);
   const doorbell = new Doorbell(i32, layout.doorbell(self));
   const inbound: Array<{ from: number; ring: SpscRing }> = [];
@@ -117,7 +124,10 @@ export function workerHostClock(sab: SharedArrayBuffer, layout: MachineLayout, t
   };
 }
 
-type Native = (args: readonly number[], machine: { cpu: number; irql: number; read(a: number): number; write(a: number, v: number): void }) => number | void;
+type Native = (
+  args: readonly number[],
+  machine: { cpu: number; irql: number; read(a: number): number; write(a: number, v: number): void },
+) => number | undefined;
 
 /**
  * Import the scenario module in this worker to get its native (TypeScript) routines, by index: the

@@ -7,27 +7,10 @@
  */
 
 import { kernelCallByName, type KernelCallName } from './kcalls.js';
-import {
-  MAX_CALL_ARGS,
-  Op,
-  encodeCallWord0,
-  encodeWord0,
-  type Opcode,
-} from './opcodes.js';
+import { MAX_CALL_ARGS, Op, encodeCallWord0, encodeWord0, type Opcode } from './opcodes.js';
 import { isReg, type Reg } from './registers.js';
 
-export type SymKind =
-  | 'var'
-  | 'dpc'
-  | 'routine'
-  | 'interrupt'
-  | 'native'
-  | 'event'
-  | 'lock'
-  | 'timer'
-  | 'thread'
-  | 'semaphore'
-  | 'mutex';
+export type SymKind = 'var' | 'dpc' | 'routine' | 'interrupt' | 'native' | 'event' | 'lock' | 'timer' | 'thread' | 'semaphore' | 'mutex';
 
 /**
  * A name resolved at link time: a byte address for 'var' and 'lock', an id otherwise ('routine'
@@ -348,15 +331,7 @@ export class RoutineBuilder {
     return this.emit(encodeWord0(Op[`${name}I`], a), [this.imm(rb, what), target]);
   }
 
-  private interlocked(
-    regForm: Opcode,
-    absForm: Opcode,
-    what: string,
-    rd: Reg,
-    base: Reg | Sym | number,
-    offset: number,
-    rs: Reg,
-  ): this {
+  private interlocked(regForm: Opcode, absForm: Opcode, what: string, rd: Reg, base: Reg | Sym | number, offset: number, rs: Reg): this {
     const d = this.reg(rd, what);
     const s = this.reg(rs, what);
     if (isReg(base)) return this.emit(encodeWord0(regForm, d, base.index, s), [this.imm(offset, what)]);

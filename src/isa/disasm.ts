@@ -170,12 +170,7 @@ export function disassemble(code: Int32Array, pc: number, routines?: readonly Ro
  * A routine as text: a `Name:` line, then one `  pc  instruction` line each. The instruction at
  * `mark` (a faulting pc, say) is flagged with `=>`.
  */
-export function disassembleRoutine(
-  code: Int32Array,
-  routine: RoutineSpan,
-  routines?: readonly RoutineSpan[],
-  mark?: number,
-): string {
+export function disassembleRoutine(code: Int32Array, routine: RoutineSpan, routines?: readonly RoutineSpan[], mark?: number): string {
   const lines = [`${routine.name}:`];
   let pc = routine.entry;
   while (pc < routine.end) {

@@ -182,7 +182,7 @@ export class Interpreter {
       ctx[base + WORK_LEFT] = 0;
       return true;
     }
-    const burnt = room > 0 ? room : 0;
+    const burnt = Math.max(room, 0);
     this.cycles += burnt;
     ctx[base + WORK_LEFT] = left - burnt;
     return false;
@@ -238,7 +238,7 @@ export class Interpreter {
       case 8 satisfies typeof Op.MOD: {
         const d = ctx[r + ((w >>> 16) & 15)];
         if (d === 0) this.host.arithmeticFault(pc);
-        else ctx[r + ((w >>> 8) & 15)] = ctx[r + ((w >>> 12) & 15)] % d | 0;
+        else ctx[r + ((w >>> 8) & 15)] = (ctx[r + ((w >>> 12) & 15)] % d) | 0;
         ctx[base + PC] = pc + 1;
         return STEP_OK;
       }
@@ -290,7 +290,7 @@ export class Interpreter {
       case 19 satisfies typeof Op.MODI: {
         const d = code[pc + 1];
         if (d === 0) this.host.arithmeticFault(pc);
-        else ctx[r + ((w >>> 8) & 15)] = ctx[r + ((w >>> 12) & 15)] % d | 0;
+        else ctx[r + ((w >>> 8) & 15)] = (ctx[r + ((w >>> 12) & 15)] % d) | 0;
         ctx[base + PC] = pc + 2;
         return STEP_OK;
       }
@@ -471,10 +471,7 @@ export class Interpreter {
           const v = code[pc + 2 + i];
           args[i] = ((immMask >>> i) & 1) !== 0 ? v : ctx[r + (v & 15)];
         }
-        const outcome =
-          op === OP_KCALL
-            ? this.host.kernelCall(code[pc + 1], args, argc, ctx, base)
-            : this.host.nativeCall(code[pc + 1], args, argc, ctx, base);
+        const outcome = op === OP_KCALL ? this.host.kernelCall(code[pc + 1], args, argc, ctx, base) : this.host.nativeCall(code[pc + 1], args, argc, ctx, base);
         if (outcome === KCALL_RETRY) return STEP_RETRY;
         if (ctx[base + PC] === pc) ctx[base + PC] = pc + 2 + argc;
         if (outcome === KCALL_DONE) return STEP_OK;

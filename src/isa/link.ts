@@ -67,11 +67,7 @@ const KIND_NAMES: Record<SymKind, string> = {
  * Builds and links `routines`. With `into`, the image is written into `into.buffer` from
  * `into.offset` on (for a SharedArrayBuffer view every worker reads) and `code` is a view of it.
  */
-export function link(
-  routines: ReadonlyArray<RoutineSource>,
-  resolve: Resolver,
-  into?: { buffer: Int32Array; offset: number },
-): LinkedProgram {
+export function link(routines: ReadonlyArray<RoutineSource>, resolve: Resolver, into?: { buffer: Int32Array; offset: number }): LinkedProgram {
   const indexByName = new Map<string, number>();
   routines.forEach((source, index) => {
     if (typeof source.name !== 'string' || source.name === '') throw new LinkError(`routine #${index} has no name`);
@@ -107,9 +103,7 @@ export function link(
   } else {
     const room = into.buffer.length - into.offset;
     if (!Number.isInteger(into.offset) || into.offset < 0 || room < length) {
-      throw new LinkError(
-        `the program needs ${length} words but only ${Math.max(0, room)} fit at offset ${into.offset}`,
-      );
+      throw new LinkError(`the program needs ${length} words but only ${Math.max(0, room)} fit at offset ${into.offset}`);
     }
     code = into.buffer.subarray(into.offset, into.offset + length);
     code.fill(0);

@@ -179,12 +179,12 @@ export const MAX_INSTRUCTION_WORDS = 2 + MAX_CALL_ARGS;
 
 /** Word 0 of an instruction from its opcode and register fields (0..15 each). */
 export function encodeWord0(op: Opcode, a = 0, b = 0, c = 0, d = 0): number {
-  return (op | (a << FIELD_A_SHIFT) | (b << FIELD_B_SHIFT) | (c << FIELD_C_SHIFT) | (d << FIELD_D_SHIFT)) | 0;
+  return op | (a << FIELD_A_SHIFT) | (b << FIELD_B_SHIFT) | (c << FIELD_C_SHIFT) | (d << FIELD_D_SHIFT) | 0;
 }
 
 /** Word 0 of a KCALL or NATIVE. */
 export function encodeCallWord0(op: typeof Op.KCALL | typeof Op.NATIVE, argc: number, immMask: number): number {
-  return (op | (argc << ARGC_SHIFT) | (immMask << IMM_MASK_SHIFT)) | 0;
+  return op | (argc << ARGC_SHIFT) | (immMask << IMM_MASK_SHIFT) | 0;
 }
 
 export function fieldA(word0: number): number {

@@ -33,94 +33,97 @@ interface BugcheckSpec {
 }
 
 const SPECS: Record<number, BugcheckSpec> = {
-  0x9: {
+  9: {
     name: 'IRQL_NOT_GREATER_OR_EQUAL',
     description: 'KeRaiseIrql was asked to raise to a level below the current IRQL.',
     params: ['the current IRQL', 'the requested IRQL', 'reserved', 'the address of the call'],
   },
-  0xa: {
+  10: {
     name: 'IRQL_NOT_LESS_OR_EQUAL',
-    description:
-      'An attempt was made to access pageable memory, lower the IRQL to a higher level, or block at an IRQL that is too high.',
+    description: 'An attempt was made to access pageable memory, lower the IRQL to a higher level, or block at an IRQL that is too high.',
     params: ['memory referenced (or the object / requested IRQL)', 'IRQL at the time', 'bit 0: write, bit 3: execute', 'the address of the instruction'],
   },
-  0xc: {
+  12: {
     name: 'MAXIMUM_WAIT_OBJECTS_EXCEEDED',
     description: 'A wait named more objects than the wait-block array holds.',
     params: ['object count', 'limit', 'reserved', 'reserved'],
   },
-  0xf: {
+  15: {
     name: 'SPIN_LOCK_ALREADY_OWNED',
     description: 'A spin lock was acquired again by the CPU that already holds it.',
     params: ['the spin lock address', 'owning CPU', 'reserved', 'reserved'],
   },
-  0x10: {
+  16: {
     name: 'SPIN_LOCK_NOT_OWNED',
     description: 'A spin lock was released by a CPU that does not hold it.',
     params: ['the spin lock address', 'owning CPU (−1: none)', 'reserved', 'reserved'],
   },
-  0x1e: {
+  30: {
     name: 'KMODE_EXCEPTION_NOT_HANDLED',
     description: 'Kernel-mode code raised an exception nobody handled (arithmetic fault, bad call).',
     params: ['exception code', 'the address of the instruction', 'reserved', 'reserved'],
   },
-  0x46: {
+  70: {
     name: 'THREAD_TERMINATE_HELD_MUTEX',
     description: 'A thread terminated while holding a kernel mutex.',
     params: ['the thread', 'the mutex', 'reserved', 'reserved'],
   },
-  0x4a: {
+  74: {
     name: 'IRQL_GT_ZERO_AT_SYSTEM_SERVICE',
     description: 'A thread returned to user mode from a system call at an IRQL above PASSIVE_LEVEL.',
     params: ['the system service routine', 'the IRQL', 'reserved', 'reserved'],
   },
-  0x50: {
+  80: {
     name: 'PAGE_FAULT_IN_NONPAGED_AREA',
     description: 'Invalid memory was referenced (page 0, outside emulated memory, or unaligned).',
     params: ['memory referenced', '0: read, 1: write, 8: execute', 'the address of the instruction', 'reserved'],
   },
-  0x7f: {
+  127: {
     name: 'UNEXPECTED_KERNEL_MODE_TRAP',
     description: 'A trap the kernel cannot handle (here: a kernel stack overflow, the double-fault case).',
     params: ['8: double fault (stack overflow)', 'the address of the instruction', 'reserved', 'reserved'],
   },
-  0xb8: {
+  184: {
     name: 'ATTEMPTED_SWITCH_FROM_DPC',
     description: 'A wait, yield or other context switch was attempted from a DPC routine.',
     params: ['the original thread', 'the new thread', "the original thread's initial stack", 'reserved'],
   },
-  0xc4: {
+  196: {
     name: 'DRIVER_VERIFIER_DETECTED_VIOLATION',
     description: 'Driver Verifier detected a rule violation (Parameter 1 is the subcode).',
     params: ['subcode', 'usually the current IRQL', 'subcode-specific', 'subcode-specific'],
   },
-  0xc8: {
+  200: {
     name: 'IRQL_UNEXPECTED_VALUE',
     description: 'A routine returned at a different IRQL from the one it was called at (a DPC routine must return at DISPATCH_LEVEL).',
     params: ['(current IRQL << 16) | (expected IRQL << 8)', 'the routine', 'the DPC or APC object', 'reserved'],
   },
-  0xd1: {
+  209: {
     name: 'DRIVER_IRQL_NOT_LESS_OR_EQUAL',
     description: 'A driver accessed pageable or invalid memory at an IRQL that was too high.',
     params: ['memory referenced', 'IRQL at the time', '0: read, 1: write, 8: execute', 'the address of the instruction'],
   },
-  0xe2: {
+  226: {
     name: 'MANUALLY_INITIATED_CRASH',
     description: 'The scenario called KeBugCheckEx on purpose.',
     params: ['caller-defined', 'caller-defined', 'caller-defined', 'caller-defined'],
   },
-  0xf2: {
+  242: {
     name: 'HARDWARE_INTERRUPT_STORM',
     description: 'A level-triggered interrupt that no ISR claimed kept firing.',
     params: ['the vector', 'the first ISR of the chain', 'reserved', 'reserved'],
   },
-  0x101: {
+  257: {
     name: 'CLOCK_WATCHDOG_TIMEOUT',
-    description:
-      'An expected clock interrupt or IPI acknowledgement on a secondary processor was not received within the allocated interval.',
-    params: ['clock interrupt time-out interval, in nominal clock ticks', 'reserved (0)', 'the PRCB address of the hung processor', 'the index of the hung processor'],
+    description: 'An expected clock interrupt or IPI acknowledgement on a secondary processor was not received within the allocated interval.',
+    params: [
+      'clock interrupt time-out interval, in nominal clock ticks',
+      'reserved (0)',
+      'the PRCB address of the hung processor',
+      'the index of the hung processor',
+    ],
   },
-  0x133: {
+  307: {
     name: 'DPC_WATCHDOG_VIOLATION',
     description: 'A DPC or ISR ran too long, or the CPU stayed at DISPATCH_LEVEL or above too long.',
     params: [
@@ -154,7 +157,7 @@ export class BugCheck extends Error {
   /** one human line naming the objects behind the parameters (routine and DPC names, …) */
   detail = '';
   constructor(code: number, p1 = 0, p2 = 0, p3 = 0, p4 = 0) {
-    super(`bugcheck 0x${code.toString(16)} ${bugcheckName(code)} (${[p1, p2, p3, p4].map((p) => '0x' + (p >>> 0).toString(16)).join(', ')})`);
+    super(`bugcheck 0x${code.toString(16)} ${bugcheckName(code)} (${[p1, p2, p3, p4].map((p) => `0x${(p >>> 0).toString(16)}`).join(', ')})`);
     this.code = code;
     this.params = [p1, p2, p3, p4];
   }

@@ -183,7 +183,9 @@ export class DispatcherDatabase {
     const prcb = this.prcb(caller.cpu);
     const thread = prcb.currentThread;
     if (thread.id !== caller.thread) {
-      throw new DispatcherInvariantError(`CPU ${caller.cpu} says it runs thread #${caller.thread}, the dispatcher has ${thread.name} (#${thread.id}) current there`);
+      throw new DispatcherInvariantError(
+        `CPU ${caller.cpu} says it runs thread #${caller.thread}, the dispatcher has ${thread.name} (#${thread.id}) current there`,
+      );
     }
     if (!thread.isIdle) thread.quantum = caller.quantum;
     return { prcb, thread, effects: newEffects() };

@@ -12,7 +12,7 @@
  * switches only when the dispatcher hands it the next thread. Pure: no Node, no transport.
  */
 
-import { KThread, ThreadState, DispatcherInvariantError } from './thread.js';
+import { type KThread, ThreadState, DispatcherInvariantError } from './thread.js';
 import { MAXIMUM_PRIORITY } from './status.js';
 
 export class SchedulerPrcb {

@@ -12,7 +12,7 @@
 
 /** The word of a plain spin lock held by `threadId` on `cpu`. */
 export function spinLockWord(cpu: number, threadId: number): number {
-  return ((threadId << 8) | (cpu << 1) | 1) | 0;
+  return (threadId << 8) | (cpu << 1) | 1 | 0;
 }
 
 export function spinLockHolderCpu(word: number): number {

@@ -4,7 +4,18 @@
  * runScenario (run.ts) is the entry that loads and validates first.
  */
 
-import type { BugcheckInfo, CheckResult, CpuFrozenState, CpuSummary, DeviceAssertionSummary, InterruptAccounting, LatencySummary, RunMode, RunResult, ThreadSummary } from './result.js';
+import type {
+  BugcheckInfo,
+  CheckResult,
+  CpuFrozenState,
+  CpuSummary,
+  DeviceAssertionSummary,
+  InterruptAccounting,
+  LatencySummary,
+  RunMode,
+  RunResult,
+  ThreadSummary,
+} from './result.js';
 import { compileScenario } from '../scenario/compile.js';
 import type { CompiledScenario } from '../scenario/compile.js';
 import type { RunView, ScenarioDefinition } from '../scenario/define.js';
@@ -61,7 +72,10 @@ export async function executeScenario(definition: ScenarioDefinition, nativeModu
     nativeModule,
     ...(options.clockIntervalMs !== undefined ? { clockIntervalMs: options.clockIntervalMs } : {}),
   });
-  const machine = new Machine(compiled, { scenario: definition.name, ...(options.nativeTimeoutMs !== undefined ? { nativeTimeoutMs: options.nativeTimeoutMs } : {}) });
+  const machine = new Machine(compiled, {
+    scenario: definition.name,
+    ...(options.nativeTimeoutMs !== undefined ? { nativeTimeoutMs: options.nativeTimeoutMs } : {}),
+  });
   // opened before the workers start: an unwritable path fails here, before the run, not after it
   if (options.traceFile) checkTracePath(options.traceFile, nativeModule ?? undefined);
   const trace = options.traceFile ? ChromeTraceWriter.open(options.traceFile, compiled) : null;
@@ -133,16 +147,15 @@ function deviceCountsAtEnd(machine: Machine, cpus: number, devices: number): Dev
 function summarizeLatency(samples: number[]): LatencySummary {
   if (samples.length === 0) return { count: 0, p50Ns: 0, p99Ns: 0, maxNs: 0 };
   const sorted = Float64Array.from(samples).sort();
-  return { count: samples.length, p50Ns: Math.round(percentile(sorted, 50)), p99Ns: Math.round(percentile(sorted, 99)), maxNs: Math.round(sorted[sorted.length - 1]!) };
+  return {
+    count: samples.length,
+    p50Ns: Math.round(percentile(sorted, 50)),
+    p99Ns: Math.round(percentile(sorted, 99)),
+    maxNs: Math.round(sorted[sorted.length - 1]!),
+  };
 }
 
-function assembleResult(
-  definition: ScenarioDefinition,
-  compiled: CompiledScenario,
-  machine: Machine,
-  outcome: MachineOutcome,
-  options: RunOptions,
-): RunResult {
+function assembleResult(definition: ScenarioDefinition, compiled: CompiledScenario, machine: Machine, outcome: MachineOutcome, options: RunOptions): RunResult {
   const { machine: config } = compiled;
   const f64 = machine.f64;
   const deviceCounts = deviceCountsAtEnd(machine, config.cpus, compiled.devices.length);
@@ -153,7 +166,7 @@ function assembleResult(
     const byVector: Record<string, number> = {};
     for (let v = 0; v < 256; v++) {
       const n = f64[base + CounterField.BY_VECTOR + v]!;
-      if (n > 0) byVector['0x' + v.toString(16)] = n;
+      if (n > 0) byVector[`0x${v.toString(16)}`] = n;
     }
     const timeAtIrqlNs: Record<string, number> = {};
     const levels = config.arch === 'x86' ? 32 : 16;
@@ -239,8 +252,18 @@ function assembleResult(
       throw scenarioThrew(definition.name, what, error);
     }
   };
-  const results = definition.results ? checkResults(definition.name, scenarioCode('results()', () => definition.results!(view))) : {};
-  const checks: CheckResult[] = definition.checks ? checkChecks(definition.name, scenarioCode('checks()', () => definition.checks!(view))) : [];
+  const results = definition.results
+    ? checkResults(
+        definition.name,
+        scenarioCode('results()', () => definition.results!(view)),
+      )
+    : {};
+  const checks: CheckResult[] = definition.checks
+    ? checkChecks(
+        definition.name,
+        scenarioCode('checks()', () => definition.checks!(view)),
+      )
+    : [];
 
   const deviceAssertions: DeviceAssertionSummary[] = outcome.coordinator.deviceAssertions.map((device, index) => {
     const atCpus = deviceCounts.map((row) => row[index]!);
@@ -253,7 +276,8 @@ function assembleResult(
       undelivered: sumOver(atCpus, 'undelivered'),
     };
   });
-  const total = (field: 'asserted' | 'taken' | 'reasserted' | 'pendingInLocalApics' | 'undelivered'): number => deviceAssertions.reduce((sum, d) => sum + d[field], 0);
+  const total = (field: 'asserted' | 'taken' | 'reasserted' | 'pendingInLocalApics' | 'undelivered'): number =>
+    deviceAssertions.reduce((sum, d) => sum + d[field], 0);
   const interruptAccounting: InterruptAccounting = {
     asserted: total('asserted'),
     reasserted: total('reasserted'),
@@ -347,13 +371,14 @@ function checkResults(scenario: string, value: unknown): RunResult['results'] {
   const visit = (item: unknown, path: string): void => {
     if (item === null || typeof item === 'string' || typeof item === 'boolean') return;
     if (typeof item === 'number') {
-      if (!Number.isFinite(item)) throw new ScenarioError(`scenario '${scenario}': results() returned ${path} = ${item}, which JSON cannot hold (it would become null)`);
+      if (!Number.isFinite(item))
+        throw new ScenarioError(`scenario '${scenario}': results() returned ${path} = ${item}, which JSON cannot hold (it would become null)`);
       return;
     }
     if (typeof item === 'object' && (Array.isArray(item) || Object.getPrototypeOf(item) === Object.prototype)) {
       if (seen.has(item)) throw new ScenarioError(`scenario '${scenario}': results() returned ${path}, which contains itself: JSON cannot hold it`);
       seen.add(item);
-      if (Array.isArray(item)) item.forEach((element, i) => visit(element, `${path}[${i}]`));
+      if (Array.isArray(item)) item.forEach((element, i) => void visit(element, `${path}[${i}]`));
       else for (const [key, element] of Object.entries(item)) visit(element, `${path}.${key}`);
       seen.delete(item);
       return;
@@ -369,11 +394,14 @@ function checkChecks(scenario: string, value: unknown): CheckResult[] {
   if (!Array.isArray(value)) throw new ScenarioError(`scenario '${scenario}': checks() returned ${describeValue(value)}, not an array of checks`);
   return value.map((check: unknown, index) => {
     const where = `checks()[${index}]`;
-    if (typeof check !== 'object' || check === null) throw new ScenarioError(`scenario '${scenario}': ${where} is ${describeValue(check)}, not a check { name, passed }`);
+    if (typeof check !== 'object' || check === null)
+      throw new ScenarioError(`scenario '${scenario}': ${where} is ${describeValue(check)}, not a check { name, passed }`);
     const { name, passed, detail } = check as { name?: unknown; passed?: unknown; detail?: unknown };
     if (typeof name !== 'string') throw new ScenarioError(`scenario '${scenario}': ${where}.name must be a string (got ${describeValue(name)})`);
-    if (typeof passed !== 'boolean') throw new ScenarioError(`scenario '${scenario}': ${where} ('${name}'): passed must be true or false (got ${describeValue(passed)})`);
-    if (detail !== undefined && typeof detail !== 'string') throw new ScenarioError(`scenario '${scenario}': ${where} ('${name}'): detail must be a string (got ${describeValue(detail)})`);
+    if (typeof passed !== 'boolean')
+      throw new ScenarioError(`scenario '${scenario}': ${where} ('${name}'): passed must be true or false (got ${describeValue(passed)})`);
+    if (detail !== undefined && typeof detail !== 'string')
+      throw new ScenarioError(`scenario '${scenario}': ${where} ('${name}'): detail must be a string (got ${describeValue(detail)})`);
     return { name, passed, detail: detail ?? '' };
   });
 }
@@ -389,7 +417,7 @@ function summarizeThreads(machine: Machine, cpus: number, outcome: MachineOutcom
       const ranOn: number[] = [];
       for (let cpu = 0; cpu < cpus; cpu++) {
         const word = i32[record + (cpu < 32 ? ThreadField.RAN_ON_LO : ThreadField.RAN_ON_HI)]!;
-        if ((word >>> cpu % 32) & 1) ranOn.push(cpu);
+        if ((word >>> (cpu % 32)) & 1) ranOn.push(cpu);
       }
       return {
         name: t.name,

@@ -75,7 +75,9 @@ interface NativeWatch {
  * the workers are the build's, dist/workers/.
  */
 export function workerEntry(name: 'cpu' | 'coordinator'): string {
-  const candidates = [new URL(`../../workers/${name}.js`, import.meta.url), new URL(`../../dist/workers/${name}.js`, import.meta.url)].map((url) => fileURLToPath(url));
+  const candidates = [new URL(`../../workers/${name}.js`, import.meta.url), new URL(`../../dist/workers/${name}.js`, import.meta.url)].map((url) =>
+    fileURLToPath(url),
+  );
   const found = candidates.find((path) => existsSync(path));
   if (found) return found;
   throw new InternalError(`worker entry ${name}.js is missing (looked for ${candidates.join(' and ')}): run 'npm run build'`);
@@ -177,7 +179,11 @@ export class Machine {
       : undefined;
     const spawn = (role: 'cpu' | 'coordinator', cpu: number, actor: number): void => {
       const data: WorkerData = { role, sab: this.sab, compiled, cpu };
-      const worker = new Worker(workerEntry(role), { workerData: data, env: env ?? process.env, name: role === 'cpu' ? `irqlab cpu ${cpu}` : 'irqlab coordinator' });
+      const worker = new Worker(workerEntry(role), {
+        workerData: data,
+        env: env ?? process.env,
+        name: role === 'cpu' ? `irqlab cpu ${cpu}` : 'irqlab coordinator',
+      });
       worker.on('error', (error) => {
         this.failure ??= new InternalError(`${role === 'cpu' ? `CPU ${cpu}` : 'coordinator'} worker failed: ${error.message}`);
         if (error.stack) (this.failure as Error & { workerStack?: string }).workerStack = error.stack;
@@ -326,7 +332,7 @@ export class Machine {
   private drainTraces(): void {
     this.traceRings.forEach((ring, cpu) => {
       ring.read((_kind, w, o) => {
-        const time = (w[o + TraceField.TIME_HI]! * 4294967296) + (w[o + TraceField.TIME_LO]! >>> 0);
+        const time = w[o + TraceField.TIME_HI]! * 4294967296 + (w[o + TraceField.TIME_LO]! >>> 0);
         this.events.emit('trace', cpu, time, w[o + TraceField.EVENT]!, w[o + TraceField.A]!, w[o + TraceField.B]!, w[o + TraceField.C]!);
       });
     });

@@ -60,15 +60,18 @@ const OPTION_CHECKS: { [K in keyof Required<RunScenarioOptions>]: (value: unknow
     if (typeof value !== 'string') throw new TypeError(`${name} must be a string (got ${shown(value)})`);
   },
   nativeTimeoutMs: (value, name) => {
-    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw failure(value, `${name} must be a positive number of milliseconds (got ${shown(value)})`);
+    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)
+      throw failure(value, `${name} must be a positive number of milliseconds (got ${shown(value)})`);
   },
   onProgress: (value, name) => {
     if (typeof value !== 'function') throw new TypeError(`${name} must be a function (got ${shown(value)})`);
   },
   on: (value, name) => {
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new TypeError(`${name} must be an object of event handlers (got ${shown(value)})`);
+    if (typeof value !== 'object' || value === null || Array.isArray(value))
+      throw new TypeError(`${name} must be an object of event handlers (got ${shown(value)})`);
     for (const [event, handler] of Object.entries(value)) {
-      if (!EVENT_NAMES.includes(event as keyof MachineEvents)) throw new TypeError(`${name} has an unknown event '${event}' (events: ${EVENT_NAMES.join(', ')})`);
+      if (!EVENT_NAMES.includes(event as keyof MachineEvents))
+        throw new TypeError(`${name} has an unknown event '${event}' (events: ${EVENT_NAMES.join(', ')})`);
       if (typeof handler !== 'function' && handler !== undefined) throw new TypeError(`${name}.${event} must be a function (got ${shown(handler)})`);
     }
   },
@@ -118,13 +121,16 @@ export async function runScenario(loaded: LoadedScenario, options: RunScenarioOp
 function checkLoaded(loaded: unknown): asserts loaded is LoadedScenario {
   const candidate = loaded as Partial<LoadedScenario> | null;
   if (typeof candidate !== 'object' || candidate === null || typeof candidate.definition !== 'object' || typeof candidate.modulePath !== 'string') {
-    throw new TypeError(`runScenario expects what loadScenario() returns (got ${shown(loaded)}): const loaded = await loadScenario('interrupt-storm' or './my.ts')`);
+    throw new TypeError(
+      `runScenario expects what loadScenario() returns (got ${shown(loaded)}): const loaded = await loadScenario('interrupt-storm' or './my.ts')`,
+    );
   }
 }
 
 function checkOptions(options: unknown): RunScenarioOptions {
   if (options === undefined) return {};
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) throw new TypeError(`runScenario options must be an object (got ${shown(options)})`);
+  if (typeof options !== 'object' || options === null || Array.isArray(options))
+    throw new TypeError(`runScenario options must be an object (got ${shown(options)})`);
   const checked: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(options)) {
     if (!Object.hasOwn(OPTION_CHECKS, key)) {
@@ -157,8 +163,7 @@ function machineDefaults(definition: unknown): { cpus?: number; durationNs?: num
 function guardHandlers(on: RunEventHandlers | undefined): { handlers: RunEventHandlers | null; error: { value: unknown } | null } {
   const guard: { handlers: RunEventHandlers | null; error: { value: unknown } | null } = { handlers: null, error: null };
   if (!on) return guard;
-  const wrap =
-    <A extends unknown[]>(handler: ((...args: A) => void) | undefined): ((...args: A) => void) | undefined =>
+  const wrap = <A extends unknown[]>(handler: ((...args: A) => void) | undefined): ((...args: A) => void) | undefined =>
     handler &&
     ((...args: A): void => {
       if (guard.error) return;
@@ -180,7 +185,8 @@ function guardHandlers(on: RunEventHandlers | undefined): { handlers: RunEventHa
 }
 
 function integerIn(value: unknown, name: string, min: number, max: number): void {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) throw failure(value, `${name} must be an integer from ${min} to ${max} (got ${shown(value)})`);
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max)
+    throw failure(value, `${name} must be an integer from ${min} to ${max} (got ${shown(value)})`);
 }
 
 /** A number that is not usable (out of range, NaN, infinite) is a RangeError; anything else, a TypeError. */

@@ -133,9 +133,11 @@ export function compileScenario(def: ScenarioDefinition, options: CompileOptions
   for (const [name, e] of Object.entries(def.events ?? {})) {
     objects.push({ id: nextObjectId++, name, kind: 'event', synchronization: e.type === 'synchronization', signaled: e.signaled === true });
   }
-  for (const [name, sem] of Object.entries(def.semaphores ?? {})) objects.push({ id: nextObjectId++, name, kind: 'semaphore', count: sem.count ?? 0, limit: sem.limit });
+  for (const [name, sem] of Object.entries(def.semaphores ?? {}))
+    objects.push({ id: nextObjectId++, name, kind: 'semaphore', count: sem.count ?? 0, limit: sem.limit });
   for (const [name, m] of Object.entries(def.mutexes ?? {})) objects.push({ id: nextObjectId++, name, kind: m.kind ?? 'mutex' });
-  for (const [name, t] of Object.entries(def.timers ?? {})) objects.push({ id: nextObjectId++, name, kind: 'timer', synchronization: t.type === 'synchronization' });
+  for (const [name, t] of Object.entries(def.timers ?? {}))
+    objects.push({ id: nextObjectId++, name, kind: 'timer', synchronization: t.type === 'synchronization' });
   const objectId = (kind: 'event' | 'semaphore' | 'mutex' | 'timer', name: string): number | undefined =>
     objects.find((o) => o.name === name && (kind === 'mutex' ? o.kind === 'mutex' || o.kind === 'mutant' : o.kind === kind))?.id;
 
@@ -168,6 +170,7 @@ export function compileScenario(def: ScenarioDefinition, options: CompileOptions
         return undefined;
     }
   };
+  // biome-ignore lint/suspicious/noImplicitAnyLet: typed by the link() call below (TypeScript's control-flow typing)
   let program;
   try {
     program = link(

@@ -148,7 +148,7 @@ export interface MutexDeclaration {
 }
 
 /** A native escape hatch: TypeScript run atomically with respect to local interrupts. */
-export type NativeRoutine = (args: readonly number[], machine: NativeMachineView) => number | void;
+export type NativeRoutine = (args: readonly number[], machine: NativeMachineView) => number | undefined;
 
 export interface NativeMachineView {
   readonly cpu: number;

@@ -20,7 +20,25 @@ export interface ValidationMachine {
   arch: Arch;
 }
 
-const TOP_KEYS = ['name', 'description', 'machine', 'memory', 'routines', 'natives', 'dpcs', 'interrupts', 'devices', 'threads', 'events', 'semaphores', 'mutexes', 'timers', 'traceTags', 'results', 'checks'];
+const TOP_KEYS = [
+  'name',
+  'description',
+  'machine',
+  'memory',
+  'routines',
+  'natives',
+  'dpcs',
+  'interrupts',
+  'devices',
+  'threads',
+  'events',
+  'semaphores',
+  'mutexes',
+  'timers',
+  'traceTags',
+  'results',
+  'checks',
+];
 const MACHINE_KEYS = [
   'cpus',
   'arch',
@@ -61,7 +79,7 @@ function describeValue(value: unknown): string {
   if (value === null) return 'null';
   if (value === undefined) return 'undefined';
   if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? value.slice(0, 40) + '…' : value);
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
   if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
   if (typeof value === 'function') return 'a function';
   return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
@@ -183,7 +201,8 @@ class Validator {
       if (event.type !== 'notification' && event.type !== 'synchronization') {
         this.fail(`${path}.type must be 'notification' or 'synchronization' (got ${describeValue(event.type)})`);
       }
-      if (event.signaled !== undefined && typeof event.signaled !== 'boolean') this.fail(`${path}.signaled must be true or false (got ${describeValue(event.signaled)})`);
+      if (event.signaled !== undefined && typeof event.signaled !== 'boolean')
+        this.fail(`${path}.signaled must be true or false (got ${describeValue(event.signaled)})`);
     }
 
     const semaphores = this.record('semaphores', def.semaphores, false);
@@ -239,7 +258,8 @@ class Validator {
       if (!Array.isArray(thread.affinity)) this.fail(`${path}.affinity must be an array of CPU numbers (got ${describeValue(thread.affinity)})`);
       if (thread.affinity.length === 0) this.fail(`${path}.affinity is empty (omit it to allow every CPU)`);
       affinity = thread.affinity.map((cpu: unknown, i: number) => this.cpu(`${path}.affinity[${i}]`, cpu));
-      if (thread.cpu !== undefined && !affinity.includes(thread.cpu as number)) this.fail(`${path}.cpu ${thread.cpu} is not in its affinity [${affinity.join(', ')}]`);
+      if (thread.cpu !== undefined && !affinity.includes(thread.cpu as number))
+        this.fail(`${path}.cpu ${thread.cpu} is not in its affinity [${affinity.join(', ')}]`);
     }
     if (thread.idealProcessor !== undefined) {
       const ideal = this.cpu(`${path}.idealProcessor`, thread.idealProcessor);
@@ -254,8 +274,9 @@ class Validator {
     }
     if (thread.args !== undefined) {
       if (!Array.isArray(thread.args)) this.fail(`${path}.args must be an array of numbers (got ${describeValue(thread.args)})`);
-      if (thread.args.length > REGISTER_COUNT - 1) this.fail(`${path}.args has ${thread.args.length} values; at most ${REGISTER_COUNT - 1} (r1–r${REGISTER_COUNT - 1})`);
-      thread.args.forEach((arg: unknown, i: number) => this.optionalWord(`${path}.args[${i}]`, arg));
+      if (thread.args.length > REGISTER_COUNT - 1)
+        this.fail(`${path}.args has ${thread.args.length} values; at most ${REGISTER_COUNT - 1} (r1–r${REGISTER_COUNT - 1})`);
+      thread.args.forEach((arg: unknown, i: number) => void this.optionalWord(`${path}.args[${i}]`, arg));
     }
   }
 
@@ -267,7 +288,10 @@ class Validator {
     if (machine.arch !== undefined && machine.arch !== 'x64' && machine.arch !== 'x86') {
       this.fail(`machine.arch must be 'x64' or 'x86' (got ${describeValue(machine.arch)})`);
     }
-    if (machine.clockIntervalMs !== undefined && (!isFiniteNumber(machine.clockIntervalMs) || machine.clockIntervalMs < MIN_CLOCK_MS || machine.clockIntervalMs > MAX_CLOCK_MS)) {
+    if (
+      machine.clockIntervalMs !== undefined &&
+      (!isFiniteNumber(machine.clockIntervalMs) || machine.clockIntervalMs < MIN_CLOCK_MS || machine.clockIntervalMs > MAX_CLOCK_MS)
+    ) {
       this.fail(`machine.clockIntervalMs must be from ${MIN_CLOCK_MS} to ${MAX_CLOCK_MS} ms (got ${describeValue(machine.clockIntervalMs)})`);
     }
     this.positive('machine.dpcTimeLimitTicks', machine.dpcTimeLimitTicks, true);
@@ -296,7 +320,8 @@ class Validator {
         this.fail(`${path}.words must be an integer from 1 to ${MAX_MEMORY_WORDS} (got ${describeValue(words)})`);
       }
       for (const flag of ['paged', 'pagedOut'] as const) {
-        if (variable[flag] !== undefined && typeof variable[flag] !== 'boolean') this.fail(`${path}.${flag} must be true or false (got ${describeValue(variable[flag])})`);
+        if (variable[flag] !== undefined && typeof variable[flag] !== 'boolean')
+          this.fail(`${path}.${flag} must be true or false (got ${describeValue(variable[flag])})`);
       }
       if (variable.pagedOut === true && variable.paged !== true) this.fail(`${path}.pagedOut needs paged: true (only pageable memory can be out of memory)`);
       const init = variable.init;
@@ -404,7 +429,10 @@ class Validator {
           );
         }
       }
-      connected.set(vector, objects.map((o) => o.name));
+      connected.set(
+        vector,
+        objects.map((o) => o.name),
+      );
     }
     return connected;
   }

@@ -52,7 +52,8 @@ export const BUILTIN_SCENARIOS: readonly BuiltinScenario[] = [
   },
   {
     name: 'periodic-dpc-timer',
-    description: "the DPC timer driver of the Chinese article on IRQL, APC and DPC (section 'DPC 延迟调用'): a KTIMER re-armed from its own DPC every 3 s; DriverUnload cancels it",
+    description:
+      "the DPC timer driver of the Chinese article on IRQL, APC and DPC (section 'DPC 延迟调用'): a KTIMER re-armed from its own DPC every 3 s; DriverUnload cancels it",
     file: 'periodic-dpc-timer.js',
   },
   {

@@ -14,7 +14,10 @@ import { percentile } from '../util/stats.js';
 const ROUNDS = 2000;
 
 function roundTrips(run: RunView): number[] {
-  return run.userEvents.filter((e) => e.tag === 1).map((e) => e.value).sort((a, b) => a - b);
+  return run.userEvents
+    .filter((e) => e.tag === 1)
+    .map((e) => e.value)
+    .sort((a, b) => a - b);
 }
 
 export default defineScenario({

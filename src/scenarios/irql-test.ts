@@ -31,7 +31,11 @@ export default defineScenario({
   events: { ReadDone: { type: 'notification' } },
   dpcs: { Dpc: { routine: 'DpcRoutine' } },
   threads: { ConsoleApplication1: { routine: 'Application', cpu: 0 } },
-  traceTags: { [TAG.ReadFile]: 'ReadFile', [TAG.ReadDispatch]: 'ReadDispatch: IoMarkIrpPending + KeSetTimer(10 s) → STATUS_PENDING', [TAG.DpcRoutine]: 'DpcRoutine' },
+  traceTags: {
+    [TAG.ReadFile]: 'ReadFile',
+    [TAG.ReadDispatch]: 'ReadDispatch: IoMarkIrpPending + KeSetTimer(10 s) → STATUS_PENDING',
+    [TAG.DpcRoutine]: 'DpcRoutine',
+  },
   routines: {
     Application: (a) => {
       // bRet = ReadFile(handle, NULL, NULL, NULL, NULL): the I/O manager calls the read dispatch routine…

@@ -89,7 +89,11 @@ export default defineScenario({
     const expected = THREADS * ROUNDS;
     const finished = run.read('Finished') === THREADS;
     return [
-      { name: 'both threads finished all three phases', passed: finished, detail: `${run.read('Finished')} of ${THREADS} finished (raise --duration if this fails)` },
+      {
+        name: 'both threads finished all three phases',
+        passed: finished,
+        detail: `${run.read('Finished')} of ${THREADS} finished (raise --duration if this fails)`,
+      },
       { name: 'the spin-locked count is exact', passed: run.read('Locked') === expected, detail: `${run.read('Locked')} of ${expected}` },
       { name: 'the interlocked count is exact', passed: run.read('Interlocked') === expected, detail: `${run.read('Interlocked')} of ${expected}` },
     ];

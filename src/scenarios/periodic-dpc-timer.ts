@@ -25,13 +25,14 @@ const firings = (run: RunView): number[] => run.userEvents.filter((e) => e.tag =
 
 export default defineScenario({
   name: 'periodic-dpc-timer',
-  description: "the DPC timer driver of the Chinese article on IRQL, APC and DPC (section 'DPC 延迟调用'): a KTIMER re-armed from its own DPC every 3 s; DriverUnload cancels it",
+  description:
+    "the DPC timer driver of the Chinese article on IRQL, APC and DPC (section 'DPC 延迟调用'): a KTIMER re-armed from its own DPC every 3 s; DriverUnload cancels it",
   machine: { cpus: 2, durationMs: 20_000 },
   memory: { DueTime: { words: 2, init: relativeTime(PERIOD_MS) }, UnloadAfter: { words: 2, init: relativeTime(UNLOAD_MS) } },
   timers: { KTimer: {} },
   dpcs: { Dpc: { routine: 'DpcCall' } },
   threads: { Loader: { routine: 'Loader' } },
-  traceTags: { [TAG.DbgPrint]: "DbgPrint(\"I'm DPC\")", [TAG.Unload]: 'DriverUnload', [TAG.CancelResult]: 'KeCancelTimer returned' },
+  traceTags: { [TAG.DbgPrint]: 'DbgPrint("I\'m DPC")', [TAG.Unload]: 'DriverUnload', [TAG.CancelResult]: 'KeCancelTimer returned' },
   routines: {
     Loader: (a) => {
       a.call('DriverEntry');
@@ -75,8 +76,16 @@ export default defineScenario({
     // a relative timer fires on a clock tick: within one tick (15.625 ms) of its due time
     const tickMs = 15.625;
     return [
-      { name: 'the DPC fired every 3 s until the unload', passed: times.length === 3 && gaps.every((g) => Math.abs(g - PERIOD_MS) <= tickMs) && Math.abs(times[0]! - PERIOD_MS) <= tickMs, detail: `firings at ${times.join(', ')} ms` },
-      { name: 'KeCancelTimer in DriverUnload found the timer set (returned TRUE)', passed: run.userEvents.some((e) => e.tag === TAG.CancelResult && e.value === 1), detail: `unload at ${unloadMs.toFixed(1)} ms` },
+      {
+        name: 'the DPC fired every 3 s until the unload',
+        passed: times.length === 3 && gaps.every((g) => Math.abs(g - PERIOD_MS) <= tickMs) && Math.abs(times[0]! - PERIOD_MS) <= tickMs,
+        detail: `firings at ${times.join(', ')} ms`,
+      },
+      {
+        name: 'KeCancelTimer in DriverUnload found the timer set (returned TRUE)',
+        passed: run.userEvents.some((e) => e.tag === TAG.CancelResult && e.value === 1),
+        detail: `unload at ${unloadMs.toFixed(1)} ms`,
+      },
       { name: 'no firing after the unload', passed: times.every((t) => t < unloadMs), detail: `${times.filter((t) => t >= unloadMs).length} late firings` },
     ];
   },

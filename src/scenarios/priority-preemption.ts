@@ -19,7 +19,13 @@ import { R0, R1, R5 } from '../isa/registers.js';
 import type { RunView } from '../scenario/define.js';
 
 const TAG = { SetterBefore: 1, SetterAfter: 2, SetterSpin: 3, WaiterWoken: 10, PeerRuns: 20 } as const;
-const NAMES: Record<number, string> = { 1: 'Setter: KeSetEvent(Go)', 2: 'Setter: KeSetEvent returned', 3: 'Setter: still running', 10: 'Waiter: woken', 20: 'Peer: runs' };
+const NAMES: Record<number, string> = {
+  1: 'Setter: KeSetEvent(Go)',
+  2: 'Setter: KeSetEvent returned',
+  3: 'Setter: still running',
+  10: 'Waiter: woken',
+  20: 'Peer: runs',
+};
 
 function story(run: RunView): number[] {
   const seen: number[] = [];
@@ -68,7 +74,12 @@ export default defineScenario({
       a.ret(0);
     },
   },
-  results: (run) => ({ story: story(run), storyText: story(run).map((tag) => NAMES[tag] ?? String(tag)).join(' → ') }),
+  results: (run) => ({
+    story: story(run),
+    storyText: story(run)
+      .map((tag) => NAMES[tag] ?? String(tag))
+      .join(' → '),
+  }),
   checks: (run) => {
     const order = story(run);
     const at = (tag: number): number => order.indexOf(tag);

@@ -114,9 +114,21 @@ export default defineScenario({
     const pinned = run.threads.find((t) => t.name === 'Pinned');
     const unfinished = run.threads.filter((t) => t.state !== 'Terminated').map((t) => t.name);
     return [
-      { name: 'every work item was processed exactly once', passed: run.read('Processed') === ITEMS && run.read('Duplicates') === 0, detail: `${run.read('Processed')} of ${ITEMS}, ${run.read('Duplicates')} duplicates` },
-      { name: 'the pinned thread never left CPU 0 (hard affinity)', passed: pinned !== undefined && pinned.ranOn.every((cpu) => cpu === 0), detail: `ran on ${pinned?.ranOn.join(', ')}` },
-      { name: 'every thread finished', passed: unfinished.length === 0, detail: unfinished.length ? `still running or waiting: ${unfinished.join(', ')} (raise --duration)` : 'all terminated' },
+      {
+        name: 'every work item was processed exactly once',
+        passed: run.read('Processed') === ITEMS && run.read('Duplicates') === 0,
+        detail: `${run.read('Processed')} of ${ITEMS}, ${run.read('Duplicates')} duplicates`,
+      },
+      {
+        name: 'the pinned thread never left CPU 0 (hard affinity)',
+        passed: pinned?.ranOn.every((cpu) => cpu === 0) ?? false,
+        detail: `ran on ${pinned?.ranOn.join(', ')}`,
+      },
+      {
+        name: 'every thread finished',
+        passed: unfinished.length === 0,
+        detail: unfinished.length ? `still running or waiting: ${unfinished.join(', ')} (raise --duration)` : 'all terminated',
+      },
     ];
   },
 });

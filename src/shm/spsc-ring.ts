@@ -117,8 +117,7 @@ export class SpscRing {
    * (allocation-free hot path). Returns false, writing nothing, when the ring lacks room. To learn
    * whether the consumer needs a doorbell ring, use stage() + publish() instead.
    */
-  tryWrite(kind: number, length: number,
-    w0 = 0, w1 = 0, w2 = 0, w3 = 0, w4 = 0, w5 = 0, w6 = 0): boolean {
+  tryWrite(kind: number, length: number, w0 = 0, w1 = 0, w2 = 0, w3 = 0, w4 = 0, w5 = 0, w6 = 0): boolean {
     if (!this.stage(kind, length, w0, w1, w2, w3, w4, w5, w6)) return false;
     this.publish();
     return true;
@@ -132,10 +131,9 @@ export class SpscRing {
   }
 
   /** Like tryWrite() but invisible to the consumer until publish(): batches share one publish. */
-  stage(kind: number, length: number,
-    w0 = 0, w1 = 0, w2 = 0, w3 = 0, w4 = 0, w5 = 0, w6 = 0): boolean {
+  stage(kind: number, length: number, w0 = 0, w1 = 0, w2 = 0, w3 = 0, w4 = 0, w5 = 0, w6 = 0): boolean {
     // one branch on the hot path; the slow path works out which rule was broken
-    if (kind !== (kind & 0xffff) || kind === PAD_KIND || (length >>> 0) !== length || length > this.inlineMax) {
+    if (kind !== (kind & 0xffff) || kind === PAD_KIND || length >>> 0 !== length || length > this.inlineMax) {
       if (length > MAX_INLINE_PAYLOAD) {
         throw new RangeError(`tryWrite/stage carry at most ${MAX_INLINE_PAYLOAD} payload words, got ${length}; use tryWriteWords`);
       }

@@ -42,14 +42,16 @@ function licenseBanner(inputs) {
   }
   const sections = [...packageFolders].sort().map((folder) => {
     const manifest = JSON.parse(readFileSync(join(root, folder, 'package.json'), 'utf8'));
-    const noticeFiles = readdirSync(join(root, folder)).filter((name) => /^(licen[cs]e|copying|notice)(\.\w+)?$/i.test(name)).sort();
-    if (!noticeFiles.some((name) => !/^notice/i.test(name))) throw new Error(`build-sucrase-bundle: ${manifest.name} has no license file to ship with the bundle`);
+    const noticeFiles = readdirSync(join(root, folder))
+      .filter((name) => /^(licen[cs]e|copying|notice)(\.\w+)?$/i.test(name))
+      .sort();
+    if (!noticeFiles.some((name) => !/^notice/i.test(name)))
+      throw new Error(`build-sucrase-bundle: ${manifest.name} has no license file to ship with the bundle`);
     const texts = noticeFiles.map((name) => readFileSync(join(root, folder, name), 'utf8').trim());
     return [`${manifest.name}@${manifest.version} (${manifest.license})`, '', ...texts].join('\n');
   });
-  const body = [
-    'sucrase, bundled for irqlab (src/vendor/build-sucrase-bundle.mjs): the packages below, each under its own license.',
-    ...sections,
-  ].join('\n\n' + '-'.repeat(72) + '\n\n');
+  const body = ['sucrase, bundled for irqlab (src/vendor/build-sucrase-bundle.mjs): the packages below, each under its own license.', ...sections].join(
+    `\n\n${'-'.repeat(72)}\n\n`,
+  );
   return `/*!\n${body.replaceAll('*/', '* /')}\n*/`;
 }

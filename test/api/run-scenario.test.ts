@@ -124,7 +124,7 @@ describe("the README's example", () => {
   });
   afterAll(() => rmSync(project, { recursive: true, force: true }));
 
-  it('says that a scenario file is code, run with the user\'s rights, like a test file', () => {
+  it("says that a scenario file is code, run with the user's rights, like a test file", () => {
     const readme = readFileSync(join(root, 'README.md'), 'utf8');
     const writing = readme.slice(readme.indexOf('\n## Writing a scenario\n'), readme.indexOf('\n### The instruction set\n'));
     expect(writing.replace(/\s+/g, ' ')).toMatch(/A scenario file is code, run with your rights\*\*, like a test file/);

@@ -1,14 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  LIST_HELP,
-  MAIN_HELP,
-  RUN_HELP,
-  parseCommandLine,
-  parseDuration,
-  reproduceCommand,
-  resolveRunOptions,
-  shellQuote,
-} from '../../src/cli/args.js';
+import { LIST_HELP, MAIN_HELP, RUN_HELP, parseCommandLine, parseDuration, reproduceCommand, resolveRunOptions, shellQuote } from '../../src/cli/args.js';
 import type { Command, RunArgs } from '../../src/cli/args.js';
 import { UsageError } from '../../src/util/errors.js';
 
@@ -74,7 +65,23 @@ describe('parseCommandLine: commands', () => {
 describe('parseCommandLine: run', () => {
   it('parses every flag', () => {
     expect(
-      runArgs(['storm', '--cpus', '4', '--mode', 'deterministic', '--seed', '7', '--duration', '2s', '--time-scale', '0.5', '--json', '--trace', 'out.json', '--verbose']),
+      runArgs([
+        'storm',
+        '--cpus',
+        '4',
+        '--mode',
+        'deterministic',
+        '--seed',
+        '7',
+        '--duration',
+        '2s',
+        '--time-scale',
+        '0.5',
+        '--json',
+        '--trace',
+        'out.json',
+        '--verbose',
+      ]),
     ).toEqual<RunArgs>({
       scenario: 'storm',
       cpus: 4,
@@ -89,7 +96,14 @@ describe('parseCommandLine: run', () => {
   });
 
   it('short flags and --flag=value', () => {
-    expect(runArgs(['-c', '2', '-m', 'parallel', '-s', '0x10', '-d', '3ms', '-v', 'x'])).toMatchObject({ cpus: 2, mode: 'parallel', seed: 16, durationNs: 3e6, verbose: true, scenario: 'x' });
+    expect(runArgs(['-c', '2', '-m', 'parallel', '-s', '0x10', '-d', '3ms', '-v', 'x'])).toMatchObject({
+      cpus: 2,
+      mode: 'parallel',
+      seed: 16,
+      durationNs: 3e6,
+      verbose: true,
+      scenario: 'x',
+    });
     expect(runArgs(['x', '--cpus=3'])).toMatchObject({ cpus: 3 });
   });
 

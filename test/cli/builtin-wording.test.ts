@@ -15,7 +15,10 @@ describe('ipi-pingpong', () => {
     const run = await runOnWorkers(ipiPingpong, { cpus: 2, durationMs: 5 });
     const results = run.result.results as Record<string, number>;
     expect(Object.keys(results).sort()).toEqual(['pongs', 'roundTripMaxUs', 'roundTripP50Us', 'roundTripP99Us', 'roundTrips']);
-    const tripsNs = run.all(1).map((e) => e.value).sort((a, b) => a - b);
+    const tripsNs = run
+      .all(1)
+      .map((e) => e.value)
+      .sort((a, b) => a - b);
     expect(results.roundTrips).toBe(tripsNs.length);
     expect(results.roundTripP50Us).toBeCloseTo(percentile(tripsNs, 50) / 1000, 9);
     expect(results.roundTripMaxUs).toBeCloseTo(tripsNs.at(-1)! / 1000, 9);
@@ -33,6 +36,7 @@ describe('the source articles', () => {
 
   it('are named by title in the README, and "seed" there only means --seed', () => {
     expect(readme).not.toMatch(/(first|second) seed|both seeds|seed's (driver|crash)/i);
-    for (const title of ['"Windows IRQL 1"', 'DPC 延迟调用', '"시스템 메커니즘 05 - APC"', '"소프트웨어 인터럽트 요청 레벨(IRQL)"']) expect(readme).toContain(title);
+    for (const title of ['"Windows IRQL 1"', 'DPC 延迟调用', '"시스템 메커니즘 05 - APC"', '"소프트웨어 인터럽트 요청 레벨(IRQL)"'])
+      expect(readme).toContain(title);
   });
 });

@@ -40,20 +40,28 @@ function expectUsageFailure(run: Run, pattern?: RegExp): void {
 
 beforeAll(() => {
   if (!existsSync(bin)) {
-    const build = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.json')], { encoding: 'utf8' });
+    const build = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.json')], {
+      encoding: 'utf8',
+    });
     if (build.status !== 0) throw new Error(`build failed:\n${build.stdout}${build.stderr}`);
   }
 }, 120_000);
 
 describe('irqlab: bad input', () => {
   it('a scenario that does not exist', () => {
-    expectUsageFailure(irqlab(['run', 'no-such-scenario']), /^irqlab: scenario 'no-such-scenario' is neither a built-in scenario \(see 'irqlab list'\) nor a file$/);
+    expectUsageFailure(
+      irqlab(['run', 'no-such-scenario']),
+      /^irqlab: scenario 'no-such-scenario' is neither a built-in scenario \(see 'irqlab list'\) nor a file$/,
+    );
     expectUsageFailure(irqlab(['run', './missing.ts']), /nor a file$/);
   });
 
   it('scenarios that fail to load', () => {
     expectUsageFailure(irqlab(['run', `${fixtures}/syntax-error.ts`]), /^irqlab: cannot load scenario '.*syntax-error\.ts': syntax-error\.ts:7:1: /);
-    expectUsageFailure(irqlab(['run', `${fixtures}/syntax-error.mjs`]), /^irqlab: cannot load scenario '.*syntax-error\.mjs': SyntaxError: .*\(syntax-error\.mjs:5:1\)$/);
+    expectUsageFailure(
+      irqlab(['run', `${fixtures}/syntax-error.mjs`]),
+      /^irqlab: cannot load scenario '.*syntax-error\.mjs': SyntaxError: .*\(syntax-error\.mjs:5:1\)$/,
+    );
     expectUsageFailure(irqlab(['run', `${fixtures}/no-default.mjs`]), /it has no default export/);
     expectUsageFailure(irqlab(['run', `${fixtures}/throws.mjs`]), /: scenario setup exploded$/);
     expectUsageFailure(irqlab(['run', `${fixtures}/not-object.mjs`]), /its default export is a number/);
@@ -66,11 +74,17 @@ describe('irqlab: bad input', () => {
   });
 
   it('a DPC that names an unknown routine', () => {
-    expectUsageFailure(irqlab(['run', `${fixtures}/unknown-routine.mjs`]), /^irqlab: scenario 'unknown-routine': dpcs\.StormDpc\.routine names unknown routine 'Nope'$/);
+    expectUsageFailure(
+      irqlab(['run', `${fixtures}/unknown-routine.mjs`]),
+      /^irqlab: scenario 'unknown-routine': dpcs\.StormDpc\.routine names unknown routine 'Nope'$/,
+    );
   });
 
   it('a CPU count the scenario does not fit', () => {
-    expectUsageFailure(irqlab(['run', 'dpc-importance', '--cpus', '2']), /^irqlab: scenario 'dpc-importance': dpcs\.\w+\.targetCpu names CPU 2 but the machine has 2/);
+    expectUsageFailure(
+      irqlab(['run', 'dpc-importance', '--cpus', '2']),
+      /^irqlab: scenario 'dpc-importance': dpcs\.\w+\.targetCpu names CPU 2 but the machine has 2/,
+    );
   });
 
   it('--cpus 0 and --cpus 1000', () => {
@@ -106,7 +120,8 @@ describe('irqlab: list, help, version', () => {
     expect(run.stderr).toBe('');
     const lines = run.stdout.trimEnd().split('\n');
     expect(lines).toHaveLength(BUILTIN_SCENARIOS.length);
-    for (const builtin of BUILTIN_SCENARIOS) expect(run.stdout).toMatch(new RegExp(`^${builtin.name} +${builtin.description.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}$`, 'm'));
+    for (const builtin of BUILTIN_SCENARIOS)
+      expect(run.stdout).toMatch(new RegExp(`^${builtin.name} +${builtin.description.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}$`, 'm'));
     for (const name of ['interrupt-storm', 'ipi-pingpong', 'dpc-importance']) expect(run.stdout).toContain(name);
   });
 
@@ -119,7 +134,7 @@ describe('irqlab: list, help, version', () => {
     }
   });
 
-  it('--version is package.json\'s', () => {
+  it("--version is package.json's", () => {
     const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
     const run = irqlab(['--version']);
     expect(run.status).toBe(0);

@@ -76,7 +76,14 @@ function withBugcheck(): RunResult {
     routine: 'DiskDpcRoutine',
     emulatedTimeNs: 1_234_567,
     cpus: [
-      { cpu: 0, irql: 5, irqlName: 'DIRQL 5', frames: [{ kind: 'isr', routine: 'DiskIsr', irql: 5 }], responded: true, lastEvents: [{ timeNs: 1_200_000, cpu: 0, event: 'isr-enter', detail: 'vector 0x50' }] },
+      {
+        cpu: 0,
+        irql: 5,
+        irqlName: 'DIRQL 5',
+        frames: [{ kind: 'isr', routine: 'DiskIsr', irql: 5 }],
+        responded: true,
+        lastEvents: [{ timeNs: 1_200_000, cpu: 0, event: 'isr-enter', detail: 'vector 0x50' }],
+      },
       { cpu: 1, irql: 2, irqlName: 'DISPATCH_LEVEL', frames: [], responded: false, lastEvents: [] },
     ],
     replayCommand: 'irqlab run interrupt-storm --cpus 2 --duration 10ms --mode deterministic --seed 7',
@@ -93,7 +100,18 @@ describe('formatSummary', () => {
     expect(lines[0]).toContain('interrupt-storm');
     for (const part of ['deterministic', 'seed 7', '4 CPUs', '10.000 ms emulated', '812.3 ms host', '0123456789abcdef']) expect(lines[0]).toContain(part);
     const header = lines.find((l) => l.includes('Interrupts') && l.includes('DPCs'))!;
-    for (const column of ['CPU', 'Interrupts', 'Deepest nesting', 'DPCs', 'Deepest DPC queue', 'IPIs sent', 'IPIs received', 'Context switches', 'Deepest ready queue', 'Idle']) {
+    for (const column of [
+      'CPU',
+      'Interrupts',
+      'Deepest nesting',
+      'DPCs',
+      'Deepest DPC queue',
+      'IPIs sent',
+      'IPIs received',
+      'Context switches',
+      'Deepest ready queue',
+      'Idle',
+    ]) {
       expect(header).toContain(column);
     }
     for (const section of ['Interrupts by vector', 'Time at IRQL', 'Latency (µs)', 'Results', 'Checks']) expect(text).toContain(section);
@@ -106,8 +124,30 @@ describe('formatSummary', () => {
     const text = formatSummary(
       result(2, {
         threads: [
-          { name: 'Producer', id: 3, state: 'Terminated', priority: 9, basePriority: 8, cpuTimeNs: 12_345, contextSwitches: 4, waits: 2, ranOn: [0, 1], waitReason: 'Executive' },
-          { name: 'Consumer', id: 4, state: 'Waiting', priority: 8, basePriority: 8, cpuTimeNs: 0, contextSwitches: 1, waits: 1, ranOn: [], waitReason: 'Executive' },
+          {
+            name: 'Producer',
+            id: 3,
+            state: 'Terminated',
+            priority: 9,
+            basePriority: 8,
+            cpuTimeNs: 12_345,
+            contextSwitches: 4,
+            waits: 2,
+            ranOn: [0, 1],
+            waitReason: 'Executive',
+          },
+          {
+            name: 'Consumer',
+            id: 4,
+            state: 'Waiting',
+            priority: 8,
+            basePriority: 8,
+            cpuTimeNs: 0,
+            contextSwitches: 1,
+            waits: 1,
+            ranOn: [],
+            waitReason: 'Executive',
+          },
         ],
       }),
     );
@@ -150,7 +190,11 @@ describe('formatSummary', () => {
     expect(vectorHeaders[0]).toContain('CPU15');
     expect(vectorHeaders[0]).not.toContain('CPU16');
     expect(vectorHeaders[1]).toMatch(/CPU16\s+CPU17\s+CPU18\s+CPU19\s+all$/);
-    for (const line of text.split('\n').filter((l) => !l.startsWith('  PASS') && !l.startsWith('  FAIL') && !l.startsWith('OK') && !/checks failed/.test(l) && !l.startsWith('interrupt-storm'))) {
+    for (const line of text
+      .split('\n')
+      .filter(
+        (l) => !l.startsWith('  PASS') && !l.startsWith('  FAIL') && !l.startsWith('OK') && !/checks failed/.test(l) && !l.startsWith('interrupt-storm'),
+      )) {
       expect(line.length, line).toBeLessThanOrEqual(160);
     }
   });
@@ -212,11 +256,26 @@ describe('formatJson, lists, tables', () => {
   });
 
   it('formatScenarioList aligns descriptions', () => {
-    expect(formatScenarioList([{ name: 'a', description: 'first' }, { name: 'longer', description: 'second' }])).toBe('a       first\nlonger  second\n');
+    expect(
+      formatScenarioList([
+        { name: 'a', description: 'first' },
+        { name: 'longer', description: 'second' },
+      ]),
+    ).toBe('a       first\nlonger  second\n');
   });
 
   it('renderTable and hex64', () => {
-    expect(renderTable(['k', 'value'], [['a', '1'], ['bb', '22']], undefined, '')).toBe('k   value\na       1\nbb     22');
+    expect(
+      renderTable(
+        ['k', 'value'],
+        [
+          ['a', '1'],
+          ['bb', '22'],
+        ],
+        undefined,
+        '',
+      ),
+    ).toBe('k   value\na       1\nbb     22');
     expect(hex64(-1)).toBe('ffffffffffffffff');
     expect(hex64(0xe2)).toBe('00000000000000e2');
   });

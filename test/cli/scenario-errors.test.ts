@@ -29,12 +29,15 @@ function expectScenarioError(args: string[], pattern: RegExp, env: NodeJS.Proces
   expect(lines[0]).toMatch(pattern);
 }
 
-describe('scenario errors from the scenario\'s own functions', () => {
+describe("scenario errors from the scenario's own functions", () => {
   it('checks() that returns something other than an array', () => {
-    expectScenarioError(['run', fixture('checks-not-array'), '--mode', 'deterministic'], /^irqlab: scenario 'fixture-checks-not-array': checks\(\) returned an object, not an array of checks$/);
+    expectScenarioError(
+      ['run', fixture('checks-not-array'), '--mode', 'deterministic'],
+      /^irqlab: scenario 'fixture-checks-not-array': checks\(\) returned an object, not an array of checks$/,
+    );
   });
 
-  it('a check whose passed is not a boolean (\'no\' does not pass)', () => {
+  it("a check whose passed is not a boolean ('no' does not pass)", () => {
     expectScenarioError(
       ['run', fixture('check-passed-not-boolean'), '--mode', 'deterministic'],
       /^irqlab: scenario 'fixture-check-passed-not-boolean': checks\(\)\[0\] \('the thing worked'\): passed must be true or false \(got a string "no"\)$/,
@@ -79,8 +82,9 @@ describe('scenario errors from the scenario\'s own functions', () => {
     expect(((caught as Error).cause as Error).stack).toContain('scenario-errors.test.ts');
   });
 
-  it('a native routine that throws an Error in its CPU worker; --verbose shows the native\'s own frames', () => {
-    const pattern = /^irqlab: scenario 'fixture-native-throws': native routine 'checkRange' \(called on CPU 0 at PASSIVE_LEVEL\) threw RangeError: value 42 is out of range$/;
+  it("a native routine that throws an Error in its CPU worker; --verbose shows the native's own frames", () => {
+    const pattern =
+      /^irqlab: scenario 'fixture-native-throws': native routine 'checkRange' \(called on CPU 0 at PASSIVE_LEVEL\) threw RangeError: value 42 is out of range$/;
     expectScenarioError(['run', fixture('native-throws'), '--mode', 'deterministic'], pattern);
     const verbose = irqlab(['run', fixture('native-throws'), '--mode', 'deterministic', '--verbose']);
     expect(verbose.status).toBe(1);

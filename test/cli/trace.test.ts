@@ -29,7 +29,10 @@ describe('irqlab run --trace', () => {
     const scenario = join(dir, 'scenario.mjs');
     copyFileSync(join(root, 'test/fixtures/scenarios/minimal.mjs'), scenario);
     const before = readFileSync(scenario, 'utf8');
-    expectOneLineFailure(irqlab(['run', scenario, '--trace', scenario]), /^irqlab: --trace: '.*scenario\.mjs' is the scenario file itself; writing the trace there would overwrite it$/);
+    expectOneLineFailure(
+      irqlab(['run', scenario, '--trace', scenario]),
+      /^irqlab: --trace: '.*scenario\.mjs' is the scenario file itself; writing the trace there would overwrite it$/,
+    );
     expect(readFileSync(scenario, 'utf8')).toBe(before);
   });
 

@@ -21,7 +21,11 @@ function viaRing(value: unknown, capacity = 1024): unknown {
   const { words, length } = packToWords(value, ring.maxPayload);
   expect(ring.tryWriteWords(5, words, 0, length)).toBe(true);
   let out: unknown;
-  expect(ring.read((_kind, w, offset, len) => { out = unpackFromWords(w, offset, len); })).toBe(1);
+  expect(
+    ring.read((_kind, w, offset, len) => {
+      out = unpackFromWords(w, offset, len);
+    }),
+  ).toBe(1);
   return out;
 }
 
@@ -32,7 +36,13 @@ describe('codec', () => {
       { nested: { deeper: { list: [[1, 2], [], ['a', { b: null }]], flag: true } } },
       'just a string with ünïcödé ✓ and emoji 🧵',
       [0, -1, 0x7fffffff, -0x80000000, 1e-9, Number.MAX_SAFE_INTEGER],
-      42, -7.25, true, null, '', {}, [],
+      42,
+      -7.25,
+      true,
+      null,
+      '',
+      {},
+      [],
     ];
     for (const v of values) expect(viaRing(v)).toEqual(v);
   });

@@ -20,23 +20,44 @@ function mulberry32(seed: number): () => number {
   };
 }
 
-interface Endpoint { inbox: Inbox; outbox: Outbox }
+interface Endpoint {
+  inbox: Inbox;
+  outbox: Outbox;
+}
 
 /** Lays out doorbells and one ring per ordered pair of `actors` in one buffer. */
-function buildMachine(actors: number[], capacity: number, blocking = false): { sab: SharedArrayBuffer; doorbells: Record<number, number>; rings: Record<string, number>; ends: Map<number, Endpoint> } {
+function buildMachine(
+  actors: number[],
+  capacity: number,
+  blocking = false,
+): { sab: SharedArrayBuffer; doorbells: Record<number, number>; rings: Record<string, number>; ends: Map<number, Endpoint> } {
   const doorbells: Record<number, number> = {};
   const rings: Record<string, number> = {};
   let at = 0;
-  for (const a of actors) { doorbells[a] = at; at += DoorbellField.WORDS; }
-  for (const from of actors) for (const to of actors) if (from !== to) { rings[`${from}>${to}`] = at; at += SpscRing.wordsFor(capacity); }
+  for (const a of actors) {
+    doorbells[a] = at;
+    at += DoorbellField.WORDS;
+  }
+  for (const from of actors)
+    for (const to of actors)
+      if (from !== to) {
+        rings[`${from}>${to}`] = at;
+        at += SpscRing.wordsFor(capacity);
+      }
   const i32 = new Int32Array(new SharedArrayBuffer(at * 4));
   for (const base of Object.values(rings)) SpscRing.init(i32, base, capacity);
   const ends = new Map<number, Endpoint>();
   if (!blocking) {
     for (const self of actors) {
       const others = actors.filter((a) => a !== self).sort((x, y) => x - y);
-      const inbox = new Inbox(new Doorbell(i32, doorbells[self]!), others.map((from) => ({ from, ring: new SpscRing(i32, rings[`${from}>${self}`]!) })));
-      const outbox = new Outbox(others.map((to) => ({ to, ring: new SpscRing(i32, rings[`${self}>${to}`]!), doorbell: new Doorbell(i32, doorbells[to]!) })), { blocking: false });
+      const inbox = new Inbox(
+        new Doorbell(i32, doorbells[self]!),
+        others.map((from) => ({ from, ring: new SpscRing(i32, rings[`${from}>${self}`]!) })),
+      );
+      const outbox = new Outbox(
+        others.map((to) => ({ to, ring: new SpscRing(i32, rings[`${self}>${to}`]!), doorbell: new Doorbell(i32, doorbells[to]!) })),
+        { blocking: false },
+      );
       ends.set(self, { inbox, outbox });
     }
   }
@@ -67,10 +88,11 @@ function runSchedule(seed: number): { delivered: Map<number, Delivered[]>; sent:
     if (!sent.has(key)) sent.set(key, []);
     sent.get(key)!.push([from, kind, ...words]);
   };
-  const pollAll = (self: number): number => ends.get(self)!.inbox.poll((kind, w, offset, length, from) => {
-    delivered.get(self)!.push([from, kind, ...Array.from(w.subarray(offset, offset + length))]);
-    if (kind !== 99 && rnd() < 0.2) sendOne(self, from, true); // a reply sent from inside poll
-  });
+  const pollAll = (self: number): number =>
+    ends.get(self)!.inbox.poll((kind, w, offset, length, from) => {
+      delivered.get(self)!.push([from, kind, ...Array.from(w.subarray(offset, offset + length))]);
+      if (kind !== 99 && rnd() < 0.2) sendOne(self, from, true); // a reply sent from inside poll
+    });
   for (let step = 0; step < 3000; step++) {
     const self = actors[Math.floor(rnd() * actors.length)]!;
     const r = rnd();
@@ -85,7 +107,7 @@ function runSchedule(seed: number): { delivered: Map<number, Delivered[]>; sent:
     }
   }
   // quiesce: everyone flushes and polls until nothing moves
-  for (let moved = 1; moved > 0;) {
+  for (let moved = 1; moved > 0; ) {
     moved = 0;
     for (const a of actors) {
       const { inbox, outbox } = ends.get(a)!;
@@ -110,7 +132,10 @@ describe('Inbox/Outbox in one thread (blocking: false)', () => {
     }
     const stats = [...ends.values()].map((e) => e.outbox.stats());
     expect(total, `seed ${seed}`).toBe(stats.reduce((s, x) => s + x.recordsSent, 0));
-    expect(stats.reduce((s, x) => s + x.recordsBacklogged, 0), `seed ${seed}: the backlog path was exercised`).toBeGreaterThan(100);
+    expect(
+      stats.reduce((s, x) => s + x.recordsBacklogged, 0),
+      `seed ${seed}: the backlog path was exercised`,
+    ).toBeGreaterThan(100);
     expect(Math.max(...stats.map((s) => s.maxBacklogWords)), `seed ${seed}`).toBeGreaterThan(16);
     for (const s of stats) {
       expect(s.backlogWords).toBe(0);
@@ -182,7 +207,13 @@ describe('Inbox/Outbox in one thread (blocking: false)', () => {
     const { ends, sab, rings, doorbells } = buildMachine([1, 2, 3], 16);
     const i32 = new Int32Array(sab);
     const db = new Doorbell(i32, doorbells[3]!);
-    expect(() => new Inbox(db, [{ from: 2, ring: new SpscRing(i32, rings['2>3']!) }, { from: 1, ring: new SpscRing(i32, rings['1>3']!) }])).toThrow(/ascending/);
+    expect(
+      () =>
+        new Inbox(db, [
+          { from: 2, ring: new SpscRing(i32, rings['2>3']!) },
+          { from: 1, ring: new SpscRing(i32, rings['1>3']!) },
+        ]),
+    ).toThrow(/ascending/);
     expect(() => new Outbox([], { blocking: true })).toThrow(/inbox/);
     const o = ends.get(1)!.outbox;
     expect(() => o.send(9, 1, 0)).toThrow(RangeError);
@@ -202,17 +233,27 @@ describe('Outbox blocking mode across workers', () => {
     const records = 100_000;
     const { sab, doorbells, rings } = buildMachine([2, 3], 64, true);
     const workers = [2, 3].map((self) => new Worker(fixture, { workerData: { sab, self, peer: self === 2 ? 3 : 2, doorbells, rings, records, seed } }));
-    type Report = { self: number; dataIn: number; acksIn: number; errors: string[]; stats: { timesBlocked: number; recordsSent: number; recordsBacklogged: number }; spilled: number };
-    const done = workers.map((w) => new Promise<{ report: Report | null; code: number }>((resolve, reject) => {
-      let report: Report | null = null;
-      w.on('message', (m: Report) => {
-        report = m;
-        // a failed actor stops consuming, so its peer would wait forever: stop both
-        if (m.errors.length > 0) for (const other of workers) void other.terminate();
-      });
-      w.on('error', reject);
-      w.on('exit', (code) => resolve({ report, code }));
-    }));
+    type Report = {
+      self: number;
+      dataIn: number;
+      acksIn: number;
+      errors: string[];
+      stats: { timesBlocked: number; recordsSent: number; recordsBacklogged: number };
+      spilled: number;
+    };
+    const done = workers.map(
+      (w) =>
+        new Promise<{ report: Report | null; code: number }>((resolve, reject) => {
+          let report: Report | null = null;
+          w.on('message', (m: Report) => {
+            report = m;
+            // a failed actor stops consuming, so its peer would wait forever: stop both
+            if (m.errors.length > 0) for (const other of workers) void other.terminate();
+          });
+          w.on('error', reject);
+          w.on('exit', (code) => resolve({ report, code }));
+        }),
+    );
     try {
       const results = await Promise.all(done);
       for (const { report, code } of results) {

@@ -1,17 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  OPCODES,
-  R0,
-  R1,
-  R2,
-  R3,
-  R4,
-  R15,
-  disassemble,
-  disassembleRoutine,
-  link,
-  type RoutineBuilder,
-} from '../../src/isa/index.js';
+import { OPCODES, R0, R1, R2, R3, R4, R15, disassemble, disassembleRoutine, link, type RoutineBuilder } from '../../src/isa/index.js';
 import { SYMBOLS } from './fake-host.js';
 
 /** One routine that uses every opcode; the expected text of each instruction, in order. */
@@ -86,7 +74,7 @@ const EVERY_OPCODE: Array<[(a: RoutineBuilder) => void, string]> = [
 describe('the disassembler', () => {
   const program = link(
     [
-      { name: 'Every', build: (a) => EVERY_OPCODE.forEach(([emit]) => emit(a)) },
+      { name: 'Every', build: (a) => EVERY_OPCODE.forEach(([emit]) => void emit(a)) },
       { name: 'Helper', build: (a) => a.ret() },
     ],
     (kind, name) => SYMBOLS[kind]?.[name],
@@ -113,7 +101,11 @@ describe('the disassembler', () => {
     }
     expect(pc).toBe(every.end);
     // every opcode but ILLEGAL was exercised
-    expect([...seen].sort()).toEqual(OPCODES.filter((o) => o.name !== 'ILLEGAL').map((o) => o.name).sort());
+    expect([...seen].sort()).toEqual(
+      OPCODES.filter((o) => o.name !== 'ILLEGAL')
+        .map((o) => o.name)
+        .sort(),
+    );
   });
 
   it('prints targets without routine names when no routine list is given', () => {

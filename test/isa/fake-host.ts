@@ -45,10 +45,8 @@ export class FakeHost implements ExecHost {
   /** answers checkAccess, one per call; CHECK_PROCEED once empty */
   readonly checkAnswers: number[] = [];
   /** decides a kernel call's outcome; may write r0 */
-  onKernelCall: (id: number, args: Int32Array, argCount: number, ctx: Int32Array, base: number) => number = () =>
-    KCALL_DONE;
-  onNativeCall: (id: number, args: Int32Array, argCount: number, ctx: Int32Array, base: number) => number = () =>
-    KCALL_DONE;
+  onKernelCall: (id: number, args: Int32Array, argCount: number, ctx: Int32Array, base: number) => number = () => KCALL_DONE;
+  onNativeCall: (id: number, args: Int32Array, argCount: number, ctx: Int32Array, base: number) => number = () => KCALL_DONE;
   routineEntries: number[] = [];
 
   constructor(pages: number) {

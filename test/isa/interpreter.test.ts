@@ -66,7 +66,9 @@ describe('arithmetic and moves', () => {
   });
 
   it('every ALU operation computes the C result with registers and immediates alike', () => {
-    const cases: Array<[keyof RoutineBuilder & ('add' | 'sub' | 'mul' | 'div' | 'mod' | 'and' | 'or' | 'xor' | 'shl' | 'shr' | 'sar'), number, number, number]> = [
+    const cases: Array<
+      [keyof RoutineBuilder & ('add' | 'sub' | 'mul' | 'div' | 'mod' | 'and' | 'or' | 'xor' | 'shl' | 'shr' | 'sar'), number, number, number]
+    > = [
       ['add', 5, 3, 8],
       ['sub', 5, 7, -2],
       ['mul', -6, 7, -42],
@@ -560,7 +562,13 @@ describe('WORK stops at the cycle limit so interrupts can land inside it', () =>
 
 describe('enterRoutine', () => {
   it('sets PC, ROUTINE and the stack, pushes RETURN_TO_KERNEL and loads arguments into r1…', () => {
-    const program = link([{ name: 'A', build: (a) => a.ret() }, { name: 'B', build: (a) => a.ret(R3) }], () => undefined);
+    const program = link(
+      [
+        { name: 'A', build: (a) => a.ret() },
+        { name: 'B', build: (a) => a.ret(R3) },
+      ],
+      () => undefined,
+    );
     const memory = new Int32Array(0x4000);
     const ctx = new Int32Array(ContextField.WORDS).fill(-9);
     enterRoutine(ctx, 0, program.routines[1]!.entry, 1, 0x8000, 0x7000, [10, 20, 30], memory);

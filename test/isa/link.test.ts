@@ -31,21 +31,15 @@ describe('the builder', () => {
     expect(() => linkOne('StormIsr', (a) => a.kcall('KeInsertQueueDpc', a.dpc('Warm')))).toThrow(
       "routine 'StormIsr': kcall KeInsertQueueDpc takes 3 arguments (dpc, systemArgument1, systemArgument2), got 1",
     );
-    expect(() => linkOne('X', (a) => a.kcall('KeGetCurrentIrql', 1))).toThrow(
-      "routine 'X': kcall KeGetCurrentIrql takes no arguments, got 1",
-    );
+    expect(() => linkOne('X', (a) => a.kcall('KeGetCurrentIrql', 1))).toThrow("routine 'X': kcall KeGetCurrentIrql takes no arguments, got 1");
   });
 
   it('rejects an unknown kernel call name', () => {
-    expect(() => linkOne('X', (a) => a.kcall('KeFrobnicate' as KernelCallName))).toThrow(
-      "routine 'X': unknown kernel call 'KeFrobnicate'",
-    );
+    expect(() => linkOne('X', (a) => a.kcall('KeFrobnicate' as KernelCallName))).toThrow("routine 'X': unknown kernel call 'KeFrobnicate'");
   });
 
   it('rejects a number where a register belongs', () => {
-    expect(() => linkOne('X', (a) => a.mov(R1, 3 as unknown as Reg))).toThrow(
-      "routine 'X': mov expects a register (R0..R15), got 3",
-    );
+    expect(() => linkOne('X', (a) => a.mov(R1, 3 as unknown as Reg))).toThrow("routine 'X': mov expects a register (R0..R15), got 3");
     // a look-alike object is not a register either
     expect(() => linkOne('X', (a) => a.mov({ index: 1, name: 'r1' } as unknown as Reg, R2))).toThrow(BuildError);
   });
@@ -78,9 +72,7 @@ describe('the builder', () => {
 
 describe('the linker', () => {
   it('link rejects an unknown DPC with a line naming the routine and the symbol', () => {
-    expect(() => linkOne('StormIsr', (a) => a.kcall('KeInsertQueueDpc', a.dpc('Foo'), 0, 0))).toThrow(
-      new LinkError("routine 'StormIsr': unknown DPC 'Foo'"),
-    );
+    expect(() => linkOne('StormIsr', (a) => a.kcall('KeInsertQueueDpc', a.dpc('Foo'), 0, 0))).toThrow(new LinkError("routine 'StormIsr': unknown DPC 'Foo'"));
   });
 
   it('names the kind of every unresolved symbol', () => {
@@ -91,9 +83,7 @@ describe('the linker', () => {
   });
 
   it('rejects a jump to an undefined label', () => {
-    expect(() => linkOne('X', (a) => a.label('top').jmp('loop'))).toThrow(
-      new LinkError("routine 'X': label 'loop' is not defined"),
-    );
+    expect(() => linkOne('X', (a) => a.label('top').jmp('loop'))).toThrow(new LinkError("routine 'X': label 'loop' is not defined"));
   });
 
   it('rejects a call to an unknown routine', () => {
@@ -130,7 +120,7 @@ describe('the linker', () => {
     expect(last(0)).toEqual([1, 'ret']);
     expect(last(1)).toEqual([3, 'ret']);
     expect(last(2)).toEqual([3, 'ret']);
-    expect(last(3)).toEqual([4, 'jmp @' + (p.routines[3]!.entry)]);
+    expect(last(3)).toEqual([4, `jmp @${p.routines[3]!.entry}`]);
     expect(last(4)).toEqual([5, 'ret']);
   });
 
@@ -189,8 +179,8 @@ describe('the linker', () => {
 
   it('rejects a program that does not fit the buffer it is linked into', () => {
     const buffer = new Int32Array(16);
-    expect(() =>
-      link([{ name: 'Big', build: (a) => a.work(1).work(2).work(3).work(4).work(5) }], resolve, { buffer, offset: 4 }),
-    ).toThrow(new LinkError('the program needs 22 words but only 12 fit at offset 4'));
+    expect(() => link([{ name: 'Big', build: (a) => a.work(1).work(2).work(3).work(4).work(5) }], resolve, { buffer, offset: 4 })).toThrow(
+      new LinkError('the program needs 22 words but only 12 fit at offset 4'),
+    );
   });
 });

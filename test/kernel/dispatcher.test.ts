@@ -102,7 +102,14 @@ describe('§4.1 thread states', () => {
       spy.mockRestore();
     }
     const name = (code: number): string => Object.entries(ThreadState).find(([, v]) => v === code)![0];
-    const made = [...seen].map((k) => k.split('>').map((v) => name(Number(v))).join(' → ')).sort();
+    const made = [...seen]
+      .map((k) =>
+        k
+          .split('>')
+          .map((v) => name(Number(v)))
+          .join(' → '),
+      )
+      .sort();
     expect(made).toEqual(
       [
         'Initialized → DeferredReady',
@@ -140,7 +147,13 @@ describe('§4.1 thread states', () => {
   });
 
   it('a thread started by PsCreateSystemThread resumes with its StartContext; starting it twice is STATUS_INVALID_PARAMETER', () => {
-    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 8 }, { name: 'T', priority: 8, startAtBoot: false }] });
+    const m = new Machine({
+      cpus: 1,
+      threads: [
+        { name: 'A', priority: 8 },
+        { name: 'T', priority: 8, startAtBoot: false },
+      ],
+    });
     m.start();
     expect(m.startThread(0, 'T', 0x1234).status).toBe(STATUS.SUCCESS);
     expect(m.t('T').state).toBe(S.Ready);
@@ -200,7 +213,10 @@ describe('§4.11 waits', () => {
     const m = new Machine({
       cpus: 1,
       threads: [{ name: 'A', priority: 8 }],
-      events: [{ name: 'E', sync: true, signaled: true }, { name: 'F', sync: true }],
+      events: [
+        { name: 'E', sync: true, signaled: true },
+        { name: 'F', sync: true },
+      ],
       semaphores: [{ name: 'S', count: 1, limit: 1 }],
     });
     m.start();
@@ -213,7 +229,14 @@ describe('§4.11 waits', () => {
   });
 
   it('a zero timeout on an unsatisfiable wait returns STATUS_TIMEOUT without blocking', () => {
-    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 8 }, { name: 'B', priority: 8 }], events: [{ name: 'E' }] });
+    const m = new Machine({
+      cpus: 1,
+      threads: [
+        { name: 'A', priority: 8 },
+        { name: 'B', priority: 8 },
+      ],
+      events: [{ name: 'E' }],
+    });
     m.start();
     const out = m.wait(0, ['E'], { timeout: 0 });
     expect(out.status).toBe(STATUS.TIMEOUT);
@@ -226,7 +249,15 @@ describe('§4.11 waits', () => {
   });
 
   it('a blocking wait links at the tail of the wait list, records WaitIrql/WaitReason and switches to the next ready thread', () => {
-    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 8 }, { name: 'B', priority: 8 }, { name: 'C', priority: 8 }], events: [{ name: 'E' }] });
+    const m = new Machine({
+      cpus: 1,
+      threads: [
+        { name: 'A', priority: 8 },
+        { name: 'B', priority: 8 },
+        { name: 'C', priority: 8 },
+      ],
+      events: [{ name: 'E' }],
+    });
     m.start();
     expect(m.wait(0, ['E'], { oldIrql: 1 }).switchTo?.name).toBe('B');
     expect(m.wait(0, ['E']).switchTo?.name).toBe('C');
@@ -236,7 +267,14 @@ describe('§4.11 waits', () => {
   });
 
   it('the thread that runs next when the current one would block is what peekNextThread names, without changing anything', () => {
-    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 8 }, { name: 'B', priority: 6 }, { name: 'C', priority: 7 }] });
+    const m = new Machine({
+      cpus: 1,
+      threads: [
+        { name: 'A', priority: 8 },
+        { name: 'B', priority: 6 },
+        { name: 'C', priority: 7 },
+      ],
+    });
     m.start();
     expect(m.db.peekNextThread(0).name).toBe('C');
     expect(m.readyList(0, 7)).toEqual(['C']);
@@ -299,7 +337,14 @@ describe('§4.10 events', () => {
   });
 
   it('a sync event with only a WaitAll waiter that cannot complete stays signaled', () => {
-    const m = new Machine({ cpus: 1, threads: [{ name: 'B', priority: 8 }, { name: 'S', priority: 8 }], events: [{ name: 'E', sync: true }, { name: 'X' }] });
+    const m = new Machine({
+      cpus: 1,
+      threads: [
+        { name: 'B', priority: 8 },
+        { name: 'S', priority: 8 },
+      ],
+      events: [{ name: 'E', sync: true }, { name: 'X' }],
+    });
     m.start();
     m.wait(0, ['E', 'X'], { type: WaitType.WaitAll });
     m.setEvent(0, 'E');
@@ -310,7 +355,12 @@ describe('§4.10 events', () => {
   it('a notification event releases every waiter and stays signaled', () => {
     const m = new Machine({
       cpus: 1,
-      threads: [{ name: 'A', priority: 8 }, { name: 'B', priority: 8 }, { name: 'C', priority: 8 }, { name: 'S', priority: 8 }],
+      threads: [
+        { name: 'A', priority: 8 },
+        { name: 'B', priority: 8 },
+        { name: 'C', priority: 8 },
+        { name: 'S', priority: 8 },
+      ],
       events: [{ name: 'N' }, { name: 'F' }],
     });
     m.start();
@@ -353,7 +403,15 @@ describe('§4.10 events', () => {
   });
 
   it('KePulseEvent releases the waiters of a notification event and leaves it reset', () => {
-    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 8 }, { name: 'B', priority: 8 }, { name: 'S', priority: 8 }], events: [{ name: 'N' }] });
+    const m = new Machine({
+      cpus: 1,
+      threads: [
+        { name: 'A', priority: 8 },
+        { name: 'B', priority: 8 },
+        { name: 'S', priority: 8 },
+      ],
+      events: [{ name: 'N' }],
+    });
     m.start();
     m.wait(0, ['N']);
     m.wait(0, ['N']);
@@ -365,7 +423,18 @@ describe('§4.10 events', () => {
   });
 
   it('KePulseEvent on a sync event releases one waiter; with no waiters it only resets', () => {
-    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 8 }, { name: 'B', priority: 8 }, { name: 'S', priority: 8 }], events: [{ name: 'E', sync: true }, { name: 'N', signaled: true }] });
+    const m = new Machine({
+      cpus: 1,
+      threads: [
+        { name: 'A', priority: 8 },
+        { name: 'B', priority: 8 },
+        { name: 'S', priority: 8 },
+      ],
+      events: [
+        { name: 'E', sync: true },
+        { name: 'N', signaled: true },
+      ],
+    });
     m.start();
     m.wait(0, ['E']);
     m.wait(0, ['E']);
@@ -384,7 +453,14 @@ describe('§4.10 events', () => {
 
 describe('§4.10 mutants', () => {
   it('a mutex release by a non-owner raises STATUS_MUTANT_NOT_OWNED: bugcheck 0x1E with P1 0xC0000046', () => {
-    const m = new Machine({ cpus: 2, threads: [{ name: 'A', priority: 8, ideal: 0 }, { name: 'B', priority: 8, ideal: 1 }], mutexes: [{ name: 'M' }] });
+    const m = new Machine({
+      cpus: 2,
+      threads: [
+        { name: 'A', priority: 8, ideal: 0 },
+        { name: 'B', priority: 8, ideal: 1 },
+      ],
+      mutexes: [{ name: 'M' }],
+    });
     m.start();
     // free: nobody owns it
     let out = m.releaseMutant(0, 'M');
@@ -399,7 +475,14 @@ describe('§4.10 mutants', () => {
   });
 
   it('a recursively held mutex is free only after as many releases; the last release gives it to the first waiter', () => {
-    const m = new Machine({ cpus: 2, threads: [{ name: 'A', priority: 8, ideal: 0 }, { name: 'B', priority: 8, ideal: 1 }], mutexes: [{ name: 'M' }] });
+    const m = new Machine({
+      cpus: 2,
+      threads: [
+        { name: 'A', priority: 8, ideal: 0 },
+        { name: 'B', priority: 8, ideal: 1 },
+      ],
+      mutexes: [{ name: 'M' }],
+    });
     m.start();
     m.wait(0, ['M']);
     m.wait(0, ['M']);
@@ -429,7 +512,10 @@ describe('§4.10 mutants', () => {
   it('a thread that exits owning a mutant abandons it: the next waiter owns it with STATUS_ABANDONED_WAIT_0 + index', () => {
     const m = new Machine({
       cpus: 2,
-      threads: [{ name: 'A', priority: 8, ideal: 0 }, { name: 'B', priority: 8, ideal: 1 }],
+      threads: [
+        { name: 'A', priority: 8, ideal: 0 },
+        { name: 'B', priority: 8, ideal: 1 },
+      ],
       mutexes: [{ name: 'M', kernel: false }],
       events: [{ name: 'F' }],
     });
@@ -452,7 +538,14 @@ describe('§4.10 mutants', () => {
   });
 
   it('a mutant abandoned with no waiter: a non-owner release raises STATUS_ABANDONED, the next acquirer gets STATUS_ABANDONED_WAIT_0', () => {
-    const m = new Machine({ cpus: 2, threads: [{ name: 'A', priority: 8, ideal: 0 }, { name: 'B', priority: 8, ideal: 1 }], mutexes: [{ name: 'M', kernel: false }] });
+    const m = new Machine({
+      cpus: 2,
+      threads: [
+        { name: 'A', priority: 8, ideal: 0 },
+        { name: 'B', priority: 8, ideal: 1 },
+      ],
+      mutexes: [{ name: 'M', kernel: false }],
+    });
     m.start();
     m.wait(0, ['M']);
     m.terminate(0);
@@ -481,7 +574,12 @@ describe('§4.10 semaphores', () => {
   it('a semaphore release of adjustment 2 releases two WaitAny waiters, in FIFO order', () => {
     const m = new Machine({
       cpus: 1,
-      threads: [{ name: 'A', priority: 8 }, { name: 'B', priority: 8 }, { name: 'C', priority: 8 }, { name: 'R', priority: 8 }],
+      threads: [
+        { name: 'A', priority: 8 },
+        { name: 'B', priority: 8 },
+        { name: 'C', priority: 8 },
+        { name: 'R', priority: 8 },
+      ],
       semaphores: [{ name: 'S', count: 0, limit: 5 }],
     });
     m.start();
@@ -500,7 +598,11 @@ describe('threads as dispatcher objects', () => {
   it('a thread object becomes signaled at termination, releases its waiters and stays signaled', () => {
     const m = new Machine({
       cpus: 2,
-      threads: [{ name: 'W1', priority: 8, ideal: 0 }, { name: 'T', priority: 8, ideal: 1 }, { name: 'W2', priority: 8, ideal: 0 }],
+      threads: [
+        { name: 'W1', priority: 8, ideal: 0 },
+        { name: 'T', priority: 8, ideal: 1 },
+        { name: 'W2', priority: 8, ideal: 0 },
+      ],
     });
     m.start();
     expect(m.running()).toEqual(['W1', 'T']);
@@ -614,7 +716,11 @@ describe('§4.7 KiExitDispatcher: preemption inside the call', () => {
   it('a thread readied at the same priority as the running one does not preempt: it queues at the tail and runs at quantum end', () => {
     const m = new Machine({
       cpus: 1,
-      threads: [{ name: 'T', priority: 8 }, { name: 'A', priority: 8 }, { name: 'B', priority: 8 }],
+      threads: [
+        { name: 'T', priority: 8 },
+        { name: 'A', priority: 8 },
+        { name: 'B', priority: 8 },
+      ],
       events: [{ name: 'E' }],
     });
     m.start();
@@ -630,7 +736,13 @@ describe('§4.7 KiExitDispatcher: preemption inside the call', () => {
   });
 
   it('PsCreateSystemThread at PASSIVE of a higher-priority thread for this CPU switches to it inside the call', () => {
-    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 8 }, { name: 'T', priority: 9, startAtBoot: false }] });
+    const m = new Machine({
+      cpus: 1,
+      threads: [
+        { name: 'A', priority: 8 },
+        { name: 'T', priority: 9, startAtBoot: false },
+      ],
+    });
     m.start();
     const out = m.startThread(0, 'T', 42);
     expect(out.switchTo?.name).toBe('T');
@@ -641,7 +753,13 @@ describe('§4.7 KiExitDispatcher: preemption inside the call', () => {
 
 describe('§4.5 processor selection', () => {
   it('with idle candidates the ideal processor is taken first', () => {
-    const m = new Machine({ cpus: 4, threads: [{ name: 'A', priority: 8, ideal: 0 }, { name: 'T', priority: 8, ideal: 2, startAtBoot: false }] });
+    const m = new Machine({
+      cpus: 4,
+      threads: [
+        { name: 'A', priority: 8, ideal: 0 },
+        { name: 'T', priority: 8, ideal: 2, startAtBoot: false },
+      ],
+    });
     m.start();
     const out = m.startThread(0, 'T');
     expect(out.ipiTargets).toEqual([2]);
@@ -652,7 +770,11 @@ describe('§4.5 processor selection', () => {
   it('with the ideal processor busy, no last processor and the current CPU busy, the lowest-numbered idle CPU is taken', () => {
     const m = new Machine({
       cpus: 4,
-      threads: [{ name: 'A', priority: 8, ideal: 0 }, { name: 'B2', priority: 8, ideal: 2 }, { name: 'T', priority: 8, ideal: 2, startAtBoot: false }],
+      threads: [
+        { name: 'A', priority: 8, ideal: 0 },
+        { name: 'B2', priority: 8, ideal: 2 },
+        { name: 'T', priority: 8, ideal: 2, startAtBoot: false },
+      ],
     });
     m.start();
     expect(m.running()).toEqual(['A', 'Idle#1', 'B2', 'Idle#3']);
@@ -730,7 +852,13 @@ describe('§4.5 processor selection', () => {
   });
 
   it('an idle candidate outside the affinity is not one: the thread queues on its only allowed CPU', () => {
-    const m = new Machine({ cpus: 2, threads: [{ name: 'A', priority: 8, ideal: 0 }, { name: 'T', priority: 8, ideal: 1, affinity: [0], startAtBoot: false }] });
+    const m = new Machine({
+      cpus: 2,
+      threads: [
+        { name: 'A', priority: 8, ideal: 0 },
+        { name: 'T', priority: 8, ideal: 1, affinity: [0], startAtBoot: false },
+      ],
+    });
     m.start();
     const out = m.startThread(0, 'T');
     expect(out.ipiTargets).toEqual([]);
@@ -808,7 +936,14 @@ describe('§4.5 standby', () => {
 
 describe('§4.4 quantum end and yield', () => {
   it('quantum end round-robins among equal priorities: the old thread goes to the tail with a fresh quantum', () => {
-    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 8 }, { name: 'B', priority: 8 }, { name: 'C', priority: 8 }] });
+    const m = new Machine({
+      cpus: 1,
+      threads: [
+        { name: 'A', priority: 8 },
+        { name: 'B', priority: 8 },
+        { name: 'C', priority: 8 },
+      ],
+    });
     m.start();
     const order: string[] = [m.running()[0]!];
     for (let i = 0; i < 4; i++) order.push(m.quantumEnd(0).switchTo!.name);
@@ -821,7 +956,13 @@ describe('§4.4 quantum end and yield', () => {
   });
 
   it('quantum end with only lower-priority threads ready resets the quantum and keeps the thread running', () => {
-    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 8 }, { name: 'L', priority: 7 }] });
+    const m = new Machine({
+      cpus: 1,
+      threads: [
+        { name: 'A', priority: 8 },
+        { name: 'L', priority: 7 },
+      ],
+    });
     m.start();
     const out = m.quantumEnd(0, { quantum: -1 });
     expect(out.switchTo).toBeNull();
@@ -831,7 +972,13 @@ describe('§4.4 quantum end and yield', () => {
   });
 
   it('a DISPATCH interrupt with quantum left does not rotate: dispatch(quantumEnd) with quantum > 0 switches nothing', () => {
-    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 8 }, { name: 'B', priority: 8 }] });
+    const m = new Machine({
+      cpus: 1,
+      threads: [
+        { name: 'A', priority: 8 },
+        { name: 'B', priority: 8 },
+      ],
+    });
     m.start();
     const out = m.quantumEnd(0, { quantum: 3 });
     expect(out.switchTo).toBeNull();
@@ -841,7 +988,12 @@ describe('§4.4 quantum end and yield', () => {
   it('a preempted thread goes back at the head of its list, ahead of equal-priority threads queued earlier; a quantum-end thread at the tail', () => {
     const m = new Machine({
       cpus: 1,
-      threads: [{ name: 'H', priority: 12 }, { name: 'A', priority: 8 }, { name: 'B', priority: 8 }, { name: 'C', priority: 8 }],
+      threads: [
+        { name: 'H', priority: 12 },
+        { name: 'A', priority: 8 },
+        { name: 'B', priority: 8 },
+        { name: 'C', priority: 8 },
+      ],
       events: [{ name: 'E' }],
     });
     m.start();
@@ -856,7 +1008,14 @@ describe('§4.4 quantum end and yield', () => {
   });
 
   it('yield to an equal-priority ready thread: the yielder goes to the tail and gets STATUS_SUCCESS', () => {
-    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 8 }, { name: 'B', priority: 8 }, { name: 'C', priority: 8 }] });
+    const m = new Machine({
+      cpus: 1,
+      threads: [
+        { name: 'A', priority: 8 },
+        { name: 'B', priority: 8 },
+        { name: 'C', priority: 8 },
+      ],
+    });
     m.start();
     const out = m.yield(0);
     expect(out.status).toBe(STATUS.SUCCESS);
@@ -869,7 +1028,14 @@ describe('§4.4 quantum end and yield', () => {
   });
 
   it('yield with nothing ready on this CPU returns STATUS_NO_YIELD_PERFORMED and keeps running', () => {
-    const m = new Machine({ cpus: 2, threads: [{ name: 'A', priority: 8, ideal: 0 }, { name: 'B', priority: 8, ideal: 1 }, { name: 'C', priority: 8, ideal: 1 }] });
+    const m = new Machine({
+      cpus: 2,
+      threads: [
+        { name: 'A', priority: 8, ideal: 0 },
+        { name: 'B', priority: 8, ideal: 1 },
+        { name: 'C', priority: 8, ideal: 1 },
+      ],
+    });
     m.start();
     expect(m.readyList(1, 8)).toEqual(['C']); // ready, but on the other CPU
     const out = m.yield(0);
@@ -931,7 +1097,14 @@ describe('§4.6 idle stealing', () => {
 
 describe('§4.2 unwait boost', () => {
   it('a dynamic-priority thread woken with increment 2 runs at base + 2 and loses the boost at quantum end', () => {
-    const m = new Machine({ cpus: 1, threads: [{ name: 'T', priority: 8 }, { name: 'A', priority: 8 }], events: [{ name: 'E' }] });
+    const m = new Machine({
+      cpus: 1,
+      threads: [
+        { name: 'T', priority: 8 },
+        { name: 'A', priority: 8 },
+      ],
+      events: [{ name: 'E' }],
+    });
     m.start();
     m.wait(0, ['E']);
     const out = m.setEvent(0, 'E', 2);
@@ -945,7 +1118,14 @@ describe('§4.2 unwait boost', () => {
   });
 
   it('the unwait boost is capped at 15', () => {
-    const m = new Machine({ cpus: 2, threads: [{ name: 'T', priority: 14, ideal: 1, affinity: [1] }, { name: 'A', priority: 8, ideal: 0, affinity: [0] }], events: [{ name: 'E' }] });
+    const m = new Machine({
+      cpus: 2,
+      threads: [
+        { name: 'T', priority: 14, ideal: 1, affinity: [1] },
+        { name: 'A', priority: 8, ideal: 0, affinity: [0] },
+      ],
+      events: [{ name: 'E' }],
+    });
     m.start();
     m.wait(1, ['E']);
     m.setEvent(0, 'E', 6);
@@ -954,7 +1134,14 @@ describe('§4.2 unwait boost', () => {
   });
 
   it('real-time threads (≥ 16) get no unwait boost', () => {
-    const m = new Machine({ cpus: 2, threads: [{ name: 'T', priority: 16, ideal: 1, affinity: [1] }, { name: 'A', priority: 8, ideal: 0, affinity: [0] }], events: [{ name: 'E' }] });
+    const m = new Machine({
+      cpus: 2,
+      threads: [
+        { name: 'T', priority: 16, ideal: 1, affinity: [1] },
+        { name: 'A', priority: 8, ideal: 0, affinity: [0] },
+      ],
+      events: [{ name: 'E' }],
+    });
     m.start();
     m.wait(1, ['E']);
     m.setEvent(0, 'E', 2);
@@ -963,7 +1150,14 @@ describe('§4.2 unwait boost', () => {
   });
 
   it('no boost is applied over an outstanding one', () => {
-    const m = new Machine({ cpus: 2, threads: [{ name: 'T', priority: 8, ideal: 1, affinity: [1] }, { name: 'A', priority: 8, ideal: 0, affinity: [0] }], events: [{ name: 'E', sync: true }] });
+    const m = new Machine({
+      cpus: 2,
+      threads: [
+        { name: 'T', priority: 8, ideal: 1, affinity: [1] },
+        { name: 'A', priority: 8, ideal: 0, affinity: [0] },
+      ],
+      events: [{ name: 'E', sync: true }],
+    });
     m.start();
     m.wait(1, ['E']);
     m.setEvent(0, 'E', 1);
@@ -981,14 +1175,21 @@ describe('§4.2 unwait boost', () => {
 
 describe('§4.7 Wait = TRUE (signal-and-wait)', () => {
   function waiter(): Machine {
-    const m = new Machine({ cpus: 1, threads: [{ name: 'T', priority: 12 }, { name: 'A', priority: 8 }], events: [{ name: 'E', sync: true }, { name: 'F' }] });
+    const m = new Machine({
+      cpus: 1,
+      threads: [
+        { name: 'T', priority: 12 },
+        { name: 'A', priority: 8 },
+      ],
+      events: [{ name: 'E', sync: true }, { name: 'F' }],
+    });
     m.start();
     m.wait(0, ['E']);
     expect(m.running()).toEqual(['A']);
     return m;
   }
 
-  it('KeSetEvent(..., Wait = TRUE) keeps the dispatcher lock (lockedBy = the caller\'s CPU) and does not switch; the following wait releases it', () => {
+  it("KeSetEvent(..., Wait = TRUE) keeps the dispatcher lock (lockedBy = the caller's CPU) and does not switch; the following wait releases it", () => {
     const m = waiter();
     const out = m.setEvent(0, 'E', IO_NO_INCREMENT, true, { oldIrql: 1 });
     expect(out.status).toBe(0);
@@ -1009,7 +1210,17 @@ describe('§4.7 Wait = TRUE (signal-and-wait)', () => {
   });
 
   it('after a signal-and-wait, a wait satisfied at once exits the dispatcher: the woken thread preempts then', () => {
-    const m = new Machine({ cpus: 1, threads: [{ name: 'T', priority: 12 }, { name: 'A', priority: 8 }], events: [{ name: 'E', sync: true }, { name: 'F', signaled: true }] });
+    const m = new Machine({
+      cpus: 1,
+      threads: [
+        { name: 'T', priority: 12 },
+        { name: 'A', priority: 8 },
+      ],
+      events: [
+        { name: 'E', sync: true },
+        { name: 'F', signaled: true },
+      ],
+    });
     m.start();
     m.wait(0, ['E']);
     expect(m.setEvent(0, 'E', IO_NO_INCREMENT, true).switchTo).toBeNull();
@@ -1028,7 +1239,13 @@ describe('§4.7 Wait = TRUE (signal-and-wait)', () => {
 
 describe('KeSetPriorityThread', () => {
   it('lowering the running thread below a ready thread of its CPU at DISPATCH_LEVEL makes that thread Standby and requests a DISPATCH interrupt', () => {
-    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 10 }, { name: 'B', priority: 8 }] });
+    const m = new Machine({
+      cpus: 1,
+      threads: [
+        { name: 'A', priority: 10 },
+        { name: 'B', priority: 8 },
+      ],
+    });
     m.start();
     const out = m.setPriority(0, 'A', 6, { oldIrql: 2 });
     expect(out.status).toBe(10); // the old priority
@@ -1041,7 +1258,13 @@ describe('KeSetPriorityThread', () => {
   });
 
   it('lowering the running thread below a ready thread of its CPU at PASSIVE switches inside the call', () => {
-    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 10 }, { name: 'B', priority: 8 }] });
+    const m = new Machine({
+      cpus: 1,
+      threads: [
+        { name: 'A', priority: 10 },
+        { name: 'B', priority: 8 },
+      ],
+    });
     m.start();
     const out = m.setPriority(0, 'A', 6);
     expect(out.status).toBe(10);
@@ -1072,7 +1295,13 @@ describe('KeSetPriorityThread', () => {
   });
 
   it('lowering the running thread but not below any ready thread changes nothing else', () => {
-    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 10 }, { name: 'B', priority: 8 }] });
+    const m = new Machine({
+      cpus: 1,
+      threads: [
+        { name: 'A', priority: 10 },
+        { name: 'B', priority: 8 },
+      ],
+    });
     m.start();
     const out = m.setPriority(0, 'A', 8);
     expect(out.switchTo).toBeNull();
@@ -1106,7 +1335,13 @@ describe('KeSetPriorityThread', () => {
   });
 
   it('changing a Ready thread’s priority takes it off its list and places it again: raised above the running thread it preempts', () => {
-    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 10 }, { name: 'B', priority: 8 }] });
+    const m = new Machine({
+      cpus: 1,
+      threads: [
+        { name: 'A', priority: 10 },
+        { name: 'B', priority: 8 },
+      ],
+    });
     m.start();
     expect(m.readyList(0, 8)).toEqual(['B']);
     const out = m.setPriority(0, 'B', 12);
@@ -1117,7 +1352,13 @@ describe('KeSetPriorityThread', () => {
   });
 
   it('changing a Ready thread’s priority to another that does not preempt requeues it at its new priority', () => {
-    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 10 }, { name: 'B', priority: 8 }] });
+    const m = new Machine({
+      cpus: 1,
+      threads: [
+        { name: 'A', priority: 10 },
+        { name: 'B', priority: 8 },
+      ],
+    });
     m.start();
     const out = m.setPriority(0, 'B', 6);
     expect(out.switchTo).toBeNull();
@@ -1147,7 +1388,10 @@ describe('§4.11 a wait clears Preempted', () => {
         { name: 'T', priority: 10, affinity: [0] },
         { name: 'B', priority: 8, affinity: [0] },
       ],
-      events: [{ name: 'E', sync: true }, { name: 'F', sync: true }],
+      events: [
+        { name: 'E', sync: true },
+        { name: 'F', sync: true },
+      ],
     });
     m.start();
     expect(m.running()).toEqual(['T', 'Setter']);

@@ -81,7 +81,19 @@ describe('IOAPIC', () => {
 
 describe('device interrupt source', () => {
   it('fires at its mean rate, in bursts, and stops after its count', () => {
-    const device = new InterruptSource({ name: 'd', line: 0, vector: 0x50, ratePerSec: 1000, burst: 2, jitter: 0, delivery: 'fixed', cpus: [0], startNs: 0, count: 5, seed: 1 });
+    const device = new InterruptSource({
+      name: 'd',
+      line: 0,
+      vector: 0x50,
+      ratePerSec: 1000,
+      burst: 2,
+      jitter: 0,
+      delivery: 'fixed',
+      cpus: [0],
+      startNs: 0,
+      count: 5,
+      seed: 1,
+    });
     const times: number[] = [];
     let total = 0;
     while (device.nextEventNs() !== Infinity) {
@@ -93,7 +105,19 @@ describe('device interrupt source', () => {
   });
   it('jitter is seeded: the same seed gives the same gaps, another seed other gaps', () => {
     const gaps = (seed: number): number[] => {
-      const device = new InterruptSource({ name: 'd', line: 0, vector: 0x50, ratePerSec: 1000, burst: 1, jitter: 0.5, delivery: 'fixed', cpus: [0], startNs: 0, count: 20, seed });
+      const device = new InterruptSource({
+        name: 'd',
+        line: 0,
+        vector: 0x50,
+        ratePerSec: 1000,
+        burst: 1,
+        jitter: 0.5,
+        delivery: 'fixed',
+        cpus: [0],
+        startNs: 0,
+        count: 20,
+        seed,
+      });
       const out: number[] = [];
       while (device.nextEventNs() !== Infinity) {
         out.push(device.nextEventNs());
@@ -103,7 +127,9 @@ describe('device interrupt source', () => {
     };
     expect(gaps(7)).toEqual(gaps(7));
     expect(gaps(7)).not.toEqual(gaps(8));
-    for (const [a, b] of gaps(7).slice(1).map((t, i, all) => [i === 0 ? 0 : all[i - 1]!, t] as const)) {
+    for (const [a, b] of gaps(7)
+      .slice(1)
+      .map((t, i, all) => [i === 0 ? 0 : all[i - 1]!, t] as const)) {
       expect(b - a).toBeGreaterThanOrEqual(0.5e6 - 1);
       expect(b - a).toBeLessThanOrEqual(1.5e6 + 1);
     }

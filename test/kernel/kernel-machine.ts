@@ -8,7 +8,7 @@
 import { expect } from 'vitest';
 import { DispatcherDatabase } from '../../src/kernel/dispatcher.js';
 import type { Caller, DispatchOutcome } from '../../src/kernel/dispatcher.js';
-import { KThread, ThreadState } from '../../src/kernel/thread.js';
+import { type KThread, ThreadState } from '../../src/kernel/thread.js';
 import { KEvent } from '../../src/kernel/event.js';
 import { KSemaphore } from '../../src/kernel/semaphore.js';
 import { KMutant } from '../../src/kernel/mutant.js';
@@ -188,7 +188,14 @@ export class KernelMachine {
 
   caller(cpu: number, options: CallOptions = {}): Caller {
     const thread = this.current(cpu);
-    return { cpu, thread: thread.id, oldIrql: options.oldIrql ?? 0, quantum: options.quantum ?? thread.quantum, dpcActive: options.dpcActive ?? false, timeNs: options.timeNs ?? this.nowNs };
+    return {
+      cpu,
+      thread: thread.id,
+      oldIrql: options.oldIrql ?? 0,
+      quantum: options.quantum ?? thread.quantum,
+      dpcActive: options.dpcActive ?? false,
+      timeNs: options.timeNs ?? this.nowNs,
+    };
   }
 
   /**
@@ -237,7 +244,9 @@ export class KernelMachine {
 
   wait(cpu: number, objects: readonly string[], options: CallOptions & { type?: number; timeout?: number | null } = {}): DispatchOutcome {
     const ids = objects.map((o) => this.id(o));
-    return this.run(cpu, options, (c) => this.db.waitForObjects(c, ids, options.type ?? WaitType.WaitAny, WaitReason.Executive, options.timeout ?? null, CALL_PC));
+    return this.run(cpu, options, (c) =>
+      this.db.waitForObjects(c, ids, options.type ?? WaitType.WaitAny, WaitReason.Executive, options.timeout ?? null, CALL_PC),
+    );
   }
 
   setEvent(cpu: number, name: string, increment = IO_NO_INCREMENT, wait = false, options: CallOptions = {}): DispatchOutcome {

@@ -56,7 +56,14 @@ describe('§3.3 due times', () => {
   });
 
   it('an absolute due time in the past (or zero) expires inside KeSetTimer: signaled, waiters released, DPC handed out, and it returns the OLD inserted state', () => {
-    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 8 }, { name: 'W', priority: 8 }], timers: [{ name: 'T' }] });
+    const m = new Machine({
+      cpus: 1,
+      threads: [
+        { name: 'A', priority: 8 },
+        { name: 'W', priority: 8 },
+      ],
+      timers: [{ name: 'T' }],
+    });
     m.start();
     expect(m.running()).toEqual(['A']);
     m.at(10);
@@ -125,7 +132,11 @@ describe('§3.4/§3.6 expiration order and batches', () => {
   });
 
   it('earlier due times expire first, across buckets and within one, whatever the insertion order', () => {
-    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 8 }], timers: [{ name: 'Late' }, { name: 'Mid' }, { name: 'Early' }, { name: 'EarlyB' }] });
+    const m = new Machine({
+      cpus: 1,
+      threads: [{ name: 'A', priority: 8 }],
+      timers: [{ name: 'Late' }, { name: 'Mid' }, { name: 'Early' }, { name: 'EarlyB' }],
+    });
     m.start();
     m.setTimer(0, 'Late', 6 * ONE_TICK, 0, 6); // bucket 6
     m.setTimer(0, 'Mid', 4 * ONE_TICK - 100, 0, 4); // bucket 4, late in its tick
@@ -141,7 +152,7 @@ describe('§3.4/§3.6 expiration order and batches', () => {
     const names = ['T0', 'T1', 'T2', 'T3', 'T4', 'T5'];
     const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 8 }], timers: names.map((name) => ({ name })) });
     m.start();
-    names.forEach((name, i) => m.setTimer(0, name, 5 * ONE_TICK, 0, i));
+    names.forEach((name, i) => void m.setTimer(0, name, 5 * ONE_TICK, 0, i));
     expect(m.db.timerTable.size).toBe(6);
     expect(m.firstDueTick(1, 10)).toBe(5);
     m.at(5);
@@ -182,7 +193,7 @@ describe('§3.6/§3.7 periodic timers and KeCancelTimer', () => {
     expect(new Set(ran.map(([, dpc]) => dpc))).toEqual(new Set([9]));
   });
 
-  it('KeCancelTimer from the periodic timer\'s DPC finds it set (re-armed before the DPC) and stops further firings', () => {
+  it("KeCancelTimer from the periodic timer's DPC finds it set (re-armed before the DPC) and stops further firings", () => {
     const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 8 }], timers: [{ name: 'P' }], clockIntervalNs: FINE });
     m.start();
     m.setTimer(0, 'P', -50 * MS, 50, 9);
@@ -253,7 +264,12 @@ describe('§3.6/§3.7 waiting on timers', () => {
   function threeWaiters(sync: boolean): Machine {
     const m = new Machine({
       cpus: 1,
-      threads: [{ name: 'A', priority: 8 }, { name: 'B', priority: 8 }, { name: 'C', priority: 8 }, { name: 'S', priority: 8 }],
+      threads: [
+        { name: 'A', priority: 8 },
+        { name: 'B', priority: 8 },
+        { name: 'C', priority: 8 },
+        { name: 'S', priority: 8 },
+      ],
       timers: [{ name: 'T', sync }],
     });
     m.start();
@@ -296,7 +312,14 @@ describe('§3.6/§3.7 waiting on timers', () => {
   });
 
   it('a synchronization timer that expires with no waiter stays signaled until one wait consumes it', () => {
-    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 8 }, { name: 'S', priority: 8 }], timers: [{ name: 'T', sync: true }] });
+    const m = new Machine({
+      cpus: 1,
+      threads: [
+        { name: 'A', priority: 8 },
+        { name: 'S', priority: 8 },
+      ],
+      timers: [{ name: 'T', sync: true }],
+    });
     m.start();
     m.setTimer(0, 'T', ONE_TICK, 0, -1);
     m.clock(1);
@@ -308,10 +331,13 @@ describe('§3.6/§3.7 waiting on timers', () => {
     expect(m.wait(0, ['T']).switchTo?.name).toBe('S'); // the second wait blocks
   });
 
-  it('waiters are released before the timer\'s DPC runs: the expiration outcome that hands out the DPC already made the waiter Standby and IPIs its CPU', () => {
+  it("waiters are released before the timer's DPC runs: the expiration outcome that hands out the DPC already made the waiter Standby and IPIs its CPU", () => {
     const m = new Machine({
       cpus: 2,
-      threads: [{ name: 'S', priority: 8, ideal: 0 }, { name: 'W', priority: 8, ideal: 1, affinity: [1] }],
+      threads: [
+        { name: 'S', priority: 8, ideal: 0 },
+        { name: 'W', priority: 8, ideal: 1, affinity: [1] },
+      ],
       timers: [{ name: 'T' }],
     });
     m.start();
@@ -336,7 +362,14 @@ describe('§3.6/§3.7 waiting on timers', () => {
 
 describe('§4.11 wait timeouts', () => {
   function waiterMachine(): Machine {
-    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 8 }, { name: 'S', priority: 8 }], events: [{ name: 'E' }] });
+    const m = new Machine({
+      cpus: 1,
+      threads: [
+        { name: 'A', priority: 8 },
+        { name: 'S', priority: 8 },
+      ],
+      events: [{ name: 'E' }],
+    });
     m.start();
     return m;
   }
@@ -418,7 +451,10 @@ describe('§4.11 wait timeouts', () => {
   it('a wait broken to re-test (a WaitAll waiter released with STATUS_KERNEL_APC) and restarted keeps its remaining relative timeout: it times out at the original due tick', () => {
     const m = new Machine({
       cpus: 1,
-      threads: [{ name: 'B', priority: 8 }, { name: 'S', priority: 8 }],
+      threads: [
+        { name: 'B', priority: 8 },
+        { name: 'S', priority: 8 },
+      ],
       events: [{ name: 'E', sync: true }, { name: 'X' }, { name: 'F' }],
     });
     m.start();
@@ -456,7 +492,10 @@ describe('restarted waits and late expiration passes', () => {
   it('a restarted wait whose remaining timeout has already run out returns STATUS_TIMEOUT without blocking (§4.11 steps 5 and 7)', () => {
     const m = new Machine({
       cpus: 1,
-      threads: [{ name: 'B', priority: 8 }, { name: 'S', priority: 8 }],
+      threads: [
+        { name: 'B', priority: 8 },
+        { name: 'S', priority: 8 },
+      ],
       events: [{ name: 'E', sync: true }, { name: 'X' }, { name: 'F' }],
     });
     m.start();
@@ -475,14 +514,20 @@ describe('restarted waits and late expiration passes', () => {
   it('an expiration pass more than a table (512 ticks) late scans every bucket once and finds the timer due', () => {
     const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 8 }], timers: [{ name: 'T' }] });
     m.start();
-    m.setTimer(0, 'T', -100 * m.clockNs / 100, 0, 1); // due at tick 100
+    m.setTimer(0, 'T', (-100 * m.clockNs) / 100, 0, 1); // due at tick 100
     expect(m.clock(600)).toEqual([1]);
   });
 });
 
 describe('§4.12 KeDelayExecutionThread and page-in waits', () => {
   it('KeDelayExecutionThread blocks on the thread timer alone (WaitReason DelayExecution) and resumes with STATUS_SUCCESS at the due tick', () => {
-    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 8 }, { name: 'S', priority: 8 }] });
+    const m = new Machine({
+      cpus: 1,
+      threads: [
+        { name: 'A', priority: 8 },
+        { name: 'S', priority: 8 },
+      ],
+    });
     m.start();
     m.at(4);
     const out = m.delay(0, -100 * MS); // 100 ms: 6.4 ticks
@@ -502,7 +547,13 @@ describe('§4.12 KeDelayExecutionThread and page-in waits', () => {
   });
 
   it('a zero delay does not block: it yields to a ready thread of the same priority and returns STATUS_SUCCESS', () => {
-    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 8 }, { name: 'S', priority: 8 }] });
+    const m = new Machine({
+      cpus: 1,
+      threads: [
+        { name: 'A', priority: 8 },
+        { name: 'S', priority: 8 },
+      ],
+    });
     m.start();
     const out = m.delay(0, 0);
     expect(out.status).toBe(STATUS.SUCCESS);
@@ -526,7 +577,13 @@ describe('§4.12 KeDelayExecutionThread and page-in waits', () => {
   });
 
   it('a page fault blocks the thread with WaitReason PageIn and resumes it with ResumeAction.PageIn and the page at the first tick at/after the latency', () => {
-    const m = new Machine({ cpus: 1, threads: [{ name: 'A', priority: 8 }, { name: 'S', priority: 8 }] });
+    const m = new Machine({
+      cpus: 1,
+      threads: [
+        { name: 'A', priority: 8 },
+        { name: 'S', priority: 8 },
+      ],
+    });
     m.start();
     m.at(3);
     const out = m.pageFault(0, 0x42, 20_000_000); // 20 ms: done at tick 3 + 1.28 → first tick after: 5

@@ -24,15 +24,18 @@ interface ChromeEvent {
 
 const tempDir = (): string => mkdtempSync(join(tmpdir(), 'irqlab-trace-'));
 
-const twoCpus = compileScenario(validateScenario(defineScenario({ name: 'trace-shape', description: 'two CPUs, nothing to do', routines: {} }), { cpus: 2, arch: 'x64' }), {
-  cpus: 2,
-  mode: 'deterministic',
-  seed: 1,
-  durationNs: 1e6,
-  timeScale: 1,
-  traceToMain: true,
-  nativeModule: null,
-});
+const twoCpus = compileScenario(
+  validateScenario(defineScenario({ name: 'trace-shape', description: 'two CPUs, nothing to do', routines: {} }), { cpus: 2, arch: 'x64' }),
+  {
+    cpus: 2,
+    mode: 'deterministic',
+    seed: 1,
+    durationNs: 1e6,
+    timeScale: 1,
+    traceToMain: true,
+    nativeModule: null,
+  },
+);
 
 function parseTrace(file: string): ChromeEvent[] {
   const json = JSON.parse(readFileSync(file, 'utf8')) as { traceEvents: ChromeEvent[]; displayTimeUnit: string };
@@ -92,7 +95,7 @@ describe('ChromeTraceWriter', () => {
     writer.close(4000);
     const events = parseTrace(file);
     expectBalancedSlices(events);
-    const unfinished = events.filter((e) => e.args?.['unfinished'] === 1);
+    const unfinished = events.filter((e) => e.args?.unfinished === 1);
     expect(unfinished.map((e) => [e.tid, e.name, e.ts])).toEqual([
       [0, 'ISR 0x50', 4],
       [0, 'DPC #0', 4],
@@ -157,6 +160,6 @@ describe('--trace on a real run', () => {
     expectBalancedSlices(events);
     // 50 ISRs claim; the 51st bugchecks inside its ISR, whose slice the writer ends at the end of the trace
     expect(events.filter((e) => e.name === 'ISR 0x50' && e.ph === 'B').length).toBe(51);
-    expect(events.filter((e) => e.args?.['unfinished'] === 1).map((e) => e.name)).toContain('ISR 0x50');
+    expect(events.filter((e) => e.args?.unfinished === 1).map((e) => e.name)).toContain('ISR 0x50');
   });
 });

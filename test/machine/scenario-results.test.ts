@@ -10,7 +10,15 @@ import { ScenarioError } from '../../src/util/errors.js';
 async function runEnd(parts: Pick<ScenarioDefinition, 'results' | 'checks'>): Promise<unknown> {
   const definition = validateScenario(defineScenario({ name: 'ends', description: 'nothing to do', routines: {}, ...parts }), { cpus: 1, arch: 'x64' });
   try {
-    await executeScenario(definition, null, { cpus: 1, mode: 'deterministic', seed: 1, durationNs: 1e5, timeScale: 1, verbose: false, command: 'irqlab run ends' });
+    await executeScenario(definition, null, {
+      cpus: 1,
+      mode: 'deterministic',
+      seed: 1,
+      durationNs: 1e5,
+      timeScale: 1,
+      verbose: false,
+      command: 'irqlab run ends',
+    });
   } catch (error) {
     return error;
   }
@@ -54,14 +62,29 @@ describe('results() and checks() errors', () => {
   });
 
   it('results() values JSON cannot hold exactly', async () => {
-    await expectScenarioError({ results: () => ({ ratio: 0 / 0 }) }, "scenario 'ends': results() returned ratio = NaN, which JSON cannot hold (it would become null)");
-    await expectScenarioError({ results: () => ({ list: [1, 2, undefined as unknown as number] }) }, "scenario 'ends': results() returned list[2] = undefined, which JSON cannot hold");
-    await expectScenarioError({ results: () => 42 as unknown as Record<string, number> }, "scenario 'ends': results() returned the number 42, not an object of named values");
+    await expectScenarioError(
+      { results: () => ({ ratio: 0 / 0 }) },
+      "scenario 'ends': results() returned ratio = NaN, which JSON cannot hold (it would become null)",
+    );
+    await expectScenarioError(
+      { results: () => ({ list: [1, 2, undefined as unknown as number] }) },
+      "scenario 'ends': results() returned list[2] = undefined, which JSON cannot hold",
+    );
+    await expectScenarioError(
+      { results: () => 42 as unknown as Record<string, number> },
+      "scenario 'ends': results() returned the number 42, not an object of named values",
+    );
   });
 
   it('checks() of the wrong shape', async () => {
-    await expectScenarioError({ checks: () => [{ name: 'x', passed: 1 as unknown as boolean }] }, "scenario 'ends': checks()[0] ('x'): passed must be true or false (got the number 1)");
-    await expectScenarioError({ checks: () => [null as unknown as { name: string; passed: boolean }] }, "scenario 'ends': checks()[0] is null, not a check { name, passed }");
+    await expectScenarioError(
+      { checks: () => [{ name: 'x', passed: 1 as unknown as boolean }] },
+      "scenario 'ends': checks()[0] ('x'): passed must be true or false (got the number 1)",
+    );
+    await expectScenarioError(
+      { checks: () => [null as unknown as { name: string; passed: boolean }] },
+      "scenario 'ends': checks()[0] is null, not a check { name, passed }",
+    );
   });
 
   it('well-formed results and checks pass through', async () => {

@@ -72,7 +72,10 @@ beforeAll(() => {
   app = join(work, 'app');
   mkdirSync(app);
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'irqlab-consumer', version: '1.0.0', private: true, type: 'module' }));
-  succeeded(run('npm', ['install', '--omit=dev', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', join(work, packed!.filename)], app), 'npm install <tarball>');
+  succeeded(
+    run('npm', ['install', '--omit=dev', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', join(work, packed!.filename)], app),
+    'npm install <tarball>',
+  );
 }, 180_000);
 
 afterAll(() => {
@@ -81,7 +84,9 @@ afterAll(() => {
 
 describe('the packed package, installed into an empty project', () => {
   it('ships the built code and the workers, and no sources', () => {
-    expect(packedFiles).toEqual(expect.arrayContaining(['dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js', 'dist/workers/cpu.js', 'dist/workers/coordinator.js']));
+    expect(packedFiles).toEqual(
+      expect.arrayContaining(['dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js', 'dist/workers/cpu.js', 'dist/workers/coordinator.js']),
+    );
     expect(packedFiles.filter((path) => path.endsWith('.ts') && !path.endsWith('.d.ts'))).toEqual([]);
   });
 
@@ -103,7 +108,10 @@ describe('the packed package, installed into an empty project', () => {
   });
 
   it('npx irqlab runs a built-in scenario', () => {
-    const child = succeeded(run('npx', ['--no-install', 'irqlab', 'run', 'interrupt-storm', '--cpus', '2', '--mode', 'deterministic', '--duration', '20ms'], app), 'npx irqlab run interrupt-storm');
+    const child = succeeded(
+      run('npx', ['--no-install', 'irqlab', 'run', 'interrupt-storm', '--cpus', '2', '--mode', 'deterministic', '--duration', '20ms'], app),
+      'npx irqlab run interrupt-storm',
+    );
     expect(child.stdout).toMatch(/^OK\. The run: irqlab run interrupt-storm --cpus 2 --mode deterministic --seed 1 --duration 20ms$/m);
     expect(child.stderr).toBe('');
   });

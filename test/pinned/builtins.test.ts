@@ -45,5 +45,5 @@ describe('pinned behaviour of the built-in scenarios (deterministic mode)', () =
       else expect(actual).toEqual(table[name]);
     });
   }
-  if (update) it('writes the table', () => writeFileSync(TABLE, JSON.stringify(table, null, 2) + '\n'));
+  if (update) it('writes the table', () => writeFileSync(TABLE, `${JSON.stringify(table, null, 2)}\n`));
 });

@@ -62,15 +62,18 @@ describe('the first load of a scenario file', () => {
   });
 
   it('a .mjs scenario too', async () => {
-    const path = scenarioFile('plain.mjs', [
-      "import { defineScenario, R1 } from 'irqlab';",
-      'export default defineScenario({',
-      "  name: 'plain', description: 'JavaScript',",
-      '  machine: { cpus: 1, durationMs: 1 },',
-      "  threads: { Main: { routine: 'Main' } },",
-      '  routines: { Main: (a) => { a.movi(R1, 1); a.ret(0); } },',
-      '});',
-    ].join('\n'));
+    const path = scenarioFile(
+      'plain.mjs',
+      [
+        "import { defineScenario, R1 } from 'irqlab';",
+        'export default defineScenario({',
+        "  name: 'plain', description: 'JavaScript',",
+        '  machine: { cpus: 1, durationMs: 1 },',
+        "  threads: { Main: { routine: 'Main' } },",
+        '  routines: { Main: (a) => { a.movi(R1, 1); a.ret(0); } },',
+        '});',
+      ].join('\n'),
+    );
     expect((await loadScenario(path)).definition.name).toBe('plain');
     expect(babelLoaded()).toBe(false);
   });
@@ -91,7 +94,10 @@ describe('the first load of a scenario file', () => {
     ['await in a plain function', 'function f() { await 1; }', 'dup.ts:2:16: Unexpected reserved word'],
   ])('an error sucrase lets through (%s) is still named with file, line and column, not only by V8', async (_what, code, expected) => {
     const path = scenarioFile('dup.ts', `import { defineScenario } from 'irqlab';\n${code}\nexport default defineScenario({ name: 'dup' });\n`);
-    const message = await loadScenario(path).then(() => '', (error: Error) => error.message);
+    const message = await loadScenario(path).then(
+      () => '',
+      (error: Error) => error.message,
+    );
     expect(message).toContain(`cannot load scenario '${path}': ${expected}`);
     expect(message).not.toContain('\n');
   });

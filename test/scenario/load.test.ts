@@ -19,10 +19,12 @@ const typed = (name: string): string => relative(process.cwd(), fixture(name));
 
 /** name → size and mtime of every entry: what "nothing was written here" is checked against */
 const snapshot = (dir: string): Record<string, string> =>
-  Object.fromEntries(readdirSync(dir).map((name) => {
-    const stat = statSync(join(dir, name));
-    return [name, `${stat.size}:${stat.mtimeMs}`];
-  }));
+  Object.fromEntries(
+    readdirSync(dir).map((name) => {
+      const stat = statSync(join(dir, name));
+      return [name, `${stat.size}:${stat.mtimeMs}`];
+    }),
+  );
 
 const opened: LoadedScenario[] = [];
 afterEach(() => {
@@ -98,7 +100,7 @@ describe('loadScenario', () => {
     expect(message).toMatch(/^cannot load scenario '[^']*syntax-error\.ts': syntax-error\.ts:7:1: \S/);
   });
 
-  it('a JavaScript syntax error (the exact wording is the runtime\'s: see the CLI test for plain Node)', async () => {
+  it("a JavaScript syntax error (the exact wording is the runtime's: see the CLI test for plain Node)", async () => {
     expect(await loadError(typed('syntax-error.mjs'))).toMatch(/^cannot load scenario '[^']*syntax-error\.mjs': SyntaxError: .*\(syntax-error\.mjs:5:1\)$/);
   });
 
@@ -109,7 +111,9 @@ describe('loadScenario', () => {
   });
 
   it('a default export that is not an object', async () => {
-    expect(await loadError(typed('not-object.mjs'))).toBe(`cannot load scenario '${typed('not-object.mjs')}': its default export is a number, not a scenario object`);
+    expect(await loadError(typed('not-object.mjs'))).toBe(
+      `cannot load scenario '${typed('not-object.mjs')}': its default export is a number, not a scenario object`,
+    );
   });
 
   it('a module that throws at top level: the first line of the cause', async () => {
@@ -127,7 +131,7 @@ function scenarioSource(typed: boolean): string {
     'export const register = R1;',
     'export default defineScenario({',
     "  name: 'outside', description: 'a scenario in a folder of its own',",
-    "  machine: { cpus: 1, durationMs: 1 },",
+    '  machine: { cpus: 1, durationMs: 1 },',
     "  threads: { Main: { routine: 'Main' } },",
     '  natives: { double },',
     '  routines: { Main: main },',
@@ -165,31 +169,37 @@ describe('scenario files outside the package', () => {
     expect(() => validateScenario(loaded.definition, { cpus: 1, arch: 'x64' })).not.toThrow();
   });
 
-  it.each(['ts', 'mjs', 'js'])("'irqlab' in a .%s scenario and in the modules it imports is the running irqlab where node_modules holds another copy", async (extension) => {
-    const otherCopy = "export const R1 = Object.freeze({ index: 1, name: 'r1' });\nexport const defineScenario = (definition) => definition;\n";
-    const dir = folderWith({
-      [`outside.${extension}`]: scenarioSource(extension === 'ts').replace("'./natives.mjs'", "'./natives.mjs';\nexport { helperRegister } from './helper.mjs'"),
-      'natives.mjs': natives,
-      'helper.mjs': "import { R1 } from 'irqlab';\nexport const helperRegister = R1;\n",
-      'package.json': '{"type":"module"}',
-    });
-    mkdirSync(join(dir, 'node_modules', 'irqlab'), { recursive: true });
-    writeFileSync(join(dir, 'node_modules', 'irqlab', 'package.json'), '{"name":"irqlab","type":"module","exports":"./index.js"}');
-    writeFileSync(join(dir, 'node_modules', 'irqlab', 'index.js'), otherCopy);
-    const loaded = await load(join(dir, `outside.${extension}`));
-    const module = (await importScenarioModule(loaded.modulePath)) as { register: unknown; helperRegister: unknown };
-    expect(module.register).toBe(R1);
-    expect(module.helperRegister).toBe(R1);
-    expect(() => validateScenario(loaded.definition, { cpus: 1, arch: 'x64' })).not.toThrow();
-  });
+  it.each(['ts', 'mjs', 'js'])(
+    "'irqlab' in a .%s scenario and in the modules it imports is the running irqlab where node_modules holds another copy",
+    async (extension) => {
+      const otherCopy = "export const R1 = Object.freeze({ index: 1, name: 'r1' });\nexport const defineScenario = (definition) => definition;\n";
+      const dir = folderWith({
+        [`outside.${extension}`]: scenarioSource(extension === 'ts').replace(
+          "'./natives.mjs'",
+          "'./natives.mjs';\nexport { helperRegister } from './helper.mjs'",
+        ),
+        'natives.mjs': natives,
+        'helper.mjs': "import { R1 } from 'irqlab';\nexport const helperRegister = R1;\n",
+        'package.json': '{"type":"module"}',
+      });
+      mkdirSync(join(dir, 'node_modules', 'irqlab'), { recursive: true });
+      writeFileSync(join(dir, 'node_modules', 'irqlab', 'package.json'), '{"name":"irqlab","type":"module","exports":"./index.js"}');
+      writeFileSync(join(dir, 'node_modules', 'irqlab', 'index.js'), otherCopy);
+      const loaded = await load(join(dir, `outside.${extension}`));
+      const module = (await importScenarioModule(loaded.modulePath)) as { register: unknown; helperRegister: unknown };
+      expect(module.register).toBe(R1);
+      expect(module.helperRegister).toBe(R1);
+      expect(() => validateScenario(loaded.definition, { cpus: 1, arch: 'x64' })).not.toThrow();
+    },
+  );
 
   it.each(['ts', 'mjs'])("a .%s scenario may use top-level await, and its own 'irqlab' is still the running irqlab", async (extension) => {
     const dir = folderWith({
-      [`outside.${extension}`]: scenarioSource(extension === 'ts').replace("export const register = R1;", 'export const register = await Promise.resolve(R1);'),
+      [`outside.${extension}`]: scenarioSource(extension === 'ts').replace('export const register = R1;', 'export const register = await Promise.resolve(R1);'),
       'natives.mjs': natives,
       'package.json': '{"type":"module"}',
       'node_modules/irqlab/package.json': '{"name":"irqlab","type":"module","exports":"./index.js"}',
-      'node_modules/irqlab/index.js': "export const R1 = Object.freeze({ index: 1 });\nexport const defineScenario = (definition) => definition;\n",
+      'node_modules/irqlab/index.js': 'export const R1 = Object.freeze({ index: 1 });\nexport const defineScenario = (definition) => definition;\n',
     });
     const loaded = await load(join(dir, `outside.${extension}`));
     expect(((await importScenarioModule(loaded.modulePath)) as { register: unknown }).register).toBe(R1);

@@ -7,6 +7,7 @@ import { loadScenario } from '../../src/scenario/load.js';
 const noop = (): void => {};
 
 /** A minimal valid scenario: one device on vector 0x50 with its ISR and DPC, and one thread. */
+// biome-ignore lint/suspicious/noExplicitAny: the tests bend this object into every wrong shape on purpose
 function valid(): Record<string, any> {
   return {
     name: 'x',
@@ -38,6 +39,7 @@ function problem(def: unknown, m: { cpus: number; arch: 'x64' | 'x86' } = machin
   throw new Error('no problem found');
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: as valid(): a scenario bent out of shape on purpose
 function edit(change: (def: Record<string, any>) => void): Record<string, any> {
   const def = valid();
   change(def);
@@ -81,7 +83,9 @@ describe('validateScenario', () => {
     expect(problem(edit((d) => (d.machine.cpus = 0)))).toBe("scenario 'x': machine.cpus must be an integer from 1 to 64 (got 0)");
     expect(problem(edit((d) => (d.machine.arch = 'arm64')))).toBe(`scenario 'x': machine.arch must be 'x64' or 'x86' (got "arm64")`);
     expect(problem(edit((d) => (d.machine.durationMs = -1)))).toBe("scenario 'x': machine.durationMs must be a positive number (got -1)");
-    expect(problem(edit((d) => (d.machine.clockIntervalMs = Infinity)))).toBe("scenario 'x': machine.clockIntervalMs must be from 0.5 to 15.625 ms (got Infinity)");
+    expect(problem(edit((d) => (d.machine.clockIntervalMs = Infinity)))).toBe(
+      "scenario 'x': machine.clockIntervalMs must be from 0.5 to 15.625 ms (got Infinity)",
+    );
     expect(problem(edit((d) => (d.machine.ipiAckTimeoutTicks = 1.5)))).toBe("scenario 'x': machine.ipiAckTimeoutTicks must be a positive integer (got 1.5)");
     expect(problem(edit((d) => (d.machine.cpu = 2)))).toMatch(/^scenario 'x': machine\.cpu is not a scenario field/);
   });
@@ -107,8 +111,12 @@ describe('validateScenario', () => {
   });
 
   it('interrupt vectors and IRQLs (x64)', () => {
-    expect(problem(edit((d) => (d.interrupts.Disk.vector = 0x1f)))).toBe("scenario 'x': interrupts.Disk.vector 0x1f is not a device vector (x64 devices use 0x30–0xcf)");
-    expect(problem(edit((d) => (d.interrupts.Disk.vector = 0xd1)))).toBe("scenario 'x': interrupts.Disk.vector 0xd1 is not a device vector (x64 devices use 0x30–0xcf)");
+    expect(problem(edit((d) => (d.interrupts.Disk.vector = 0x1f)))).toBe(
+      "scenario 'x': interrupts.Disk.vector 0x1f is not a device vector (x64 devices use 0x30–0xcf)",
+    );
+    expect(problem(edit((d) => (d.interrupts.Disk.vector = 0xd1)))).toBe(
+      "scenario 'x': interrupts.Disk.vector 0xd1 is not a device vector (x64 devices use 0x30–0xcf)",
+    );
     expect(problem(edit((d) => (d.interrupts.Disk.vector = '0x50')))).toBe(`scenario 'x': interrupts.Disk.vector must be an integer vector (got "0x50")`);
     expect(problem(edit((d) => (d.interrupts.Disk.routine = 'Nope')))).toBe("scenario 'x': interrupts.Disk.routine names unknown routine 'Nope'");
     expect(problem(edit((d) => (d.interrupts.Disk.irql = 12)))).toBe("scenario 'x': interrupts.Disk.irql 12 is out of range (x64 device IRQLs are 3–11)");
@@ -125,15 +133,34 @@ describe('validateScenario', () => {
   });
 
   it('synchronizeIrql', () => {
-    expect(problem(edit((d) => (d.interrupts.Disk.synchronizeIrql = 4)))).toBe("scenario 'x': interrupts.Disk.synchronizeIrql 4 is below its irql 5 (SynchronizeIrql must be ≥ Irql)");
-    expect(problem(edit((d) => (d.interrupts.Disk.synchronizeIrql = 13)))).toBe("scenario 'x': interrupts.Disk.synchronizeIrql 13 is out of range (x64 device IRQLs are 3–11)");
+    expect(problem(edit((d) => (d.interrupts.Disk.synchronizeIrql = 4)))).toBe(
+      "scenario 'x': interrupts.Disk.synchronizeIrql 4 is below its irql 5 (SynchronizeIrql must be ≥ Irql)",
+    );
+    expect(problem(edit((d) => (d.interrupts.Disk.synchronizeIrql = 13)))).toBe(
+      "scenario 'x': interrupts.Disk.synchronizeIrql 13 is out of range (x64 device IRQLs are 3–11)",
+    );
   });
 
   it('x86 vectors and IRQLs', () => {
     const x86 = { cpus: 4, arch: 'x86' as const };
-    expect(problem(edit((d) => (d.interrupts.Disk.vector = 0xc0)), x86)).toBe("scenario 'x': interrupts.Disk.vector 0xc0 is not a device vector (x86 devices use 0x30–0xbf)");
-    expect(problem(edit((d) => (d.interrupts.Disk.irql = 27)), x86)).toBe("scenario 'x': interrupts.Disk.irql 27 is out of range (x86 device IRQLs are 3–26)");
-    expect(() => validateScenario(edit((d) => Object.assign(d.interrupts.Disk, { irql: 20, synchronizeIrql: 26 })), x86)).not.toThrow();
+    expect(
+      problem(
+        edit((d) => (d.interrupts.Disk.vector = 0xc0)),
+        x86,
+      ),
+    ).toBe("scenario 'x': interrupts.Disk.vector 0xc0 is not a device vector (x86 devices use 0x30–0xbf)");
+    expect(
+      problem(
+        edit((d) => (d.interrupts.Disk.irql = 27)),
+        x86,
+      ),
+    ).toBe("scenario 'x': interrupts.Disk.irql 27 is out of range (x86 device IRQLs are 3–26)");
+    expect(() =>
+      validateScenario(
+        edit((d) => Object.assign(d.interrupts.Disk, { irql: 20, synchronizeIrql: 26 })),
+        x86,
+      ),
+    ).not.toThrow();
   });
 
   it('other interrupt fields', () => {
@@ -163,7 +190,9 @@ describe('validateScenario', () => {
     expect(problem(edit((d) => (d.devices.disk.vector = 0x60)))).toBe(
       "scenario 'x': devices.disk.vector 0x60 has no interrupt object connected (declare one in interrupts with vector 0x60)",
     );
-    expect(problem(edit((d) => (d.devices.disk.vector = 0x10)))).toBe("scenario 'x': devices.disk.vector 0x10 is not a device vector (x64 devices use 0x30–0xcf)");
+    expect(problem(edit((d) => (d.devices.disk.vector = 0x10)))).toBe(
+      "scenario 'x': devices.disk.vector 0x10 is not a device vector (x64 devices use 0x30–0xcf)",
+    );
     expect(problem(edit((d) => (d.devices.disk.cpus = [0, 7])))).toBe("scenario 'x': devices.disk.cpus names CPU 7 but the machine has 4 (CPUs 0–3)");
     expect(problem(edit((d) => (d.devices.disk.cpus = [])))).toBe("scenario 'x': devices.disk.cpus is empty (omit it to target every CPU)");
     expect(problem(edit((d) => (d.devices.disk.cpus = [1, 1])))).toBe("scenario 'x': devices.disk.cpus names CPU 1 twice");
@@ -176,7 +205,9 @@ describe('validateScenario', () => {
     expect(problem(edit((d) => (d.devices.disk.jitter = 1.5)))).toBe("scenario 'x': devices.disk.jitter must be a number from 0 to 1 (got 1.5)");
     expect(problem(edit((d) => (d.devices.disk.jitter = -0.1)))).toBe("scenario 'x': devices.disk.jitter must be a number from 0 to 1 (got -0.1)");
     expect(problem(edit((d) => (d.devices.disk.burst = 0)))).toBe("scenario 'x': devices.disk.burst must be a positive integer (got 0)");
-    expect(problem(edit((d) => (d.devices.disk.delivery = 'broadcast')))).toBe(`scenario 'x': devices.disk.delivery must be 'fixed' or 'lowest-priority' (got "broadcast")`);
+    expect(problem(edit((d) => (d.devices.disk.delivery = 'broadcast')))).toBe(
+      `scenario 'x': devices.disk.delivery must be 'fixed' or 'lowest-priority' (got "broadcast")`,
+    );
     expect(problem(edit((d) => (d.devices.disk.line = -1)))).toMatch(/devices\.disk\.line must be an IOAPIC input/);
     expect(problem(edit((d) => (d.devices.disk.startMs = -1)))).toBe("scenario 'x': devices.disk.startMs must be a finite number ≥ 0 (got -1)");
     expect(problem(edit((d) => (d.devices.disk.count = 1.5)))).toBe("scenario 'x': devices.disk.count must be an integer ≥ 0 (got 1.5)");
@@ -186,11 +217,16 @@ describe('validateScenario', () => {
   it('threads', () => {
     expect(problem(edit((d) => (d.threads.T0.cpu = 9)))).toBe("scenario 'x': threads.T0.cpu names CPU 9 but the machine has 4 (CPUs 0–3)");
     expect(problem(edit((d) => (d.threads.T0.routine = 'Nope')))).toBe("scenario 'x': threads.T0.routine names unknown routine 'Nope'");
-    expect(() => validateScenario(edit((d) => (d.threads.T1 = { routine: 'Main', cpu: 0 })), machine)).not.toThrow();
+    expect(() =>
+      validateScenario(
+        edit((d) => (d.threads.T1 = { routine: 'Main', cpu: 0 })),
+        machine,
+      ),
+    ).not.toThrow();
     expect(problem(edit((d) => (d.threads.T0.priority = 32)))).toBe("scenario 'x': threads.T0.priority must be an integer from 1 to 31 (got 32)");
     expect(problem(edit((d) => (d.threads.T0.affinity = [])))).toBe("scenario 'x': threads.T0.affinity is empty (omit it to allow every CPU)");
     expect(problem(edit((d) => (d.threads.T0.affinity = [1, 2])))).toBe("scenario 'x': threads.T0.cpu 0 is not in its affinity [1, 2]");
-    expect(problem(edit((d) => ((d.threads.T1 = { routine: 'Main', affinity: [1, 2], idealProcessor: 3 }))))).toBe(
+    expect(problem(edit((d) => (d.threads.T1 = { routine: 'Main', affinity: [1, 2], idealProcessor: 3 })))).toBe(
       "scenario 'x': threads.T1.idealProcessor 3 is not in its affinity [1, 2]",
     );
     expect(problem(edit((d) => (d.threads.T0.start = 'later')))).toBe(`scenario 'x': threads.T0.start must be 'boot' or 'created' (got "later")`);
@@ -221,8 +257,15 @@ describe('validateScenario', () => {
         d.mutexes = { M: {} };
         change(d);
       });
-    expect(() => validateScenario(withObjects(() => {}), machine)).not.toThrow();
-    expect(problem(withObjects((d) => (d.events!.E!.type = 'auto')))).toBe(`scenario 'x': events.E.type must be 'notification' or 'synchronization' (got "auto")`);
+    expect(() =>
+      validateScenario(
+        withObjects(() => {}),
+        machine,
+      ),
+    ).not.toThrow();
+    expect(problem(withObjects((d) => (d.events!.E!.type = 'auto')))).toBe(
+      `scenario 'x': events.E.type must be 'notification' or 'synchronization' (got "auto")`,
+    );
     expect(problem(withObjects((d) => (d.semaphores!.S!.count = 3)))).toBe("scenario 'x': semaphores.S.count must be an integer from 0 to its limit 2 (got 3)");
     expect(problem(withObjects((d) => (d.semaphores!.S!.limit = 0)))).toBe("scenario 'x': semaphores.S.limit must be an integer from 1 to 2147483647 (got 0)");
     expect(problem(withObjects((d) => (d.mutexes!.M!.kind = 'fast')))).toBe(`scenario 'x': mutexes.M.kind must be 'mutex' or 'mutant' (got "fast")`);

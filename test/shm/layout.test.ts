@@ -75,7 +75,16 @@ describe('shared-memory layout', () => {
   });
 
   it('the machine map of a 4-CPU machine is pinned', () => {
-    const layout = computeLayout({ cpus: 4, threads: 6, dpcs: 3, interruptLocks: 2, codeWords: 1024, memoryWords: 8192, ringCapacity: 1024, traceCapacity: 16 });
+    const layout = computeLayout({
+      cpus: 4,
+      threads: 6,
+      dpcs: 3,
+      interruptLocks: 2,
+      codeWords: 1024,
+      memoryWords: 8192,
+      ringCapacity: 1024,
+      traceCapacity: 16,
+    });
     expect(layout.actors).toBe(6);
     expect(layout.control).toBe(0);
     expect(layout.doorbell(0)).toBe(16);
@@ -104,7 +113,17 @@ describe('shared-memory layout', () => {
   });
 
   it('the per-CPU device counters follow memory (Float64, 8-byte aligned), one record per CPU and device', () => {
-    const layout = computeLayout({ cpus: 4, threads: 6, dpcs: 3, interruptLocks: 2, codeWords: 1024, memoryWords: 8192, ringCapacity: 1024, traceCapacity: 16, devices: 3 });
+    const layout = computeLayout({
+      cpus: 4,
+      threads: 6,
+      dpcs: 3,
+      interruptLocks: 2,
+      codeWords: 1024,
+      memoryWords: 8192,
+      ringCapacity: 1024,
+      traceCapacity: 16,
+      devices: 3,
+    });
     const afterMemory = layout.memory + 8192 + ((layout.memory + 8192) % 2);
     expect(layout.deviceCounters(0, 0)).toBe(afterMemory / 2);
     expect(layout.deviceCounters(0, 2)).toBe(afterMemory / 2 + 2 * 6);
@@ -115,7 +134,16 @@ describe('shared-memory layout', () => {
 
   it('regions do not overlap and Float64 regions are aligned', () => {
     for (const cpus of [1, 2, 16, 64]) {
-      const layout = computeLayout({ cpus, threads: cpus + 3, dpcs: 10, interruptLocks: 3, codeWords: 4096, memoryWords: 65536, ringCapacity: 256, traceCapacity: 1 << 16 });
+      const layout = computeLayout({
+        cpus,
+        threads: cpus + 3,
+        dpcs: 10,
+        interruptLocks: 3,
+        codeWords: 4096,
+        memoryWords: 65536,
+        ringCapacity: 256,
+        traceCapacity: 1 << 16,
+      });
       expect((layout.counters(0) * 8) % 8).toBe(0);
       expect(layout.counters(0) * 2).toBeGreaterThanOrEqual(layout.prcb(cpus - 1) + PrcbField.WORDS);
       expect(layout.threadCounters(0) * 2).toBeGreaterThanOrEqual(layout.counters(cpus - 1) * 2 + CounterField.WORDS * 2);

@@ -27,7 +27,6 @@ const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve)
 /** poll: changedSince() between event-loop turns; sleepAsync: Doorbell.sleepAsync (Atomics.waitAsync, woken by the producer's notify) */
 type ConsumerWait = 'poll' | 'sleepAsync';
 
-
 async function runProducer(seed: number, capacity: number, records: number, maxLen: number, wait: ConsumerWait = 'poll'): Promise<void> {
   expect(existsSync(fileURLToPath(built)), 'dist/ is missing: run `npm run build` before these tests').toBe(true);
   const doorbellBase = 1;
@@ -42,8 +41,15 @@ async function runProducer(seed: number, capacity: number, records: number, maxL
   let exitCode: number | null = null;
   const exited = new Promise<number>((resolve) => {
     // ring on the worker's end too, as Machine does, so a consumer asleep in sleepAsync sees it
-    worker.on('error', (err) => { failure = err; doorbell.ring(); });
-    worker.on('exit', (code) => { exitCode = code; resolve(code); doorbell.ring(); });
+    worker.on('error', (err) => {
+      failure = err;
+      doorbell.ring();
+    });
+    worker.on('exit', (code) => {
+      exitCode = code;
+      resolve(code);
+      doorbell.ring();
+    });
   });
 
   try {
@@ -57,7 +63,10 @@ async function runProducer(seed: number, capacity: number, records: number, maxL
       const expectKind = 1 + (got % 0xfffe);
       let sum = 0;
       for (let i = 0; i < length - 1; i++) {
-        if (w[offset + i] !== seq) { mismatch = `record ${got} word ${i}: ${w[offset + i]} != seq ${seq}`; return; }
+        if (w[offset + i] !== seq) {
+          mismatch = `record ${got} word ${i}: ${w[offset + i]} != seq ${seq}`;
+          return;
+        }
         sum = (sum + seq) | 0;
         seq++;
       }

@@ -21,7 +21,10 @@ function makeRing(capacity: number, base = 3): { i32: Int32Array; ring: SpscRing
   return { i32, ring: new SpscRing(i32, base) };
 }
 
-interface Rec { kind: number; words: number[] }
+interface Rec {
+  kind: number;
+  words: number[];
+}
 
 function drain(ring: SpscRing, max = Infinity): Rec[] {
   const out: Rec[] = [];
@@ -83,7 +86,10 @@ describe('SpscRing', () => {
       if (rnd() < 0.55) {
         const len = Math.floor(rnd() * (ring.maxPayload + 1));
         const rec: Rec = { kind: 1 + (seq % 0xfffe), words: Array.from({ length: len }, (_, i) => seq * 40 + i) };
-        if (write(ring, rec)) { queue.push(rec); seq++; }
+        if (write(ring, rec)) {
+          queue.push(rec);
+          seq++;
+        }
       } else {
         const got = drain(ring, 1 + Math.floor(rnd() * 4));
         for (const g of got) {
@@ -169,7 +175,10 @@ describe('SpscRing', () => {
     expect(ring.isEmpty()).toBe(true);
     expect(drain(ring)).toEqual([]);
     ring.publish();
-    expect(drain(ring)).toEqual([{ kind: 1, words: [10, 11] }, { kind: 2, words: [6, 7] }]);
+    expect(drain(ring)).toEqual([
+      { kind: 1, words: [10, 11] },
+      { kind: 2, words: [6, 7] },
+    ]);
   });
 
   it('publish() says whether the consumer had drained the ring (when a doorbell ring is needed)', () => {

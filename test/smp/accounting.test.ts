@@ -91,7 +91,9 @@ describe('device interrupt accounting', () => {
         // CPU 1 ran at IRQL 7 from its thread's start: what was routed to it since is still in its local APIC
         expect(result.perCpu[1]!.pendingInterrupts).toBeGreaterThan(0);
       }
-      expect(formatSummary(result)).toMatch(/device interrupts: [\d,]+ asserted \+ [\d,]+ re-asserted \(unclaimed, level-triggered\) = [\d,]+ taken \+ [\d,]+ pending in local APICs \+ [\d,]+ undelivered\n/);
+      expect(formatSummary(result)).toMatch(
+        /device interrupts: [\d,]+ asserted \+ [\d,]+ re-asserted \(unclaimed, level-triggered\) = [\d,]+ taken \+ [\d,]+ pending in local APICs \+ [\d,]+ undelivered\n/,
+      );
     });
 
     it(`accounts for every device assertion when a bugcheck stops the run (${mode})`, async () => {
@@ -167,7 +169,9 @@ describe('run.userEvents limit', () => {
     expect(droppedSeen).toBe(50_000);
     expect(run.result.perCpu[0]!.userEventsDropped).toBe(50_000);
     expect(run.result.userEventLimit).toEqual({ limitPerCpu: 100_000, kept: 100_000, dropped: 50_000, limitReached: true });
-    expect(formatSummary(run.result)).toContain('run.userEvents kept the first 100,000 TRACE events of each CPU: 50,000 later ones are in the trace but not in run.userEvents');
+    expect(formatSummary(run.result)).toContain(
+      'run.userEvents kept the first 100,000 TRACE events of each CPU: 50,000 later ones are in the trace but not in run.userEvents',
+    );
   });
 
   it('says nothing when no CPU reached the limit', async () => {

@@ -51,7 +51,11 @@ describe('§4 waits and dispatcher objects on real workers', () => {
       { cpus: 1, durationMs: 1 },
     );
     expect(run.result.bugcheck).toBeNull();
-    expect(run.events.map((e) => [e.tag, e.value])).toEqual([[1, 1], [2, 0], [3, 1]]);
+    expect(run.events.map((e) => [e.tag, e.value])).toEqual([
+      [1, 1],
+      [2, 0],
+      [3, 1],
+    ]);
   });
 
   it('WaitAll on a mutex the caller owns and a semaphore of count 1 succeeds: recursion 2, count 0', async () => {
@@ -85,7 +89,12 @@ describe('§4 waits and dispatcher objects on real workers', () => {
     );
     expect(run.result.bugcheck).toBeNull();
     // state 1 free; two acquisitions: −1 (recursion 2); the last release returns the previous state 0
-    expect(run.events.map((e) => [e.tag, e.value])).toEqual([[1, 0], [2, -1], [3, 0], [4, 0]]);
+    expect(run.events.map((e) => [e.tag, e.value])).toEqual([
+      [1, 0],
+      [2, -1],
+      [3, 0],
+      [4, 0],
+    ]);
   });
 
   it('KeSetEvent on a synchronization event: a WaitAll waiter in front re-tests and blocks again, the first WaitAny waiter is released, the next stays blocked', async () => {
@@ -326,7 +335,10 @@ describe('§4 waits and dispatcher objects on real workers', () => {
       { cpus: 1, durationMs: 1 },
     );
     expect(run.result.bugcheck).toBeNull();
-    expect(run.events.map((e) => [e.tag, e.value])).toEqual([[1, STATUS.TIMEOUT], [2, STATUS.TIMEOUT]]);
+    expect(run.events.map((e) => [e.tag, e.value])).toEqual([
+      [1, STATUS.TIMEOUT],
+      [2, STATUS.TIMEOUT],
+    ]);
     expect(run.result.threads[0]!.waits, 'never blocked').toBe(0);
   });
 
@@ -589,7 +601,7 @@ describe('§4 scheduling on real workers', () => {
           },
           Work: (a) => {
             a.kcall('KeGetCurrentProcessorNumber');
-            a.trace(R1 === R1 ? 1 : 0, R0);
+            a.trace(1, R0);
             a.work(5_000_000);
             a.ret(0);
           },
@@ -599,7 +611,10 @@ describe('§4 scheduling on real workers', () => {
     );
     expect(run.result.bugcheck).toBeNull();
     const cpusRun = run.result.threads.filter((t) => t.name !== 'Short').map((t) => t.ranOn);
-    expect(cpusRun.some((cpus) => cpus.includes(1)), `some thread ran on CPU 1: ${JSON.stringify(cpusRun)}`).toBe(true);
+    expect(
+      cpusRun.some((cpus) => cpus.includes(1)),
+      `some thread ran on CPU 1: ${JSON.stringify(cpusRun)}`,
+    ).toBe(true);
     expect(run.result.perCpu[1]!.contextSwitches).toBeGreaterThanOrEqual(2);
   });
 

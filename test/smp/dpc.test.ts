@@ -47,57 +47,79 @@ const oneThread = (name: string, description: string, rest: Partial<ScenarioDefi
 describe('§2 DPCs on real workers', () => {
   it('inserting a queued KDPC again returns FALSE and keeps the first arguments and the depth', async () => {
     const run = await runOnWorkers(
-      oneThread('insert-twice', 'queue the same DPC twice at DISPATCH_LEVEL', {
-        dpcs: { D: { routine: 'Dpc' } },
-        routines: {
-          Dpc: (a) => {
-            a.trace(10, R3);
-            a.trace(11, R4);
-            a.ret();
+      oneThread(
+        'insert-twice',
+        'queue the same DPC twice at DISPATCH_LEVEL',
+        {
+          dpcs: { D: { routine: 'Dpc' } },
+          routines: {
+            Dpc: (a) => {
+              a.trace(10, R3);
+              a.trace(11, R4);
+              a.ret();
+            },
           },
         },
-      }, (a) => {
-        a.kcall('KeRaiseIrqlToDpcLevel');
-        a.kcall('KeInsertQueueDpc', a.dpc('D'), 11, 22);
-        a.trace(1, R0);
-        a.kcall('KeInsertQueueDpc', a.dpc('D'), 33, 44);
-        a.trace(2, R0);
-        a.kcall('KeLowerIrql', 0);
-        a.ret(0);
-      }),
+        (a) => {
+          a.kcall('KeRaiseIrqlToDpcLevel');
+          a.kcall('KeInsertQueueDpc', a.dpc('D'), 11, 22);
+          a.trace(1, R0);
+          a.kcall('KeInsertQueueDpc', a.dpc('D'), 33, 44);
+          a.trace(2, R0);
+          a.kcall('KeLowerIrql', 0);
+          a.ret(0);
+        },
+      ),
       { cpus: 1, durationMs: 1 },
     );
-    expect(run.events.map((e) => [e.tag, e.value])).toEqual([[1, 1], [2, 0], [10, 11], [11, 22]]);
+    expect(run.events.map((e) => [e.tag, e.value])).toEqual([
+      [1, 1],
+      [2, 0],
+      [10, 11],
+      [11, 22],
+    ]);
     expect(run.result.perCpu[0]!.maxDpcQueueDepth).toBe(1);
     expect(run.result.perCpu[0]!.dpcs).toBe(1);
   });
 
   it('a DPC that requeues itself from its own routine gets TRUE and runs again after the current run', async () => {
     const run = await runOnWorkers(
-      oneThread('requeue-self', 'a DPC routine queues its own KDPC once', {
-        memory: { Runs: {} },
-        dpcs: { D: { routine: 'Dpc' } },
-        routines: {
-          Dpc: (a) => {
-            a.movi(R2, 1);
-            a.xadd(R5, a.var('Runs'), 0, R2); // R5 = runs before this one
-            a.trace(10, R5);
-            a.bnez(R5, 'done');
-            a.kcall('KeInsertQueueDpc', R1, 0, 0);
-            a.trace(11, R0);
-            a.label('done');
-            a.trace(12, R5);
-            a.ret();
+      oneThread(
+        'requeue-self',
+        'a DPC routine queues its own KDPC once',
+        {
+          memory: { Runs: {} },
+          dpcs: { D: { routine: 'Dpc' } },
+          routines: {
+            Dpc: (a) => {
+              a.movi(R2, 1);
+              a.xadd(R5, a.var('Runs'), 0, R2); // R5 = runs before this one
+              a.trace(10, R5);
+              a.bnez(R5, 'done');
+              a.kcall('KeInsertQueueDpc', R1, 0, 0);
+              a.trace(11, R0);
+              a.label('done');
+              a.trace(12, R5);
+              a.ret();
+            },
           },
         },
-      }, (a) => {
-        a.kcall('KeInsertQueueDpc', a.dpc('D'), 0, 0);
-        a.trace(1);
-        a.ret(0);
-      }),
+        (a) => {
+          a.kcall('KeInsertQueueDpc', a.dpc('D'), 0, 0);
+          a.trace(1);
+          a.ret(0);
+        },
+      ),
       { cpus: 1, durationMs: 1 },
     );
-    expect(run.events.map((e) => [e.tag, e.value])).toEqual([[10, 0], [11, 1], [12, 0], [10, 1], [12, 1], [1, 0]]);
+    expect(run.events.map((e) => [e.tag, e.value])).toEqual([
+      [10, 0],
+      [11, 1],
+      [12, 0],
+      [10, 1],
+      [12, 1],
+      [1, 0],
+    ]);
   });
 
   it('a local Medium DPC queued at PASSIVE runs before KeInsertQueueDpc returns', async () => {
@@ -115,29 +137,34 @@ describe('§2 DPCs on real workers', () => {
 
   it('a local Low DPC (depth 1 < 4, rate ≥ 3) is not requested: it runs at the next clock tick', async () => {
     const run = await runOnWorkers(
-      oneThread('local-low', 'warm the DPC rate, then queue a Low DPC at PASSIVE_LEVEL', {
-        dpcs: { Warm: { routine: 'Nothing' }, Low: { routine: 'Dpc', context: 7, importance: 'Low' } },
-        routines: {
-          Nothing: (a) => a.ret(),
-          Dpc: (a) => {
-            a.kcall('KeQueryTickCount');
-            a.trace(7, R0);
-            a.ret();
+      oneThread(
+        'local-low',
+        'warm the DPC rate, then queue a Low DPC at PASSIVE_LEVEL',
+        {
+          dpcs: { Warm: { routine: 'Nothing' }, Low: { routine: 'Dpc', context: 7, importance: 'Low' } },
+          routines: {
+            Nothing: (a) => a.ret(),
+            Dpc: (a) => {
+              a.kcall('KeQueryTickCount');
+              a.trace(7, R0);
+              a.ret();
+            },
           },
         },
-      }, (a) => {
-        warmDpcRate(a);
-        a.kcall('KeQueryTickCount');
-        a.trace(1, R0);
-        a.kcall('KeInsertQueueDpc', a.dpc('Low'), 0, 0);
-        a.trace(2);
-        a.label('spin');
-        a.work(100);
-        a.kcall('KeQueryTickCount');
-        a.sub(R1, R0, 3);
-        a.blt(R1, R2, 'spin'); // until 3 ticks after the insert
-        a.ret(0);
-      }),
+        (a) => {
+          warmDpcRate(a);
+          a.kcall('KeQueryTickCount');
+          a.trace(1, R0);
+          a.kcall('KeInsertQueueDpc', a.dpc('Low'), 0, 0);
+          a.trace(2);
+          a.label('spin');
+          a.work(100);
+          a.kcall('KeQueryTickCount');
+          a.sub(R1, R0, 3);
+          a.blt(R1, R2, 'spin'); // until 3 ticks after the insert
+          a.ret(0);
+        },
+      ),
       { cpus: 1, durationMs: 10 },
     );
     const tags = run.tags(0);
@@ -148,18 +175,23 @@ describe('§2 DPCs on real workers', () => {
   it('with Low DPCs the fourth insert (depth reaches MaximumDpcQueueDepth) requests the DISPATCH interrupt', async () => {
     const low = Object.fromEntries([1, 2, 3, 4, 5].map((i) => [`L${i}`, { routine: 'Dpc', context: 10 + i, importance: 'Low' as const }]));
     const run = await runOnWorkers(
-      oneThread('five-low', 'warm the DPC rate, then queue five Low DPCs', {
-        dpcs: { Warm: { routine: 'Nothing' }, ...low },
-        routines: { Nothing: (a) => a.ret(), Dpc: traceContext },
-      }, (a) => {
-        warmDpcRate(a);
-        for (let i = 1; i <= 5; i++) {
-          a.kcall('KeInsertQueueDpc', a.dpc(`L${i}`), 0, 0);
-          a.trace(i);
-        }
-        a.trace(100);
-        a.ret(0);
-      }),
+      oneThread(
+        'five-low',
+        'warm the DPC rate, then queue five Low DPCs',
+        {
+          dpcs: { Warm: { routine: 'Nothing' }, ...low },
+          routines: { Nothing: (a) => a.ret(), Dpc: traceContext },
+        },
+        (a) => {
+          warmDpcRate(a);
+          for (let i = 1; i <= 5; i++) {
+            a.kcall('KeInsertQueueDpc', a.dpc(`L${i}`), 0, 0);
+            a.trace(i);
+          }
+          a.trace(100);
+          a.ret(0);
+        },
+      ),
       { cpus: 1, durationMs: 5 },
     );
     const sequence = run.events.map((e) => (e.tag === 0 ? e.value : e.tag));
@@ -169,17 +201,22 @@ describe('§2 DPCs on real workers', () => {
 
   it('a High DPC inserted into a queue holding [A, B] runs first: H, A, B', async () => {
     const run = await runOnWorkers(
-      oneThread('high-at-head', 'queue A, B (Medium) and H (High) at DISPATCH_LEVEL', {
-        dpcs: { A: { routine: 'Dpc', context: 1 }, B: { routine: 'Dpc', context: 2 }, H: { routine: 'Dpc', context: 3, importance: 'High' } },
-        routines: { Dpc: traceContext },
-      }, (a) => {
-        a.kcall('KeRaiseIrqlToDpcLevel');
-        a.kcall('KeInsertQueueDpc', a.dpc('A'), 0, 0);
-        a.kcall('KeInsertQueueDpc', a.dpc('B'), 0, 0);
-        a.kcall('KeInsertQueueDpc', a.dpc('H'), 0, 0);
-        a.kcall('KeLowerIrql', 0);
-        a.ret(0);
-      }),
+      oneThread(
+        'high-at-head',
+        'queue A, B (Medium) and H (High) at DISPATCH_LEVEL',
+        {
+          dpcs: { A: { routine: 'Dpc', context: 1 }, B: { routine: 'Dpc', context: 2 }, H: { routine: 'Dpc', context: 3, importance: 'High' } },
+          routines: { Dpc: traceContext },
+        },
+        (a) => {
+          a.kcall('KeRaiseIrqlToDpcLevel');
+          a.kcall('KeInsertQueueDpc', a.dpc('A'), 0, 0);
+          a.kcall('KeInsertQueueDpc', a.dpc('B'), 0, 0);
+          a.kcall('KeInsertQueueDpc', a.dpc('H'), 0, 0);
+          a.kcall('KeLowerIrql', 0);
+          a.ret(0);
+        },
+      ),
       { cpus: 1, durationMs: 1 },
     );
     expect(run.events.map((e) => e.value)).toEqual([3, 1, 2]);
@@ -187,20 +224,28 @@ describe('§2 DPCs on real workers', () => {
 
   it('KeRemoveQueueDpc on a queued DPC returns TRUE and the routine never runs', async () => {
     const run = await runOnWorkers(
-      oneThread('remove-queued', 'queue at DISPATCH_LEVEL, then remove', { dpcs: { D: { routine: 'Dpc', context: 9 } }, routines: { Dpc: traceContext } }, (a) => {
-        a.kcall('KeRaiseIrqlToDpcLevel');
-        a.kcall('KeInsertQueueDpc', a.dpc('D'), 0, 0);
-        a.kcall('KeRemoveQueueDpc', a.dpc('D'));
-        a.trace(1, R0);
-        a.kcall('KeRemoveQueueDpc', a.dpc('D'));
-        a.trace(2, R0);
-        a.kcall('KeLowerIrql', 0);
-        a.work(20_000);
-        a.ret(0);
-      }),
+      oneThread(
+        'remove-queued',
+        'queue at DISPATCH_LEVEL, then remove',
+        { dpcs: { D: { routine: 'Dpc', context: 9 } }, routines: { Dpc: traceContext } },
+        (a) => {
+          a.kcall('KeRaiseIrqlToDpcLevel');
+          a.kcall('KeInsertQueueDpc', a.dpc('D'), 0, 0);
+          a.kcall('KeRemoveQueueDpc', a.dpc('D'));
+          a.trace(1, R0);
+          a.kcall('KeRemoveQueueDpc', a.dpc('D'));
+          a.trace(2, R0);
+          a.kcall('KeLowerIrql', 0);
+          a.work(20_000);
+          a.ret(0);
+        },
+      ),
       { cpus: 1, durationMs: 3 },
     );
-    expect(run.events.map((e) => [e.tag, e.value])).toEqual([[1, 1], [2, 0]]);
+    expect(run.events.map((e) => [e.tag, e.value])).toEqual([
+      [1, 1],
+      [2, 0],
+    ]);
     expect(run.result.perCpu[0]!.dpcs).toBe(0);
   });
 
@@ -255,18 +300,23 @@ describe('§2 DPCs on real workers', () => {
 
   it('a DPC routine that returns below DISPATCH_LEVEL is bugcheck 0xC8 IRQL_UNEXPECTED_VALUE', async () => {
     const run = await runOnWorkers(
-      oneThread('dpc-lowers', 'a DPC routine lowers to PASSIVE and returns', {
-        dpcs: { Bad: { routine: 'BadDpc' } },
-        routines: {
-          BadDpc: (a) => {
-            a.kcall('KeLowerIrql', 0);
-            a.ret();
+      oneThread(
+        'dpc-lowers',
+        'a DPC routine lowers to PASSIVE and returns',
+        {
+          dpcs: { Bad: { routine: 'BadDpc' } },
+          routines: {
+            BadDpc: (a) => {
+              a.kcall('KeLowerIrql', 0);
+              a.ret();
+            },
           },
         },
-      }, (a) => {
-        a.kcall('KeInsertQueueDpc', a.dpc('Bad'), 0, 0);
-        a.ret(0);
-      }),
+        (a) => {
+          a.kcall('KeInsertQueueDpc', a.dpc('Bad'), 0, 0);
+          a.ret(0);
+        },
+      ),
       { cpus: 1, durationMs: 1 },
     );
     const bugcheck = run.result.bugcheck!;

@@ -8,10 +8,12 @@ import { BUGCHECK } from '../../src/kernel/bugcheck.js';
 import { runOnWorkers } from './harness.js';
 
 /** An ISR that traces `tag` and returns `claims` (TRUE: "it was mine"). */
-const isr = (tag: number, claims: number) => (a: RoutineBuilder): void => {
-  a.trace(tag);
-  a.ret(claims);
-};
+const isr =
+  (tag: number, claims: number) =>
+  (a: RoutineBuilder): void => {
+    a.trace(tag);
+    a.ret(claims);
+  };
 
 /** A thread that works until `Done` is set. */
 const busyUntilDone = (a: RoutineBuilder): void => {

@@ -60,7 +60,10 @@ describe('§7 IPIs on real workers', () => {
     expect(run.result.bugcheck).toBeNull();
     const ran = run.all(2);
     expect(ran.map((e) => e.cpu).sort()).toEqual([0, 1, 2, 3]);
-    expect(ran.every((e) => e.value === 14), 'every CPU ran it at IPI_LEVEL').toBe(true);
+    expect(
+      ran.every((e) => e.value === 14),
+      'every CPU ran it at IPI_LEVEL',
+    ).toBe(true);
     expect(run.first(1).value, "the caller's own result: CPU 0 + 40").toBe(40);
   });
 
@@ -136,7 +139,13 @@ describe('§7 IPIs on real workers', () => {
     expect(run.result.perCpu[0]!.ipisSent).toBe(1);
     expect(run.result.perCpu[1]!.ipisReceived).toBe(1);
     expect(run.result.perCpu[1]!.interruptsByVector['0xe1'], 'one KiIpiServiceRoutine').toBe(1);
-    expect(run.all(1).map((e) => [e.cpu, e.value]), 'both run in the one retirement, High at the head: B, A').toEqual([[1, 2], [1, 1]]);
+    expect(
+      run.all(1).map((e) => [e.cpu, e.value]),
+      'both run in the one retirement, High at the head: B, A',
+    ).toEqual([
+      [1, 2],
+      [1, 1],
+    ]);
   });
 
   it('a CPU spinning at HIGH_LEVEL never acknowledges KeIpiGenericCall: bugcheck 0x101 naming it (P4 = 1)', async () => {

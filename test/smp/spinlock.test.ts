@@ -41,7 +41,14 @@ describe('§6 spin locks on real workers', () => {
       { cpus: 1, durationMs: 1 },
     );
     expect(run.result.bugcheck).toBeNull();
-    expect(run.events.map((e) => [e.tag, e.value])).toEqual([[1, 0], [2, 2], [3, 0], [4, 0], [5, 0], [6, 0]]);
+    expect(run.events.map((e) => [e.tag, e.value])).toEqual([
+      [1, 0],
+      [2, 2],
+      [3, 0],
+      [4, 0],
+      [5, 0],
+      [6, 0],
+    ]);
   });
 
   it('a CPU spinning on a spin lock at DISPATCH_LEVEL still services an IPI (IPI_LEVEL > DISPATCH_LEVEL)', async () => {
@@ -119,7 +126,10 @@ describe('§6 spin locks on real workers', () => {
       { cpus: 4, durationMs: 1 },
     );
     expect(run.result.bugcheck).toBeNull();
-    const grants = run.all(1).sort((x, y) => x.timeNs - y.timeNs).map((e) => e.value);
+    const grants = run
+      .all(1)
+      .sort((x, y) => x.timeNs - y.timeNs)
+      .map((e) => e.value);
     expect(grants).toEqual([1, 2, 3]);
   });
 

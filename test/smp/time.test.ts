@@ -37,14 +37,30 @@ describe('the seeds’ scenarios, deterministic mode', () => {
     // the DPC ran on CPU 0's idle thread (the application thread was waiting for its read)
     expect(bugcheck.params).toEqual([threadAddress(1), threadAddress(1), 0x6000, 0]);
     expect(bugcheck.routine).toBe('KeDelayExecutionThread');
-    expect(bugcheck.frames.map((f) => `${f.kind} ${f.routine}`)).toEqual(['idle KiIdleLoop', 'dispatch KiDispatchInterrupt', 'dpc DpcRoutine', 'kernel KeDelayExecutionThread']);
+    expect(bugcheck.frames.map((f) => `${f.kind} ${f.routine}`)).toEqual([
+      'idle KiIdleLoop',
+      'dispatch KiDispatchInterrupt',
+      'dpc DpcRoutine',
+      'kernel KeDelayExecutionThread',
+    ]);
     expect(bugcheck.emulatedTimeNs).toBeGreaterThanOrEqual(10e9);
     expect(bugcheck.emulatedTimeNs).toBeLessThan(10e9 + TICK_NS);
     const timeline = bugcheck.cpus.find((c) => c.cpu === 0)!.lastEvents.map((e) => `${e.event} ${e.detail}`);
     const at = (pattern: RegExp): number => timeline.findIndex((line) => pattern.test(line));
-    const order = [/^trace ReadFile/, /^dispatcher KeSetTimer/, /^switch ConsoleApplication1 → Idle#0/, /^timer expired: its DPC Dpc/, /^dpc-start Dpc → DpcRoutine/, /^trace DpcRoutine/, /^bugcheck ATTEMPTED_SWITCH_FROM_DPC/];
+    const order = [
+      /^trace ReadFile/,
+      /^dispatcher KeSetTimer/,
+      /^switch ConsoleApplication1 → Idle#0/,
+      /^timer expired: its DPC Dpc/,
+      /^dpc-start Dpc → DpcRoutine/,
+      /^trace DpcRoutine/,
+      /^bugcheck ATTEMPTED_SWITCH_FROM_DPC/,
+    ];
     const positions = order.map(at);
-    expect(positions.every((p) => p >= 0), timeline.join('\n')).toBe(true);
+    expect(
+      positions.every((p) => p >= 0),
+      timeline.join('\n'),
+    ).toBe(true);
     expect([...positions].sort((x, y) => x - y)).toEqual(positions);
     const app = run.result.threads.find((t) => t.name === 'ConsoleApplication1')!;
     expect(app.state).toBe('Waiting');
@@ -167,10 +183,18 @@ describe('§3 time and §2.9 watchdogs on real workers', () => {
       { cpus: 1, durationMs: 60 },
     );
     expect(run.result.bugcheck).toBeNull();
-    expect(run.all(1).map((e) => e.value), 'one waiter per period').toEqual([10, 20, 30]);
+    expect(
+      run.all(1).map((e) => e.value),
+      'one waiter per period',
+    ).toEqual([10, 20, 30]);
     // KeSetTimer with a due time in the past: returns FALSE (it was not set), its DPC (a local Medium
     // DPC) runs as the call lowers the IRQL, and the timer is signaled
-    expect(run.events.map((e) => [e.tag, e.value]).slice(0, 4)).toEqual([[2, 0], [5, 0], [3, 0], [4, 1]]);
+    expect(run.events.map((e) => [e.tag, e.value]).slice(0, 4)).toEqual([
+      [2, 0],
+      [5, 0],
+      [3, 0],
+      [4, 1],
+    ]);
   });
 
   it('idle CPUs take no clock ticks; a busy one takes all of them', async () => {
