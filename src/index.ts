@@ -33,7 +33,7 @@ export type { LoadedScenario } from './scenario/load.js';
 export { runScenario } from './machine/run.js';
 export type { RunOptions, RunScenarioOptions, RunEventHandlers, MachineEvents } from './machine/run.js';
 export type { BugcheckReport, ReportFrame } from './ipc/messages.js';
-export { TraceEvent, traceEventName } from './cpu/trace-events.js';
+export { TraceEvent, traceEventName } from './kernel/trace-events.js';
 export { ExitCode } from './machine/result.js';
 export type { RunResult, CpuSummary, ThreadSummary, LatencySummary, BugcheckInfo, CheckResult, RunMode, Arch } from './machine/result.js';
 export { BUGCHECK, bugcheckName } from './kernel/bugcheck.js';

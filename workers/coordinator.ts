@@ -1,7 +1,7 @@
 // Worker entry for the coordinator: wiring only. It builds the views, the transport and the
 // Coordinator from its startup data, reports ready, waits for the run to start, and runs the mode's loop.
 import { parentPort, workerData } from 'node:worker_threads';
-import type { WorkerData } from '../src/machine/machine.js';
+import type { WorkerData } from '../src/contract/config.js';
 import { computeLayout } from '../src/shm/layout.js';
 import { COORDINATOR_ACTOR, Kind, MAIN_ACTOR } from '../src/ipc/messages.js';
 import { createWorkerPort, waitForRunStart, workerHostClock } from '../src/ipc/worker-port.js';

@@ -2,7 +2,7 @@
 // Processor from its startup data, reports ready, waits for the run to start, and runs the
 // mode's driver loop until the run stops or the machine freezes.
 import { parentPort, workerData } from 'node:worker_threads';
-import type { WorkerData } from '../src/machine/machine.js';
+import type { WorkerData } from '../src/contract/config.js';
 import { computeLayout } from '../src/shm/layout.js';
 import { actorOfCpu, Kind, MAIN_ACTOR } from '../src/ipc/messages.js';
 import { createWorkerPort, waitForRunStart, workerHostClock, loadNatives } from '../src/ipc/worker-port.js';

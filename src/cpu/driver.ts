@@ -4,7 +4,8 @@
  * Deterministic: wait for a slice grant, run exactly that many cycles (or until halted), report the
  * slice back. Messages that arrive while a CPU waits are collected, not acted on, and take effect at
  * its slice's start in a fixed order (by sender, each sender's in order); only the granted CPU runs,
- * so what each CPU sees depends on the seed alone.
+ * so what each CPU sees depends on the seed alone. The slice itself is a step function
+ * (DeterministicSlices), which the in-process backend (src/machine/in-process.ts) calls directly.
  *
  * Parallel: run in chunks; between chunks flush the outbox and pace against the host clock (a CPU
  * never runs ahead of its emulated clock rate, so `work n` takes n cycles of emulated time); when
@@ -19,35 +20,72 @@ import { COORDINATOR_ACTOR, Kind, timeHi, timeLo } from '../ipc/messages.js';
 const PARALLEL_CHUNK_CYCLES = 2000;
 
 export function runDeterministicLoop(processor: Processor, port: ProcessorPort): void {
-  let grant: { budget: number; startNs: number } | null = null;
-  processor.onGrant = (budget, startNs) => {
-    grant = { budget, startNs };
-  };
+  const slices = new DeterministicSlices(processor, port);
   for (;;) {
-    while (grant === null && !processor.isStopRequested && !processor.isFrozen) {
+    while (!slices.granted && !processor.isStopRequested && !processor.isFrozen) {
       if (!port.hasWork()) port.sleep(1000);
       processor.collectInbox();
     }
-    if (processor.isFrozen) return;
+    if (!slices.step()) return;
+  }
+}
+
+/**
+ * Deterministic mode as a step function, for a driver that does not block (the in-process backend
+ * runs every CPU this way in one thread; the worker loop above waits, then steps): collect() takes
+ * in what arrived (a grant, the end of the run and a freeze act at once, the rest waits for the
+ * slice's start), step() runs the granted slice and reports it to the coordinator.
+ */
+export class DeterministicSlices {
+  private grant: { budget: number; startNs: number } | null = null;
+
+  private readonly processor: Processor;
+  private readonly port: ProcessorPort;
+  constructor(processor: Processor, port: ProcessorPort) {
+    this.processor = processor;
+    this.port = port;
+    processor.onGrant = (budget, startNs) => {
+      this.grant = { budget, startNs };
+    };
+  }
+
+  /** a slice grant has arrived and not run yet */
+  get granted(): boolean {
+    return this.grant !== null;
+  }
+
+  /** Between slices: take in what has arrived (never blocks). */
+  collect(): void {
+    this.processor.collectInbox();
+  }
+
+  /**
+   * Run the granted slice (the CPU must be granted, stopping or frozen) and send SLICE_DONE.
+   * Returns false when the CPU is done for the run: stopped (its final report sent) or frozen.
+   */
+  step(): boolean {
+    const { processor, port } = this;
+    if (processor.isFrozen) return false;
     if (processor.isStopRequested) {
       processor.stop();
-      return;
+      return false;
     }
-    const { budget, startNs } = grant!;
-    grant = null;
+    const { budget, startNs } = this.grant!;
+    this.grant = null;
     processor.takeCollectedMessages();
     processor.beginSlice(startNs);
     const exit = processor.run(processor.cycles + budget);
-    if (exit === RunExit.FROZEN) return;
+    if (exit === RunExit.FROZEN) return false;
     if (exit === RunExit.STOP) {
       processor.stop();
-      return;
+      return false;
     }
     const halted = exit === RunExit.HALT;
     if (halted) processor.enterHalt();
     const now = processor.now();
     port.send(COORDINATOR_ACTOR, Kind.SLICE_DONE, 5, processor.cpu, timeLo(now), timeHi(now), halted ? 1 : 0, port.doorbellSeen());
     port.flush();
+    return true;
   }
 }
 

@@ -6,6 +6,9 @@
 
 import type { Report } from './messages.js';
 
+/** The host clock an actor paces parallel mode by, in ms (calibrated in a worker; constant in an in-process deterministic run). */
+export type HostClock = () => number;
+
 export interface ActorPort {
   /** queue a fixed binary message for actor `to` (never dropped: a full ring backs up, see Outbox) */
   send(to: number, kind: number, length: number, w0?: number, w1?: number, w2?: number, w3?: number, w4?: number, w5?: number, w6?: number): void;

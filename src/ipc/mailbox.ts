@@ -96,8 +96,6 @@ export class Inbox {
   /** poll() stopped at maxRecords with records possibly left */
   private leftover = false;
   private polling = false;
-  /** records delivered by poll() */
-  recordsReceived = 0;
   /** records that went through the spill queue */
   recordsSpilled = 0;
 
@@ -172,7 +170,6 @@ export class Inbox {
       finished = n < maxRecords;
     } finally {
       this.leftover = !finished;
-      this.recordsReceived += n;
       this.polling = false;
     }
     return n;

@@ -2,7 +2,8 @@
  * Every message between irqlab's actors, in one discriminated union. Actors are numbered: the main
  * thread is 0, the coordinator 1, CPU i is 2 + i (see actorOfCpu). Messages travel as ring records
  * (src/shm/spsc-ring.ts): `kind` is the record kind, the fields below are Int32 payload words in
- * the order listed. Hot messages are fixed binary; REPORT carries a msgpackr blob (src/ipc/codec.ts).
+ * the order listed. Every message is fixed binary; reports (Report, below) travel as msgpackr bytes
+ * on the worker's message port instead (src/ipc/report-codec.ts).
  *
  * Emulated times are nanoseconds up to 2^53, sent as two words (low 32 bits unsigned, high bits).
  * decodeMessage() turns a record into the union; handlers switch on `type` exhaustively.
@@ -41,7 +42,7 @@ export const Kind = {
   READY: 10,
   /** CPU → coordinator: this CPU bugchecked; stop the devices and the clock. [cpu, code, timeLo, timeHi] */
   BUGCHECK: 11,
-  /** any actor → main: a msgpackr-encoded report (final stats, frozen state, bugcheck analysis). [byteLength, bytes…] */
+  /** never sent: reports travel as msgpackr bytes on the worker's message port (src/ipc/report-codec.ts); to be retired like RESERVED_7 */
   REPORT: 12,
   /** coordinator → main: the run is over and every CPU was told to report. [reason (0 end of time, 1 bugcheck), timeLo, timeHi] */
   RUN_DONE: 13,
@@ -162,7 +163,7 @@ export function joinTime(lo: number, hi: number): number {
   return hi * TWO_32 + (lo >>> 0);
 }
 
-/** Decode one ring record. REPORT is left as a view (payloadOffset/Length) for the codec. */
+/** Decode one ring record. (REPORT is never sent: reports travel on the message port; see the header.) */
 export function decodeMessage(kind: number, w: Int32Array, o: number, length: number): Message {
   switch (kind) {
     case Kind.IRQ_ASSERT:
@@ -261,16 +262,22 @@ export const IpiRequest = {
 // up to 64k latency samples, far more than a ring record holds.
 // ---------------------------------------------------------------------------------------------
 
+/** A frame of a CPU's stack as reports carry it (the run result shows it as is: BugcheckFrame). */
 export interface ReportFrame {
+  /** what the frame is: 'thread' | 'isr' | 'dpc' | 'ipi' | 'clock' | 'dispatch' | 'idle' | … */
   kind: string;
+  /** routine name as declared in the scenario, or a kernel routine name (KiRetireDpcList, …) */
   routine: string;
   irql: number;
 }
 
+/** One of a CPU's last events as reports carry it (the run result shows it as is: CpuEvent). */
 export interface ReportEvent {
   timeNs: number;
   cpu: number;
+  /** event name, e.g. 'isr-enter', 'dpc-start', 'ipi-send' */
   event: string;
+  /** human-readable details, e.g. 'vector 0x50 line 1' */
   detail: string;
 }
 

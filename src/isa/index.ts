@@ -1,6 +1,7 @@
 /**
  * The instruction set in one import: encoding, registers, builder, linker, interpreter and
- * disassembler, plus the kernel-call table. Scenarios and the CPU worker import from here.
+ * disassembler, plus the kernel-call table, for the ISA tests (test/isa/); the package's own code
+ * imports each module directly.
  */
 
 export * from './kcalls.js';

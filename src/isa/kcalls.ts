@@ -4,7 +4,8 @@
  * or immediates) and its result lands in r0. The numbers are part of the program image format:
  * append new calls, never renumber.
  *
- * Implemented by the processor (src/cpu/processor.ts); the builder (src/isa/builder.ts) offers
+ * Each is implemented by one handler in the kernel module of its object (src/kernel/dpc.ts,
+ * spinlock.ts, …; the table, checked by the compiler: src/kernel/kcall-table.ts); the builder (src/isa/builder.ts) offers
  * a typed method for each. Who may call what at which IRQL is enforced by the implementation,
  * not here.
  */
@@ -44,7 +45,11 @@ const table = [
   { name: 'KeStallExecutionProcessor', args: ['microseconds'], doc: 'busy-wait this many emulated microseconds (interrupts still taken)' },
   { name: 'KeQueryInterruptTime', args: [], doc: 'r0 = interrupt time in 100 ns units as of the last clock tick (low 32 bits)' },
   { name: 'KeQueryTickCount', args: [], doc: 'r0 = clock ticks since boot' },
-  { name: 'HalRequestSoftwareInterrupt', args: ['irql'], doc: 'request an APC (1) or DISPATCH (2) software interrupt on this CPU' },
+  {
+    name: 'HalRequestSoftwareInterrupt',
+    args: ['irql'],
+    doc: 'request a DISPATCH (2) software interrupt on this CPU; APC (1) is bugcheck 0x1E STATUS_NOT_IMPLEMENTED until irqlab has APCs',
+  },
   {
     name: 'KeSynchronizeExecution',
     args: ['interrupt', 'routine', 'context'],

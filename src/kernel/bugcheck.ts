@@ -5,6 +5,8 @@
  * machine and reports it. Pure: no Node, no transport.
  */
 
+import type { KernelCallHandler } from './cpu.js';
+
 export const BUGCHECK = {
   IRQL_NOT_GREATER_OR_EQUAL: 0x9,
   IRQL_NOT_LESS_OR_EQUAL: 0xa,
@@ -170,3 +172,10 @@ export class BugCheck extends Error {
     return this;
   }
 }
+
+/** KeBugCheckEx, the kernel call: the scenario's own bugcheck. */
+export const bugCheckCalls = {
+  KeBugCheckEx: (_cpu, args) => {
+    throw new BugCheck(args[0]!, args[1]!, args[2]!, args[3]!, args[4]!);
+  },
+} satisfies Record<string, KernelCallHandler>;

@@ -1,9 +1,10 @@
 /**
  * DISPATCHER_HEADER: what every waitable object shares (nt-semantics.md §4.10): its type, its
  * signal state and the FIFO list of wait blocks of the threads waiting on it. KEVENT, KSEMAPHORE,
- * KMUTANT and KTHREAD (src/kernel/event.ts, semaphore.ts, mutant.ts, thread.ts) extend it.
+ * KMUTANT, KTIMER and KTHREAD (src/kernel/event.ts, semaphore.ts, mutant.ts, timer.ts, thread.ts)
+ * extend it; each of those modules also holds the object's dispatcher operations.
  *
- * Owned by the dispatcher database (src/kernel/dispatcher.ts), which lives in the coordinator: the
+ * Owned by the dispatcher lock (src/kernel/dispatcher-lock.ts), which lives in the coordinator: the
  * single serialization point that plays NT's dispatcher lock. Nothing else touches these objects.
  */
 

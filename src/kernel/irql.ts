@@ -1,9 +1,18 @@
 /**
  * IRQL: the interrupt request levels of NT, for x64 (0–15) and x86 (0–31), and the mapping from an
  * interrupt vector to its IRQL (x64: vector >> 4, the APIC priority class; x86: the APIC HAL's
- * table). Pure data and functions; the per-CPU current IRQL lives in the Prcb (src/kernel/prcb.ts)
- * and only its own CPU changes it. Source: nt-semantics.md §1.1–1.2.
+ * table); and the CPU-side rules over them: KeRaiseIrql / KeLowerIrql, HalRequestSoftwareInterrupt
+ * (delivered when the IRQL drops below its level: DISPATCH here; the delivery order, hardware by
+ * level then DISPATCH, is interrupt.ts's). The per-CPU current IRQL lives in the Prcb
+ * (src/kernel/prcb.ts) and only its own CPU changes it. Source: nt-semantics.md §1.1–1.5.
  */
+
+import { BugCheck, BUGCHECK } from './bugcheck.js';
+import type { Cpu, KernelCallHandler } from './cpu.js';
+import { KCALL_DONE } from '../isa/interpreter.js';
+import { ContextField, CounterField, PrcbField } from '../shm/layout.js';
+import { STATUS } from './status.js';
+import { TraceEvent } from './trace-events.js';
 
 /** Which IRQL table a machine uses. */
 export type Arch = 'x64' | 'x86';
@@ -116,3 +125,103 @@ export function irqlName(arch: Arch, irql: number): string {
   const names = arch === 'x86' ? X86_NAMES : X64_NAMES;
   return names[irql] ?? (irql >= 3 && irql <= (arch === 'x86' ? 26 : 11) ? `DIRQL ${irql}` : `IRQL ${irql}`);
 }
+
+// ======================================================================================
+// The current IRQL (KPCR.Irql) of the CPU running the routine
+// ======================================================================================
+
+/** Change this CPU's IRQL: charge the time at the old level, trace it, publish it. */
+export function setIrql(cpu: Cpu, newIrql: number): void {
+  const prcb = cpu.prcb;
+  if (newIrql === prcb.irql) return;
+  const now = cpu.countedNow();
+  cpu.f64[cpu.counters + CounterField.TIME_AT_IRQL + prcb.irql] += now - prcb.lastIrqlChangeNs;
+  prcb.lastIrqlChangeNs = now;
+  cpu.record(TraceEvent.IRQL, prcb.irql, newIrql, 0);
+  if (newIrql < prcb.irql) cpu.workPending = true;
+  prcb.irql = newIrql;
+  cpu.i32[prcb.shared + PrcbField.IRQL] = newIrql;
+}
+
+export function checkIrqlInRange(cpu: Cpu, irql: number): void {
+  if (irql < 0 || irql > cpu.table.high) throw new BugCheck(BUGCHECK.IRQL_NOT_LESS_OR_EQUAL, irql, cpu.prcb.irql, 0, cpu.currentPc());
+}
+
+/** KeLowerIrql's rules, shared by the release calls. */
+export function lowerIrql(cpu: Cpu, newIrql: number, name: string): void {
+  const irql = cpu.prcb.irql;
+  if (newIrql > irql) {
+    throw new BugCheck(BUGCHECK.IRQL_NOT_LESS_OR_EQUAL, newIrql, irql, 0, cpu.currentPc()).withDetail(
+      `${name} lowering to ${irqlName(cpu.config.arch, newIrql)} while at ${irqlName(cpu.config.arch, irql)}`,
+    );
+  }
+  checkIrqlInRange(cpu, newIrql);
+  setIrql(cpu, newIrql);
+}
+
+/** KeRaiseIrql to a fixed level (DISPATCH, SYNCH): 0x9 when it is below the current one; r0 = old IRQL. */
+function raiseTo(cpu: Cpu, level: number, ctx: Int32Array, base: number): number {
+  const irql = cpu.prcb.irql;
+  if (level < irql) throw new BugCheck(BUGCHECK.IRQL_NOT_GREATER_OR_EQUAL, irql, level, 0, cpu.currentPc());
+  ctx[base + ContextField.R0] = irql;
+  setIrql(cpu, level);
+  return KCALL_DONE;
+}
+
+/** HalRequestSoftwareInterrupt: delivered when the IRQL drops below `level`. */
+export function requestSoftwareInterrupt(cpu: Cpu, level: number): void {
+  cpu.prcb.softPending |= 1 << level;
+  cpu.workPending = true;
+}
+
+/**
+ * An APC request (HalRequestSoftwareInterrupt(APC_LEVEL), an IPI with the APC bit): irqlab has no
+ * APCs yet, and a request that is recorded and never delivered would let a scenario believe it ran.
+ * Until KAPC exists it is bugcheck 0x1E with STATUS_NOT_IMPLEMENTED, saying so.
+ */
+export function apcNotEmulated(cpu: Cpu, what: string): BugCheck {
+  return new BugCheck(BUGCHECK.KMODE_EXCEPTION_NOT_HANDLED, STATUS.NOT_IMPLEMENTED, cpu.currentPc(), APC_LEVEL, 0).withDetail(
+    `${what} on CPU ${cpu.prcb.number}: irqlab does not emulate APCs (APC_LEVEL software interrupts) yet, so the request cannot be delivered`,
+  );
+}
+
+// ======================================================================================
+// Kernel calls
+// ======================================================================================
+
+export const irqlCalls = {
+  KeGetCurrentIrql: (cpu, _args, ctx, base) => {
+    ctx[base + ContextField.R0] = cpu.prcb.irql;
+    return KCALL_DONE;
+  },
+  KeRaiseIrql: (cpu, args, ctx, base) => {
+    const newIrql = args[0]!;
+    const irql = cpu.prcb.irql;
+    if (newIrql < irql) {
+      throw new BugCheck(BUGCHECK.IRQL_NOT_GREATER_OR_EQUAL, irql, newIrql, 0, cpu.currentPc()).withDetail(
+        `KeRaiseIrql to ${irqlName(cpu.config.arch, newIrql)} while at ${irqlName(cpu.config.arch, irql)}`,
+      );
+    }
+    checkIrqlInRange(cpu, newIrql);
+    ctx[base + ContextField.R0] = irql;
+    setIrql(cpu, newIrql);
+    return KCALL_DONE;
+  },
+  KeRaiseIrqlToDpcLevel: (cpu, _args, ctx, base) => raiseTo(cpu, DISPATCH_LEVEL, ctx, base),
+  KeRaiseIrqlToSynchLevel: (cpu, _args, ctx, base) => raiseTo(cpu, cpu.table.synch, ctx, base),
+  KeLowerIrql: (cpu, args) => {
+    lowerIrql(cpu, args[0]!, 'KeLowerIrql');
+    return KCALL_DONE;
+  },
+  KeGetCurrentProcessorNumber: (cpu, _args, ctx, base) => {
+    ctx[base + ContextField.R0] = cpu.prcb.number;
+    return KCALL_DONE;
+  },
+  HalRequestSoftwareInterrupt: (cpu, args) => {
+    const level = args[0]!;
+    if (level === APC_LEVEL) throw apcNotEmulated(cpu, 'HalRequestSoftwareInterrupt(APC_LEVEL)');
+    if (level === DISPATCH_LEVEL) cpu.prcb.softPending |= 1 << DISPATCH_LEVEL;
+    cpu.workPending = true;
+    return KCALL_DONE;
+  },
+} satisfies Record<string, KernelCallHandler>;

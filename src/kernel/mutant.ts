@@ -3,11 +3,14 @@
  * SignalState 1 means free; each acquisition decrements it, so a recursively held mutant is ≤ 0.
  * A KMUTEX (KeInitializeMutex) is a mutant whose holder is in a critical region (ApcDisable = 1)
  * and whose owner may not terminate while holding it (0x46); a mutant of the user-mode kind
- * (ApcDisable = 0) is abandoned instead. Owned by the dispatcher database (src/kernel/dispatcher.ts).
+ * (ApcDisable = 0) is abandoned instead. Its release runs under the dispatcher lock
+ * (src/kernel/dispatcher-lock.ts), which owns every dispatcher object; abandonment at thread exit
+ * is in thread.ts (terminateThread).
  */
 
 import { DispatcherObject, ObjectType } from './dispatcher-object.js';
 import type { WaiterThread } from './dispatcher-object.js';
+import type { Caller, DispatcherLock, DispatchOutcome } from './dispatcher-lock.js';
 import { STATUS } from './status.js';
 
 /** SignalState at which one more recursive acquisition would overflow (MINLONG). */
@@ -61,4 +64,27 @@ export class KMutant extends DispatcherObject {
     }
     return 0;
   }
+}
+
+/**
+ * KeReleaseMutant / KeReleaseMutex: returns the previous state. A release by a thread that does
+ * not own it raises STATUS_MUTANT_NOT_OWNED (STATUS_ABANDONED if it was abandoned).
+ */
+export function releaseMutant(lock: DispatcherLock, caller: Caller, mutantId: number, increment: number, abandon: boolean, wait: boolean): DispatchOutcome {
+  const { prcb, thread, effects } = lock.enter(caller);
+  const mutant = lock.object(mutantId, KMutant);
+  if (!mutant) return lock.raise(prcb, STATUS.INVALID_HANDLE, mutantId, thread.id);
+  const previous = mutant.signalState;
+  if (abandon) {
+    mutant.signalState = 1;
+    mutant.abandoned = true;
+  } else {
+    if (mutant.owner !== thread) return lock.raise(prcb, mutant.abandoned ? STATUS.ABANDONED : STATUS.MUTANT_NOT_OWNED, mutantId, thread.id);
+    mutant.signalState++;
+  }
+  if (mutant.signalState === 1) {
+    mutant.disown();
+    if (mutant.waitList.length > 0) lock.wake(mutant, increment, caller.cpu, effects);
+  }
+  return lock.finishSignal(caller, prcb, thread, effects, previous, wait);
 }

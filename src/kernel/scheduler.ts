@@ -4,16 +4,18 @@
  * DeferredReadyListHead), the idle summary (KiIdleSummary), and the routines that place threads:
  * KiReadyThread, KiDeferredReadyThread (processor selection, standby, preemption, head/tail
  * queueing), KxQueueReadyThread, KiSelectReadyThread, KiSwapThread's choice of the next thread
- * with idle-time stealing, KiQuantumEnd and NtYieldExecution.
+ * with idle-time stealing; and the switching operations run under the dispatcher lock
+ * (src/kernel/dispatcher-lock.ts): KiDispatchInterrupt with KiQuantumEnd, and NtYieldExecution.
  *
- * Owned by the dispatcher database (src/kernel/dispatcher.ts), that is by the coordinator, which
- * serializes every call (it plays the dispatcher and PRCB locks). CPUs learn the outcome by message:
+ * Owned by the dispatcher lock, that is by the coordinator, which serializes every call (it plays
+ * the dispatcher and PRCB locks). CPUs learn the outcome by message:
  * a standby placed on another CPU becomes an IPI(DPC) that CPU's current CPU sends; the CPU itself
  * switches only when the dispatcher hands it the next thread. Pure: no Node, no transport.
  */
 
-import { type KThread, ThreadState, DispatcherInvariantError } from './thread.js';
-import { MAXIMUM_PRIORITY } from './status.js';
+import { type KThread, ThreadState, ResumeAction, DispatcherInvariantError } from './thread.js';
+import type { Caller, DispatcherLock, DispatchOutcome } from './dispatcher-lock.js';
+import { MAXIMUM_PRIORITY, STATUS, WaitReason } from './status.js';
 
 export class SchedulerPrcb {
   readonly number: number;
@@ -290,4 +292,81 @@ export class Scheduler {
     prcb.currentThread = thread;
     if (!thread.isIdle) this.idleSummary[prcb.number] = false;
   }
+}
+
+// -----------------------------------------------------------------------------------------------
+// Switching operations: the DISPATCH interrupt, quantum end, yield (§4.4, §4.6)
+// -----------------------------------------------------------------------------------------------
+
+/**
+ * Who this CPU would switch to if its current thread blocked now, without changing anything: the
+ * "new thread" of the 0xB8 a DPC routine gets for trying to wait (§4.13).
+ */
+export function peekNextThread(lock: DispatcherLock, cpu: number): KThread {
+  const prcb = lock.prcb(cpu);
+  if (prcb.nextThread) return prcb.nextThread;
+  const priority = lock.scheduler.highestReadyPriority(prcb);
+  if (priority >= 0) return prcb.readyLists[priority]![0]!;
+  return prcb.idleThread;
+}
+
+/**
+ * KiDispatchInterrupt after the DPCs (and the idle loop): KiQuantumEnd if the quantum ran out,
+ * then a switch to NextThread if there is one. The old thread goes back on a ready list: at the
+ * head if it was preempted, at the tail if its quantum ended.
+ */
+export function dispatch(lock: DispatcherLock, caller: Caller, quantumEnd: boolean): DispatchOutcome {
+  const { prcb, thread, effects } = lock.enter(caller);
+  let reason: number = WaitReason.WrDispatchInt;
+  if (quantumEnd && !thread.isIdle) {
+    reason = WaitReason.WrQuantumEnd;
+    if (thread.quantum <= 0) {
+      thread.quantum = thread.quantumReset;
+      thread.priority = thread.computeNewPriority(1);
+      if (!prcb.nextThread) {
+        const next = lock.scheduler.selectReadyThread(prcb, thread.priority);
+        if (next) {
+          next.setState(ThreadState.Standby);
+          prcb.nextThread = next;
+        }
+      } else {
+        thread.preempted = false;
+      }
+    }
+  }
+  if (!prcb.nextThread) return lock.outcome(prcb, effects, 0, null);
+  if (!thread.isIdle) {
+    thread.waitIrql = caller.oldIrql;
+    thread.waitReason = reason;
+    thread.resume = { action: ResumeAction.None, value: 0 };
+    lock.scheduler.queueReadyThread(thread, prcb, effects);
+  }
+  const next = lock.scheduler.takeNextThread(prcb);
+  return lock.outcome(prcb, effects, 0, next);
+}
+
+/**
+ * NtYieldExecution (§4.4): if another thread of priority ≥ 1 is ready here, reset the quantum,
+ * decay the priority and switch, the yielder going to the tail; else STATUS_NO_YIELD_PERFORMED.
+ */
+export function yieldExecution(lock: DispatcherLock, caller: Caller): DispatchOutcome {
+  const { prcb, thread, effects } = lock.enter(caller);
+  if (prcb.readySummary === 0 || thread.isIdle) return lock.outcome(prcb, effects, STATUS.NO_YIELD_PERFORMED, null);
+  if (!prcb.nextThread) {
+    const next = lock.scheduler.selectReadyThread(prcb, 1);
+    if (next) {
+      next.setState(ThreadState.Standby);
+      prcb.nextThread = next;
+    }
+  }
+  if (!prcb.nextThread) return lock.outcome(prcb, effects, STATUS.NO_YIELD_PERFORMED, null);
+  thread.quantum = thread.quantumReset;
+  thread.priority = thread.computeNewPriority(1);
+  thread.preempted = false;
+  thread.waitIrql = caller.oldIrql;
+  thread.waitReason = WaitReason.WrYieldExecution;
+  thread.resume = { action: ResumeAction.SetResult, value: STATUS.SUCCESS };
+  lock.scheduler.queueReadyThread(thread, prcb, effects);
+  const next = lock.scheduler.takeNextThread(prcb);
+  return lock.outcome(prcb, effects, STATUS.SUCCESS, next);
 }

@@ -5,15 +5,21 @@
  * status, the IRQL it switched out at). A thread is also a dispatcher object: it is signaled when
  * it terminates, and threads may wait on it.
  *
- * Owned by the dispatcher database (src/kernel/dispatcher.ts) in the coordinator. The execution
+ * The thread operations (PsCreateSystemThread's start, KeQueryPriorityThread, KeSetPriorityThread,
+ * termination) are here too, as functions run under the dispatcher lock
+ * (src/kernel/dispatcher-lock.ts) in the coordinator, which owns every KTHREAD. The execution
  * context (PC, SP, registers) is not here: it lives in the shared thread table (ThreadField in
  * src/shm/layout.ts), written by whichever CPU runs the thread, so the thread can resume anywhere.
  */
 
 import { DispatcherObject, ObjectType } from './dispatcher-object.js';
 import type { WaitBlock } from './dispatcher-object.js';
+import type { Caller, DispatcherLock, DispatchOutcome } from './dispatcher-lock.js';
+import type { PlacementEffects } from './scheduler.js';
 import { KTimer } from './timer.js';
-import { LOW_REALTIME_PRIORITY, THREAD_QUANTUM } from './status.js';
+import { KMutant } from './mutant.js';
+import { BUGCHECK } from './bugcheck.js';
+import { LOW_REALTIME_PRIORITY, STATUS, THREAD_QUANTUM } from './status.js';
 
 /** KTHREAD_STATE */
 export const ThreadState = {
@@ -194,5 +200,116 @@ export class KThread extends DispatcherObject {
     const decayed = Math.max(this.basePriority, this.priority - this.priorityDecrement - adjustment);
     this.priorityDecrement = 0;
     return decayed;
+  }
+}
+
+// -----------------------------------------------------------------------------------------------
+// Thread operations, under the dispatcher lock
+// -----------------------------------------------------------------------------------------------
+
+/**
+ * The current thread ends (its body returned, or PsTerminateSystemThread): mutants it owns are
+ * abandoned (owning a KMUTEX is 0x46 THREAD_TERMINATE_HELD_MUTEX), the thread object is signaled,
+ * and the CPU switches to the next thread.
+ */
+export function terminateThread(lock: DispatcherLock, caller: Caller, exitStatus: number): DispatchOutcome {
+  const { prcb, thread, effects } = lock.enter(caller);
+  if (thread.isIdle) throw new DispatcherInvariantError(`the idle thread of CPU ${caller.cpu} cannot terminate`);
+  const heldMutex = thread.ownedMutants.find((m) => m instanceof KMutant && m.apcDisable !== 0);
+  if (heldMutex) {
+    return lock.fail({ code: BUGCHECK.THREAD_TERMINATE_HELD_MUTEX, params: [thread.id, heldMutex.id, 0, 0] }, prcb);
+  }
+  for (const owned of [...thread.ownedMutants]) {
+    const mutant = owned as KMutant;
+    mutant.signalState = 1;
+    mutant.abandoned = true;
+    mutant.disown();
+    if (mutant.waitList.length > 0) lock.wake(mutant, 0, caller.cpu, effects);
+  }
+  thread.exitStatus = exitStatus;
+  thread.setState(ThreadState.Terminated);
+  thread.signalState = 1;
+  if (thread.waitList.length > 0) lock.wake(thread, 0, caller.cpu, effects);
+  lock.scheduler.processDeferredReadyList(caller.cpu, effects);
+  const next = lock.scheduler.selectNextThread(prcb);
+  return lock.outcome(prcb, effects, 0, next);
+}
+
+/** PsCreateSystemThread on a declared thread that has not started: it is readied with `startContext` in r1. */
+export function startThread(lock: DispatcherLock, caller: Caller, threadId: number, startContext: number): DispatchOutcome {
+  const { prcb, thread: current, effects } = lock.enter(caller);
+  const thread = lock.thread(threadId);
+  if (!thread || thread.isIdle) return lock.raise(prcb, STATUS.INVALID_HANDLE, threadId, current.id);
+  if (thread.state !== ThreadState.Initialized) return lock.exitDispatcher(caller, prcb, effects, STATUS.INVALID_PARAMETER);
+  thread.resume = { action: ResumeAction.StartContext, value: startContext };
+  lock.scheduler.readyThread(thread, caller.cpu, effects);
+  return lock.exitDispatcher(caller, prcb, effects, STATUS.SUCCESS);
+}
+
+/** KeQueryPriorityThread */
+export function queryPriority(lock: DispatcherLock, caller: Caller, threadId: number): DispatchOutcome {
+  const { prcb, thread: current, effects } = lock.enter(caller);
+  const thread = lock.thread(threadId);
+  if (!thread) return lock.raise(prcb, STATUS.INVALID_HANDLE, threadId, current.id);
+  return lock.outcome(prcb, effects, thread.priority, null);
+}
+
+/**
+ * KeSetPriorityThread / KiSetPriorityThread: returns the old priority. A Ready thread is placed
+ * again at its new priority; a running or standby thread lowered below a ready thread of its CPU
+ * gives way to it; a raised one may preempt.
+ */
+export function setPriority(lock: DispatcherLock, caller: Caller, threadId: number, priority: number): DispatchOutcome {
+  const { prcb, thread: current, effects } = lock.enter(caller);
+  const thread = lock.thread(threadId);
+  if (!thread || thread.isIdle || thread.state === ThreadState.Terminated) return lock.raise(prcb, STATUS.INVALID_HANDLE, threadId, current.id);
+  if (!(priority >= 1 && priority <= 31)) return lock.raise(prcb, STATUS.INVALID_PARAMETER, threadId, current.id);
+  const old = thread.priority;
+  thread.priorityDecrement = 0;
+  if (priority !== old) {
+    thread.quantum = thread.quantumReset;
+    setPriorityInternal(lock, thread, priority, caller.cpu, effects);
+  }
+  return lock.exitDispatcher(caller, prcb, effects, old);
+}
+
+function setPriorityInternal(lock: DispatcherLock, thread: KThread, priority: number, currentCpu: number, effects: PlacementEffects): void {
+  const old = thread.priority;
+  const scheduler = lock.scheduler;
+  switch (thread.state) {
+    case ThreadState.Ready:
+      scheduler.removeReady(thread);
+      thread.priority = priority;
+      thread.setState(ThreadState.DeferredReady);
+      scheduler.deferredReadyThread(thread, currentCpu, effects);
+      return;
+    case ThreadState.Standby: {
+      thread.priority = priority;
+      const prcb = lock.prcb(thread.nextProcessor);
+      if (priority < old && scheduler.highestReadyPriority(prcb) > priority) {
+        const better = scheduler.selectReadyThread(prcb, priority + 1)!;
+        better.setState(ThreadState.Standby);
+        prcb.nextThread = better;
+        thread.setState(ThreadState.DeferredReady);
+        scheduler.deferredReadyThread(thread, currentCpu, effects);
+      }
+      return;
+    }
+    case ThreadState.Running: {
+      thread.priority = priority;
+      const prcb = lock.prcb(thread.nextProcessor);
+      if (priority < old && !prcb.nextThread) {
+        const better = scheduler.selectReadyThread(prcb, priority + 1);
+        if (better) {
+          better.setState(ThreadState.Standby);
+          prcb.nextThread = better;
+          if (prcb.number === currentCpu) effects.requestDispatchSelf = true;
+          else effects.ipiTargets.add(prcb.number);
+        }
+      }
+      return;
+    }
+    default:
+      thread.priority = priority;
   }
 }

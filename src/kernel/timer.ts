@@ -5,13 +5,19 @@
  * sorted by due time with FIFO order among equal ones. Every thread owns one KTIMER for its wait
  * timeouts (Thread->Timer).
  *
- * Owned by the dispatcher database (src/kernel/dispatcher.ts), in the coordinator: the coordinator
- * is the timer hardware and asks the clock-owner CPU to run the expiration (KiTimerExpiration) at
- * DISPATCH_LEVEL when the table says a timer is due. Pure.
+ * The timer operations (KeInitializeTimer, KeSetTimer(Ex), KeCancelTimer, KiTimerExpiration,
+ * KeSetSystemTime) and KiComputeDueTime are here too, as functions run under the dispatcher lock
+ * (src/kernel/dispatcher-lock.ts), in the coordinator: the coordinator is the timer hardware and
+ * asks the clock-owner CPU to run the expiration at DISPATCH_LEVEL when the table says a timer is
+ * due. Pure.
  */
 
 import { DispatcherObject, ObjectType } from './dispatcher-object.js';
 import type { WaiterThread } from './dispatcher-object.js';
+import type { Caller, DispatcherLock, DispatchOutcome } from './dispatcher-lock.js';
+import type { PlacementEffects } from './scheduler.js';
+import type { KThread } from './thread.js';
+import { STATUS } from './status.js';
 
 export const TIMER_TABLE_SIZE = 512;
 
@@ -138,4 +144,157 @@ export class TimerTable {
   all(): KTimer[] {
     return this.buckets.flat();
   }
+}
+
+/** 1 ms in interrupt-time units (100 ns): a timer's Period is in milliseconds. */
+const PERIOD_UNIT = 10_000;
+
+/** A due time as KiComputeDueTime computes it. */
+export interface DueTime {
+  /** interrupt time (100 ns) */
+  due: number;
+  absolute: boolean;
+  /** already in the past (an absolute time ≤ now, or zero) */
+  expired: boolean;
+}
+
+/** KiComputeDueTime: negative = relative to now, positive or zero = absolute system time. */
+export function computeDueTime(lock: DispatcherLock, value: number, nowNs: number): DueTime {
+  const interruptNow = lock.interruptTime(nowNs);
+  if (value < 0) return { due: interruptNow - value, absolute: false, expired: false };
+  const systemNow = lock.systemTime(nowNs);
+  if (systemNow - value >= 0) return { due: interruptNow, absolute: true, expired: true };
+  return { due: interruptNow + (value - systemNow), absolute: true, expired: false };
+}
+
+/** A restarted wait's relative timeout (§4.11 step 7): what is left of the one it started with. */
+export function remainingDueTime(lock: DispatcherLock, thread: KThread, nowNs: number): DueTime {
+  return { due: thread.waitDueTime, absolute: false, expired: thread.waitDueTime <= lock.interruptTime(nowNs) };
+}
+
+/** The emulated ns of the tick at which the earliest inserted timer expires, or Infinity. */
+export function nextTimerTickNs(lock: DispatcherLock): number {
+  const due = lock.timerTable.nextDueTime();
+  if (!Number.isFinite(due)) return Infinity;
+  return Math.ceil(due / lock.timerTable.increment) * lock.clockIntervalNs;
+}
+
+/** Whether a timer is due at the tick of emulated time `nowNs` (the clock ISR's TimerRequest test). */
+export function timerDue(lock: DispatcherLock, nowNs: number): boolean {
+  return lock.timerTable.nextDueTime() <= lock.interruptTime(nowNs);
+}
+
+/** KeInitializeTimer(Ex): notification (default) or synchronization; not signaled, not inserted. */
+export function initializeTimer(lock: DispatcherLock, caller: Caller, timerId: number, synchronization: boolean): DispatchOutcome {
+  const { prcb, thread, effects } = lock.enter(caller);
+  const timer = lock.object(timerId, KTimer);
+  if (!timer) return lock.raise(prcb, STATUS.INVALID_HANDLE, timerId, thread.id);
+  if (timer.inserted) lock.timerTable.remove(timer);
+  timer.setType(synchronization);
+  timer.signalState = 0;
+  timer.dpc = -1;
+  timer.period = 0;
+  return lock.outcome(prcb, effects, 0, null);
+}
+
+/**
+ * KeSetTimer / KeSetTimerEx: cancel the old due time (a DPC already queued stays queued), then
+ * arm for `dueValue` (negative relative, positive absolute; zero or past: expire now). Returns
+ * whether the timer was still set.
+ */
+export function setTimer(lock: DispatcherLock, caller: Caller, timerId: number, dueValue: number, periodMs: number, dpc: number): DispatchOutcome {
+  const { prcb, thread, effects } = lock.enter(caller);
+  const timer = lock.object(timerId, KTimer);
+  if (!timer) return lock.raise(prcb, STATUS.INVALID_HANDLE, timerId, thread.id);
+  const wasInserted = timer.inserted;
+  if (wasInserted) lock.timerTable.remove(timer);
+  timer.dpc = dpc;
+  timer.period = Math.max(0, periodMs);
+  const due = computeDueTime(lock, dueValue, caller.timeNs);
+  if (due.expired) {
+    expireTimer(lock, timer, caller, effects);
+  } else {
+    timer.signalState = 0;
+    timer.dueTime = due.due;
+    timer.absolute = due.absolute;
+    lock.timerTable.insert(timer);
+  }
+  return lock.exitDispatcher(caller, prcb, effects, wasInserted ? 1 : 0);
+}
+
+/** KeCancelTimer: remove it if set; returns whether it was. Its signal state and a queued DPC are left alone. */
+export function cancelTimer(lock: DispatcherLock, caller: Caller, timerId: number): DispatchOutcome {
+  const { prcb, thread, effects } = lock.enter(caller);
+  const timer = lock.object(timerId, KTimer);
+  if (!timer) return lock.raise(prcb, STATUS.INVALID_HANDLE, timerId, thread.id);
+  const wasInserted = timer.inserted;
+  if (wasInserted) lock.timerTable.remove(timer);
+  return lock.outcome(prcb, effects, wasInserted ? 1 : 0, null);
+}
+
+/**
+ * One expiry: unlink, signal, release the waiters (all for a notification timer, one WaitAny
+ * waiter for a synchronization timer; a thread's own timer ends its wait), re-arm a periodic
+ * timer from now, then hand its DPC to the caller. Waiters are released before the DPC runs and
+ * the re-arm happens before it too, so a DPC may cancel its own periodic timer.
+ */
+function expireTimer(lock: DispatcherLock, timer: KTimer, caller: Caller, effects: PlacementEffects): void {
+  if (timer.inserted) lock.timerTable.remove(timer);
+  lock.timersExpired++;
+  if (timer.owner) {
+    lock.timeOutWait(timer.owner as KThread, caller.cpu, effects);
+    return;
+  }
+  timer.signalState = 1;
+  if (timer.waitList.length > 0) lock.wake(timer, 0, caller.cpu, effects);
+  if (timer.period > 0) {
+    timer.dueTime = lock.interruptTime(caller.timeNs) + timer.period * PERIOD_UNIT;
+    timer.absolute = false;
+    lock.timerTable.insert(timer);
+  }
+  if (timer.dpc >= 0) {
+    effects.dpcs.push(timer.dpc);
+    effects.systemTime = lock.systemTime(caller.timeNs);
+  }
+}
+
+/**
+ * KiTimerExpiration, run by the clock-owner CPU at DISPATCH_LEVEL when the clock set TimerRequest:
+ * expire the due timers bucket by bucket from TimerHand up to now's, at most `batch` per call
+ * (NT drops the dispatcher lock every 4 to call the DPCs). Returns status 1 when nothing due is
+ * left, 0 when the caller should call again after running the DPCs.
+ */
+export function expireTimers(lock: DispatcherLock, caller: Caller, batch = 4): DispatchOutcome {
+  const { prcb, effects } = lock.enter(caller);
+  const now = lock.interruptTime(caller.timeNs);
+  const limitTick = Math.floor(now / lock.timerTable.increment);
+  let expired = 0;
+  let found = lock.timerTable.nextExpired(now, lock.timerTick, limitTick);
+  while (found && expired < batch) {
+    lock.timerTick = found.tick;
+    expireTimer(lock, found.timer, caller, effects);
+    expired++;
+    found = lock.timerTable.nextExpired(now, lock.timerTick, limitTick);
+  }
+  if (!found) lock.timerTick = limitTick;
+  return lock.exitDispatcher(caller, prcb, effects, found ? 0 : 1);
+}
+
+/**
+ * KeSetSystemTime (§3.8): system time moves by delta; every absolute timer moves with it (those
+ * now due expire at the next expiration pass); relative timers and interrupt time do not.
+ * Returns the change in 100 ns units (low 32 bits).
+ */
+export function setSystemTime(lock: DispatcherLock, caller: Caller, newSystemTime: number): DispatchOutcome {
+  const { prcb, effects } = lock.enter(caller);
+  const delta = newSystemTime - lock.systemTime(caller.timeNs);
+  lock.systemTimeBias += delta;
+  const now = lock.interruptTime(caller.timeNs);
+  for (const timer of lock.timerTable.all()) {
+    if (!timer.absolute) continue;
+    lock.timerTable.remove(timer);
+    timer.dueTime = Math.max(now, timer.dueTime - delta);
+    lock.timerTable.insert(timer);
+  }
+  return lock.outcome(prcb, effects, delta | 0, null);
 }

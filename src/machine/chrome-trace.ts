@@ -20,7 +20,7 @@
 
 import { accessSync, appendFileSync, closeSync, constants, existsSync, openSync, readSync, realpathSync, statSync, writeSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { TraceEvent, traceEventName } from '../cpu/trace-events.js';
+import { TraceEvent, traceEventName } from '../kernel/trace-events.js';
 import type { CompiledScenario } from '../scenario/compile.js';
 import { UsageError } from '../util/errors.js';
 
@@ -98,8 +98,6 @@ export class ChromeTraceWriter {
   /** slices (B events) still open on each CPU, innermost last */
   private readonly openSlices: Array<Array<{ name: string; cat: string }>> = [];
   private lastTs = 0;
-  /** events written to the file so far */
-  written = 0;
 
   /** Open (create or truncate) `file` now, before the run: a path that cannot be written fails here (UsageError). */
   static open(file: string, compiled: CompiledScenario, flushEvents = TRACE_FLUSH_EVENTS): ChromeTraceWriter {
@@ -176,7 +174,6 @@ export class ChromeTraceWriter {
     if (this.pending.length === 0) return;
     const text = (this.first ? '' : ',\n') + this.pending.join(',\n');
     this.first = false;
-    this.written += this.pending.length;
     this.pending = [];
     writeSync(this.fd, text);
   }

@@ -20,6 +20,7 @@ import { compileScenario } from '../scenario/compile.js';
 import type { CompiledScenario } from '../scenario/compile.js';
 import type { RunView, ScenarioDefinition } from '../scenario/define.js';
 import { Machine } from './machine.js';
+import { runInProcess } from './in-process.js';
 import type { MachineEvents, MachineOutcome } from './machine.js';
 import { CounterField, DeviceCounterField, ThreadCounterField, ThreadField } from '../shm/layout.js';
 import { SpscRing } from '../shm/spsc-ring.js';
@@ -58,7 +59,15 @@ export interface RunOptions {
   onProgress?: (emulatedNs: number, durationNs: number) => void;
   /** subscribe to the machine's events (a `trace` handler makes the CPUs send their trace records, as --trace does) */
   on?: Partial<MachineEvents>;
+  /**
+   * where the actors run: 'workers' (default; one worker thread per CPU and one for the
+   * coordinator) or 'in-process' (all in the calling thread, deterministic mode only: the same run
+   * and trace hash, without thread wake-ups; see src/machine/in-process.ts)
+   */
+  backend?: RunBackend;
 }
+
+export type RunBackend = 'workers' | 'in-process';
 
 /** Run a definition that has already been validated for options.cpus. */
 export async function executeScenario(definition: ScenarioDefinition, nativeModule: string | null, options: RunOptions): Promise<RunResult> {
@@ -86,8 +95,12 @@ export async function executeScenario(definition: ScenarioDefinition, nativeModu
   if (options.on?.bugcheck) machine.events.on('bugcheck', options.on.bugcheck);
   let outcome: MachineOutcome;
   try {
-    const bootMs = await machine.boot();
-    outcome = await machine.run(bootMs);
+    if (options.backend === 'in-process') {
+      outcome = await runInProcess(machine, compiled, definition.name);
+    } else {
+      const bootMs = await machine.boot();
+      outcome = await machine.run(bootMs);
+    }
   } finally {
     await machine.shutdown();
     // the trace was streamed as the run went; end open slices and the JSON, whatever the outcome

@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createNanoEvents } from 'nanoevents';
 import type { Emitter } from 'nanoevents';
-import { computeLayout, ControlField, DpcField, MachineState, PrcbField, RingHeader, ThreadField, TraceField } from '../shm/layout.js';
+import { computeLayout, ControlField, DpcField, MachineState, PrcbField, ThreadField, TraceField } from '../shm/layout.js';
 import { enterRoutine } from '../isa/interpreter.js';
 import type { MachineLayout } from '../shm/layout.js';
 import { SpscRing } from '../shm/spsc-ring.js';
@@ -19,6 +19,7 @@ import { COORDINATOR_ACTOR, MAIN_ACTOR, actorOfCpu, decodeMessage } from '../ipc
 import type { Message, Report, CpuReport, CoordinatorReport, BugcheckReport, ScenarioErrorReport } from '../ipc/messages.js';
 import { unpackReport } from '../ipc/report-codec.js';
 import type { CompiledScenario } from '../scenario/compile.js';
+import type { WorkerData } from '../contract/config.js';
 import { InternalError, ScenarioError } from '../util/errors.js';
 
 export interface MachineEvents {
@@ -81,13 +82,6 @@ export function workerEntry(name: 'cpu' | 'coordinator'): string {
   const found = candidates.find((path) => existsSync(path));
   if (found) return found;
   throw new InternalError(`worker entry ${name}.js is missing (looked for ${candidates.join(' and ')}): run 'npm run build'`);
-}
-
-export interface WorkerData {
-  role: 'cpu' | 'coordinator';
-  sab: SharedArrayBuffer;
-  compiled: Omit<CompiledScenario, 'code' | 'variables'> & { variables: Array<[string, { address: number; words: number }]> };
-  cpu: number;
 }
 
 export class Machine {
@@ -154,7 +148,6 @@ export class Machine {
       this.i32[record + DpcField.IMPORTANCE] = dpc.importance;
       this.i32[record + DpcField.TARGET] = dpc.target;
     });
-    void RingHeader;
   }
 
   /** A native routine threw in a CPU worker: a scenario error whose cause carries the native's own stack (for --verbose). */

@@ -63,6 +63,9 @@ const OPTION_CHECKS: { [K in keyof Required<RunScenarioOptions>]: (value: unknow
     if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)
       throw failure(value, `${name} must be a positive number of milliseconds (got ${shown(value)})`);
   },
+  backend: (value, name) => {
+    if (value !== 'workers' && value !== 'in-process') throw new TypeError(`${name} must be 'workers' or 'in-process' (got ${shown(value)})`);
+  },
   onProgress: (value, name) => {
     if (typeof value !== 'function') throw new TypeError(`${name} must be a function (got ${shown(value)})`);
   },
@@ -89,6 +92,9 @@ export async function runScenario(loaded: LoadedScenario, options: RunScenarioOp
   const machine = machineDefaults(loaded.definition);
   const arch = machine.arch === 'x86' ? 'x86' : 'x64';
   const mode = given.mode ?? 'parallel';
+  if (given.backend === 'in-process' && mode !== 'deterministic') {
+    throw new TypeError(`options.backend 'in-process' runs deterministic mode only: add mode: 'deterministic' (got mode '${mode}')`);
+  }
   const resolved: RunOptions = {
     ...given,
     cpus: given.cpus ?? machine.cpus ?? Math.max(1, Math.min(MAX_CPUS, availableParallelism())),

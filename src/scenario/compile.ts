@@ -16,8 +16,8 @@ import { DEFAULT_DPC_TUNABLES, importanceFromName } from '../kernel/dpc.js';
 import { deriveSeed } from '../util/prng.js';
 import type { ScenarioDefinition } from './define.js';
 import type { DeviceConfig } from '../hal/device.js';
-import type { MachineConfig, ProcessorConfig, InterruptObjectConfig, ThreadConfig, DispatcherObjectConfig } from '../cpu/config.js';
-import type { Arch, RunMode } from '../machine/result.js';
+import type { MachineConfig, ProcessorConfig, InterruptObjectConfig, ThreadConfig, DispatcherObjectConfig } from '../contract/config.js';
+import type { Arch, RunMode } from '../contract/result.js';
 import { ScenarioError, describeThrown, scenarioThrew } from '../util/errors.js';
 
 export const FIRST_VARIABLE_ADDRESS = 0x1000;

@@ -11,7 +11,7 @@
  */
 
 import type { RoutineBuilder } from '../isa/builder.js';
-import type { CpuSummary, LatencySummary, Arch, ThreadSummary } from '../machine/result.js';
+import type { CpuSummary, LatencySummary, Arch, ThreadSummary } from '../contract/result.js';
 
 export type DpcImportance = 'Low' | 'Medium' | 'High' | 'MediumHigh';
 

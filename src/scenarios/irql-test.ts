@@ -18,9 +18,9 @@
  */
 
 import { defineScenario, relativeTime } from '../scenario/define.js';
+import { STATUS } from '../kernel/status.js';
 
 const TAG = { ReadFile: 1, ReadDispatch: 2, DpcRoutine: 3 } as const;
-const STATUS_PENDING = 0x103;
 
 export default defineScenario({
   name: 'irql-test',
@@ -48,8 +48,8 @@ export default defineScenario({
     ReadDispatch: (a) => {
       a.store(a.var('PendingIrp'), 0, 1); // pDE->pPendingIrp = pIrp; IoMarkIrpPending(pIrp)
       a.kcall('KeSetTimer', a.timer('Timer'), a.var('TenSeconds'), a.dpc('Dpc'));
-      a.trace(TAG.ReadDispatch, STATUS_PENDING);
-      a.ret(STATUS_PENDING);
+      a.trace(TAG.ReadDispatch, STATUS.PENDING);
+      a.ret(STATUS.PENDING);
     },
     DpcRoutine: (a) => {
       a.trace(TAG.DpcRoutine);

@@ -10,7 +10,7 @@ import { loadScenario } from '../../src/scenario/load.js';
 import { runScenario } from '../../src/machine/run.js';
 import type { RunScenarioOptions } from '../../src/machine/run.js';
 import type { BugcheckReport } from '../../src/ipc/messages.js';
-import { TraceEvent } from '../../src/cpu/trace-events.js';
+import { TraceEvent } from '../../src/kernel/trace-events.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const fixtures = join(root, 'test', 'fixtures', 'scenarios');

@@ -7,6 +7,8 @@ import type { ThreadStateCode } from '../../src/kernel/thread.js';
 import { BUGCHECK } from '../../src/kernel/bugcheck.js';
 import { EVENT_INCREMENT, IO_NO_INCREMENT, STATUS, WaitReason, WaitType } from '../../src/kernel/status.js';
 import { CALL_PC, KernelMachine as Machine, QUANTUM } from './kernel-machine.js';
+import type { Caller, DispatchOutcome, DispatcherLock } from '../../src/kernel/dispatcher-lock.js';
+import { releaseSemaphore } from '../../src/kernel/semaphore.js';
 
 const S = ThreadState;
 
@@ -1406,5 +1408,60 @@ describe('§4.11 a wait clears Preempted', () => {
     expect(m.t('A').preempted).toBe(false);
     m.setEvent(1, 'F');
     expect(m.readyList(0, 8), 'A woke behind B: tail, not head').toEqual(['B', 'A']);
+  });
+});
+
+// -------------------------------------------------------------------------------------------------
+// The dispatcher lock: an operation is a function over it, in its object's module
+// -------------------------------------------------------------------------------------------------
+
+describe('dispatcher operations over the dispatcher lock', () => {
+  it('a new operation written outside the database, from the lock alone (enter, wake, KiExitDispatcher), releases a waiter and preempts like KeSetEvent', () => {
+    // what an APC, KQUEUE or IRP module will do: signal an object and run KiWaitTest under the lock
+    const signalAndWake = (lock: DispatcherLock, caller: Caller, objectId: number): DispatchOutcome => {
+      const { prcb, effects } = lock.enter(caller);
+      const object = lock.objects[objectId]!;
+      object.signalState = 1;
+      lock.wake(object, EVENT_INCREMENT, caller.cpu, effects);
+      return lock.exitDispatcher(caller, prcb, effects, 0);
+    };
+    const m = new Machine({
+      cpus: 1,
+      threads: [
+        { name: 'Low', priority: 8 },
+        { name: 'High', priority: 12 },
+      ],
+      events: [{ name: 'E', sync: true }],
+    });
+    m.start();
+    m.wait(0, ['E']); // High waits, Low runs
+    expect(m.running()).toEqual(['Low']);
+    const out = m.apply(0, m.current(0), signalAndWake(m.db, m.caller(0), m.id('E')));
+    expect(out.switchTo?.name).toBe('High');
+    expect(m.event('E').signalState, 'the synchronization event was consumed by the waiter it released').toBe(0);
+    expect(m.readyList(0, 8)).toEqual(['Low']);
+  });
+
+  it('each database method routes to the operation in its object module: the same outcome either way', () => {
+    const build = (): Machine => {
+      const m = new Machine({
+        cpus: 2,
+        threads: [
+          { name: 'A', priority: 8 },
+          { name: 'B', priority: 9 },
+        ],
+        events: [{ name: 'N' }],
+        semaphores: [{ name: 'S', count: 0, limit: 4 }],
+      });
+      m.start();
+      m.wait(0, ['S']);
+      return m;
+    };
+    const viaDatabase = build();
+    const viaModule = build();
+    const a = viaDatabase.apply(1, viaDatabase.current(1), viaDatabase.db.releaseSemaphore(viaDatabase.caller(1), viaDatabase.id('S'), 1, 2, false));
+    const b = viaModule.apply(1, viaModule.current(1), releaseSemaphore(viaModule.db, viaModule.caller(1), viaModule.id('S'), 1, 2, false));
+    expect({ ...b, switchTo: b.switchTo?.name }).toEqual({ ...a, switchTo: a.switchTo?.name });
+    expect(viaModule.semaphore('S').signalState).toBe(viaDatabase.semaphore('S').signalState);
   });
 });

@@ -10,7 +10,7 @@ import { compileScenario } from '../../src/scenario/compile.js';
 import { defineScenario } from '../../src/scenario/define.js';
 import { validateScenario } from '../../src/scenario/validate.js';
 import { executeScenario } from '../../src/machine/execute.js';
-import { TraceEvent } from '../../src/cpu/trace-events.js';
+import { TraceEvent } from '../../src/kernel/trace-events.js';
 import { UsageError } from '../../src/util/errors.js';
 import { R0, R2 } from '../../src/isa/registers.js';
 

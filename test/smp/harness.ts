@@ -1,9 +1,12 @@
 // Runs a scenario definition on real workers (one per emulated CPU plus the coordinator), the way
 // `irqlab run` does, and hands the test what the scenario's code emitted. Deterministic mode by
 // default: same definition + seed ⇒ the same run, so a test can assert exact orders and counts.
+// runInProcess runs the same machine in the test's own thread (the in-process backend, deterministic
+// mode only): the same run, for the tests of CPU rules that need no real parallelism (test/cpu/).
 import { validateScenario } from '../../src/scenario/validate.js';
 import { executeScenario } from '../../src/machine/execute.js';
 import type { RunResult, RunMode } from '../../src/machine/result.js';
+import type { RunBackend } from '../../src/machine/execute.js';
 import type { RunView, ScenarioDefinition } from '../../src/scenario/define.js';
 
 export interface UserEvent {
@@ -30,6 +33,8 @@ export interface SmpOptions {
   seed?: number;
   durationMs?: number;
   mode?: RunMode;
+  /** 'workers' unless given */
+  backend?: RunBackend;
 }
 
 export async function runOnWorkers(definition: ScenarioDefinition, options: SmpOptions): Promise<SmpRun> {
@@ -54,6 +59,7 @@ export async function runOnWorkers(definition: ScenarioDefinition, options: SmpO
     timeScale: 1,
     verbose: false,
     command: `irqlab run ${definition.name} --cpus ${options.cpus} --duration ${durationMs}ms`,
+    ...(options.backend ? { backend: options.backend } : {}),
   });
   return {
     result,
@@ -66,4 +72,9 @@ export async function runOnWorkers(definition: ScenarioDefinition, options: SmpO
     },
     all: (tag) => events.filter((e) => e.tag === tag),
   };
+}
+
+/** The same run in this thread (the in-process backend: deterministic mode, no workers). */
+export function runInProcess(definition: ScenarioDefinition, options: Omit<SmpOptions, 'mode' | 'backend'>): Promise<SmpRun> {
+  return runOnWorkers(definition, { ...options, mode: 'deterministic', backend: 'in-process' });
 }

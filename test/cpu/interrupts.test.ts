@@ -1,11 +1,11 @@
-// nt-semantics.md §9 (interrupt objects and the ISR path) on real CPU workers, deterministic mode:
+// nt-semantics.md §9 (interrupt objects and the ISR path) in process (the in-process backend), deterministic mode:
 // chained dispatch, the ISR → DPC order, KeSynchronizeExecution, interrupt storms.
 import { describe, expect, it } from 'vitest';
 import { defineScenario } from '../../src/scenario/define.js';
 import type { RoutineBuilder } from '../../src/isa/builder.js';
 import { R0, R1, R2, R5 } from '../../src/isa/registers.js';
 import { BUGCHECK } from '../../src/kernel/bugcheck.js';
-import { runOnWorkers } from './harness.js';
+import { runInProcess } from '../smp/harness.js';
 
 /** An ISR that traces `tag` and returns `claims` (TRUE: "it was mine"). */
 const isr =
@@ -24,9 +24,9 @@ const busyUntilDone = (a: RoutineBuilder): void => {
   a.ret(0);
 };
 
-describe('§9 interrupt objects on real workers', () => {
+describe('§9 interrupt objects (in process)', () => {
   it('a shared level-triggered vector calls the ISRs in connect order and stops at the first that claims it', async () => {
-    const run = await runOnWorkers(
+    const run = await runInProcess(
       defineScenario({
         name: 'chained-level',
         description: 'three KINTERRUPTs share vector 0x50; only the second claims',
@@ -46,7 +46,7 @@ describe('§9 interrupt objects on real workers', () => {
   });
 
   it('a shared latched (edge) vector loops over the chain until a full pass in which nobody claims it', async () => {
-    const run = await runOnWorkers(
+    const run = await runInProcess(
       defineScenario({
         name: 'chained-latched',
         description: 'two latched KINTERRUPTs share a vector; the first claims once',
@@ -73,7 +73,7 @@ describe('§9 interrupt objects on real workers', () => {
   });
 
   it('an ISR that queues a DPC while the CPU was at PASSIVE: ISR, then the DPC as the IRQL drops, then the thread', async () => {
-    const run = await runOnWorkers(
+    const run = await runInProcess(
       defineScenario({
         name: 'isr-then-dpc',
         description: 'a device interrupts a PASSIVE thread; its ISR queues a DPC',
@@ -112,7 +112,7 @@ describe('§9 interrupt objects on real workers', () => {
 
   it('KeSynchronizeExecution on one CPU excludes the ISR on another through the interrupt spin lock', async () => {
     const rounds = 200;
-    const run = await runOnWorkers(
+    const run = await runInProcess(
       defineScenario({
         name: 'synchronize-execution',
         description: 'an ISR on CPU 1 and KeSynchronizeExecution on CPU 0 update the same two words non-atomically',
@@ -161,7 +161,7 @@ describe('§9 interrupt objects on real workers', () => {
   });
 
   it('a level-triggered interrupt that no ISR claims re-fires; 1000 in a row is bugcheck 0xF2', async () => {
-    const run = await runOnWorkers(
+    const run = await runInProcess(
       defineScenario({
         name: 'storm',
         description: 'an ISR that never claims its level-triggered interrupt',

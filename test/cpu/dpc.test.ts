@@ -1,4 +1,4 @@
-// nt-semantics.md §2 (DPCs) on real CPU workers, deterministic mode: KeInsertQueueDpc's return value
+// nt-semantics.md §2 (DPCs) in process (the in-process backend), deterministic mode: KeInsertQueueDpc's return value
 // and request rules, the retire order, requeueing, KeRemoveQueueDpc, the 0xC8 check.
 import { describe, expect, it } from 'vitest';
 import { defineScenario } from '../../src/scenario/define.js';
@@ -7,7 +7,7 @@ import type { RoutineBuilder } from '../../src/isa/builder.js';
 import { R0, R1, R2, R3, R4, R5, R6 } from '../../src/isa/registers.js';
 import { BUGCHECK } from '../../src/kernel/bugcheck.js';
 import dpcImportance from '../../src/scenarios/dpc-importance.js';
-import { runOnWorkers } from './harness.js';
+import { runInProcess } from '../smp/harness.js';
 
 /** DPC routine that traces (tag = its context, value = sa1) */
 const traceContext = (a: RoutineBuilder): void => {
@@ -44,9 +44,9 @@ const oneThread = (name: string, description: string, rest: Partial<ScenarioDefi
     routines: { Main: main, ...(rest.routines ?? {}) },
   });
 
-describe('§2 DPCs on real workers', () => {
+describe('§2 DPCs (in process)', () => {
   it('inserting a queued KDPC again returns FALSE and keeps the first arguments and the depth', async () => {
-    const run = await runOnWorkers(
+    const run = await runInProcess(
       oneThread(
         'insert-twice',
         'queue the same DPC twice at DISPATCH_LEVEL',
@@ -83,7 +83,7 @@ describe('§2 DPCs on real workers', () => {
   });
 
   it('a DPC that requeues itself from its own routine gets TRUE and runs again after the current run', async () => {
-    const run = await runOnWorkers(
+    const run = await runInProcess(
       oneThread(
         'requeue-self',
         'a DPC routine queues its own KDPC once',
@@ -123,7 +123,7 @@ describe('§2 DPCs on real workers', () => {
   });
 
   it('a local Medium DPC queued at PASSIVE runs before KeInsertQueueDpc returns', async () => {
-    const run = await runOnWorkers(
+    const run = await runInProcess(
       oneThread('local-medium', 'queue a Medium DPC at PASSIVE_LEVEL', { dpcs: { D: { routine: 'Dpc' } }, routines: { Dpc: traceContext } }, (a) => {
         a.trace(1);
         a.kcall('KeInsertQueueDpc', a.dpc('D'), 0, 0);
@@ -136,7 +136,7 @@ describe('§2 DPCs on real workers', () => {
   });
 
   it('a local Low DPC (depth 1 < 4, rate ≥ 3) is not requested: it runs at the next clock tick', async () => {
-    const run = await runOnWorkers(
+    const run = await runInProcess(
       oneThread(
         'local-low',
         'warm the DPC rate, then queue a Low DPC at PASSIVE_LEVEL',
@@ -174,7 +174,7 @@ describe('§2 DPCs on real workers', () => {
 
   it('with Low DPCs the fourth insert (depth reaches MaximumDpcQueueDepth) requests the DISPATCH interrupt', async () => {
     const low = Object.fromEntries([1, 2, 3, 4, 5].map((i) => [`L${i}`, { routine: 'Dpc', context: 10 + i, importance: 'Low' as const }]));
-    const run = await runOnWorkers(
+    const run = await runInProcess(
       oneThread(
         'five-low',
         'warm the DPC rate, then queue five Low DPCs',
@@ -200,7 +200,7 @@ describe('§2 DPCs on real workers', () => {
   });
 
   it('a High DPC inserted into a queue holding [A, B] runs first: H, A, B', async () => {
-    const run = await runOnWorkers(
+    const run = await runInProcess(
       oneThread(
         'high-at-head',
         'queue A, B (Medium) and H (High) at DISPATCH_LEVEL',
@@ -223,7 +223,7 @@ describe('§2 DPCs on real workers', () => {
   });
 
   it('KeRemoveQueueDpc on a queued DPC returns TRUE and the routine never runs', async () => {
-    const run = await runOnWorkers(
+    const run = await runInProcess(
       oneThread(
         'remove-queued',
         'queue at DISPATCH_LEVEL, then remove',
@@ -250,7 +250,7 @@ describe('§2 DPCs on real workers', () => {
   });
 
   it('KeRemoveQueueDpc on a DPC whose routine is running on another CPU returns FALSE and the routine completes', async () => {
-    const run = await runOnWorkers(
+    const run = await runInProcess(
       defineScenario({
         name: 'remove-running',
         description: 'CPU 0 removes a DPC while its routine runs on CPU 1',
@@ -284,7 +284,7 @@ describe('§2 DPCs on real workers', () => {
   });
 
   it('the KeInsertQueueDpc request rules side by side (dpc-importance): only the High remote DPC costs an IPI', async () => {
-    const run = await runOnWorkers(dpcImportance, { cpus: 3 });
+    const run = await runInProcess(dpcImportance, { cpus: 3 });
     for (const check of run.result.checks) expect(check.passed, `${check.name}: ${check.detail}`).toBe(true);
     expect(run.result.results).toMatchObject({
       LocalMediumRanOnCpu: 0,
@@ -299,7 +299,7 @@ describe('§2 DPCs on real workers', () => {
   });
 
   it('a DPC routine that returns below DISPATCH_LEVEL is bugcheck 0xC8 IRQL_UNEXPECTED_VALUE', async () => {
-    const run = await runOnWorkers(
+    const run = await runInProcess(
       oneThread(
         'dpc-lowers',
         'a DPC routine lowers to PASSIVE and returns',

@@ -1,5 +1,5 @@
 /**
- * Trace event codes: what a CPU records (into its running trace hash, its last-events window, and
+ * Trace event codes: what a CPU's kernel routines record (into its running trace hash, its last-events window, and
  * the trace file when one was asked for). Append only: the numbers feed the trace hash.
  */
 export const TraceEvent = {

@@ -1,14 +1,14 @@
-// nt-semantics.md §1 (IRQL) on real CPU workers, deterministic mode: masking, delivery on lower,
+// nt-semantics.md §1 (IRQL) in process (the in-process backend), deterministic mode: masking, delivery on lower,
 // the 0x9 / 0xA / 0x4A checks.
 import { describe, expect, it } from 'vitest';
 import { defineScenario } from '../../src/scenario/define.js';
 import { R0 } from '../../src/isa/registers.js';
 import { BUGCHECK } from '../../src/kernel/bugcheck.js';
-import { runOnWorkers } from './harness.js';
+import { runInProcess } from '../smp/harness.js';
 
-describe('§1 IRQL on real workers', () => {
+describe('§1 IRQL (in process)', () => {
   it('lowering to 3 delivers a pending IRQL-4 interrupt before KeLowerIrql returns; an IRQL-6 one was taken when it arrived', async () => {
-    const run = await runOnWorkers(
+    const run = await runInProcess(
       defineScenario({
         name: 'lower-delivers-pending',
         description: 'raise 0→2→5, devices at IRQL 4 and 6 assert, lower to 3',
@@ -57,7 +57,7 @@ describe('§1 IRQL on real workers', () => {
   });
 
   it('a DISPATCH request made at DISPATCH_LEVEL waits for the lower to PASSIVE', async () => {
-    const run = await runOnWorkers(
+    const run = await runInProcess(
       defineScenario({
         name: 'dispatch-at-dispatch',
         description: 'queue a Medium DPC at DISPATCH_LEVEL; it runs only when the IRQL drops',
@@ -88,7 +88,7 @@ describe('§1 IRQL on real workers', () => {
   });
 
   it('KeLowerIrql to a higher level is bugcheck 0xA IRQL_NOT_LESS_OR_EQUAL', async () => {
-    const run = await runOnWorkers(
+    const run = await runInProcess(
       defineScenario({
         name: 'bad-lower',
         description: 'KeLowerIrql(5) while at DISPATCH_LEVEL',
@@ -111,7 +111,7 @@ describe('§1 IRQL on real workers', () => {
   });
 
   it('KeRaiseIrql to a lower level is bugcheck 0x9 IRQL_NOT_GREATER_OR_EQUAL', async () => {
-    const run = await runOnWorkers(
+    const run = await runInProcess(
       defineScenario({
         name: 'bad-raise',
         description: 'KeRaiseIrql(1) while at DISPATCH_LEVEL',
@@ -132,7 +132,7 @@ describe('§1 IRQL on real workers', () => {
   });
 
   it('a system service that returns to user mode at APC_LEVEL is bugcheck 0x4A with P2 = 1', async () => {
-    const run = await runOnWorkers(
+    const run = await runInProcess(
       defineScenario({
         name: 'return-at-apc',
         description: 'a thread body (a system service) returns at APC_LEVEL',

@@ -1,15 +1,15 @@
-// nt-semantics.md §7 (IPIs) on real CPU workers, deterministic mode: KeIpiGenericCall's barrier,
+// nt-semantics.md §7 (IPIs) in process (the in-process backend), deterministic mode: KeIpiGenericCall's barrier,
 // packet IPIs, request-bit coalescing, and CLOCK_WATCHDOG_TIMEOUT for a CPU that never answers.
 import { describe, expect, it } from 'vitest';
 import { defineScenario } from '../../src/scenario/define.js';
 import { R0, R1, R2, R5 } from '../../src/isa/registers.js';
 import { BUGCHECK } from '../../src/kernel/bugcheck.js';
 import { prcbAddress } from '../../src/cpu/processor.js';
-import { runOnWorkers } from './harness.js';
+import { runInProcess } from '../smp/harness.js';
 
-describe('§7 IPIs on real workers', () => {
+describe('§7 IPIs (in process)', () => {
   it('KeIpiGenericCall on 4 CPUs runs the routine on every CPU at IPI_LEVEL at the same time and returns the caller its own result', async () => {
-    const run = await runOnWorkers(
+    const run = await runInProcess(
       defineScenario({
         name: 'generic-call-4',
         description: 'CPU 0 calls KeIpiGenericCall; CPU 1 busy at PASSIVE, CPU 2 busy in a DPC, CPU 3 halted',
@@ -67,8 +67,8 @@ describe('§7 IPIs on real workers', () => {
     expect(run.first(1).value, "the caller's own result: CPU 0 + 40").toBe(40);
   });
 
-  it('KiIpiSendPacket to 3 CPUs returns only after all 3 workers have run', async () => {
-    const run = await runOnWorkers(
+  it('KiIpiSendPacket to 3 CPUs returns only after all 3 CPUs have run', async () => {
+    const run = await runInProcess(
       defineScenario({
         name: 'packet-to-3',
         description: 'CPU 0 sends a TLB-flush-like packet to CPUs 1–3',
@@ -99,7 +99,7 @@ describe('§7 IPIs on real workers', () => {
   });
 
   it('two High DPCs queued to a masked CPU send one IPI (the second finds the request made): one service, one retirement', async () => {
-    const run = await runOnWorkers(
+    const run = await runInProcess(
       defineScenario({
         name: 'ipi-coalesce',
         description: 'CPU 1 sits at HIGH_LEVEL while CPU 0 queues two High DPCs to it',
@@ -149,7 +149,7 @@ describe('§7 IPIs on real workers', () => {
   });
 
   it('a CPU spinning at HIGH_LEVEL never acknowledges KeIpiGenericCall: bugcheck 0x101 naming it (P4 = 1)', async () => {
-    const run = await runOnWorkers(
+    const run = await runInProcess(
       defineScenario({
         name: 'generic-call-hang',
         description: 'CPU 1 spins at HIGH_LEVEL forever; CPU 0 calls KeIpiGenericCall',
@@ -187,7 +187,7 @@ describe('§7 IPIs on real workers', () => {
     expect(stuck.irql, 'the hung CPU froze at HIGH_LEVEL (the freeze is taken at any IRQL)').toBe(15);
   });
   it('a CPU masked at HIGH_LEVEL that nobody signals misses clockWatchdogTicks clock interrupts: bugcheck 0x101 raised by a CPU still taking them', async () => {
-    const run = await runOnWorkers(
+    const run = await runInProcess(
       defineScenario({
         name: 'clock-watchdog-hang',
         description: 'CPU 1 spins at HIGH_LEVEL forever; CPU 0 keeps working at PASSIVE_LEVEL',
@@ -219,7 +219,7 @@ describe('§7 IPIs on real workers', () => {
     expect(bugcheck.cpus.find((c) => c.cpu === 1)!.irql).toBe(15);
   });
   it('ticks that coalesce while a CPU is masked are answered by the interrupt it takes on lowering: 30-tick masked stretches, again and again, are no clock watchdog timeout', async () => {
-    const run = await runOnWorkers(
+    const run = await runInProcess(
       defineScenario({
         name: 'clock-watchdog-coalesced',
         description: 'CPU 0 raises to HIGH_LEVEL for 30 ms at a time (limit 40 ticks of 1 ms), six times',

@@ -1,15 +1,15 @@
-// nt-semantics.md §6 (spin locks) on real CPU workers, deterministic mode: IRQL effects, IPIs
+// nt-semantics.md §6 (spin locks) in process (the in-process backend), deterministic mode: IRQL effects, IPIs
 // serviced while spinning, FIFO queued locks, 0xF / 0x10, and the deadlock detector.
 import { describe, expect, it } from 'vitest';
 import { defineScenario } from '../../src/scenario/define.js';
 import { R0, R1, R2 } from '../../src/isa/registers.js';
 import { BUGCHECK } from '../../src/kernel/bugcheck.js';
 import dpcSpinlockDeadlock from '../../src/scenarios/dpc-spinlock-deadlock.js';
-import { runOnWorkers } from './harness.js';
+import { runInProcess } from '../smp/harness.js';
 
-describe('§6 spin locks on real workers', () => {
+describe('§6 spin locks (in process)', () => {
   it('KeAcquireSpinLock raises to DISPATCH_LEVEL; KeReleaseSpinLock(old = 0) lowers to PASSIVE and runs the DPC queued meanwhile', async () => {
-    const run = await runOnWorkers(
+    const run = await runInProcess(
       defineScenario({
         name: 'acquire-release',
         description: 'take a spin lock at PASSIVE, queue a DPC while holding it, release',
@@ -52,7 +52,7 @@ describe('§6 spin locks on real workers', () => {
   });
 
   it('a CPU spinning on a spin lock at DISPATCH_LEVEL still services an IPI (IPI_LEVEL > DISPATCH_LEVEL)', async () => {
-    const run = await runOnWorkers(
+    const run = await runInProcess(
       defineScenario({
         name: 'ipi-while-spinning',
         description: 'CPU 0 holds L and sends CPU 1 a packet while CPU 1 spins on L',
@@ -97,7 +97,7 @@ describe('§6 spin locks on real workers', () => {
   it('a queued spin lock is granted in arrival order', async () => {
     // arrivals 25 µs apart: more than a deterministic slice (≤ 16384 cycles), so emulated-time order is execution order
     const waiters = Object.fromEntries([1, 2, 3].map((cpu) => [`W${cpu}`, { routine: 'Waiter', cpu, args: [cpu, 25_000 * cpu] }]));
-    const run = await runOnWorkers(
+    const run = await runInProcess(
       defineScenario({
         name: 'queued-fifo',
         description: 'CPU 0 holds a queued lock; CPUs 1, 2, 3 queue behind it in that order',
@@ -134,7 +134,7 @@ describe('§6 spin locks on real workers', () => {
   });
 
   it('acquiring a spin lock the same context already holds is bugcheck 0xF SPIN_LOCK_ALREADY_OWNED', async () => {
-    const run = await runOnWorkers(
+    const run = await runInProcess(
       defineScenario({
         name: 'recursive-acquire',
         description: 'KeAcquireSpinLock twice',
@@ -157,7 +157,7 @@ describe('§6 spin locks on real workers', () => {
   });
 
   it('releasing a spin lock that is not held is bugcheck 0x10 SPIN_LOCK_NOT_OWNED', async () => {
-    const run = await runOnWorkers(
+    const run = await runInProcess(
       defineScenario({
         name: 'release-free',
         description: 'KeReleaseSpinLock on a free lock',
@@ -178,7 +178,7 @@ describe('§6 spin locks on real workers', () => {
   });
 
   it('a DPC spinning on a lock its own CPU’s PASSIVE thread holds ends, after spinTimeoutTicks, in a report naming the lock, the holder and the spinner', async () => {
-    const run = await runOnWorkers(dpcSpinlockDeadlock, { cpus: 1 });
+    const run = await runInProcess(dpcSpinlockDeadlock, { cpus: 1 });
     const bugcheck = run.result.bugcheck!;
     expect(bugcheck.code).toBe(BUGCHECK.DPC_WATCHDOG_VIOLATION);
     expect(bugcheck.params).toEqual([0, 8, 8, 0x1000]);

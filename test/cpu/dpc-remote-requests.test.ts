@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { defineScenario } from '../../src/scenario/define.js';
 import type { DpcImportance } from '../../src/scenario/define.js';
 import { R1 } from '../../src/isa/registers.js';
-import { runOnWorkers } from './harness.js';
+import { runInProcess } from '../smp/harness.js';
 
 function backToBack(importance: DpcImportance, count: number) {
   const dpcs: Record<string, { routine: string; importance: DpcImportance; targetCpu: number }> = {};
@@ -47,21 +47,21 @@ function backToBack(importance: DpcImportance, count: number) {
 describe('KeInsertQueueDpc to a busy remote CPU', () => {
   it('four Medium DPCs back to back send one IPI: the insert that reaches MaximumDpcQueueDepth', async () => {
     for (const seed of [1, 2, 3, 4]) {
-      const { result } = await runOnWorkers(backToBack('Medium', 4), { cpus: 2, seed });
+      const { result } = await runInProcess(backToBack('Medium', 4), { cpus: 2, seed });
       expect(result.results, `seed ${seed}`).toEqual({ ran: 4, ipis: 1 });
     }
   });
 
   it('three Medium DPCs back to back send none: they wait for the target', async () => {
     for (const seed of [1, 2]) {
-      const { result } = await runOnWorkers(backToBack('Medium', 3), { cpus: 2, seed });
+      const { result } = await runInProcess(backToBack('Medium', 3), { cpus: 2, seed });
       expect(result.results.ipis, `seed ${seed}`).toBe(0);
     }
   });
 
   it('two High DPCs back to back send one IPI: the second finds the request already made', async () => {
     for (const seed of [1, 2, 3, 4]) {
-      const { result } = await runOnWorkers(backToBack('High', 2), { cpus: 2, seed });
+      const { result } = await runInProcess(backToBack('High', 2), { cpus: 2, seed });
       expect(result.results, `seed ${seed}`).toEqual({ ran: 2, ipis: 1 });
     }
   });

@@ -1,11 +1,16 @@
 /**
- * ProcessorConfig: everything a CPU worker needs to boot, produced on the main thread by the
- * scenario compiler (src/scenario/compile.ts) and sent in the worker's startup data (structured
- * clone). Plain data only.
+ * The startup config: MachineConfig (the coordinator's) and ProcessorConfig (each CPU's), produced
+ * on the main thread by the scenario compiler (src/scenario/compile.ts), and WorkerData, the
+ * startup data a worker is created with (structured clone). Plain data only.
+ *
+ * It lives here, in src/contract/ below the actors and the main thread, because both sides read
+ * it: the compiler and the machine write it, the CPU and coordinator actors boot from it, and
+ * neither may import the other's modules (test/architecture.test.ts).
  */
 
-import type { Arch, RunMode } from '../machine/result.js';
+import type { Arch, RunMode } from './result.js';
 import type { DpcTunables } from '../kernel/dpc.js';
+import type { DeviceConfig } from '../hal/device.js';
 import type { LayoutParams } from '../shm/layout.js';
 
 export interface InterruptObjectConfig {
@@ -100,4 +105,16 @@ export interface MachineConfig {
 export interface ProcessorConfig extends MachineConfig {
   cpu: number;
   interruptStack: { top: number; limit: number };
+}
+
+/**
+ * What a worker is created with: its role, the machine's shared memory, and the compiled scenario's
+ * configs (the code and memory image are already in shared memory; the main thread sends more
+ * fields than this, which workers do not read).
+ */
+export interface WorkerData {
+  role: 'cpu' | 'coordinator';
+  sab: SharedArrayBuffer;
+  compiled: { machine: MachineConfig; processors: ProcessorConfig[]; devices: DeviceConfig[] };
+  cpu: number;
 }

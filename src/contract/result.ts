@@ -1,0 +1,222 @@
+/**
+ * RunResult: what one run of a scenario produced. This is the JSON contract of `irqlab run --json`
+ * (one object on stdout) and the input of every human-readable report; the main thread assembles
+ * it. Fields are additive: never rename or remove one, consumers parse them.
+ *
+ * Below the actors and the main thread alike (src/contract/): a CPU's report frames and last
+ * events (BugcheckFrame, CpuEvent) are its wire reports' own shapes (ReportFrame, ReportEvent in
+ * src/ipc/messages.ts, with the other reports), a scenario's `results` callback reads the
+ * summaries, and the run mode and architecture are part of the startup config (config.ts). The
+ * trace-event codes are the kernel's (src/kernel/trace-events.ts): its routines record them.
+ * Types and constants only.
+ */
+
+export type RunMode = 'parallel' | 'deterministic';
+export type { Arch } from '../kernel/irql.js';
+import type { Arch } from '../kernel/irql.js';
+import type { ReportEvent, ReportFrame } from '../ipc/messages.js';
+
+export interface LatencySummary {
+  /** how many samples were taken */
+  count: number;
+  p50Ns: number;
+  p99Ns: number;
+  maxNs: number;
+}
+
+export interface CpuSummary {
+  cpu: number;
+  /** hardware (device) interrupts taken, all vectors */
+  interrupts: number;
+  /** interrupts taken per vector, keyed by the vector in hex ("0x50") */
+  interruptsByVector: Record<string, number>;
+  dpcs: number;
+  ipisSent: number;
+  ipisReceived: number;
+  /** deepest interrupt nesting seen (1 = one ISR over thread/DPC code) */
+  maxNesting: number;
+  maxDpcQueueDepth: number;
+  /** emulated ns spent at each IRQL, keyed by the IRQL number ("0".."15" or "0".."31") */
+  timeAtIrqlNs: Record<string, number>;
+  /** emulated cycles executed by this CPU */
+  cycles: number;
+  /** instructions executed by this CPU */
+  instructions: number;
+  clockTicks: number;
+  /** emulated ns spent halted in the idle loop (not counted in timeAtIrqlNs) */
+  idleNs: number;
+  /** device interrupts no ISR claimed */
+  unclaimedInterrupts: number;
+  /** threads switched in on this CPU */
+  contextSwitches: number;
+  /** deepest this CPU's ready lists have been (all priorities) */
+  maxReadyDepth: number;
+  /** TRACE events this CPU emitted past the per-CPU limit: in the trace, not in run.userEvents */
+  userEventsDropped: number;
+  /** device interrupts still pending in this CPU's local APIC at the end (masked by its IRQL, or not reached) */
+  pendingInterrupts: number;
+  /** device assertions routed to this CPU that never reached its local APIC (still in its inbox when it stopped or froze) */
+  undeliveredInterrupts: number;
+  /** unclaimed level-triggered interrupts this CPU posted again (the line was still asserted) */
+  reassertedInterrupts: number;
+}
+
+/**
+ * Where every device assertion ended up. The identity
+ *   asserted + reasserted = taken + pendingInLocalApics + undelivered
+ * holds exactly at the end of every run whose workers all stopped by themselves (`exact`): `taken`
+ * counts each time an ISR chain ran for an assertion (the per-CPU `interrupts`), an unclaimed
+ * level-triggered interrupt is posted again (`reasserted`) and taken again. The IOAPIC routes each
+ * assertion at once and holds none, so nothing is pending there.
+ */
+export interface InterruptAccounting {
+  asserted: number;
+  reasserted: number;
+  taken: number;
+  pendingInLocalApics: number;
+  undelivered: number;
+  /** asserted + reasserted − taken − pendingInLocalApics − undelivered: 0 when every assertion is accounted for */
+  unaccounted: number;
+  /** false when a worker had to be stopped from outside (its last counts may be missing) */
+  exact: boolean;
+}
+
+/** One device's assertions and where they ended up (see InterruptAccounting). */
+export interface DeviceAssertionSummary {
+  name: string;
+  asserted: number;
+  taken: number;
+  reasserted: number;
+  pendingInLocalApics: number;
+  undelivered: number;
+}
+
+/** One thread at the end of a run: the dispatcher's view plus what the CPUs counted. */
+export interface ThreadSummary {
+  name: string;
+  /** its object id (what KeGetCurrentThread returns and `a.thread(name)` resolves to) */
+  id: number;
+  /** KTHREAD_STATE name at the end: Initialized, Ready, Running, Standby, Terminated, Waiting, … */
+  state: string;
+  priority: number;
+  basePriority: number;
+  /** emulated ns it ran */
+  cpuTimeNs: number;
+  /** times it was switched in */
+  contextSwitches: number;
+  /** times it blocked in a wait */
+  waits: number;
+  /** the CPUs it ran on */
+  ranOn: number[];
+  /** KWAIT_REASON name of its last switch-out */
+  waitReason: string;
+}
+
+export interface CheckResult {
+  name: string;
+  passed: boolean;
+  detail: string;
+}
+
+export type BugcheckFrame = ReportFrame;
+
+export type CpuEvent = ReportEvent;
+
+export interface CpuFrozenState {
+  cpu: number;
+  irql: number;
+  irqlName: string;
+  /** frames from the bottom (thread/idle) to the top (the one running when frozen) */
+  frames: BugcheckFrame[];
+  /** true when the CPU answered the freeze IPI; false if it had to be stopped from outside */
+  responded: boolean;
+  lastEvents: CpuEvent[];
+}
+
+export interface BugcheckInfo {
+  code: number;
+  name: string;
+  /** the four bugcheck parameters */
+  params: [number, number, number, number];
+  /** one line per parameter saying what it means for this code */
+  paramMeanings: [string, string, string, string];
+  description: string;
+  cpu: number;
+  irql: number;
+  irqlName: string;
+  /** what was running on the faulting CPU, innermost last */
+  frames: BugcheckFrame[];
+  /** the routine that was running when it happened (top frame's routine) */
+  routine: string;
+  emulatedTimeNs: number;
+  /** every CPU's state when frozen */
+  cpus: CpuFrozenState[];
+  /** the exact command that replays this run in deterministic mode */
+  replayCommand: string;
+  /** the instruction that was executing on the faulting CPU, disassembled ("Routine+0x1c: kcall …") */
+  faultingInstruction: string;
+  /** one human line naming the objects behind the parameters, e.g. "DPC Bad (routine BadDpc) returned at DIRQL 5" */
+  detail: string;
+}
+
+export interface RunResult {
+  scenario: string;
+  mode: RunMode;
+  seed: number;
+  cpus: number;
+  arch: Arch;
+  emulatedTimeNs: number;
+  hostTimeMs: number;
+  /** hex FNV-1a 64 of the event trace; identical for the same scenario + seed in deterministic mode */
+  traceHash: string;
+  traceEvents: number;
+  perCpu: CpuSummary[];
+  latency: {
+    /** device line asserted → its ISR starts */
+    assertToIsr: LatencySummary;
+    /** an ISR queues a DPC → that DPC's routine starts */
+    isrToDpc: LatencySummary;
+  };
+  results: Record<string, number | string | boolean | number[]>;
+  checks: CheckResult[];
+  bugcheck: BugcheckInfo | null;
+  /** the command line that reproduces this run */
+  command: string;
+  /**
+   * `command` in deterministic mode with this run's seed (bugcheck.replayCommand too): it replays a
+   * deterministic run exactly; a parallel run's host timing cannot be replayed, so for one it is the
+   * deterministic run of the same scenario, machine and seed
+   */
+  replayCommand: string;
+  /** host ms from spawning the workers to all of them ready */
+  bootMs: number;
+  /** CPUs that did not report at the end (stopped from outside) */
+  unresponsiveCpus: number[];
+  /** assertions each device made, and where they ended up */
+  deviceAssertions: DeviceAssertionSummary[];
+  /** every device assertion accounted for: asserted + reasserted = taken + pending + undelivered */
+  interruptAccounting: InterruptAccounting;
+  /** execution slices granted (deterministic mode; 0 in parallel mode) */
+  slices: number;
+  /** KTIMER expirations during the run (wait timeouts included), and timers still set at its end */
+  timers: { expired: number; armedAtEnd: number };
+  /** every scenario thread at the end */
+  threads: ThreadSummary[];
+  /**
+   * TRACE events (run.userEvents in results() and checks()): each CPU keeps the first limitPerCpu;
+   * `dropped` counts the rest (all CPUs), `limitReached` says some CPU hit the limit
+   */
+  userEventLimit: { limitPerCpu: number; kept: number; dropped: number; limitReached: boolean };
+}
+
+/** Exit codes of the irqlab command. Documented in README.md ("Exit codes"). */
+export const ExitCode = {
+  Ok: 0,
+  /** usage error or a scenario that does not exist, fails to load or is malformed */
+  Usage: 1,
+  /** the emulated system failed: a bugcheck, or a check the scenario declared did not pass */
+  SystemFailed: 2,
+  /** a bug in the emulator itself */
+  Internal: 3,
+} as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];

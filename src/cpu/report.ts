@@ -1,0 +1,159 @@
+/**
+ * The prose of a CPU's reports: names for routines, threads, objects and addresses (the kernel's
+ * ReportNames, used in bugcheck detail text), what the running code is, the frame list and the
+ * faulting instruction of a bugcheck report, and the one-line description of each trace event in
+ * the last-events window. Read-only over the CPU's state.
+ */
+
+import { bugcheckName } from '../kernel/bugcheck.js';
+import type { ReportNames } from '../kernel/cpu.js';
+import { irqlName } from '../kernel/irql.js';
+import { TraceEvent } from '../kernel/trace-events.js';
+import { disassemble } from '../isa/disasm.js';
+import { DispatcherOp, ReplyFlag } from '../ipc/messages.js';
+import { ContextField } from '../shm/layout.js';
+import type { ProcessorConfig } from '../contract/config.js';
+import type { BugcheckFrame } from '../contract/result.js';
+import { FRAME_CODE, FRAME_KERNEL } from './frames.js';
+import type { Frame } from './frames.js';
+
+/** Names from the scenario's tables (the compiled config). */
+export class ConfigNames implements ReportNames {
+  private readonly config: ProcessorConfig;
+  constructor(config: ProcessorConfig) {
+    this.config = config;
+  }
+
+  routine(index: number): string {
+    return this.config.routines[index]?.name ?? `routine#${index}`;
+  }
+
+  thread(id: number): string {
+    if (id >= 1 && id <= this.config.cpus) return `Idle#${id - 1}`;
+    return this.config.threads.find((t) => t.id === id)?.name ?? `#${id}`;
+  }
+
+  object(id: number): string {
+    const object = this.config.objects.find((o) => o.id === id);
+    if (object) return `${object.kind} ${object.name}`;
+    if (id >= 1 && id <= this.config.cpus + this.config.threads.length) return `thread ${this.thread(id)}`;
+    return `object #${id}`;
+  }
+
+  address(address: number): string {
+    for (const [name, info] of this.config.variableNames) {
+      if (address >= info.address && address < info.address + info.words * 4) {
+        const offset = address - info.address;
+        return offset === 0 ? `${name} (0x${address.toString(16)})` : `${name}+${offset} (0x${address.toString(16)})`;
+      }
+    }
+    return `0x${(address >>> 0).toString(16)}`;
+  }
+}
+
+/** What the innermost code frame at or below `frameIndex` is: "DPC routine Foo", "ISR Bar", "thread Main (Main)". */
+export function describeRunning(frames: readonly Frame[], frameIndex: number, names: ReportNames, currentThread: number): string {
+  for (let i = frameIndex; i >= 0; i--) {
+    const f = frames[i]!;
+    if (f.kind !== FRAME_CODE) continue;
+    const routine = names.routine(f.routine);
+    if (f.role === 'thread') return `thread ${names.thread(currentThread)} (${routine})`;
+    if (f.role === 'dpc') return `DPC routine ${routine}`;
+    if (f.role === 'isr') return `ISR ${routine}`;
+    return `${f.role} routine ${routine}`;
+  }
+  return `thread ${names.thread(currentThread)}`;
+}
+
+/** Frames from the bottom up, each with the IRQL it was running at (the top one: the current IRQL). */
+export function describeFrames(frames: readonly Frame[], irql: number, config: ProcessorConfig): BugcheckFrame[] {
+  return frames.map((f, i) => {
+    const above = frames[i + 1];
+    const routine = f.kind === FRAME_CODE ? (config.routines[f.routine]?.name ?? `routine#${f.routine}`) : f.name;
+    return { kind: f.role, routine, irql: above ? above.irql : irql };
+  });
+}
+
+/** The routine whose code holds `pc` (a frame's own routine may have CALLed another). */
+function routineAt(config: ProcessorConfig, pc: number): { name: string; entry: number } | undefined {
+  let best: { name: string; entry: number } | undefined;
+  for (const routine of config.routines) if (routine.entry <= pc && (!best || routine.entry > best.entry)) best = routine;
+  return best;
+}
+
+/** The faulting instruction, disassembled: the innermost code frame's pc, or the KCALL of the kernel frame above it. */
+export function describeInstruction(frames: readonly Frame[], code: Int32Array, config: ProcessorConfig): string {
+  let callPc = -1;
+  for (let i = frames.length - 1; i >= 0; i--) {
+    const f = frames[i]!;
+    if (f.kind === FRAME_KERNEL) {
+      if (callPc < 0 && f.callPc >= 0) callPc = f.callPc;
+      continue;
+    }
+    const pc = callPc >= 0 ? callPc : f.ctx[f.base + ContextField.PC]!;
+    try {
+      const routine = routineAt(config, pc);
+      return `${routine?.name ?? '?'}+0x${(pc - (routine?.entry ?? 0)).toString(16)}: ${disassemble(code, pc).text}`;
+    } catch {
+      return `pc ${pc}`;
+    }
+  }
+  return '';
+}
+
+/** One trace record in words, for the last-events window of a report. */
+export function describeEvent(config: ProcessorConfig, names: ReportNames, event: number, a: number, b: number, c: number): string {
+  const routine = (index: number): string => config.routines[index]?.name ?? `#${index}`;
+  const dpcName = (index: number): string => config.dpcNames[index] ?? `#${index}`;
+  switch (event) {
+    case TraceEvent.ISR_ENTER:
+      return `vector 0x${a.toString(16)}`;
+    case TraceEvent.ISR_EXIT:
+      return `vector 0x${a.toString(16)} ${b ? 'claimed' : 'unclaimed'}`;
+    case TraceEvent.DPC_START:
+      return `${dpcName(a)} → ${routine(b)}`;
+    case TraceEvent.DPC_END:
+      return dpcName(a);
+    case TraceEvent.DPC_INSERT:
+      return `${dpcName(a)} → CPU ${b}${c ? '' : ' (already queued: FALSE)'}`;
+    case TraceEvent.IPI_SEND:
+      return `to CPU ${a} bits 0x${b.toString(16)}`;
+    case TraceEvent.IPI_RECEIVE:
+      return `from CPU ${a} bits 0x${b.toString(16)}`;
+    case TraceEvent.IRQL:
+      return `${irqlName(config.arch, a)} → ${irqlName(config.arch, b)}`;
+    case TraceEvent.CLOCK:
+      return `tick ${a}`;
+    case TraceEvent.USER:
+      return `${config.traceTags[a] ?? `tag ${a}`} value ${b}`;
+    case TraceEvent.BUGCHECK:
+      return `${bugcheckName(a)} (0x${a.toString(16)})`;
+    case TraceEvent.THREAD_EXIT:
+      return `${routine(a)} returned ${b}`;
+    case TraceEvent.GENERIC_CALL:
+      return `${routine(a)}(${b})${c ? ' as target' : ''}`;
+    case TraceEvent.IPI_PACKET:
+      return `from CPU ${a}: ${routine(b)}`;
+    case TraceEvent.CONTEXT_SWITCH:
+      return `${names.thread(a)} → ${names.thread(b)} (resumes at ${irqlName(config.arch, c)})`;
+    case TraceEvent.DISPATCHER: {
+      const op = Object.entries(DispatcherOp).find(([, value]) => value === a)?.[0] ?? `op ${a}`;
+      const flags = [
+        c & ReplyFlag.SWITCH ? 'switch' : '',
+        c & ReplyFlag.REQUEST_DISPATCH ? 'dispatch requested' : '',
+        c & ReplyFlag.BUGCHECK ? 'bugcheck' : '',
+      ].filter(Boolean);
+      return `${op} → 0x${(b >>> 0).toString(16)}${flags.length ? ` (${flags.join(', ')})` : ''}`;
+    }
+    case TraceEvent.TIMER_EXPIRED:
+      return `expired: its DPC ${dpcName(a)}`;
+    case TraceEvent.PAGE_FAULT:
+      return `${names.address(a)} (${b === 1 ? 'write' : b === 8 ? 'execute' : 'read'}) not resident: waiting for the disk`;
+    case TraceEvent.PAGE_IN:
+      return `page at 0x${(a >>> 0).toString(16)} resident (thread ${names.thread(b)})`;
+    case TraceEvent.SPIN_LOCK:
+      return `${names.address(a)} ${b === 1 ? 'acquired' : b === 0 ? 'released' : 'held by another: spinning'}${c ? ' (queued)' : ''}`;
+    default:
+      return `${a} ${b} ${c}`;
+  }
+}

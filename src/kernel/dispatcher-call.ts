@@ -1,0 +1,279 @@
+/**
+ * The CPU side of the dispatcher lock (nt-semantics.md §4): a dispatcher operation raises to
+ * SYNCH_LEVEL and asks the dispatcher database (src/kernel/dispatcher.ts, served by the
+ * coordinator one request at a time: holding the dispatcher lock is being served), then acts on
+ * the answer: the IPIs it asks for, timer DPCs that expired inside the call, SwapContext when it
+ * switches threads (0xB8 from inside a DPC), a DISPATCH interrupt it requests. Also the kernel calls
+ * that are one dispatcher operation on an event, semaphore, mutant or thread, and the translation
+ * of a bugcheck the dispatcher raised into its report. The request's wire format (a0…a5 and the
+ * object tail) is src/ipc/messages.ts's.
+ */
+
+import { BugCheck, BUGCHECK } from './bugcheck.js';
+import type { Cpu, DispatchReply, KernelCallHandler, KernelGenerator } from './cpu.js';
+import { SIGNAL_SPIN } from './cpu.js';
+import { insertQueueDpc } from './dpc.js';
+import { sendIpi } from './ipi.js';
+import { DISPATCH_LEVEL, irqlName, requestSoftwareInterrupt, setIrql } from './irql.js';
+import { STATUS } from './status.js';
+import { ResumeAction } from './thread.js';
+import { TraceEvent } from './trace-events.js';
+import { checkNotWaitNext } from './wait-gate.js';
+import { KCALL_DONE, PAGE_SHIFT } from '../isa/interpreter.js';
+import { DISPATCH_REQUEST_WORDS, DispatcherOp, IpiRequest, ReplyFlag, RequestFlag, timeHi, timeLo } from '../ipc/messages.js';
+import { ContextField, CounterField, ThreadCounterField, ThreadField } from '../shm/layout.js';
+
+/** stand-in kernel addresses of KTHREADs for bugcheck parameters (the emulator has no kernel address space) */
+export function threadAddress(threadId: number): number {
+  return threadId <= 0 ? 0 : 0xfb000000 + threadId * 0x400;
+}
+
+/**
+ * One dispatcher operation: raise to SYNCH_LEVEL, send the request and wait for the answer, then
+ * send the IPIs it asks for and switch threads if it says so. The caller lowers the IRQL
+ * afterwards: to its own old IRQL, or to the new thread's when the reply switched.
+ */
+export function* dispatcherCall(
+  cpu: Cpu,
+  op: number,
+  oldIrql: number,
+  a0 = 0,
+  a1 = 0,
+  a2 = 0,
+  a3 = 0,
+  a4 = 0,
+  a5 = 0,
+  tail: ArrayLike<number> | null = null,
+  callPc = 0,
+): Generator<number, DispatchReply, number> {
+  const prcb = cpu.prcb;
+  if (prcb.irql < cpu.table.synch) setIrql(cpu, cpu.table.synch);
+  const w = prcb.requestWords;
+  w[0] = op;
+  w[1] = prcb.number;
+  w[2] = prcb.currentThread;
+  w[3] = oldIrql;
+  w[4] = prcb.quantum;
+  w[5] = prcb.dpcRoutineActive ? RequestFlag.DPC_ACTIVE : 0;
+  w[6] = callPc;
+  const now = Math.round(cpu.now());
+  w[7] = timeLo(now);
+  w[8] = timeHi(now);
+  w[9] = a0;
+  w[10] = a1;
+  w[11] = a2;
+  w[12] = a3;
+  w[13] = a4;
+  w[14] = a5;
+  let length = DISPATCH_REQUEST_WORDS;
+  if (tail) for (let i = 0; i < tail.length; i++) w[length++] = tail[i]!;
+  const running = prcb.currentThread !== prcb.idleThread ? cpu.layout.thread(prcb.currentThread - 1) : -1;
+  // from here until the CPU has switched away from it, the thread may be readied elsewhere: SwapBusy
+  if (running >= 0) Atomics.store(cpu.i32, running + ThreadField.SWAP_BUSY, 1);
+  const reply = yield* cpu.requestDispatcher(w, length);
+  cpu.record(TraceEvent.DISPATCHER, op, reply.status, reply.flags);
+  if (reply.flags & ReplyFlag.BUGCHECK) {
+    if (running >= 0) Atomics.store(cpu.i32, running + ThreadField.SWAP_BUSY, 0);
+    throw dispatcherBugcheck(cpu, reply);
+  }
+  for (let target = 0; target < cpu.config.cpus; target++) {
+    const bit = target < 32 ? (reply.ipiLo >>> target) & 1 : (reply.ipiHi >>> (target - 32)) & 1;
+    if (bit) sendIpi(cpu, target, IpiRequest.DPC | IpiRequest.RESCHEDULE);
+  }
+  // a timer that expired inside the call (KeSetTimer with a due time already past): queue its DPC
+  if (op !== DispatcherOp.KiTimerExpiration) {
+    for (const dpc of reply.dpcs) insertQueueDpc(cpu, dpc, timeLo(reply.systemTime), timeHi(reply.systemTime));
+  }
+  if (reply.flags & ReplyFlag.SWITCH) {
+    yield* swapContext(cpu, reply);
+  } else {
+    if (running >= 0) Atomics.store(cpu.i32, running + ThreadField.SWAP_BUSY, 0);
+    prcb.quantum = reply.quantum;
+  }
+  if (reply.flags & ReplyFlag.REQUEST_DISPATCH) {
+    prcb.reschedulePending = true;
+    // inside a DPC retirement the DISPATCH interrupt already running checks it when the DPCs are done
+    if (!prcb.dpcRoutineActive) requestSoftwareInterrupt(cpu, DISPATCH_LEVEL);
+  }
+  return reply;
+}
+
+/**
+ * SwapContext (§4.8): switch this CPU from its current thread to the one the dispatcher chose.
+ * The old thread's context is already in the shared thread table; the new one's is loaded by
+ * making its frame the bottom frame. A switch while a DPC routine is active is 0xB8. The new
+ * thread may still be switching out on another CPU: wait for its SwapBusy to clear.
+ */
+function* swapContext(cpu: Cpu, reply: DispatchReply): Generator<number, void, number> {
+  const prcb = cpu.prcb;
+  const i32 = cpu.i32;
+  const self = prcb.number;
+  const old = prcb.currentThread;
+  const next = reply.next;
+  if (prcb.dpcRoutineActive) throw attemptedSwitchFromDpc(cpu, old, next);
+  if (next !== prcb.idleThread) {
+    const record = cpu.layout.thread(next - 1);
+    while (Atomics.load(i32, record + ThreadField.SWAP_BUSY) !== 0) yield SIGNAL_SPIN;
+    const base = record + ThreadField.CONTEXT;
+    if (reply.resumeAction === ResumeAction.SetResult) i32[base + ContextField.R0] = reply.resumeValue;
+    else if (reply.resumeAction === ResumeAction.RestartCall) i32[base + ContextField.PC] = reply.resumeValue;
+    else if (reply.resumeAction === ResumeAction.StartContext) i32[base + ContextField.R0 + 1] = reply.resumeValue;
+    else if (reply.resumeAction === ResumeAction.PageIn) {
+      // the disk read is done: the page is resident, and the faulting instruction (pc unchanged) runs again
+      Atomics.store(i32, cpu.layout.pageState(reply.resumeValue), 0);
+      cpu.record(TraceEvent.PAGE_IN, reply.resumeValue << PAGE_SHIFT, next, 0);
+    }
+    if (self < 32) Atomics.or(i32, record + ThreadField.RAN_ON_LO, 1 << self);
+    else Atomics.or(i32, record + ThreadField.RAN_ON_HI, 1 << (self - 32));
+  }
+  chargeThreadTime(cpu, cpu.now());
+  cpu.switchBottomFrame(next);
+  if (old !== prcb.idleThread) Atomics.store(i32, cpu.layout.thread(old - 1) + ThreadField.SWAP_BUSY, 0);
+  cpu.f64[cpu.counters + CounterField.CONTEXT_SWITCHES] += 1;
+  cpu.f64[cpu.layout.threadCounters(next - 1) + ThreadCounterField.CONTEXT_SWITCHES] += 1;
+  prcb.currentThread = next;
+  prcb.quantum = reply.quantum;
+  prcb.quantumEnd = false;
+  cpu.record(TraceEvent.CONTEXT_SWITCH, old, next, reply.nextWaitIrql);
+}
+
+/** Add the running thread's time since it was switched in (or since the last charge) to its counter. */
+export function chargeThreadTime(cpu: Cpu, at: number): void {
+  const prcb = cpu.prcb;
+  const now = Math.min(at, cpu.config.durationNs);
+  if (now > prcb.threadSinceNs) cpu.f64[cpu.layout.threadCounters(prcb.currentThread - 1) + ThreadCounterField.RUN_NS] += now - prcb.threadSinceNs;
+  prcb.threadSinceNs = now;
+}
+
+function threadStackTop(cpu: Cpu, id: number): number {
+  if (id >= 1 && id <= cpu.config.cpus) return cpu.config.interruptStackTops[id - 1] ?? 0;
+  return cpu.config.threads.find((t) => t.id === id)?.stackTop ?? 0;
+}
+
+/** 0xB8 ATTEMPTED_SWITCH_FROM_DPC: P1 the thread the DPC interrupted, P2 the one that would run, P3 the old thread's initial stack. */
+function attemptedSwitchFromDpc(cpu: Cpu, old: number, next: number): BugCheck {
+  return new BugCheck(BUGCHECK.ATTEMPTED_SWITCH_FROM_DPC, threadAddress(old), threadAddress(next), threadStackTop(cpu, old), 0).withDetail(
+    `a DPC routine running on thread ${cpu.names.thread(old)} tried to block or switch (to ${cpu.names.thread(next)}); a DPC does not own the thread it runs on`,
+  );
+}
+
+/** The fail-fast policy of §4.13 inside a DPC: ask who would run next (without switching), then raise 0xB8. */
+export function* switchFromDpc(cpu: Cpu, what: string): KernelGenerator {
+  const prcb = cpu.prcb;
+  const irql = prcb.irql;
+  const reply = yield* dispatcherCall(cpu, DispatcherOp.PeekNextThread, irql);
+  setIrql(cpu, irql);
+  const bugcheck = attemptedSwitchFromDpc(cpu, prcb.currentThread, reply.status);
+  bugcheck.detail = `${what} was called from a DPC routine (${cpu.describeRunning()}) on thread ${cpu.names.thread(prcb.currentThread)}; a wait there would switch to ${cpu.names.thread(reply.status)}`;
+  throw bugcheck;
+}
+
+/** A bugcheck the dispatcher raised, with the names and prose of its report. */
+function dispatcherBugcheck(cpu: Cpu, reply: DispatchReply): BugCheck {
+  const [p1, p2, p3, p4] = reply.bugcheckParams;
+  const code = reply.bugcheckCode;
+  const names = cpu.names;
+  if (code === BUGCHECK.KMODE_EXCEPTION_NOT_HANDLED) {
+    const status = p1 >>> 0;
+    const object = names.object(p3);
+    const reason =
+      status === STATUS.MUTANT_NOT_OWNED
+        ? `KeReleaseMutant/KeReleaseMutex on ${object}, which thread ${names.thread(p4)} does not own, raised STATUS_MUTANT_NOT_OWNED`
+        : status === STATUS.SEMAPHORE_LIMIT_EXCEEDED
+          ? `KeReleaseSemaphore on ${object} would pass its limit: STATUS_SEMAPHORE_LIMIT_EXCEEDED`
+          : status === STATUS.MUTANT_LIMIT_EXCEEDED
+            ? `thread ${names.thread(p4)} acquired ${object} recursively too many times: STATUS_MUTANT_LIMIT_EXCEEDED`
+            : status === STATUS.ABANDONED
+              ? `${object} was abandoned; releasing it raised STATUS_ABANDONED`
+              : status === STATUS.INVALID_HANDLE
+                ? `object id ${p3} is not the kind of dispatcher object this call takes: STATUS_INVALID_HANDLE`
+                : `the dispatcher raised status 0x${status.toString(16)} for ${object}`;
+    return new BugCheck(code, status, cpu.currentPc(), p3, 0).withDetail(`${reason}; nobody handles exceptions in kernel mode`);
+  }
+  if (code === BUGCHECK.THREAD_TERMINATE_HELD_MUTEX) {
+    return new BugCheck(code, threadAddress(p1), p2, 0, 0).withDetail(`thread ${names.thread(p1)} terminated while holding ${names.object(p2)} (a KMUTEX)`);
+  }
+  return new BugCheck(code, p1 >>> 0, p2 >>> 0, p3 >>> 0, p4 >>> 0);
+}
+
+/**
+ * A kernel call that is one dispatcher operation. IRQL rules (emulator policy, §1.5/§4.13): set,
+ * release, read and priority calls need IRQL ≤ DISPATCH_LEVEL, else 0xA; after a set/release
+ * with Wait = TRUE only a wait may come next.
+ */
+export function dispatcherKcall(cpu: Cpu, name: string, op: number, ctx: Int32Array, base: number, a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0): number {
+  checkNotWaitNext(cpu, name);
+  const irql = cpu.prcb.irql;
+  if (irql > DISPATCH_LEVEL) {
+    throw new BugCheck(BUGCHECK.IRQL_NOT_LESS_OR_EQUAL, a0, irql, 0, cpu.currentPc()).withDetail(
+      `${name} called at ${irqlName(cpu.config.arch, irql)}; dispatcher calls need IRQL ≤ DISPATCH_LEVEL`,
+    );
+  }
+  const keepLock =
+    (op === DispatcherOp.KeSetEvent || op === DispatcherOp.KePulseEvent
+      ? a2
+      : op === DispatcherOp.KeReleaseSemaphore || op === DispatcherOp.KeReleaseMutant
+        ? a3
+        : 0) !== 0;
+  cpu.pushKernel(name, 'kernel', dispatcherOperation(cpu, op, a0, a1, a2, a3, a4, keepLock, ctx, base), false);
+  return KCALL_DONE;
+}
+
+/** The kernel frame of a dispatcher kernel call: r0 = the reply's status (or, when it switched, when the caller resumes). */
+export function* dispatcherOperation(
+  cpu: Cpu,
+  op: number,
+  a0: number,
+  a1: number,
+  a2: number,
+  a3: number,
+  a4: number,
+  keepLock: boolean,
+  ctx: Int32Array,
+  base: number,
+): KernelGenerator {
+  const prcb = cpu.prcb;
+  const oldIrql = prcb.irql;
+  const reply = yield* dispatcherCall(cpu, op, oldIrql, a0, a1, a2, a3, a4);
+  if (reply.flags & ReplyFlag.SWITCH) {
+    // preempted inside the call (§4.7): r0 reaches the caller when it resumes
+    setIrql(cpu, reply.nextWaitIrql);
+    return;
+  }
+  ctx[base + ContextField.R0] = reply.status;
+  if (keepLock && prcb.currentThread !== prcb.idleThread) {
+    // Wait = TRUE: return at SYNCH_LEVEL holding the dispatcher lock; the wait that must follow releases it
+    prcb.waitNext = true;
+    prcb.waitNextIrql = oldIrql;
+    prcb.waitNextInstructions = cpu.instructions;
+    return;
+  }
+  setIrql(cpu, oldIrql);
+}
+
+// ======================================================================================
+// Kernel calls on events, semaphores, mutants and threads
+// ======================================================================================
+
+export const dispatcherObjectCalls = {
+  KeSetEvent: (cpu, args, ctx, base) => dispatcherKcall(cpu, 'KeSetEvent', DispatcherOp.KeSetEvent, ctx, base, args[0]!, args[1]!, args[2]!),
+  KeResetEvent: (cpu, args, ctx, base) => dispatcherKcall(cpu, 'KeResetEvent', DispatcherOp.KeResetEvent, ctx, base, args[0]!),
+  KeClearEvent: (cpu, args, ctx, base) => dispatcherKcall(cpu, 'KeClearEvent', DispatcherOp.KeResetEvent, ctx, base, args[0]!),
+  KePulseEvent: (cpu, args, ctx, base) => dispatcherKcall(cpu, 'KePulseEvent', DispatcherOp.KePulseEvent, ctx, base, args[0]!, args[1]!, args[2]!),
+  KeReadStateEvent: (cpu, args, ctx, base) => dispatcherKcall(cpu, 'KeReadStateEvent', DispatcherOp.KeReadState, ctx, base, args[0]!),
+  KeReadStateSemaphore: (cpu, args, ctx, base) => dispatcherKcall(cpu, 'KeReadStateSemaphore', DispatcherOp.KeReadState, ctx, base, args[0]!),
+  KeReadStateMutex: (cpu, args, ctx, base) => dispatcherKcall(cpu, 'KeReadStateMutex', DispatcherOp.KeReadState, ctx, base, args[0]!),
+  KeReleaseSemaphore: (cpu, args, ctx, base) =>
+    dispatcherKcall(cpu, 'KeReleaseSemaphore', DispatcherOp.KeReleaseSemaphore, ctx, base, args[0]!, args[1]!, args[2]!, args[3]!),
+  KeReleaseMutex: (cpu, args, ctx, base) => dispatcherKcall(cpu, 'KeReleaseMutex', DispatcherOp.KeReleaseMutant, ctx, base, args[0]!, 1, 0, args[1]!),
+  KeReleaseMutant: (cpu, args, ctx, base) =>
+    dispatcherKcall(cpu, 'KeReleaseMutant', DispatcherOp.KeReleaseMutant, ctx, base, args[0]!, args[1]!, args[2]!, args[3]!),
+  KeSetPriorityThread: (cpu, args, ctx, base) => dispatcherKcall(cpu, 'KeSetPriorityThread', DispatcherOp.KeSetPriorityThread, ctx, base, args[0]!, args[1]!),
+  KeQueryPriorityThread: (cpu, args, ctx, base) => dispatcherKcall(cpu, 'KeQueryPriorityThread', DispatcherOp.KeQueryPriorityThread, ctx, base, args[0]!),
+  PsCreateSystemThread: (cpu, args, ctx, base) =>
+    dispatcherKcall(cpu, 'PsCreateSystemThread', DispatcherOp.PsCreateSystemThread, ctx, base, args[0]!, args[1]!),
+  KeGetCurrentThread: (cpu, _args, ctx, base) => {
+    ctx[base + ContextField.R0] = cpu.prcb.currentThread;
+    return KCALL_DONE;
+  },
+} satisfies Record<string, KernelCallHandler>;

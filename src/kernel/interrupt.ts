@@ -1,0 +1,198 @@
+/**
+ * KINTERRUPT (nt-semantics.md §1.4, §6.3, §9): the delivery order at an instruction boundary
+ * (hardware interrupts by level, then the DISPATCH software interrupt), KiInterruptDispatch and
+ * KiChainedDispatch (each connected ISR at its SynchronizeIrql under the interrupt's ActualLock;
+ * a latched chain is re-run until no ISR claims it), the storm rule (a level-triggered line that
+ * nobody claims fires again; interruptStormThreshold times in a row is 0xF2), HalEndSystemInterrupt
+ * and KeSynchronizeExecution. Runs on the CPU that took the interrupt.
+ */
+
+import { BugCheck, BUGCHECK } from './bugcheck.js';
+import { clockInterrupt } from './clock.js';
+import type { Cpu, KInterruptConfig, KernelCallHandler, KernelGenerator } from './cpu.js';
+import { SIGNAL_CALL, SIGNAL_SPIN } from './cpu.js';
+import { dispatchInterrupt } from './dpc.js';
+import { ipiInterrupt } from './ipi.js';
+import { DISPATCH_LEVEL, irqlName, setIrql } from './irql.js';
+import { STATUS } from './status.js';
+import { TraceEvent } from './trace-events.js';
+import { KCALL_DONE } from '../isa/interpreter.js';
+import { ContextField, CounterField, DeviceCounterField } from '../shm/layout.js';
+
+/** Float64 index of this CPU's counters for device `device` (DeviceCounterField), or −1 when it is not a device. */
+export function deviceCounters(cpu: Cpu, device: number): number {
+  return device >= 0 && device < (cpu.layout.params.devices ?? 0) ? cpu.layout.deviceCounters(cpu.prcb.number, device) : -1;
+}
+
+/** The IOAPIC delivered a device interrupt (an IRQ_ASSERT message): it waits in the local APIC. */
+export function interruptArrived(cpu: Cpu, vector: number, timeNs: number, device: number): void {
+  cpu.apic.post(vector, timeNs, device);
+  const counters = deviceCounters(cpu, device);
+  if (counters >= 0) {
+    cpu.f64[counters + DeviceCounterField.RECEIVED] += 1;
+    cpu.f64[counters + DeviceCounterField.PENDING] += 1;
+  }
+}
+
+/** Whether an interrupt would be taken at the next boundary. */
+export function hasDeliverable(cpu: Cpu): boolean {
+  const prcb = cpu.prcb;
+  if (cpu.apic.highestPendingIrql() > prcb.irql) return true;
+  return (prcb.softPending & (1 << DISPATCH_LEVEL)) !== 0 && prcb.irql < DISPATCH_LEVEL;
+}
+
+/** Take the highest deliverable interrupt, if any, by pushing its kernel frame: hardware first by level, then DISPATCH. */
+export function dispatchPendingInterrupt(cpu: Cpu): boolean {
+  const prcb = cpu.prcb;
+  const apic = cpu.apic;
+  const hw = apic.highestPendingIrql();
+  if (hw > prcb.irql) {
+    const vector = apic.accept(hw);
+    takeHardwareInterrupt(cpu, vector, hw, apic.acceptedAssertNs, apic.acceptedSource);
+    return true;
+  }
+  if ((prcb.softPending & (1 << DISPATCH_LEVEL)) !== 0 && prcb.irql < DISPATCH_LEVEL) {
+    prcb.softPending &= ~(1 << DISPATCH_LEVEL);
+    const oldIrql = prcb.irql;
+    setIrql(cpu, DISPATCH_LEVEL);
+    cpu.pushKernel('KiDispatchInterrupt', 'dispatch', dispatchInterrupt(cpu, oldIrql), false, oldIrql);
+    return true;
+  }
+  return false;
+}
+
+/**
+ * Accepting an interrupt raises the IRQL at once (the APIC raises its priority on acceptance), so
+ * the next boundary already masks everything at or below it; the frame's generator restores
+ * `oldIrql` when it ends.
+ */
+function takeHardwareInterrupt(cpu: Cpu, vector: number, level: number, assertedNs: number, device: number): void {
+  const table = cpu.table;
+  cpu.f64[cpu.counters + CounterField.BY_VECTOR + vector] += 1;
+  const oldIrql = cpu.prcb.irql;
+  setIrql(cpu, level);
+  if (vector === table.clockVector || vector === table.clockIpiVector) {
+    cpu.pushKernel('KeUpdateRunTime', 'clock', clockInterrupt(cpu, vector, oldIrql), true, oldIrql);
+  } else if (vector === table.ipiVector) {
+    cpu.pushKernel('KiIpiServiceRoutine', 'ipi', ipiInterrupt(cpu, oldIrql), true, oldIrql);
+  } else {
+    cpu.f64[cpu.counters + CounterField.INTERRUPTS] += 1;
+    const counters = deviceCounters(cpu, device);
+    if (counters >= 0) {
+      cpu.f64[counters + DeviceCounterField.TAKEN] += 1;
+      cpu.f64[counters + DeviceCounterField.PENDING] -= 1;
+    }
+    cpu.pushKernel(`KiInterruptDispatch(0x${vector.toString(16)})`, 'isr', deviceInterrupt(cpu, vector, level, assertedNs, oldIrql, device), true, oldIrql);
+  }
+}
+
+/** HalEndSystemInterrupt: EOI, then lower to the interrupted level (deliveries follow at the next boundary). */
+export function endInterrupt(cpu: Cpu, oldIrql: number): void {
+  cpu.apic.eoi();
+  setIrql(cpu, oldIrql);
+}
+
+/** KiInterruptDispatch / KiChainedDispatch (§9.3). */
+function* deviceInterrupt(cpu: Cpu, vector: number, level: number, assertedNs: number, oldIrql: number, device: number): KernelGenerator {
+  const prcb = cpu.prcb;
+  const now = cpu.now();
+  cpu.sampleLatency(0, now - assertedNs);
+  cpu.record(TraceEvent.ISR_ENTER, vector, 0, 0);
+  const chain = prcb.interruptChains[vector]!;
+  let claimed = false;
+  if (chain.length > 0) {
+    const latched = chain[0]!.mode === 1;
+    for (let pass = 0; pass < 64; pass++) {
+      let claimedThisPass = false;
+      for (const intr of chain) {
+        const before = prcb.irql;
+        if (intr.synchronizeIrql > prcb.irql) setIrql(cpu, intr.synchronizeIrql);
+        yield* acquireInterruptLock(cpu, intr);
+        cpu.pushCall('isr', intr.routine, intr.id, intr.context);
+        const result = yield SIGNAL_CALL;
+        if (prcb.irql !== intr.synchronizeIrql && prcb.irql !== level) {
+          throw new BugCheck(BUGCHECK.IRQL_UNEXPECTED_VALUE, (prcb.irql << 16) | (intr.synchronizeIrql << 8), intr.routine, intr.id, 0).withDetail(
+            `ISR ${cpu.names.routine(intr.routine)} of ${intr.name} returned at ${irqlName(cpu.config.arch, prcb.irql)} instead of ${irqlName(cpu.config.arch, intr.synchronizeIrql)}`,
+          );
+        }
+        releaseInterruptLock(cpu, intr);
+        setIrql(cpu, before);
+        if (result !== 0) {
+          claimedThisPass = true;
+          claimed = true;
+          if (!latched) break;
+        }
+      }
+      if (!latched || !claimedThisPass) break;
+    }
+  }
+  cpu.record(TraceEvent.ISR_EXIT, vector, claimed ? 1 : 0, 0);
+  if (!claimed) {
+    cpu.f64[cpu.counters + CounterField.UNCLAIMED_INTERRUPTS] += 1;
+    const levelTriggered = chain.length === 0 || chain[0]!.mode === 0;
+    if (levelTriggered) {
+      // nobody quiesced the device: a level-triggered line is still asserted and fires again
+      prcb.unclaimedInARow++;
+      if (prcb.unclaimedInARow >= cpu.config.interruptStormThreshold) {
+        throw new BugCheck(BUGCHECK.HARDWARE_INTERRUPT_STORM, vector, chain[0]?.routine ?? 0, 0, 0).withDetail(
+          `vector 0x${vector.toString(16)} fired ${prcb.unclaimedInARow} times in a row with no ISR claiming it${chain.length ? ` (chain: ${chain.map((c) => cpu.names.routine(c.routine)).join(', ')})` : ' (no interrupt object connected)'}`,
+        );
+      }
+      cpu.apic.post(vector, cpu.now(), device);
+      const counters = deviceCounters(cpu, device);
+      if (counters >= 0) {
+        cpu.f64[counters + DeviceCounterField.REASSERTED] += 1;
+        cpu.f64[counters + DeviceCounterField.PENDING] += 1;
+      }
+    }
+  } else {
+    prcb.unclaimedInARow = 0;
+  }
+  endInterrupt(cpu, oldIrql);
+}
+
+/**
+ * Take a KINTERRUPT's ActualLock (§6.3): spin at SynchronizeIrql, still taking interrupts above it.
+ * Finding it held by this very CPU can never end (the holder is below us on this CPU's stack):
+ * SPIN_LOCK_ALREADY_OWNED, as a checked build reports.
+ */
+function* acquireInterruptLock(cpu: Cpu, intr: KInterruptConfig): KernelGenerator {
+  const word = cpu.layout.interruptLock(intr.lock);
+  const self = cpu.prcb.number;
+  for (;;) {
+    const owner = Atomics.compareExchange(cpu.i32, word, 0, self + 1);
+    if (owner === 0) return;
+    if (owner === self + 1) {
+      throw new BugCheck(BUGCHECK.SPIN_LOCK_ALREADY_OWNED, word * 4, self, intr.id, 0).withDetail(
+        `the interrupt spin lock of ${intr.name} is already held by this CPU (CPU ${self}): a SynchronizeIrql below another sharer's DIRQL?`,
+      );
+    }
+    yield SIGNAL_SPIN;
+  }
+}
+
+function releaseInterruptLock(cpu: Cpu, intr: KInterruptConfig): void {
+  Atomics.store(cpu.i32, cpu.layout.interruptLock(intr.lock), 0);
+}
+
+/** KeSynchronizeExecution: run `routine(context)` at the interrupt's SynchronizeIrql under its lock. */
+function* synchronizeExecution(cpu: Cpu, interrupt: number, routine: number, context: number, callerCtx: Int32Array, callerBase: number): KernelGenerator {
+  const intr = cpu.config.interrupts.find((candidate) => candidate.id === interrupt);
+  if (!intr) throw new BugCheck(BUGCHECK.KMODE_EXCEPTION_NOT_HANDLED, STATUS.INVALID_HANDLE, cpu.currentPc(), interrupt, 0);
+  const oldIrql = cpu.prcb.irql;
+  if (intr.synchronizeIrql < oldIrql) throw new BugCheck(BUGCHECK.IRQL_NOT_GREATER_OR_EQUAL, oldIrql, intr.synchronizeIrql, 0, cpu.currentPc());
+  setIrql(cpu, intr.synchronizeIrql);
+  yield* acquireInterruptLock(cpu, intr);
+  cpu.pushCall('routine', routine, context);
+  const result = yield SIGNAL_CALL;
+  releaseInterruptLock(cpu, intr);
+  setIrql(cpu, oldIrql);
+  callerCtx[callerBase + ContextField.R0] = result;
+}
+
+export const interruptCalls = {
+  KeSynchronizeExecution: (cpu, args, ctx, base) => {
+    cpu.pushKernel('KeSynchronizeExecution', 'sync', synchronizeExecution(cpu, args[0]!, args[1]!, args[2]!, ctx, base), false);
+    return KCALL_DONE;
+  },
+} satisfies Record<string, KernelCallHandler>;
