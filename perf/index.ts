@@ -1,5 +1,5 @@
 /**
- * The bench runner: `npm run bench -- [--scope ring|ipi|interrupts|boot|threads|time|load|in-process|all] [--json]`.
+ * The bench runner: `npm run bench -- [--scope ring|ipi|interrupts|boot|threads|time|load|in-process|worker-backend|all] [--json]`.
  * Runs the chosen benchmarks one after another (never concurrently: each one measures the host),
  * prints each human-readable as it finishes, or with --json prints one object on stdout,
  * {host: {cores, cpuModel, node, platform}, results: BenchResult[]}, and nothing else there.
@@ -20,8 +20,9 @@ import { runLoadBench } from './load.js';
 import { runRingBench } from './ring.js';
 import { runThreadsBench } from './threads.js';
 import { runTimeBench } from './time.js';
+import { runWorkerBackendBench } from './worker-backend.js';
 
-const SCOPES = ['ring', 'ipi', 'interrupts', 'boot', 'threads', 'time', 'load', 'in-process'] as const;
+const SCOPES = ['ring', 'ipi', 'interrupts', 'boot', 'threads', 'time', 'load', 'in-process', 'worker-backend'] as const;
 type Scope = (typeof SCOPES)[number];
 
 const BENCHES: Record<Scope, (opts: { json: boolean }) => Promise<BenchResult>> = {
@@ -33,15 +34,16 @@ const BENCHES: Record<Scope, (opts: { json: boolean }) => Promise<BenchResult>> 
   time: runTimeBench,
   load: runLoadBench,
   'in-process': runInProcessBench,
+  'worker-backend': runWorkerBackendBench,
 };
 
-const HELP = `usage: npm run bench -- [--scope ring|ipi|interrupts|boot|threads|time|load|in-process|all] [--json]
+const HELP = `usage: npm run bench -- [--scope ring|ipi|interrupts|boot|threads|time|load|in-process|worker-backend|all] [--json]
 
-  --scope S   which benchmark to run (default all, in the order ring, ipi, interrupts, boot, threads, time, load, in-process)
+  --scope S   which benchmark to run (default all, in the order ring, ipi, interrupts, boot, threads, time, load, in-process, worker-backend)
   --json      one JSON object on stdout: {host, results: [...]}
   -h, --help  this help
 
-Each benchmark also runs alone: node dist/perf/<ring|ipi|interrupts|boot|threads|time|load|in-process>.js [--json]
+Each benchmark also runs alone: node dist/perf/<ring|ipi|interrupts|boot|threads|time|load|in-process|worker-backend>.js [--json]
 `;
 
 class UsageError extends Error {}
@@ -62,7 +64,7 @@ function parse(argv: string[]): { scopes: Scope[]; json: boolean } | null {
   const scope = values.scope ?? 'all';
   if (scope === 'all') return { scopes: [...SCOPES], json: values.json ?? false };
   if (!(SCOPES as readonly string[]).includes(scope))
-    throw new UsageError(`unknown scope '${scope}' (expected ring, ipi, interrupts, boot, threads, time, load, in-process or all)`);
+    throw new UsageError(`unknown scope '${scope}' (expected ring, ipi, interrupts, boot, threads, time, load, in-process, worker-backend or all)`);
   return { scopes: [scope as Scope], json: values.json ?? false };
 }
 

@@ -5,7 +5,7 @@
  * no Processor) running the same compiled routine. Both count executed instructions per host
  * second; every sample runs in a fresh child process after a warm-up there, raw and machine
  * samples interleaved. Target (issue 8): ≥ 0.85× the raw interpreter.
- * `node dist/perf/worker-backend.js [--json]`.
+ * `node dist/perf/worker-backend.js [--json]` or `npm run bench -- --scope worker-backend`.
  */
 
 import { execFile } from 'node:child_process';

@@ -123,18 +123,19 @@ describe('hygiene', () => {
   });
 
   it('NTSTATUS values come from src/kernel/status.ts, not inline numbers or local STATUS_ constants', () => {
-    // left in the CPU actor (src/cpu/) while its move into src/kernel is under way (issue 8, item 5):
-    // STATUS_NOT_IMPLEMENTED and STATUS_INTEGER_DIVIDE_BY_ZERO; remove each once its line uses STATUS
-    const pending = /^src\/cpu\/[\w-]+\.ts: 0xc0000(002|094)$/;
     const offenders = files(join(root, 'src'))
       .filter((file) => !file.endsWith('/src/kernel/status.ts'))
       .flatMap((file) =>
         [...readFileSync(file, 'utf8').matchAll(/\b0x[cC]0{3}[0-9a-fA-F]{4}\b|\bconst STATUS_[A-Z_]+\s*=/g)].map(
           (m) => `${relative(root, file)}: ${/^0x/i.test(m[0]) ? m[0].toLowerCase() : m[0]}`,
         ),
-      )
-      .filter((offender) => !pending.test(offender));
+      );
     expect(offenders).toEqual([]);
+  });
+
+  it('the HostClock type is declared once, in src/ipc/actor-port.ts, and imported from there', () => {
+    const declarations = files(join(root, 'src')).filter((file) => /\btype HostClock\s*=/.test(readFileSync(file, 'utf8')));
+    expect(declarations.map((file) => relative(root, file))).toEqual(['src/ipc/actor-port.ts']);
   });
 
   it('every module under src/ is used by the package (reachable from src/index.ts, src/cli/main.ts or a worker), not only by tests', () => {

@@ -149,7 +149,6 @@ export class Coordinator {
       case 'run/stop':
       case 'freeze':
       case 'ready':
-      case 'report':
       case 'run/done':
       case 'raise-bugcheck':
         throw new Error(`coordinator cannot handle '${message.type}'`);

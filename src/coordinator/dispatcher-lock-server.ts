@@ -7,13 +7,15 @@
  *
  * Owned by the coordinator actor (coordinator.ts hands it every dispatch/request message). It
  * answers each request with a DISPATCH_REPLY to the requesting CPU and publishes the system-time
- * bias after KeSetSystemTime.
+ * bias after KeSetSystemTime. The operations, their typed fields and the reply's wire format are
+ * src/ipc/dispatcher-ops.ts's.
  */
 
 import type { Caller, DispatchOutcome, DispatcherDatabase } from '../kernel/dispatcher.js';
 import { ResumeAction } from '../kernel/thread.js';
-import { WaitType } from '../kernel/status.js';
-import { DISPATCH_REPLY_WORDS, DispatcherOp, Kind, ReplyFlag, RequestFlag, actorOfCpu, joinTime, timeHi, timeLo } from '../ipc/messages.js';
+import { Kind, actorOfCpu, assertNever, timeHi, timeLo } from '../ipc/messages.js';
+import { DISPATCH_REPLY_WORDS, ReplyFlag, encodeDispatchReply } from '../ipc/dispatcher-ops.js';
+import type { DispatcherRequest } from '../ipc/dispatcher-ops.js';
 import type { Message } from '../ipc/messages.js';
 import type { ActorPort } from '../ipc/actor-port.js';
 import { ControlField } from '../shm/layout.js';
@@ -58,7 +60,7 @@ export class DispatcherLockServer {
 
   /** A CPU's request: served now, or after the CPU that holds the lock across its Wait = TRUE call has waited. */
   request(message: DispatchRequest): void {
-    if (this.dispatcher.lockedBy >= 0 && this.dispatcher.lockedBy !== message.cpu) {
+    if (this.dispatcher.lockedBy >= 0 && this.dispatcher.lockedBy !== message.header.cpu) {
       this.deferredRequests.push(message);
       return;
     }
@@ -66,109 +68,79 @@ export class DispatcherLockServer {
     while (this.dispatcher.lockedBy < 0 && this.deferredRequests.length > 0) this.serve(this.deferredRequests.shift()!);
   }
 
-  private serve(request: DispatchRequest): void {
+  private serve({ header, request }: DispatchRequest): void {
     const db = this.dispatcher;
-    const caller: Caller = {
-      cpu: request.cpu,
-      thread: request.thread,
-      oldIrql: request.oldIrql,
-      quantum: request.quantum,
-      dpcActive: (request.flags & RequestFlag.DPC_ACTIVE) !== 0,
-      timeNs: request.timeNs,
-    };
-    const [a0, a1, a2, a3, a4, a5] = request.args as [number, number, number, number, number, number];
-    let outcome: DispatchOutcome;
-    switch (request.op) {
-      case DispatcherOp.KeSetEvent:
-        outcome = db.setEvent(caller, a0, a1, a2 !== 0);
-        break;
-      case DispatcherOp.KeResetEvent:
-        outcome = db.resetEvent(caller, a0);
-        break;
-      case DispatcherOp.KePulseEvent:
-        outcome = db.pulseEvent(caller, a0, a1, a2 !== 0);
-        break;
-      case DispatcherOp.KeReadState:
-        outcome = db.readState(caller, a0);
-        break;
-      case DispatcherOp.KeReleaseSemaphore:
-        outcome = db.releaseSemaphore(caller, a0, a1, a2, a3 !== 0);
-        break;
-      case DispatcherOp.KeReleaseMutant:
-        outcome = db.releaseMutant(caller, a0, a1, a2 !== 0, a3 !== 0);
-        break;
-      case DispatcherOp.KeWaitForObjects:
-        outcome = db.waitForObjects(
-          caller,
-          request.tail,
-          a1 === WaitType.WaitAll ? WaitType.WaitAll : WaitType.WaitAny,
-          a2,
-          a3 < 0 ? null : joinTime(a4, a5),
-          request.callPc,
-        );
-        break;
-      case DispatcherOp.KeInitializeTimer:
-        outcome = db.initializeTimer(caller, a0, a1 !== 0);
-        break;
-      case DispatcherOp.KeSetTimer:
-        outcome = db.setTimer(caller, a0, joinTime(a1, a2), a3, a4);
-        break;
-      case DispatcherOp.KeCancelTimer:
-        outcome = db.cancelTimer(caller, a0);
-        break;
-      case DispatcherOp.KiTimerExpiration:
-        outcome = db.expireTimers(caller);
-        if (outcome.status === 1) this.timerExpirationDone();
-        break;
-      case DispatcherOp.KeDelayExecutionThread:
-        outcome = db.delayExecution(caller, joinTime(a0, a1), request.callPc);
-        break;
-      case DispatcherOp.MmAccessFault:
-        outcome = db.pageFault(caller, a0, this.pagingLatencyNs);
-        break;
-      case DispatcherOp.KeSetSystemTime:
-        outcome = db.setSystemTime(caller, joinTime(a0, a1));
-        break;
-      case DispatcherOp.KiDispatchInterrupt:
-        outcome = db.dispatch(caller, a0 !== 0);
-        break;
-      case DispatcherOp.NtYieldExecution:
-        outcome = db.yieldExecution(caller);
-        break;
-      case DispatcherOp.PspExitThread:
-        outcome = db.terminateThread(caller, a0);
-        break;
-      case DispatcherOp.PsCreateSystemThread:
-        outcome = db.startThread(caller, a0, a1);
-        break;
-      case DispatcherOp.KeSetPriorityThread:
-        outcome = db.setPriority(caller, a0, a1);
-        break;
-      case DispatcherOp.KeQueryPriorityThread:
-        outcome = db.queryPriority(caller, a0);
-        break;
-      case DispatcherOp.PeekNextThread:
-        outcome = {
-          status: db.peekNextThread(caller.cpu).id,
-          switchTo: null,
-          requestDispatch: false,
-          ipiTargets: [],
-          quantum: request.quantum,
-          bugcheck: null,
-          dpcs: [],
-          systemTime: 0,
-        };
-        break;
-      default:
-        throw new Error(`coordinator: unknown dispatcher operation ${request.op} from CPU ${request.cpu}`);
-    }
+    const { callPc, ...caller }: { callPc: number } & Caller = header;
+    const outcome = this.operate(db, caller, callPc, request);
     if (db.systemTimeBias !== this.publishedBias) {
       // KeSetSystemTime moved system time: every CPU's KeQuerySystemTime reads the bias
       this.publishedBias = db.systemTimeBias;
       this.i32[this.layout.control + ControlField.SYSTEM_TIME_BIAS_LO] = timeLo(db.systemTimeBias);
       this.i32[this.layout.control + ControlField.SYSTEM_TIME_BIAS_HI] = timeHi(db.systemTimeBias);
     }
-    this.reply(request.cpu, outcome);
+    this.reply(header.cpu, outcome);
+  }
+
+  /** One operation against the database: the fields of each go to its routine. */
+  private operate(db: DispatcherDatabase, caller: Caller, callPc: number, request: DispatcherRequest): DispatchOutcome {
+    switch (request.op) {
+      case 'KeSetEvent':
+        return db.setEvent(caller, request.event, request.increment, request.wait);
+      case 'KeResetEvent':
+        return db.resetEvent(caller, request.event);
+      case 'KePulseEvent':
+        return db.pulseEvent(caller, request.event, request.increment, request.wait);
+      case 'KeReadState':
+        return db.readState(caller, request.object);
+      case 'KeReleaseSemaphore':
+        return db.releaseSemaphore(caller, request.semaphore, request.increment, request.adjustment, request.wait);
+      case 'KeReleaseMutant':
+        return db.releaseMutant(caller, request.mutant, request.increment, request.abandon, request.wait);
+      case 'KeWaitForObjects':
+        return db.waitForObjects(caller, request.objects, request.waitType, request.waitReason, request.timeout, callPc);
+      case 'KeInitializeTimer':
+        return db.initializeTimer(caller, request.timer, request.synchronization);
+      case 'KeSetTimer':
+        return db.setTimer(caller, request.timer, request.due, request.periodMs, request.dpc);
+      case 'KeCancelTimer':
+        return db.cancelTimer(caller, request.timer);
+      case 'KiTimerExpiration': {
+        const outcome = db.expireTimers(caller);
+        if (outcome.status === 1) this.timerExpirationDone();
+        return outcome;
+      }
+      case 'KeDelayExecutionThread':
+        return db.delayExecution(caller, request.interval, callPc);
+      case 'MmAccessFault':
+        return db.pageFault(caller, request.page, this.pagingLatencyNs);
+      case 'KeSetSystemTime':
+        return db.setSystemTime(caller, request.time);
+      case 'KiDispatchInterrupt':
+        return db.dispatch(caller, request.quantumEnd);
+      case 'NtYieldExecution':
+        return db.yieldExecution(caller);
+      case 'PspExitThread':
+        return db.terminateThread(caller, request.exitStatus);
+      case 'PsCreateSystemThread':
+        return db.startThread(caller, request.thread, request.startContext);
+      case 'KeSetPriorityThread':
+        return db.setPriority(caller, request.thread, request.priority);
+      case 'KeQueryPriorityThread':
+        return db.queryPriority(caller, request.thread);
+      case 'PeekNextThread':
+        return {
+          status: db.peekNextThread(caller.cpu).id,
+          switchTo: null,
+          requestDispatch: false,
+          ipiTargets: [],
+          quantum: caller.quantum,
+          bugcheck: null,
+          dpcs: [],
+          systemTime: 0,
+        };
+      default:
+        return assertNever(request);
+    }
   }
 
   private reply(cpu: number, outcome: DispatchOutcome): void {
@@ -184,28 +156,24 @@ export class DispatcherLockServer {
       if (target < 32) ipiLo |= 1 << target;
       else ipiHi |= 1 << (target - 32);
     }
-    w[0] = outcome.status;
-    w[1] = flags;
-    w[2] = next ? next.id : 0;
-    w[3] = next ? next.waitIrql : 0;
-    w[4] = outcome.quantum;
-    w[5] = next ? next.resume.action : ResumeAction.None;
-    w[6] = next ? next.resume.value : 0;
-    w[7] = ipiLo;
-    w[8] = ipiHi;
-    const params = outcome.bugcheck?.params ?? [0, 0, 0, 0];
-    w[9] = outcome.bugcheck?.code ?? 0;
-    w[10] = params[0];
-    w[11] = params[1];
-    w[12] = params[2];
-    w[13] = params[3];
-    w[14] = timeLo(outcome.systemTime);
-    w[15] = timeHi(outcome.systemTime);
-    w[16] = outcome.dpcs.length;
-    for (let i = 0; i < outcome.dpcs.length; i++) w[DISPATCH_REPLY_WORDS + i] = outcome.dpcs[i]!;
+    const length = encodeDispatchReply(w, {
+      status: outcome.status,
+      flags,
+      next: next ? next.id : 0,
+      nextWaitIrql: next ? next.waitIrql : 0,
+      quantum: outcome.quantum,
+      resumeAction: next ? next.resume.action : ResumeAction.None,
+      resumeValue: next ? next.resume.value : 0,
+      ipiLo,
+      ipiHi,
+      bugcheckCode: outcome.bugcheck?.code ?? 0,
+      bugcheckParams: outcome.bugcheck?.params ?? [0, 0, 0, 0],
+      systemTime: outcome.systemTime,
+      dpcs: outcome.dpcs,
+    });
     // the resume action is delivered once, to the CPU that switches the thread in
     if (next) next.resume = { action: ResumeAction.None, value: 0 };
-    this.port.sendWords(actorOfCpu(cpu), Kind.DISPATCH_REPLY, w, 0, DISPATCH_REPLY_WORDS + outcome.dpcs.length);
+    this.port.sendWords(actorOfCpu(cpu), Kind.DISPATCH_REPLY, w, 0, length);
     this.port.flush();
   }
 }

@@ -25,7 +25,7 @@ import { KC, kernelCallById } from '../isa/kcalls.js';
 import { ContextField, CounterField, PrcbField, ThreadField } from '../shm/layout.js';
 import type { MachineLayout } from '../shm/layout.js';
 import { Kind, COORDINATOR_ACTOR, actorOfCpu, timeHi, timeLo } from '../ipc/messages.js';
-import type { ActorPort } from '../ipc/actor-port.js';
+import type { ActorPort, HostClock } from '../ipc/actor-port.js';
 import { InternalError } from '../util/errors.js';
 import { TraceHash } from '../util/hash.js';
 import { Prng, deriveSeed } from '../util/prng.js';
@@ -38,9 +38,6 @@ import { ConfigNames, describeRunning } from './report.js';
 
 /** What a processor needs from the transport. */
 export type ProcessorPort = ActorPort;
-
-/** Emulated ns now, in parallel mode (host monotonic clock × time scale, from the machine epoch). */
-export type HostClock = () => number;
 
 /** deterministic mode: the cycles a dispatcher request costs the caller (the request itself takes no host-timed spinning) */
 const DISPATCHER_CALL_CYCLES = 300;
@@ -410,7 +407,7 @@ export abstract class CpuCore implements ExecHost, Cpu {
   }
 
   arithmeticFault(pc: number): void {
-    throw new BugCheck(BUGCHECK.KMODE_EXCEPTION_NOT_HANDLED, 0xc0000094, pc, 0, 0);
+    throw new BugCheck(BUGCHECK.KMODE_EXCEPTION_NOT_HANDLED, STATUS.INTEGER_DIVIDE_BY_ZERO, pc, 0, 0);
   }
 
   stackOverflow(pc: number): void {

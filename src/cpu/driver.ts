@@ -13,7 +13,8 @@
  */
 
 import { type Processor, RunExit } from './processor.js';
-import type { ProcessorPort, HostClock } from './processor.js';
+import type { ProcessorPort } from './processor.js';
+import type { HostClock } from '../ipc/actor-port.js';
 import { COORDINATOR_ACTOR, Kind, timeHi, timeLo } from '../ipc/messages.js';
 
 /** cycles between pacing checks and outbox flushes in parallel mode */

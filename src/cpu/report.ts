@@ -10,7 +10,7 @@ import type { ReportNames } from '../kernel/cpu.js';
 import { irqlName } from '../kernel/irql.js';
 import { TraceEvent } from '../kernel/trace-events.js';
 import { disassemble } from '../isa/disasm.js';
-import { DispatcherOp, ReplyFlag } from '../ipc/messages.js';
+import { ReplyFlag, operationName } from '../ipc/dispatcher-ops.js';
 import { ContextField } from '../shm/layout.js';
 import type { ProcessorConfig } from '../contract/config.js';
 import type { BugcheckFrame } from '../contract/result.js';
@@ -137,7 +137,7 @@ export function describeEvent(config: ProcessorConfig, names: ReportNames, event
     case TraceEvent.CONTEXT_SWITCH:
       return `${names.thread(a)} → ${names.thread(b)} (resumes at ${irqlName(config.arch, c)})`;
     case TraceEvent.DISPATCHER: {
-      const op = Object.entries(DispatcherOp).find(([, value]) => value === a)?.[0] ?? `op ${a}`;
+      const op = operationName(a) ?? `op ${a}`;
       const flags = [
         c & ReplyFlag.SWITCH ? 'switch' : '',
         c & ReplyFlag.REQUEST_DISPATCH ? 'dispatch requested' : '',

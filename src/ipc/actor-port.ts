@@ -6,7 +6,7 @@
 
 import type { Report } from './messages.js';
 
-/** The host clock an actor paces parallel mode by, in ms (calibrated in a worker; constant in an in-process deterministic run). */
+/** Emulated ns now by the host clock, which an actor paces parallel mode by (host monotonic clock × time scale, from the machine epoch; constant in an in-process deterministic run). */
 export type HostClock = () => number;
 
 export interface ActorPort {

@@ -9,6 +9,12 @@
  * decodeMessage() turns a record into the union; handlers switch on `type` exhaustively.
  */
 
+import { decodeDispatchReply, decodeDispatchRequest } from './dispatcher-ops.js';
+import type { DispatchReplyFields, DispatchRequestHeader, DispatcherRequest } from './dispatcher-ops.js';
+import { joinTime } from './wire-time.js';
+
+export { joinTime, timeHi, timeLo } from './wire-time.js';
+
 export const MAIN_ACTOR = 0;
 export const COORDINATOR_ACTOR = 1;
 export function actorOfCpu(cpu: number): number {
@@ -42,64 +48,25 @@ export const Kind = {
   READY: 10,
   /** CPU → coordinator: this CPU bugchecked; stop the devices and the clock. [cpu, code, timeLo, timeHi] */
   BUGCHECK: 11,
-  /** never sent: reports travel as msgpackr bytes on the worker's message port (src/ipc/report-codec.ts); to be retired like RESERVED_7 */
-  REPORT: 12,
+  /** (retired: reports travel as msgpackr bytes on the worker's message port, src/ipc/report-codec.ts) */
+  RESERVED_12: 12,
   /** coordinator → main: the run is over and every CPU was told to report. [reason (0 end of time, 1 bugcheck), timeLo, timeHi] */
   RUN_DONE: 13,
   /** coordinator → CPU: raise this bugcheck now, at any IRQL like an NMI (the clock watchdog saw a hung CPU). [code, p1, p2, p3, p4] */
   RAISE_BUGCHECK: 14,
   /**
    * CPU → coordinator: one dispatcher operation (the CPU raised to SYNCH_LEVEL and "took the
-   * dispatcher lock"). [op, cpu, thread, oldIrql, quantum, flags, callPc, timeLo, timeHi, a0 … a5,
-   * then op-specific words (a wait's object ids)]. The CPU waits for the DISPATCH_REPLY.
+   * dispatcher lock"). The operation's typed fields on a fixed Int32 layout: src/ipc/dispatcher-ops.ts.
+   * The CPU waits for the DISPATCH_REPLY.
    */
   DISPATCH_REQUEST: 15,
   /**
-   * coordinator → CPU: the outcome. [status, flags, next, nextWaitIrql, quantum, resumeAction,
-   * resumeValue, ipiLo, ipiHi, bugcheckCode, p1, p2, p3, p4, systemTimeLo, systemTimeHi, dpcCount,
-   * then the expired timers' DPCs]
+   * coordinator → CPU: the outcome (its layout: src/ipc/dispatcher-ops.ts).
    */
   DISPATCH_REPLY: 16,
   /** coordinator → CPU: a thread was placed in standby here at boot: take the DISPATCH interrupt and switch. [] */
   RESCHEDULE: 17,
 } as const;
-
-/** Dispatcher operations (DISPATCH_REQUEST's op), by the WDK routine they implement. */
-export const DispatcherOp = {
-  KeSetEvent: 1,
-  KeResetEvent: 2,
-  KePulseEvent: 3,
-  KeReadState: 4,
-  KeReleaseSemaphore: 5,
-  KeReleaseMutant: 6,
-  KeWaitForObjects: 7,
-  /** KiDispatchInterrupt / the idle loop: quantum end (a0 = 1) and NextThread */
-  KiDispatchInterrupt: 8,
-  NtYieldExecution: 9,
-  PspExitThread: 10,
-  PsCreateSystemThread: 11,
-  KeSetPriorityThread: 12,
-  KeQueryPriorityThread: 13,
-  /** read-only: who would run next here (the "new thread" of a 0xB8) */
-  PeekNextThread: 14,
-  KeInitializeTimer: 15,
-  KeSetTimer: 16,
-  KeCancelTimer: 17,
-  /** the clock-owner CPU's expiration pass (TimerRequest): a batch of due timers */
-  KiTimerExpiration: 18,
-  KeDelayExecutionThread: 19,
-  /** a touch of a non-resident pageable page below DISPATCH_LEVEL: wait for the disk read. a0 = page */
-  MmAccessFault: 20,
-  KeSetSystemTime: 21,
-} as const;
-
-/** DISPATCH_REQUEST flags */
-export const RequestFlag = { DPC_ACTIVE: 1 } as const;
-/** DISPATCH_REPLY flags */
-export const ReplyFlag = { SWITCH: 1, REQUEST_DISPATCH: 2, BUGCHECK: 4 } as const;
-/** words of a DISPATCH_REQUEST before the op-specific tail */
-export const DISPATCH_REQUEST_WORDS = 15;
-export const DISPATCH_REPLY_WORDS = 17;
 
 export type Message =
   | { type: 'irq/assert'; vector: number; line: number; timeNs: number; device: number }
@@ -112,58 +79,13 @@ export type Message =
   | { type: 'freeze'; from: number }
   | { type: 'ready'; actor: number }
   | { type: 'bugcheck'; cpu: number; code: number; timeNs: number }
-  | { type: 'report'; payloadOffset: number; payloadLength: number }
   | { type: 'run/done'; reason: 'end' | 'bugcheck'; timeNs: number }
   | { type: 'raise-bugcheck'; code: number; params: [number, number, number, number] }
-  | {
-      type: 'dispatch/request';
-      op: number;
-      cpu: number;
-      thread: number;
-      oldIrql: number;
-      quantum: number;
-      flags: number;
-      callPc: number;
-      /** the caller's emulated time */
-      timeNs: number;
-      /** a0 … a5 */
-      args: number[];
-      /** op-specific words after the fixed part (a wait's object ids) */
-      tail: number[];
-    }
-  | {
-      type: 'dispatch/reply';
-      status: number;
-      flags: number;
-      next: number;
-      nextWaitIrql: number;
-      quantum: number;
-      resumeAction: number;
-      resumeValue: number;
-      ipiLo: number;
-      ipiHi: number;
-      bugcheckCode: number;
-      bugcheckParams: [number, number, number, number];
-      /** SystemArgument1/2 for the DPCs below */
-      systemTime: number;
-      /** KDPCs of timers that expired in the operation, to queue or call in this order */
-      dpcs: number[];
-    }
+  | { type: 'dispatch/request'; header: DispatchRequestHeader; request: DispatcherRequest }
+  | ({ type: 'dispatch/reply' } & DispatchReplyFields)
   | { type: 'reschedule' };
 
-const TWO_32 = 4294967296;
-
-export function timeLo(ns: number): number {
-  return (ns % TWO_32) | 0;
-}
-export function timeHi(ns: number): number {
-  return Math.floor(ns / TWO_32) | 0;
-}
-export function joinTime(lo: number, hi: number): number {
-  return hi * TWO_32 + (lo >>> 0);
-}
-
-/** Decode one ring record. (REPORT is never sent: reports travel on the message port; see the header.) */
+/** Decode one ring record. */
 export function decodeMessage(kind: number, w: Int32Array, o: number, length: number): Message {
   switch (kind) {
     case Kind.IRQ_ASSERT:
@@ -191,46 +113,14 @@ export function decodeMessage(kind: number, w: Int32Array, o: number, length: nu
       return { type: 'ready', actor: w[o]! };
     case Kind.BUGCHECK:
       return { type: 'bugcheck', cpu: w[o]!, code: w[o + 1]!, timeNs: joinTime(w[o + 2]!, w[o + 3]!) };
-    case Kind.REPORT:
-      return { type: 'report', payloadOffset: o, payloadLength: length };
     case Kind.RUN_DONE:
       return { type: 'run/done', reason: w[o] === 1 ? 'bugcheck' : 'end', timeNs: joinTime(w[o + 1]!, w[o + 2]!) };
     case Kind.RAISE_BUGCHECK:
       return { type: 'raise-bugcheck', code: w[o]!, params: [w[o + 1]!, w[o + 2]!, w[o + 3]!, w[o + 4]!] };
-    case Kind.DISPATCH_REQUEST: {
-      const tail: number[] = [];
-      for (let i = DISPATCH_REQUEST_WORDS; i < length; i++) tail.push(w[o + i]!);
-      return {
-        type: 'dispatch/request',
-        op: w[o]!,
-        cpu: w[o + 1]!,
-        thread: w[o + 2]!,
-        oldIrql: w[o + 3]!,
-        quantum: w[o + 4]!,
-        flags: w[o + 5]!,
-        callPc: w[o + 6]!,
-        timeNs: joinTime(w[o + 7]!, w[o + 8]!),
-        args: [w[o + 9]!, w[o + 10]!, w[o + 11]!, w[o + 12]!, w[o + 13]!, w[o + 14]!],
-        tail,
-      };
-    }
+    case Kind.DISPATCH_REQUEST:
+      return { type: 'dispatch/request', ...decodeDispatchRequest(w, o, length) };
     case Kind.DISPATCH_REPLY:
-      return {
-        type: 'dispatch/reply',
-        status: w[o]!,
-        flags: w[o + 1]!,
-        next: w[o + 2]!,
-        nextWaitIrql: w[o + 3]!,
-        quantum: w[o + 4]!,
-        resumeAction: w[o + 5]!,
-        resumeValue: w[o + 6]!,
-        ipiLo: w[o + 7]!,
-        ipiHi: w[o + 8]!,
-        bugcheckCode: w[o + 9]!,
-        bugcheckParams: [w[o + 10]!, w[o + 11]!, w[o + 12]!, w[o + 13]!],
-        systemTime: joinTime(w[o + 14]!, w[o + 15]!),
-        dpcs: Array.from(w.subarray(o + DISPATCH_REPLY_WORDS, o + DISPATCH_REPLY_WORDS + w[o + 16]!)),
-      };
+      return { type: 'dispatch/reply', ...decodeDispatchReply(w, o) };
     case Kind.RESCHEDULE:
       return { type: 'reschedule' };
     default:

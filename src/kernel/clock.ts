@@ -19,7 +19,7 @@ import { CLOCK_QUANTUM_DECREMENT, STATUS } from './status.js';
 import { BOOT_SYSTEM_TIME } from './timer.js';
 import { TraceEvent } from './trace-events.js';
 import { KCALL_DONE, KCALL_RETRY } from '../isa/interpreter.js';
-import { DispatcherOp, joinTime, timeHi, timeLo } from '../ipc/messages.js';
+import { joinTime, timeHi, timeLo } from '../ipc/messages.js';
 import { ContextField, ControlField, CounterField, DpcField, PrcbField } from '../shm/layout.js';
 
 /** A clock tick message arrived: post the clock vector (CPU 0) or the clock IPI (the others). */
@@ -107,7 +107,7 @@ function dpcWatchdog(cpu: Cpu, interruptedIrql: number): void {
 export function* timerExpiration(cpu: Cpu): KernelGenerator {
   const i32 = cpu.i32;
   for (;;) {
-    const reply = yield* dispatcherCall(cpu, DispatcherOp.KiTimerExpiration, DISPATCH_LEVEL);
+    const reply = yield* dispatcherCall(cpu, { op: 'KiTimerExpiration' }, DISPATCH_LEVEL);
     setIrql(cpu, DISPATCH_LEVEL);
     const sa1 = timeLo(reply.systemTime);
     const sa2 = timeHi(reply.systemTime);
@@ -190,21 +190,21 @@ export const clockCalls = {
     ctx[base + ContextField.R0] = prcb.dpcRoutineActive ? STATUS.SUCCESS : STATUS.UNSUCCESSFUL;
     return KCALL_DONE;
   },
-  KeInitializeTimer: (cpu, args, ctx, base) => dispatcherKcall(cpu, 'KeInitializeTimer', DispatcherOp.KeInitializeTimer, ctx, base, args[0]!, 0),
+  KeInitializeTimer: (cpu, args, ctx, base) =>
+    dispatcherKcall(cpu, 'KeInitializeTimer', { op: 'KeInitializeTimer', timer: args[0]!, synchronization: false }, ctx, base),
   KeInitializeTimerEx: (cpu, args, ctx, base) =>
-    dispatcherKcall(cpu, 'KeInitializeTimerEx', DispatcherOp.KeInitializeTimer, ctx, base, args[0]!, args[1]! === 1 ? 1 : 0),
+    dispatcherKcall(cpu, 'KeInitializeTimerEx', { op: 'KeInitializeTimer', timer: args[0]!, synchronization: args[1]! === 1 }, ctx, base),
   KeSetTimer: (cpu, args, ctx, base) => setTimer(cpu, 'KeSetTimer', args[0]!, args[1]!, 0, args[2]!, ctx, base),
   KeSetTimerEx: (cpu, args, ctx, base) => setTimer(cpu, 'KeSetTimerEx', args[0]!, args[1]!, args[2]!, args[3]!, ctx, base),
-  KeCancelTimer: (cpu, args, ctx, base) => dispatcherKcall(cpu, 'KeCancelTimer', DispatcherOp.KeCancelTimer, ctx, base, args[0]!),
-  KeReadStateTimer: (cpu, args, ctx, base) => dispatcherKcall(cpu, 'KeReadStateTimer', DispatcherOp.KeReadState, ctx, base, args[0]!),
+  KeCancelTimer: (cpu, args, ctx, base) => dispatcherKcall(cpu, 'KeCancelTimer', { op: 'KeCancelTimer', timer: args[0]! }, ctx, base),
+  KeReadStateTimer: (cpu, args, ctx, base) => dispatcherKcall(cpu, 'KeReadStateTimer', { op: 'KeReadState', object: args[0]! }, ctx, base),
   KeSetSystemTime: (cpu, args, ctx, base) => {
-    const value = readLargeInteger(cpu, args[0]!);
-    return dispatcherKcall(cpu, 'KeSetSystemTime', DispatcherOp.KeSetSystemTime, ctx, base, timeLo(value), timeHi(value));
+    return dispatcherKcall(cpu, 'KeSetSystemTime', { op: 'KeSetSystemTime', time: readLargeInteger(cpu, args[0]!) }, ctx, base);
   },
 } satisfies Record<string, KernelCallHandler>;
 
 /** KeSetTimer / KeSetTimerEx: the due time is a LARGE_INTEGER in emulated memory; a NULL DPC is none (−1). */
 function setTimer(cpu: Cpu, name: string, timer: number, dueAddress: number, period: number, dpc: number, ctx: Int32Array, base: number): number {
   const due = readLargeInteger(cpu, dueAddress);
-  return dispatcherKcall(cpu, name, DispatcherOp.KeSetTimer, ctx, base, timer, timeLo(due), timeHi(due), period, dpc === 0 ? -1 : dpcIndex(cpu, dpc));
+  return dispatcherKcall(cpu, name, { op: 'KeSetTimer', timer, due, periodMs: period, dpc: dpc === 0 ? -1 : dpcIndex(cpu, dpc) }, ctx, base);
 }

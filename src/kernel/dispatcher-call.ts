@@ -5,8 +5,8 @@
  * the answer: the IPIs it asks for, timer DPCs that expired inside the call, SwapContext when it
  * switches threads (0xB8 from inside a DPC), a DISPATCH interrupt it requests. Also the kernel calls
  * that are one dispatcher operation on an event, semaphore, mutant or thread, and the translation
- * of a bugcheck the dispatcher raised into its report. The request's wire format (a0…a5 and the
- * object tail) is src/ipc/messages.ts's.
+ * of a bugcheck the dispatcher raised into its report. The operations, their typed fields and
+ * their wire format are src/ipc/dispatcher-ops.ts's.
  */
 
 import { BugCheck, BUGCHECK } from './bugcheck.js';
@@ -20,7 +20,9 @@ import { ResumeAction } from './thread.js';
 import { TraceEvent } from './trace-events.js';
 import { checkNotWaitNext } from './wait-gate.js';
 import { KCALL_DONE, PAGE_SHIFT } from '../isa/interpreter.js';
-import { DISPATCH_REQUEST_WORDS, DispatcherOp, IpiRequest, ReplyFlag, RequestFlag, timeHi, timeLo } from '../ipc/messages.js';
+import { IpiRequest, timeHi, timeLo } from '../ipc/messages.js';
+import { ReplyFlag, encodeDispatchRequest, operationDefinition, requestSubject } from '../ipc/dispatcher-ops.js';
+import type { DispatcherRequest } from '../ipc/dispatcher-ops.js';
 import { ContextField, CounterField, ThreadCounterField, ThreadField } from '../shm/layout.js';
 
 /** stand-in kernel addresses of KTHREADs for bugcheck parameters (the emulator has no kernel address space) */
@@ -33,45 +35,26 @@ export function threadAddress(threadId: number): number {
  * send the IPIs it asks for and switch threads if it says so. The caller lowers the IRQL
  * afterwards: to its own old IRQL, or to the new thread's when the reply switched.
  */
-export function* dispatcherCall(
-  cpu: Cpu,
-  op: number,
-  oldIrql: number,
-  a0 = 0,
-  a1 = 0,
-  a2 = 0,
-  a3 = 0,
-  a4 = 0,
-  a5 = 0,
-  tail: ArrayLike<number> | null = null,
-  callPc = 0,
-): Generator<number, DispatchReply, number> {
+export function* dispatcherCall(cpu: Cpu, request: DispatcherRequest, oldIrql: number, callPc = 0): Generator<number, DispatchReply, number> {
   const prcb = cpu.prcb;
   if (prcb.irql < cpu.table.synch) setIrql(cpu, cpu.table.synch);
   const w = prcb.requestWords;
-  w[0] = op;
-  w[1] = prcb.number;
-  w[2] = prcb.currentThread;
-  w[3] = oldIrql;
-  w[4] = prcb.quantum;
-  w[5] = prcb.dpcRoutineActive ? RequestFlag.DPC_ACTIVE : 0;
-  w[6] = callPc;
-  const now = Math.round(cpu.now());
-  w[7] = timeLo(now);
-  w[8] = timeHi(now);
-  w[9] = a0;
-  w[10] = a1;
-  w[11] = a2;
-  w[12] = a3;
-  w[13] = a4;
-  w[14] = a5;
-  let length = DISPATCH_REQUEST_WORDS;
-  if (tail) for (let i = 0; i < tail.length; i++) w[length++] = tail[i]!;
+  const header = {
+    cpu: prcb.number,
+    thread: prcb.currentThread,
+    oldIrql,
+    quantum: prcb.quantum,
+    dpcActive: prcb.dpcRoutineActive,
+    callPc,
+    timeNs: Math.round(cpu.now()),
+  };
+  const length = encodeDispatchRequest(w, header, request);
+  const definition = operationDefinition(request.op);
   const running = prcb.currentThread !== prcb.idleThread ? cpu.layout.thread(prcb.currentThread - 1) : -1;
   // from here until the CPU has switched away from it, the thread may be readied elsewhere: SwapBusy
   if (running >= 0) Atomics.store(cpu.i32, running + ThreadField.SWAP_BUSY, 1);
   const reply = yield* cpu.requestDispatcher(w, length);
-  cpu.record(TraceEvent.DISPATCHER, op, reply.status, reply.flags);
+  cpu.record(TraceEvent.DISPATCHER, definition.code, reply.status, reply.flags);
   if (reply.flags & ReplyFlag.BUGCHECK) {
     if (running >= 0) Atomics.store(cpu.i32, running + ThreadField.SWAP_BUSY, 0);
     throw dispatcherBugcheck(cpu, reply);
@@ -81,7 +64,7 @@ export function* dispatcherCall(
     if (bit) sendIpi(cpu, target, IpiRequest.DPC | IpiRequest.RESCHEDULE);
   }
   // a timer that expired inside the call (KeSetTimer with a due time already past): queue its DPC
-  if (op !== DispatcherOp.KiTimerExpiration) {
+  if (!definition.callerRunsTimerDpcs) {
     for (const dpc of reply.dpcs) insertQueueDpc(cpu, dpc, timeLo(reply.systemTime), timeHi(reply.systemTime));
   }
   if (reply.flags & ReplyFlag.SWITCH) {
@@ -161,7 +144,7 @@ function attemptedSwitchFromDpc(cpu: Cpu, old: number, next: number): BugCheck {
 export function* switchFromDpc(cpu: Cpu, what: string): KernelGenerator {
   const prcb = cpu.prcb;
   const irql = prcb.irql;
-  const reply = yield* dispatcherCall(cpu, DispatcherOp.PeekNextThread, irql);
+  const reply = yield* dispatcherCall(cpu, { op: 'PeekNextThread' }, irql);
   setIrql(cpu, irql);
   const bugcheck = attemptedSwitchFromDpc(cpu, prcb.currentThread, reply.status);
   bugcheck.detail = `${what} was called from a DPC routine (${cpu.describeRunning()}) on thread ${cpu.names.thread(prcb.currentThread)}; a wait there would switch to ${cpu.names.thread(reply.status)}`;
@@ -201,46 +184,34 @@ function dispatcherBugcheck(cpu: Cpu, reply: DispatchReply): BugCheck {
  * release, read and priority calls need IRQL ≤ DISPATCH_LEVEL, else 0xA; after a set/release
  * with Wait = TRUE only a wait may come next.
  */
-export function dispatcherKcall(cpu: Cpu, name: string, op: number, ctx: Int32Array, base: number, a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0): number {
+export function dispatcherKcall(cpu: Cpu, name: string, request: DispatcherRequest, ctx: Int32Array, base: number): number {
   checkNotWaitNext(cpu, name);
   const irql = cpu.prcb.irql;
   if (irql > DISPATCH_LEVEL) {
-    throw new BugCheck(BUGCHECK.IRQL_NOT_LESS_OR_EQUAL, a0, irql, 0, cpu.currentPc()).withDetail(
+    throw new BugCheck(BUGCHECK.IRQL_NOT_LESS_OR_EQUAL, requestSubject(request), irql, 0, cpu.currentPc()).withDetail(
       `${name} called at ${irqlName(cpu.config.arch, irql)}; dispatcher calls need IRQL ≤ DISPATCH_LEVEL`,
     );
   }
-  const keepLock =
-    (op === DispatcherOp.KeSetEvent || op === DispatcherOp.KePulseEvent
-      ? a2
-      : op === DispatcherOp.KeReleaseSemaphore || op === DispatcherOp.KeReleaseMutant
-        ? a3
-        : 0) !== 0;
-  cpu.pushKernel(name, 'kernel', dispatcherOperation(cpu, op, a0, a1, a2, a3, a4, keepLock, ctx, base), false);
+  cpu.pushKernel(name, 'kernel', dispatcherOperation(cpu, request, ctx, base), false);
   return KCALL_DONE;
 }
 
-/** The kernel frame of a dispatcher kernel call: r0 = the reply's status (or, when it switched, when the caller resumes). */
-export function* dispatcherOperation(
-  cpu: Cpu,
-  op: number,
-  a0: number,
-  a1: number,
-  a2: number,
-  a3: number,
-  a4: number,
-  keepLock: boolean,
-  ctx: Int32Array,
-  base: number,
-): KernelGenerator {
+/**
+ * The kernel frame of a dispatcher kernel call: r0 = the reply's status (or, when it switched, when
+ * the caller resumes). A set or release with Wait = TRUE keeps the dispatcher lock for the wait
+ * that must follow.
+ */
+export function* dispatcherOperation(cpu: Cpu, request: DispatcherRequest, ctx: Int32Array, base: number): KernelGenerator {
   const prcb = cpu.prcb;
   const oldIrql = prcb.irql;
-  const reply = yield* dispatcherCall(cpu, op, oldIrql, a0, a1, a2, a3, a4);
+  const reply = yield* dispatcherCall(cpu, request, oldIrql);
   if (reply.flags & ReplyFlag.SWITCH) {
     // preempted inside the call (§4.7): r0 reaches the caller when it resumes
     setIrql(cpu, reply.nextWaitIrql);
     return;
   }
   ctx[base + ContextField.R0] = reply.status;
+  const keepLock = 'wait' in request && request.wait;
   if (keepLock && prcb.currentThread !== prcb.idleThread) {
     // Wait = TRUE: return at SYNCH_LEVEL holding the dispatcher lock; the wait that must follow releases it
     prcb.waitNext = true;
@@ -256,22 +227,38 @@ export function* dispatcherOperation(
 // ======================================================================================
 
 export const dispatcherObjectCalls = {
-  KeSetEvent: (cpu, args, ctx, base) => dispatcherKcall(cpu, 'KeSetEvent', DispatcherOp.KeSetEvent, ctx, base, args[0]!, args[1]!, args[2]!),
-  KeResetEvent: (cpu, args, ctx, base) => dispatcherKcall(cpu, 'KeResetEvent', DispatcherOp.KeResetEvent, ctx, base, args[0]!),
-  KeClearEvent: (cpu, args, ctx, base) => dispatcherKcall(cpu, 'KeClearEvent', DispatcherOp.KeResetEvent, ctx, base, args[0]!),
-  KePulseEvent: (cpu, args, ctx, base) => dispatcherKcall(cpu, 'KePulseEvent', DispatcherOp.KePulseEvent, ctx, base, args[0]!, args[1]!, args[2]!),
-  KeReadStateEvent: (cpu, args, ctx, base) => dispatcherKcall(cpu, 'KeReadStateEvent', DispatcherOp.KeReadState, ctx, base, args[0]!),
-  KeReadStateSemaphore: (cpu, args, ctx, base) => dispatcherKcall(cpu, 'KeReadStateSemaphore', DispatcherOp.KeReadState, ctx, base, args[0]!),
-  KeReadStateMutex: (cpu, args, ctx, base) => dispatcherKcall(cpu, 'KeReadStateMutex', DispatcherOp.KeReadState, ctx, base, args[0]!),
+  KeSetEvent: (cpu, args, ctx, base) =>
+    dispatcherKcall(cpu, 'KeSetEvent', { op: 'KeSetEvent', event: args[0]!, increment: args[1]!, wait: args[2] !== 0 }, ctx, base),
+  KeResetEvent: (cpu, args, ctx, base) => dispatcherKcall(cpu, 'KeResetEvent', { op: 'KeResetEvent', event: args[0]! }, ctx, base),
+  KeClearEvent: (cpu, args, ctx, base) => dispatcherKcall(cpu, 'KeClearEvent', { op: 'KeResetEvent', event: args[0]! }, ctx, base),
+  KePulseEvent: (cpu, args, ctx, base) =>
+    dispatcherKcall(cpu, 'KePulseEvent', { op: 'KePulseEvent', event: args[0]!, increment: args[1]!, wait: args[2] !== 0 }, ctx, base),
+  KeReadStateEvent: (cpu, args, ctx, base) => dispatcherKcall(cpu, 'KeReadStateEvent', { op: 'KeReadState', object: args[0]! }, ctx, base),
+  KeReadStateSemaphore: (cpu, args, ctx, base) => dispatcherKcall(cpu, 'KeReadStateSemaphore', { op: 'KeReadState', object: args[0]! }, ctx, base),
+  KeReadStateMutex: (cpu, args, ctx, base) => dispatcherKcall(cpu, 'KeReadStateMutex', { op: 'KeReadState', object: args[0]! }, ctx, base),
   KeReleaseSemaphore: (cpu, args, ctx, base) =>
-    dispatcherKcall(cpu, 'KeReleaseSemaphore', DispatcherOp.KeReleaseSemaphore, ctx, base, args[0]!, args[1]!, args[2]!, args[3]!),
-  KeReleaseMutex: (cpu, args, ctx, base) => dispatcherKcall(cpu, 'KeReleaseMutex', DispatcherOp.KeReleaseMutant, ctx, base, args[0]!, 1, 0, args[1]!),
+    dispatcherKcall(
+      cpu,
+      'KeReleaseSemaphore',
+      { op: 'KeReleaseSemaphore', semaphore: args[0]!, increment: args[1]!, adjustment: args[2]!, wait: args[3] !== 0 },
+      ctx,
+      base,
+    ),
+  KeReleaseMutex: (cpu, args, ctx, base) =>
+    dispatcherKcall(cpu, 'KeReleaseMutex', { op: 'KeReleaseMutant', mutant: args[0]!, increment: 1, abandon: false, wait: args[1] !== 0 }, ctx, base),
   KeReleaseMutant: (cpu, args, ctx, base) =>
-    dispatcherKcall(cpu, 'KeReleaseMutant', DispatcherOp.KeReleaseMutant, ctx, base, args[0]!, args[1]!, args[2]!, args[3]!),
-  KeSetPriorityThread: (cpu, args, ctx, base) => dispatcherKcall(cpu, 'KeSetPriorityThread', DispatcherOp.KeSetPriorityThread, ctx, base, args[0]!, args[1]!),
-  KeQueryPriorityThread: (cpu, args, ctx, base) => dispatcherKcall(cpu, 'KeQueryPriorityThread', DispatcherOp.KeQueryPriorityThread, ctx, base, args[0]!),
+    dispatcherKcall(
+      cpu,
+      'KeReleaseMutant',
+      { op: 'KeReleaseMutant', mutant: args[0]!, increment: args[1]!, abandon: args[2] !== 0, wait: args[3] !== 0 },
+      ctx,
+      base,
+    ),
+  KeSetPriorityThread: (cpu, args, ctx, base) =>
+    dispatcherKcall(cpu, 'KeSetPriorityThread', { op: 'KeSetPriorityThread', thread: args[0]!, priority: args[1]! }, ctx, base),
+  KeQueryPriorityThread: (cpu, args, ctx, base) => dispatcherKcall(cpu, 'KeQueryPriorityThread', { op: 'KeQueryPriorityThread', thread: args[0]! }, ctx, base),
   PsCreateSystemThread: (cpu, args, ctx, base) =>
-    dispatcherKcall(cpu, 'PsCreateSystemThread', DispatcherOp.PsCreateSystemThread, ctx, base, args[0]!, args[1]!),
+    dispatcherKcall(cpu, 'PsCreateSystemThread', { op: 'PsCreateSystemThread', thread: args[0]!, startContext: args[1]! }, ctx, base),
   KeGetCurrentThread: (cpu, _args, ctx, base) => {
     ctx[base + ContextField.R0] = cpu.prcb.currentThread;
     return KCALL_DONE;

@@ -20,7 +20,8 @@ import type { DpcEntry } from './prcb.js';
 import { STATUS } from './status.js';
 import { TraceEvent } from './trace-events.js';
 import { KCALL_DONE } from '../isa/interpreter.js';
-import { DispatcherOp, IpiRequest, Kind, ReplyFlag, actorOfCpu, timeHi, timeLo } from '../ipc/messages.js';
+import { IpiRequest, Kind, actorOfCpu, timeHi, timeLo } from '../ipc/messages.js';
+import { ReplyFlag } from '../ipc/dispatcher-ops.js';
 import { ContextField, CounterField, DpcField, PrcbField } from '../shm/layout.js';
 
 export const DpcImportanceValue = { Low: 0, Medium: 1, High: 2, MediumHigh: 3 } as const;
@@ -244,7 +245,7 @@ export function* dispatchInterrupt(cpu: Cpu, oldIrql: number): KernelGenerator {
     const quantumEnd = prcb.quantumEnd;
     prcb.quantumEnd = false;
     prcb.reschedulePending = false;
-    const reply = yield* dispatcherCall(cpu, DispatcherOp.KiDispatchInterrupt, oldIrql, quantumEnd ? 1 : 0);
+    const reply = yield* dispatcherCall(cpu, { op: 'KiDispatchInterrupt', quantumEnd }, oldIrql);
     if (reply.flags & ReplyFlag.SWITCH) resumeIrql = reply.nextWaitIrql;
   }
   setIrql(cpu, resumeIrql);

@@ -10,7 +10,7 @@ import { SIGNAL_HALT, SIGNAL_SWITCHED } from './cpu.js';
 import { dispatcherCall } from './dispatcher-call.js';
 import { dpcQueueDepth, retireDpcList } from './dpc.js';
 import { DISPATCH_LEVEL, PASSIVE_LEVEL, setIrql } from './irql.js';
-import { DispatcherOp, ReplyFlag } from '../ipc/messages.js';
+import { ReplyFlag } from '../ipc/dispatcher-ops.js';
 
 export function* idleLoop(cpu: Cpu): KernelGenerator {
   const prcb = cpu.prcb;
@@ -26,7 +26,7 @@ export function* idleLoop(cpu: Cpu): KernelGenerator {
       prcb.reschedulePending = false;
       prcb.softPending &= ~(1 << DISPATCH_LEVEL);
       setIrql(cpu, DISPATCH_LEVEL);
-      const reply = yield* dispatcherCall(cpu, DispatcherOp.KiDispatchInterrupt, PASSIVE_LEVEL, 0);
+      const reply = yield* dispatcherCall(cpu, { op: 'KiDispatchInterrupt', quantumEnd: false }, PASSIVE_LEVEL);
       if (reply.flags & ReplyFlag.SWITCH) {
         setIrql(cpu, reply.nextWaitIrql);
         yield SIGNAL_SWITCHED;

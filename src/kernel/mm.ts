@@ -12,7 +12,8 @@ import { dispatcherCall } from './dispatcher-call.js';
 import { DISPATCH_LEVEL, irqlName, setIrql } from './irql.js';
 import { TraceEvent } from './trace-events.js';
 import { ACCESS_EXECUTE, CHECK_PROCEED, CHECK_RETRY, PAGE_FLAG_NO_ACCESS, PAGE_SHIFT } from '../isa/interpreter.js';
-import { DispatcherOp, ReplyFlag, joinTime, timeHi, timeLo } from '../ipc/messages.js';
+import { joinTime, timeHi, timeLo } from '../ipc/messages.js';
+import { ReplyFlag } from '../ipc/dispatcher-ops.js';
 
 export function accessName(access: number): string {
   return access === 1 ? 'write' : access === ACCESS_EXECUTE ? 'execute' : 'read';
@@ -90,7 +91,7 @@ export function checkAccess(cpu: Cpu, address: number, access: number, pc: numbe
 /** MmAccessFault: the thread waits for the page-in (the dispatcher's disk), then retries the instruction. */
 function* pageFault(cpu: Cpu, page: number): KernelGenerator {
   const oldIrql = cpu.prcb.irql;
-  const reply = yield* dispatcherCall(cpu, DispatcherOp.MmAccessFault, oldIrql, page);
+  const reply = yield* dispatcherCall(cpu, { op: 'MmAccessFault', page }, oldIrql);
   setIrql(cpu, reply.flags & ReplyFlag.SWITCH ? reply.nextWaitIrql : oldIrql);
 }
 

@@ -10,7 +10,7 @@ import type { KInterruptConfig } from './cpu.js';
 import type { DpcRateState, DpcTunables } from './dpc.js';
 import { PASSIVE_LEVEL } from './irql.js';
 import { MAXIMUM_WAIT_OBJECTS } from './status.js';
-import { DISPATCH_REQUEST_WORDS } from '../ipc/messages.js';
+import { DISPATCH_REQUEST_FIXED_WORDS } from '../ipc/dispatcher-ops.js';
 
 /** A DPC on this CPU's queue (KDPC.DpcListEntry): which DPC, the DpcData tag it was claimed with. */
 export interface DpcEntry {
@@ -104,7 +104,7 @@ export class Prcb {
   /** the instruction count when it began (a thread may not run on forever holding the lock) */
   waitNextInstructions = 0;
   /** scratch words of the dispatcher request being built (dispatcher-call.ts) */
-  readonly requestWords = new Int32Array(DISPATCH_REQUEST_WORDS + MAXIMUM_WAIT_OBJECTS);
+  readonly requestWords = new Int32Array(DISPATCH_REQUEST_FIXED_WORDS + MAXIMUM_WAIT_OBJECTS);
 
   // ---- spin locks (spinlock.ts): owner records ----
   /** spin locks this CPU holds, by address */

@@ -21,7 +21,7 @@ export const TraceEvent = {
   WAKE: 16,
   /** SwapContext: a = old thread, b = new thread, c = the IRQL the new thread resumes at */
   CONTEXT_SWITCH: 17,
-  /** a dispatcher request answered: a = DispatcherOp, b = status, c = reply flags */
+  /** a dispatcher request answered: a = the operation's code (src/ipc/dispatcher-ops.ts), b = status, c = reply flags */
   DISPATCHER: 18,
   /** a = lock address, b = 1 acquired / 0 released / 2 found held (spinning starts) */
   SPIN_LOCK: 19,

@@ -16,8 +16,22 @@ import { readLargeInteger, readWord } from './mm.js';
 import { MAXIMUM_WAIT_OBJECTS, THREAD_WAIT_OBJECTS, WaitType } from './status.js';
 import { TraceEvent } from './trace-events.js';
 import { KCALL_DONE } from '../isa/interpreter.js';
-import { DispatcherOp, ReplyFlag, timeHi, timeLo } from '../ipc/messages.js';
+import { ReplyFlag } from '../ipc/dispatcher-ops.js';
+import type { DispatcherRequest } from '../ipc/dispatcher-ops.js';
 import { ContextField } from '../shm/layout.js';
+
+/**
+ * A wait's APC-related arguments (Alertable, WaitMode), carried to the dispatcher as the caller
+ * passed them. Nothing acts on them yet: until APCs exist every wait behaves as a non-alertable one.
+ */
+interface WaitApcFields {
+  alertable: boolean;
+  waitMode: number;
+}
+
+function waitApcFields(alertable: number, waitMode: number): WaitApcFields {
+  return { alertable: alertable !== 0, waitMode };
+}
 
 /** What a call does to its thread, for the gate: a wait that may block, one that cannot (zero timeout), a switch, an exit. */
 export type BlockingKind = 'wait' | 'poll' | 'switch' | 'exit';
@@ -65,6 +79,7 @@ function waitKcall(
   objects: ArrayLike<number>,
   waitType: number,
   waitReason: number,
+  apc: WaitApcFields,
   timeoutAddress: number,
   ctx: Int32Array,
   base: number,
@@ -85,36 +100,14 @@ function waitKcall(
   const waitNext = prcb.waitNext;
   prcb.waitNext = false;
   const callPc = ctx[base + ContextField.PC]!;
-  cpu.pushKernel(name, 'kernel', waitOperation(cpu, objects, waitType, waitReason, timeout, waitNext ? oldIrql : -1, callPc, ctx, base), false);
+  const request: DispatcherRequest = { op: 'KeWaitForObjects', waitType, waitReason, timeout, ...apc, objects: Array.from(objects) };
+  cpu.pushKernel(name, 'kernel', waitOperation(cpu, request, waitNext ? oldIrql : -1, callPc, ctx, base), false);
   return KCALL_DONE;
 }
 
-function* waitOperation(
-  cpu: Cpu,
-  objects: ArrayLike<number>,
-  waitType: number,
-  waitReason: number,
-  timeout: number | null,
-  waitNextIrql: number,
-  callPc: number,
-  ctx: Int32Array,
-  base: number,
-): KernelGenerator {
+function* waitOperation(cpu: Cpu, request: DispatcherRequest, waitNextIrql: number, callPc: number, ctx: Int32Array, base: number): KernelGenerator {
   const oldIrql = waitNextIrql >= 0 ? waitNextIrql : cpu.prcb.irql;
-  const ids = Array.from(objects);
-  const reply = yield* dispatcherCall(
-    cpu,
-    DispatcherOp.KeWaitForObjects,
-    oldIrql,
-    ids.length,
-    waitType,
-    waitReason,
-    timeout === null ? -1 : 1,
-    timeout === null ? 0 : timeLo(timeout),
-    timeout === null ? 0 : timeHi(timeout),
-    ids,
-    callPc,
-  );
+  const reply = yield* dispatcherCall(cpu, request, oldIrql, callPc);
   if (reply.flags & ReplyFlag.SWITCH) {
     setIrql(cpu, reply.nextWaitIrql);
     return;
@@ -127,7 +120,7 @@ function* waitOperation(
  * KeDelayExecutionThread(mode, alertable, interval): the IRQL rules of a wait that can block (a DPC
  * gets 0xB8: the first seed's crash); the thread sleeps on its own timer.
  */
-function delayKcall(cpu: Cpu, intervalAddress: number, ctx: Int32Array, base: number): number {
+function delayKcall(cpu: Cpu, apc: WaitApcFields, intervalAddress: number, ctx: Int32Array, base: number): number {
   const prcb = cpu.prcb;
   const oldIrql = callerIrql(cpu);
   const interval = readLargeInteger(cpu, intervalAddress);
@@ -138,12 +131,17 @@ function delayKcall(cpu: Cpu, intervalAddress: number, ctx: Int32Array, base: nu
   if (!blockingCallGate(cpu, 'KeDelayExecutionThread', oldIrql, 'wait', refuse)) return KCALL_DONE;
   prcb.waitNext = false;
   const callPc = ctx[base + ContextField.PC]!;
-  cpu.pushKernel('KeDelayExecutionThread', 'kernel', delayOperation(cpu, interval, oldIrql, callPc, ctx, base), false);
+  cpu.pushKernel(
+    'KeDelayExecutionThread',
+    'kernel',
+    delayOperation(cpu, { op: 'KeDelayExecutionThread', interval, ...apc }, oldIrql, callPc, ctx, base),
+    false,
+  );
   return KCALL_DONE;
 }
 
-function* delayOperation(cpu: Cpu, interval: number, oldIrql: number, callPc: number, ctx: Int32Array, base: number): KernelGenerator {
-  const reply = yield* dispatcherCall(cpu, DispatcherOp.KeDelayExecutionThread, oldIrql, timeLo(interval), timeHi(interval), 0, 0, 0, 0, null, callPc);
+function* delayOperation(cpu: Cpu, request: DispatcherRequest, oldIrql: number, callPc: number, ctx: Int32Array, base: number): KernelGenerator {
+  const reply = yield* dispatcherCall(cpu, request, oldIrql, callPc);
   if (reply.flags & ReplyFlag.SWITCH) {
     setIrql(cpu, reply.nextWaitIrql);
     return;
@@ -155,7 +153,7 @@ function* delayOperation(cpu: Cpu, interval: number, oldIrql: number, callPc: nu
 /** PspExitThread: the running thread ends; the CPU switches to the next one and never comes back here. */
 function* exitThread(cpu: Cpu, exitStatus: number): KernelGenerator {
   // the reply always switches: this frame's thread is gone; the CPU continues at the next thread's IRQL
-  const reply = yield* dispatcherCall(cpu, DispatcherOp.PspExitThread, cpu.prcb.irql, exitStatus);
+  const reply = yield* dispatcherCall(cpu, { op: 'PspExitThread', exitStatus }, cpu.prcb.irql);
   setIrql(cpu, reply.nextWaitIrql);
 }
 
@@ -180,7 +178,8 @@ export function threadBodyReturned(cpu: Cpu, routine: number, result: number): v
 // ======================================================================================
 
 export const waitCalls = {
-  KeWaitForSingleObject: (cpu, args, ctx, base) => waitKcall(cpu, 'KeWaitForSingleObject', [args[0]!], WaitType.WaitAny, args[1]!, args[4]!, ctx, base),
+  KeWaitForSingleObject: (cpu, args, ctx, base) =>
+    waitKcall(cpu, 'KeWaitForSingleObject', [args[0]!], WaitType.WaitAny, args[1]!, waitApcFields(args[3]!, args[2]!), args[4]!, ctx, base),
   KeWaitForMultipleObjects: (cpu, args, ctx, base) => {
     const count = args[0]!;
     if (count < 1 || count > MAXIMUM_WAIT_OBJECTS || (count > THREAD_WAIT_OBJECTS && args[7] === 0)) {
@@ -194,9 +193,9 @@ export const waitCalls = {
     const objects: number[] = [];
     for (let i = 0; i < count; i++) objects.push(readWord(cpu, args[1]! + i * 4));
     const waitType = args[2] === WaitType.WaitAll ? WaitType.WaitAll : WaitType.WaitAny;
-    return waitKcall(cpu, 'KeWaitForMultipleObjects', objects, waitType, args[3]!, args[6]!, ctx, base);
+    return waitKcall(cpu, 'KeWaitForMultipleObjects', objects, waitType, args[3]!, waitApcFields(args[5]!, args[4]!), args[6]!, ctx, base);
   },
-  KeDelayExecutionThread: (cpu, args, ctx, base) => delayKcall(cpu, args[2]!, ctx, base),
+  KeDelayExecutionThread: (cpu, args, ctx, base) => delayKcall(cpu, waitApcFields(args[1]!, args[0]!), args[2]!, ctx, base),
   /** ZwYieldExecution: like a wait, a switch from a DPC is 0xB8; at or above DISPATCH_LEVEL in a thread, 0xA. */
   ZwYieldExecution: (cpu, _args, ctx, base) => {
     checkNotWaitNext(cpu, 'ZwYieldExecution');
@@ -206,7 +205,7 @@ export const waitCalls = {
         `ZwYieldExecution at ${irqlName(cpu.config.arch, irql)}: a switch needs IRQL < DISPATCH_LEVEL`,
       );
     if (!blockingCallGate(cpu, 'ZwYieldExecution', irql, 'switch', refuse)) return KCALL_DONE;
-    cpu.pushKernel('ZwYieldExecution', 'kernel', dispatcherOperation(cpu, DispatcherOp.NtYieldExecution, 0, 0, 0, 0, 0, false, ctx, base), false);
+    cpu.pushKernel('ZwYieldExecution', 'kernel', dispatcherOperation(cpu, { op: 'NtYieldExecution' }, ctx, base), false);
     return KCALL_DONE;
   },
   PsTerminateSystemThread: (cpu, args) => {

@@ -597,3 +597,55 @@ describe('enterRoutine', () => {
     expect(() => new Interpreter(program.code, new Int32Array(0x4000), new FakeHost(2))).toThrow(/pageFlags/);
   });
 });
+
+describe("stepStraight: the run loop's stretch of plain instructions", () => {
+  const addsThenTrace = one((a) => {
+    a.add(R1, R1, 1);
+    a.add(R1, R1, 1);
+    a.trace(1, 0);
+    a.add(R1, R1, 1);
+    a.ret();
+  });
+
+  it('stops after the first step that calls the host, and counts that call', () => {
+    const t = rig(addsThenTrace);
+    expect(t.interp.stepStraight(t.ctx, BASE, 100, Number.POSITIVE_INFINITY)).toBe(STEP_OK);
+    expect(t.interp.stepsTaken).toBe(3);
+    expect(t.interp.hostCalls).toBe(1);
+    expect(t.host.traces).toHaveLength(1);
+    expect(t.reg(1)).toBe(2);
+  });
+
+  it('stops at maxSteps and at the cycle limit', () => {
+    const t = rig(addsThenTrace);
+    t.interp.stepStraight(t.ctx, BASE, 1, Number.POSITIVE_INFINITY);
+    expect(t.interp.stepsTaken).toBe(1);
+    expect(t.reg(1)).toBe(1);
+    t.interp.stepStraight(t.ctx, BASE, 100, t.interp.cycles);
+    expect(t.interp.stepsTaken).toBe(0);
+    expect(t.reg(1)).toBe(1);
+  });
+
+  it('counts every host call that may change the host: a kernel call, a fault it returns from, a checked page', () => {
+    const t = rig(
+      one((a) => {
+        a.kcall('KeRaiseIrqlToDpcLevel');
+        a.movi(R3, 9).mod(R3, R3, 0);
+        a.load(R2, a.var('Paged'));
+        a.ret();
+      }),
+    );
+    t.host.throwOnFault = false;
+    t.host.pageFlags[3] = 1;
+    const counts: number[] = [];
+    while (t.interp.step(t.ctx, BASE) === STEP_OK) counts.push(t.interp.hostCalls);
+    expect(counts).toEqual([1, 1, 2, 3]);
+  });
+
+  it('returns the first status other than STEP_OK with the step that gave it counted', () => {
+    const t = rig(one((a) => a.add(R1, R1, 1).ret()));
+    expect(t.interp.stepStraight(t.ctx, BASE, 100, Number.POSITIVE_INFINITY)).toBe(STEP_RETURNED);
+    expect(t.interp.stepsTaken).toBe(2);
+    expect(t.interp.hostCalls).toBe(0);
+  });
+});
