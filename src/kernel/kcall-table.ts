@@ -1,8 +1,10 @@
 /**
- * The kernel-call table: each kernel call of src/isa/kcalls.ts, by name, to its handler in the
- * module of its object. Typed as a Record over KernelCallName, so a call without a handler, a
- * handler for no call, or a call listed twice does not compile. The CPU (src/cpu/processor.ts)
- * indexes KERNEL_CALL_HANDLERS by the KCALL's id.
+ * The kernel-call table, assembled from the handler objects each kernel module exports for the
+ * calls of its object (dpcCalls in dpc.ts, spinLockCalls in spinlock.ts, …). Adding a kernel call
+ * means one entry in src/isa/kcalls.ts and one handler in its module's object: nothing here. The
+ * compiler checks that every call has exactly one handler: MissingHandlers, HandlersForNoCall and
+ * HandledTwice below must all be `never`, or this file does not compile. The CPU
+ * (src/cpu/processor.ts) indexes KERNEL_CALL_HANDLERS by the KCALL's id.
  */
 
 import type { KernelCallHandler } from './cpu.js';
@@ -18,67 +20,23 @@ import { waitCalls } from './wait-gate.js';
 import { KERNEL_CALLS } from '../isa/kcalls.js';
 import type { KernelCallName } from '../isa/kcalls.js';
 
-const handlers: Record<KernelCallName, KernelCallHandler> = {
-  KeGetCurrentIrql: irqlCalls.KeGetCurrentIrql,
-  KeRaiseIrql: irqlCalls.KeRaiseIrql,
-  KeLowerIrql: irqlCalls.KeLowerIrql,
-  KeRaiseIrqlToDpcLevel: irqlCalls.KeRaiseIrqlToDpcLevel,
-  KeGetCurrentProcessorNumber: irqlCalls.KeGetCurrentProcessorNumber,
-  KeInitializeDpc: dpcCalls.KeInitializeDpc,
-  KeInsertQueueDpc: dpcCalls.KeInsertQueueDpc,
-  KeRemoveQueueDpc: dpcCalls.KeRemoveQueueDpc,
-  KeSetImportanceDpc: dpcCalls.KeSetImportanceDpc,
-  KeSetTargetProcessorDpc: dpcCalls.KeSetTargetProcessorDpc,
-  KeIsExecutingDpc: dpcCalls.KeIsExecutingDpc,
-  KeIpiGenericCall: ipiCalls.KeIpiGenericCall,
-  KiIpiSendPacket: ipiCalls.KiIpiSendPacket,
-  KeBugCheckEx: bugCheckCalls.KeBugCheckEx,
-  KeStallExecutionProcessor: clockCalls.KeStallExecutionProcessor,
-  KeQueryInterruptTime: clockCalls.KeQueryInterruptTime,
-  KeQueryTickCount: clockCalls.KeQueryTickCount,
-  HalRequestSoftwareInterrupt: irqlCalls.HalRequestSoftwareInterrupt,
-  KeSynchronizeExecution: interruptCalls.KeSynchronizeExecution,
-  KeQueryPerformanceCounter: clockCalls.KeQueryPerformanceCounter,
-  KeRaiseIrqlToSynchLevel: irqlCalls.KeRaiseIrqlToSynchLevel,
-  KeGetCurrentThread: dispatcherObjectCalls.KeGetCurrentThread,
-  KeSetEvent: dispatcherObjectCalls.KeSetEvent,
-  KeResetEvent: dispatcherObjectCalls.KeResetEvent,
-  KeClearEvent: dispatcherObjectCalls.KeClearEvent,
-  KePulseEvent: dispatcherObjectCalls.KePulseEvent,
-  KeReadStateEvent: dispatcherObjectCalls.KeReadStateEvent,
-  KeReleaseSemaphore: dispatcherObjectCalls.KeReleaseSemaphore,
-  KeReadStateSemaphore: dispatcherObjectCalls.KeReadStateSemaphore,
-  KeReleaseMutex: dispatcherObjectCalls.KeReleaseMutex,
-  KeReleaseMutant: dispatcherObjectCalls.KeReleaseMutant,
-  KeReadStateMutex: dispatcherObjectCalls.KeReadStateMutex,
-  KeWaitForSingleObject: waitCalls.KeWaitForSingleObject,
-  KeWaitForMultipleObjects: waitCalls.KeWaitForMultipleObjects,
-  ZwYieldExecution: waitCalls.ZwYieldExecution,
-  KeSetPriorityThread: dispatcherObjectCalls.KeSetPriorityThread,
-  KeQueryPriorityThread: dispatcherObjectCalls.KeQueryPriorityThread,
-  PsCreateSystemThread: dispatcherObjectCalls.PsCreateSystemThread,
-  PsTerminateSystemThread: waitCalls.PsTerminateSystemThread,
-  KeAcquireSpinLock: spinLockCalls.KeAcquireSpinLock,
-  KeReleaseSpinLock: spinLockCalls.KeReleaseSpinLock,
-  KeAcquireSpinLockAtDpcLevel: spinLockCalls.KeAcquireSpinLockAtDpcLevel,
-  KeReleaseSpinLockFromDpcLevel: spinLockCalls.KeReleaseSpinLockFromDpcLevel,
-  KeTryToAcquireSpinLockAtDpcLevel: spinLockCalls.KeTryToAcquireSpinLockAtDpcLevel,
-  KeAcquireInStackQueuedSpinLock: spinLockCalls.KeAcquireInStackQueuedSpinLock,
-  KeReleaseInStackQueuedSpinLock: spinLockCalls.KeReleaseInStackQueuedSpinLock,
-  KeAcquireInStackQueuedSpinLockAtDpcLevel: spinLockCalls.KeAcquireInStackQueuedSpinLockAtDpcLevel,
-  KeReleaseInStackQueuedSpinLockFromDpcLevel: spinLockCalls.KeReleaseInStackQueuedSpinLockFromDpcLevel,
-  KeQuerySystemTime: clockCalls.KeQuerySystemTime,
-  KeQueryTimeIncrement: clockCalls.KeQueryTimeIncrement,
-  KeInitializeTimer: clockCalls.KeInitializeTimer,
-  KeInitializeTimerEx: clockCalls.KeInitializeTimerEx,
-  KeSetTimer: clockCalls.KeSetTimer,
-  KeSetTimerEx: clockCalls.KeSetTimerEx,
-  KeCancelTimer: clockCalls.KeCancelTimer,
-  KeReadStateTimer: clockCalls.KeReadStateTimer,
-  KeDelayExecutionThread: waitCalls.KeDelayExecutionThread,
-  KeSetSystemTime: clockCalls.KeSetSystemTime,
-  KeQueryDpcWatchdogInformation: clockCalls.KeQueryDpcWatchdogInformation,
-};
+const modules = { irqlCalls, dpcCalls, ipiCalls, bugCheckCalls, clockCalls, interruptCalls, dispatcherObjectCalls, waitCalls, spinLockCalls };
+
+type Modules = typeof modules;
+type CallsOf<M extends keyof Modules> = keyof Modules[M];
+type Handled = { [M in keyof Modules]: CallsOf<M> }[keyof Modules];
+/** kernel calls of kcalls.ts that no module handles */
+type MissingHandlers = Exclude<KernelCallName, Handled>;
+/** handlers whose name is no kernel call */
+type HandlersForNoCall = Exclude<Handled, KernelCallName>;
+/** calls handled by two modules */
+type HandledTwice = { [M in keyof Modules]: CallsOf<M> & { [N in Exclude<keyof Modules, M>]: CallsOf<N> }[Exclude<keyof Modules, M>] }[keyof Modules];
+type Never<T> = [T] extends [never] ? true : { offending: T };
+type Holds<T extends true> = T;
+/** Does not compile while a call lacks a handler, a handler names no call, or a call has two (the error names them). */
+export type ExactlyOneHandlerEach = [Holds<Never<MissingHandlers>>, Holds<Never<HandlersForNoCall>>, Holds<Never<HandledTwice>>];
+
+const handlers: Record<KernelCallName, KernelCallHandler> = Object.assign({}, ...Object.values(modules));
 
 /** The handlers by kernel-call id. */
 export const KERNEL_CALL_HANDLERS: readonly KernelCallHandler[] = KERNEL_CALLS.map((spec) => handlers[spec.name as KernelCallName]);
