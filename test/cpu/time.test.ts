@@ -1,5 +1,5 @@
 // nt-semantics.md §3 (time, timers), §2.9 (the DPC watchdog), §1.5 (paged memory) and §4.12
-// (delays) on real workers, deterministic mode, and the seeds' scenarios with exact outcomes.
+// (delays) in process (deterministic mode), with the source articles' scenarios and their exact outcomes.
 import { describe, expect, it } from 'vitest';
 import { defineScenario, relativeTime, largeInteger } from '../../src/scenario/define.js';
 import { R0, R1, R2 } from '../../src/isa/registers.js';
@@ -11,13 +11,13 @@ import periodicDpcTimer from '../../src/scenarios/periodic-dpc-timer.js';
 import irqlTest from '../../src/scenarios/irql-test.js';
 import pagedAtDispatch from '../../src/scenarios/paged-at-dispatch.js';
 import dpcWatchdog from '../../src/scenarios/dpc-watchdog.js';
-import { runOnWorkers } from './harness.js';
+import { runInProcess } from '../smp/harness.js';
 
 const TICK_NS = 15_625_000;
 
 describe('the seeds’ scenarios, deterministic mode', () => {
   it('periodic-dpc-timer: the DPC fires at exactly 3, 6 and 9 s; DriverUnload’s KeCancelTimer returns TRUE and nothing fires after it', async () => {
-    const run = await runOnWorkers(periodicDpcTimer, { cpus: 2 });
+    const run = await runInProcess(periodicDpcTimer, { cpus: 2 });
     expect(run.result.bugcheck).toBeNull();
     for (const check of run.result.checks) expect(check.passed, `${check.name}: ${check.detail}`).toBe(true);
     expect(run.result.results).toEqual({ firingsMs: [3000, 6000, 9000], unloadMs: 10500, cancelReturned: 1 });
@@ -29,7 +29,7 @@ describe('the seeds’ scenarios, deterministic mode', () => {
   });
 
   it('irql-test: ten seconds after the read, the timer’s DPC calls KeDelayExecutionThread: 0xB8 on CPU 0 at DISPATCH_LEVEL, with the story in its timeline', async () => {
-    const run = await runOnWorkers(irqlTest, { cpus: 2 });
+    const run = await runInProcess(irqlTest, { cpus: 2 });
     const bugcheck = run.result.bugcheck!;
     expect(bugcheck.code).toBe(BUGCHECK.ATTEMPTED_SWITCH_FROM_DPC);
     expect(bugcheck.cpu).toBe(0);
@@ -67,7 +67,7 @@ describe('the seeds’ scenarios, deterministic mode', () => {
   });
 
   it('paged-at-dispatch: the PASSIVE touch waits for the page-in and continues; the same touch under a spin lock is 0xD1 with P2 = 2', async () => {
-    const run = await runOnWorkers(pagedAtDispatch, { cpus: 1 });
+    const run = await runInProcess(pagedAtDispatch, { cpus: 1 });
     expect(run.first(1).value, 'LookupEntry(0) read the table after the page-in').toBe(1000);
     expect(run.first(1).timeNs, 'it waited a clock tick for the disk (5 ms, on the next tick)').toBeGreaterThanOrEqual(TICK_NS);
     const bugcheck = run.result.bugcheck!;
@@ -79,7 +79,7 @@ describe('the seeds’ scenarios, deterministic mode', () => {
   });
 
   it('dpc-watchdog: a DPC running past DpcTimeLimit ticks is 0x133 with P1 = 0, P2 = the ticks, P3 = the limit', async () => {
-    const run = await runOnWorkers(dpcWatchdog, { cpus: 2 });
+    const run = await runInProcess(dpcWatchdog, { cpus: 2 });
     const bugcheck = run.result.bugcheck!;
     expect(bugcheck.code).toBe(BUGCHECK.DPC_WATCHDOG_VIOLATION);
     expect(bugcheck.params).toEqual([0, 17, 16, 0]);
@@ -90,7 +90,7 @@ describe('the seeds’ scenarios, deterministic mode', () => {
 
 describe('§3 time and §2.9 watchdogs on real workers', () => {
   it('a CPU that stays at DISPATCH_LEVEL past the watchdog period is 0x133 with P1 = 1', async () => {
-    const run = await runOnWorkers(
+    const run = await runInProcess(
       defineScenario({
         name: 'cumulative-watchdog',
         description: 'a thread raises to DISPATCH_LEVEL and never comes down',
@@ -114,7 +114,7 @@ describe('§3 time and §2.9 watchdogs on real workers', () => {
   });
 
   it('a wait with a relative timeout ends with STATUS_TIMEOUT on the tick it is due; KeDelayExecutionThread resumes with STATUS_SUCCESS', async () => {
-    const run = await runOnWorkers(
+    const run = await runInProcess(
       defineScenario({
         name: 'timeouts',
         description: 'a 30 ms wait timeout, then a 20 ms delay',
@@ -149,7 +149,7 @@ describe('§3 time and §2.9 watchdogs on real workers', () => {
 
   it('waiting on a synchronization timer releases one waiter per expiry; KeSetTimer in the past expires at once and queues the DPC', async () => {
     const waiters = Object.fromEntries([1, 2, 3].map((i) => [`W${i}`, { routine: 'Waiter', args: [i], cpu: 0, priority: 10 }]));
-    const run = await runOnWorkers(
+    const run = await runInProcess(
       defineScenario({
         name: 'sync-timer',
         description: 'three waiters on a periodic synchronization timer',
@@ -198,7 +198,7 @@ describe('§3 time and §2.9 watchdogs on real workers', () => {
   });
 
   it('idle CPUs take no clock ticks; a busy one takes all of them', async () => {
-    const run = await runOnWorkers(
+    const run = await runInProcess(
       defineScenario({
         name: 'tick-skipping',
         description: 'one busy thread on CPU 2 of 4',
@@ -219,7 +219,7 @@ describe('§3 time and §2.9 watchdogs on real workers', () => {
 
   it('KeQuerySystemTime reads boot time plus interrupt time; KeSetSystemTime moves it (and fires absolute timers now due)', async () => {
     const hour = 36_000_000_000;
-    const run = await runOnWorkers(
+    const run = await runInProcess(
       defineScenario({
         name: 'system-time',
         description: 'read the system time, set it an hour ahead, read it again',
