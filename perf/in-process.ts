@@ -18,15 +18,10 @@ import { loadavg } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { executeScenario } from '../src/machine/execute.js';
-import { compileScenario } from '../src/scenario/compile.js';
-import { defineScenario } from '../src/scenario/define.js';
 import type { ScenarioDefinition } from '../src/scenario/define.js';
 import { validateScenario } from '../src/scenario/validate.js';
-import { Interpreter, enterRoutine, PAGE_SIZE, STEP_OK } from '../src/isa/interpreter.js';
-import type { ExecHost } from '../src/isa/interpreter.js';
-import { ContextField } from '../src/shm/layout.js';
-import { R1, R2, R3 } from '../src/isa/registers.js';
 import type { BenchResult } from './bench-result.js';
+import { computeScenario, rawInterpreterRate } from './compute-machine.js';
 import { median, metOrNot, printResult, round2, standalone } from './common.js';
 
 const CPU_COUNTS = [1, 2, 4, 16] as const;
@@ -38,69 +33,6 @@ const TOTAL_CYCLES = 60_000_000;
 const WARMUP_CYCLES = 20_000_000;
 /** the raw interpreter's timed sample */
 const RAW_INSTRUCTIONS = 40_000_000;
-
-/** Every CPU runs a thread of its own that computes forever: no kernel calls, no devices. */
-function computeScenario(cpus: number): ScenarioDefinition {
-  const threads: Record<string, { routine: string; cpu: number }> = {};
-  for (let cpu = 0; cpu < cpus; cpu++) threads[`Compute${cpu}`] = { routine: 'Compute', cpu };
-  return defineScenario({
-    name: 'perf-compute',
-    description: 'one computing thread per CPU, no kernel calls',
-    memory: { Scratch: { words: 64 } },
-    threads,
-    routines: {
-      Compute: (a) => {
-        a.movi(R1, 0);
-        a.movi(R2, 1);
-        a.label('loop');
-        a.add(R1, R1, R2);
-        a.load(R3, a.var('Scratch'));
-        a.add(R3, R3, R1);
-        a.store(a.var('Scratch'), 0, R3);
-        a.sub(R2, R2, -1);
-        a.blt(R1, 0x7fffffff, 'loop');
-        a.movi(R1, 0);
-        a.jmp('loop');
-      },
-    },
-  });
-}
-
-/** Instructions per host second of the bare interpreter on the compiled Compute routine (`definition`: the 1-CPU machine). */
-function rawInterpreterRate(definition: ScenarioDefinition, instructions: number): number {
-  const compiled = compileScenario(validateScenario(definition, { cpus: 1, arch: 'x64' }), {
-    cpus: 1,
-    mode: 'deterministic',
-    seed: 1,
-    durationNs: 1e6,
-    timeScale: 1,
-    traceToMain: false,
-    nativeModule: null,
-  });
-  const memory = new Int32Array(compiled.machine.layout.memoryWords);
-  for (const { address, values } of compiled.memoryInit) memory.set(values, address >> 2);
-  const refuse = (): never => {
-    throw new Error('the compute routine made a call the raw interpreter does not serve');
-  };
-  const host: ExecHost = {
-    pageFlags: new Uint8Array(Math.ceil((memory.length * 4) / PAGE_SIZE)),
-    memoryFault: refuse,
-    checkAccess: () => 0,
-    arithmeticFault: refuse,
-    stackOverflow: refuse,
-    kernelCall: refuse,
-    nativeCall: refuse,
-    trace: () => {},
-    routineEntry: () => -1,
-  };
-  const interp = new Interpreter(compiled.code, memory, host);
-  const thread = compiled.machine.threads[0]!;
-  const ctx = new Int32Array(ContextField.WORDS);
-  enterRoutine(ctx, 0, compiled.machine.routines[thread.routine]!.entry, thread.routine, thread.stackTop, thread.stackLimit, [], memory);
-  const start = performance.now();
-  for (let i = 0; i < instructions; i++) if (interp.step(ctx, 0) !== STEP_OK) refuse();
-  return instructions / ((performance.now() - start) / 1000);
-}
 
 /** Instructions per host second of the in-process backend running the machine (the run alone, not its set-up). */
 async function inProcessRate(definition: ScenarioDefinition, cpus: number, totalCycles: number): Promise<number> {

@@ -13,15 +13,9 @@ import { loadavg } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { executeScenario } from '../src/machine/execute.js';
-import { compileScenario } from '../src/scenario/compile.js';
-import { defineScenario } from '../src/scenario/define.js';
-import type { ScenarioDefinition } from '../src/scenario/define.js';
 import { validateScenario } from '../src/scenario/validate.js';
-import { Interpreter, enterRoutine, PAGE_SIZE, STEP_OK } from '../src/isa/interpreter.js';
-import type { ExecHost } from '../src/isa/interpreter.js';
-import { ContextField } from '../src/shm/layout.js';
-import { R1, R2, R3 } from '../src/isa/registers.js';
 import type { BenchResult } from './bench-result.js';
+import { computeScenario, rawInterpreterRate } from './compute-machine.js';
 import { median, metOrNot, printResult, round2, standalone } from './common.js';
 
 const TARGET_RATIO = 0.85;
@@ -30,69 +24,9 @@ const MACHINE_CYCLES = 60_000_000;
 const WARMUP_CYCLES = 20_000_000;
 const RAW_INSTRUCTIONS = 40_000_000;
 
-/** One thread that computes forever: no kernel calls, no devices (the routine of perf/in-process.ts). */
-function computeScenario(): ScenarioDefinition {
-  return defineScenario({
-    name: 'perf-compute',
-    description: 'one computing thread, no kernel calls',
-    memory: { Scratch: { words: 64 } },
-    threads: { Compute0: { routine: 'Compute', cpu: 0 } },
-    routines: {
-      Compute: (a) => {
-        a.movi(R1, 0);
-        a.movi(R2, 1);
-        a.label('loop');
-        a.add(R1, R1, R2);
-        a.load(R3, a.var('Scratch'));
-        a.add(R3, R3, R1);
-        a.store(a.var('Scratch'), 0, R3);
-        a.sub(R2, R2, -1);
-        a.blt(R1, 0x7fffffff, 'loop');
-        a.movi(R1, 0);
-        a.jmp('loop');
-      },
-    },
-  });
-}
-
-function rawInterpreterRate(instructions: number): number {
-  const compiled = compileScenario(validateScenario(computeScenario(), { cpus: 1, arch: 'x64' }), {
-    cpus: 1,
-    mode: 'deterministic',
-    seed: 1,
-    durationNs: 1e6,
-    timeScale: 1,
-    traceToMain: false,
-    nativeModule: null,
-  });
-  const memory = new Int32Array(compiled.machine.layout.memoryWords);
-  for (const { address, values } of compiled.memoryInit) memory.set(values, address >> 2);
-  const refuse = (): never => {
-    throw new Error('the compute routine made a call the raw interpreter does not serve');
-  };
-  const host: ExecHost = {
-    pageFlags: new Uint8Array(Math.ceil((memory.length * 4) / PAGE_SIZE)),
-    memoryFault: refuse,
-    checkAccess: () => 0,
-    arithmeticFault: refuse,
-    stackOverflow: refuse,
-    kernelCall: refuse,
-    nativeCall: refuse,
-    trace: () => {},
-    routineEntry: () => -1,
-  };
-  const interp = new Interpreter(compiled.code, memory, host);
-  const thread = compiled.machine.threads[0]!;
-  const ctx = new Int32Array(ContextField.WORDS);
-  enterRoutine(ctx, 0, compiled.machine.routines[thread.routine]!.entry, thread.routine, thread.stackTop, thread.stackLimit, [], memory);
-  const start = performance.now();
-  for (let i = 0; i < instructions; i++) if (interp.step(ctx, 0) !== STEP_OK) refuse();
-  return instructions / ((performance.now() - start) / 1000);
-}
-
 /** Instructions per host second of the worker backend running the machine (the run alone, not its boot). */
 async function workerRate(cycles: number): Promise<number> {
-  const result = await executeScenario(validateScenario(computeScenario(), { cpus: 1, arch: 'x64' }), null, {
+  const result = await executeScenario(validateScenario(computeScenario(1), { cpus: 1, arch: 'x64' }), null, {
     cpus: 1,
     mode: 'deterministic',
     seed: 1,
@@ -108,8 +42,8 @@ async function workerRate(cycles: number): Promise<number> {
 async function childMain(kind: string): Promise<void> {
   let rate: number;
   if (kind === 'raw') {
-    rawInterpreterRate(RAW_INSTRUCTIONS / 4);
-    rate = rawInterpreterRate(RAW_INSTRUCTIONS);
+    rawInterpreterRate(computeScenario(1), RAW_INSTRUCTIONS / 4);
+    rate = rawInterpreterRate(computeScenario(1), RAW_INSTRUCTIONS);
   } else {
     await workerRate(WARMUP_CYCLES);
     rate = await workerRate(MACHINE_CYCLES);
