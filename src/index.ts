@@ -32,6 +32,8 @@ export { loadScenario } from './scenario/load.js';
 export type { LoadedScenario } from './scenario/load.js';
 export { runScenario } from './machine/run.js';
 export type { RunOptions, RunScenarioOptions, RunEventHandlers, MachineEvents } from './machine/run.js';
+export type { Pace } from './contract/config.js';
+export { DEFAULT_SLACK_NS } from './contract/config.js';
 export type { BugcheckReport, ReportFrame } from './ipc/messages.js';
 export { TraceEvent, traceEventName } from './kernel/trace-events.js';
 export { ExitCode } from './machine/result.js';

@@ -6,6 +6,7 @@ import { computeLayout } from '../src/shm/layout.js';
 import { COORDINATOR_ACTOR, Kind, MAIN_ACTOR } from '../src/ipc/messages.js';
 import { createWorkerPort, waitForRunStart, workerHostClock } from '../src/ipc/worker-port.js';
 import { Coordinator } from '../src/coordinator/coordinator.js';
+import { VirtualTimeBoard } from '../src/shm/virtual-time.js';
 
 const data = workerData as WorkerData;
 const config = data.compiled.machine;
@@ -19,7 +20,8 @@ waitForRunStart(data.sab, layout);
 clock.calibrate();
 coordinator.bootThreads();
 if (config.mode === 'deterministic') coordinator.runDeterministic();
-else coordinator.runParallel();
+else if (config.pace === 'host') coordinator.runHostPaced();
+else coordinator.runVirtualTime(new VirtualTimeBoard(new Int32Array(data.sab), new Float64Array(data.sab), layout));
 // after a bugcheck the frozen CPUs read nothing more: nothing to wait for
 port.drain(coordinator.endedBy === 'bugcheck' ? 0 : 5000);
 coordinator.countBackloggedInterrupts();

@@ -7,7 +7,8 @@ import { computeLayout } from '../src/shm/layout.js';
 import { actorOfCpu, Kind, MAIN_ACTOR } from '../src/ipc/messages.js';
 import { createWorkerPort, waitForRunStart, workerHostClock, loadNatives } from '../src/ipc/worker-port.js';
 import { Processor } from '../src/cpu/processor.js';
-import { runDeterministicLoop, runParallelLoop } from '../src/cpu/driver.js';
+import { runDeterministicLoop, runHostPacedLoop, runVirtualTimeLoop } from '../src/cpu/driver.js';
+import { VirtualTimeBoard } from '../src/shm/virtual-time.js';
 
 const data = workerData as WorkerData;
 const config = data.compiled.processors[data.cpu]!;
@@ -21,6 +22,7 @@ port.flush();
 waitForRunStart(data.sab, layout);
 clock.calibrate();
 if (config.mode === 'deterministic') runDeterministicLoop(processor, port);
-else runParallelLoop(processor, port, clock.now);
+else if (config.pace === 'host') runHostPacedLoop(processor, port, clock.now);
+else runVirtualTimeLoop(processor, port, new VirtualTimeBoard(new Int32Array(data.sab), new Float64Array(data.sab), layout));
 processor.countUndeliveredInterrupts();
 port.drain(100);

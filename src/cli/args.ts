@@ -12,6 +12,8 @@ import { randomInt } from 'node:crypto';
 import { UsageError } from '../util/errors.js';
 import { MIN_CLOCK_MS, MAX_CLOCK_MS } from '../scenario/validate.js';
 import type { RunMode } from '../machine/result.js';
+import { DEFAULT_SLACK_NS } from '../contract/config.js';
+import type { Pace } from '../contract/config.js';
 
 export const MAX_CPUS = 64;
 export const MAX_SEED = 0xffffffff;
@@ -19,6 +21,13 @@ export const DEFAULT_DURATION_MS = 100;
 export const DETERMINISTIC_DEFAULT_SEED = 1;
 /** --code-timeout's default: host seconds one call of the scenario's own code may run */
 export const DEFAULT_CODE_TIMEOUT_S = 10;
+/**
+ * --slack's upper bound (emulated ns): a CPU further ahead than a second of emulated time is no
+ * longer bounded in any useful sense (the clock ticks at most every 15.625 ms)
+ */
+export const MAX_SLACK_NS = 1e9;
+/** The one line a parallel run's reports give instead of a replay command. */
+export const NOT_REPLAYABLE = 'not replayable: parallel runs race for real';
 
 export const MAIN_HELP = `irqlab: an emulator of a multiprocessor Windows (NT) kernel core (IRQL, interrupts, DPCs, IPIs)
 
@@ -40,13 +49,22 @@ whose default export is built with defineScenario().
 Options:
   -c, --cpus N            emulated CPUs, 1 to 64 (default: the scenario's machine.cpus, else the
                           host's available parallelism, at most 64)
-  -m, --mode MODE         parallel (default: CPUs run at the same time on host cores) or
-                          deterministic (one CPU at a time in a seeded order; replays exactly)
+  -m, --mode MODE         parallel (default: CPUs run at the same time on host cores; a run races
+                          for real, so it cannot be replayed) or deterministic (one CPU at a time
+                          in a seeded order; replays exactly)
   -s, --seed S            seed, an integer 0 to 4294967295 (default: IRQLAB_SEED if set, else 1 in
                           deterministic mode and a random seed, reported, in parallel mode)
   -d, --duration T        emulated time to run: 250ms, 2s, 500us, 1000000ns; a bare number is ms
                           (default: the scenario's machine.durationMs, else 100ms)
-      --time-scale X      parallel mode: emulated time per host time, a positive number (default 1)
+      --pace PACE         parallel mode's emulated time: virtual (default: each CPU's time is the
+                          cycles it executed, no CPU more than --slack ahead of the slowest running
+                          one) or host (time follows the host clock times --time-scale, to watch a
+                          run in real time: latencies include the host)
+      --slack T           parallel mode, --pace virtual: how far a CPU may run ahead of the slowest
+                          running CPU, in emulated time as --duration takes it, 1ns to 1s
+                          (default ${formatEmulatedTime(DEFAULT_SLACK_NS)})
+      --time-scale X      parallel mode, --pace host: emulated time per host time, a positive
+                          number (default 1)
       --clock MS          the clock interrupt interval in ms, 0.5 to 15.625 (default: the scenario's
                           machine.clockIntervalMs, else 15.625)
       --json              print one JSON object (the RunResult) on stdout and nothing else
@@ -81,7 +99,12 @@ export interface RunArgs {
   seed?: number;
   /** duration in ns */
   durationNs?: number;
-  timeScale: number;
+  /** --pace (parallel mode only) */
+  pace?: Pace;
+  /** --slack, emulated ns (parallel mode, --pace virtual only) */
+  slackNs?: number;
+  /** --time-scale (parallel mode, --pace host only) */
+  timeScale?: number;
   /** --clock, ms */
   clockMs?: number;
   json: boolean;
@@ -99,8 +122,15 @@ export interface ResolvedRun {
   cpus: number;
   mode: RunMode;
   seed: number;
+  /** true when the seed was drawn at random (not given by --seed or IRQLAB_SEED) */
+  seedDrawn: boolean;
   durationNs: number;
-  timeScale: number;
+  /** parallel mode's pace (absent in deterministic mode) */
+  pace?: Pace;
+  /** parallel mode with --pace virtual: the slack, emulated ns (absent otherwise) */
+  slackNs?: number;
+  /** parallel mode with --pace host: emulated time per host time (absent otherwise) */
+  timeScale?: number;
   /** --clock, ms (absent: the scenario's or the default clock) */
   clockMs?: number;
   json: boolean;
@@ -108,7 +138,10 @@ export interface ResolvedRun {
   /** --code-timeout, host ms (absent: DEFAULT_CODE_TIMEOUT_S) */
   codeTimeoutMs?: number;
   verbose: boolean;
-  /** the command line that reproduces this run */
+  /**
+   * the `irqlab run` line with this run's parameters: a deterministic run's replays it exactly; a
+   * parallel run's runs the same configuration, which races anew (see reproduceCommand)
+   */
   command: string;
 }
 
@@ -220,6 +253,8 @@ function parseRun(argv: readonly string[], env: NodeJS.ProcessEnv): Command {
         mode: { type: 'string', short: 'm' },
         seed: { type: 'string', short: 's' },
         duration: { type: 'string', short: 'd' },
+        pace: { type: 'string' },
+        slack: { type: 'string' },
         'time-scale': { type: 'string' },
         clock: { type: 'string' },
         json: { type: 'boolean' },
@@ -248,7 +283,6 @@ function parseRun(argv: readonly string[], env: NodeJS.ProcessEnv): Command {
   const args: RunArgs = {
     scenario,
     mode: values.mode === undefined ? 'parallel' : parseMode(values.mode),
-    timeScale: values['time-scale'] === undefined ? 1 : parseTimeScale(values['time-scale']),
     json: values.json ?? false,
     verbose: values.verbose ?? false,
   };
@@ -262,7 +296,31 @@ function parseRun(argv: readonly string[], env: NodeJS.ProcessEnv): Command {
     args.trace = values.trace;
   }
   if (values['code-timeout'] !== undefined) args.codeTimeoutMs = parseCodeTimeout(values['code-timeout']);
+  if (values.pace !== undefined) args.pace = parsePace(values.pace);
+  if (values.slack !== undefined) args.slackNs = parseSlack(values.slack);
+  if (values['time-scale'] !== undefined) args.timeScale = parseTimeScale(values['time-scale']);
+  checkTimeOptions(args);
   return { command: 'run', args };
+}
+
+/**
+ * --pace, --slack and --time-scale each mean something in one kind of run only; given elsewhere
+ * they would be silently ignored, so they are usage errors (values are checked before this).
+ */
+function checkTimeOptions(args: RunArgs): void {
+  if (args.mode === 'deterministic') {
+    const given = [args.pace !== undefined && '--pace', args.slackNs !== undefined && '--slack', args.timeScale !== undefined && '--time-scale'];
+    const first = given.find((flag) => flag !== false);
+    if (first) throw new UsageError(`${first} applies to parallel mode only (deterministic mode runs on a virtual clock of its own)`);
+    return;
+  }
+  const pace = args.pace ?? 'virtual';
+  if (args.slackNs !== undefined && pace !== 'virtual') {
+    throw new UsageError('--slack applies to --pace virtual only (with --pace host, emulated time follows the host clock)');
+  }
+  if (args.timeScale !== undefined && pace !== 'host') {
+    throw new UsageError('--time-scale applies to --pace host only (add --pace host; with --pace virtual, emulated time is executed cycles)');
+  }
 }
 
 export function parseCpus(text: string): number {
@@ -285,6 +343,20 @@ export function parseSeed(text: string, what: string): number {
     throw new UsageError(`${what} must be an integer from 0 to ${MAX_SEED} (got ${shown(text)})`);
   }
   return value;
+}
+
+export function parsePace(text: string): Pace {
+  if (text === 'virtual' || text === 'host') return text;
+  throw new UsageError(`--pace must be 'virtual' or 'host' (got ${shown(text)})`);
+}
+
+/** --slack: an emulated time as --duration takes it (a bare number is ms), 1 ns to MAX_SLACK_NS. */
+export function parseSlack(text: string): number {
+  const ns = parseEmulatedTime(text);
+  if (Number.isNaN(ns) || ns > MAX_SLACK_NS) {
+    throw new UsageError(`--slack must be an emulated time from 1ns to ${formatEmulatedTime(MAX_SLACK_NS)}, like 10us or 0.5ms (got ${shown(text)})`);
+  }
+  return ns;
 }
 
 export function parseTimeScale(text: string): number {
@@ -313,15 +385,37 @@ export function parseCodeTimeout(text: string): number {
 
 const DURATION_UNITS: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9 };
 
-/** `250ms`, `2s`, `500us`, `1000000ns`, a bare number = ms; returns whole nanoseconds (≥ 1). */
-export function parseDuration(text: string, what = '--duration'): number {
+/**
+ * An emulated time: a decimal number (fractions and an exponent allowed) and a unit, ns, us (or µs),
+ * ms or s, any case, a space between allowed; a bare number is ms. Whole nanoseconds (≥ 1, rounded),
+ * or NaN when the text is not such a time.
+ */
+function parseEmulatedTime(text: string): number {
   const match = /^((?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?)\s*(ns|us|µs|ms|s)?$/i.exec(text.trim());
   const unit = match ? (match[2] ?? 'ms').toLowerCase() : '';
   const ns = match ? Math.round(Number(match[1]) * DURATION_UNITS[unit]!) : NaN;
-  if (!Number.isFinite(ns) || ns < 1 || !Number.isSafeInteger(ns)) {
+  return Number.isFinite(ns) && ns >= 1 && Number.isSafeInteger(ns) ? ns : NaN;
+}
+
+/** `250ms`, `2s`, `500us`, `1000000ns`, a bare number = ms; returns whole nanoseconds (≥ 1). */
+export function parseDuration(text: string, what = '--duration'): number {
+  const ns = parseEmulatedTime(text);
+  if (Number.isNaN(ns)) {
     throw new UsageError(`${what} must be a positive time like 250ms, 2s, 500us or 1000000ns (got ${shown(text)})`);
   }
   return ns;
+}
+
+/** Whole ns as --duration and --slack take them, in the largest unit that keeps it at least 1: 10000 → `10us`. */
+export function formatEmulatedTime(ns: number): string {
+  for (const [unit, size] of [
+    ['s', 1e9],
+    ['ms', 1e6],
+    ['us', 1e3],
+  ] as const) {
+    if (ns >= size) return `${ns / size}${unit}`;
+  }
+  return `${ns}ns`;
 }
 
 /** Fill in the defaults that come from the scenario and the host, and build the reproducing command. */
@@ -346,12 +440,18 @@ export function resolveRunOptions(
     cpus,
     mode: args.mode,
     seed,
+    seedDrawn: args.seed === undefined && args.mode === 'parallel',
     durationNs,
-    timeScale: args.timeScale,
     json: args.json,
     verbose: args.verbose,
     command: '',
   };
+  if (args.mode === 'parallel') {
+    const pace = args.pace ?? 'virtual';
+    resolved.pace = pace;
+    if (pace === 'virtual') resolved.slackNs = args.slackNs ?? DEFAULT_SLACK_NS;
+    else resolved.timeScale = args.timeScale ?? 1;
+  }
   if (args.clockMs !== undefined) resolved.clockMs = args.clockMs;
   if (args.trace !== undefined) resolved.traceFile = args.trace;
   if (args.codeTimeoutMs !== undefined) resolved.codeTimeoutMs = args.codeTimeoutMs;
@@ -365,11 +465,42 @@ export function shellQuote(arg: string): string {
   return `'${arg.replace(/'/g, `'\\''`)}'`;
 }
 
-/** `irqlab run <scenario> --cpus N --mode <m> --seed S --duration <d>ms` (+ --time-scale when ≠ 1). */
-export function reproduceCommand(run: Pick<ResolvedRun, 'scenario' | 'cpus' | 'mode' | 'seed' | 'durationNs' | 'timeScale' | 'clockMs'>): string {
-  const parts = ['irqlab', 'run', shellQuote(run.scenario), '--cpus', String(run.cpus), '--mode', run.mode, '--seed', String(run.seed)];
+/** What a run's `irqlab run` line says. */
+export interface RunParameters {
+  scenario: string;
+  cpus: number;
+  mode: RunMode;
+  seed: number;
+  /** a parallel run's seed drawn at random: left out of the line (it chose devices' jitter, not the race) */
+  seedDrawn?: boolean;
+  durationNs: number;
+  clockMs?: number;
+  /** parallel mode: 'virtual' when absent */
+  pace?: Pace;
+  /** parallel mode, virtual pace: DEFAULT_SLACK_NS when absent */
+  slackNs?: number;
+  /** parallel mode, host pace: 1 when absent */
+  timeScale?: number;
+}
+
+/**
+ * `irqlab run <scenario> --cpus N --mode <m> --seed S --duration <d>ms`, + --clock when given, and
+ * in parallel mode --pace host, --time-scale and --slack when not the default. A deterministic
+ * run's line replays it exactly. A parallel run's line runs the same configuration, never the same
+ * run (it races for real), so a seed drawn at random is left out: it would read as a replay.
+ */
+export function reproduceCommand(run: RunParameters): string {
+  const parts = ['irqlab', 'run', shellQuote(run.scenario), '--cpus', String(run.cpus), '--mode', run.mode];
+  if (run.mode === 'deterministic' || !run.seedDrawn) parts.push('--seed', String(run.seed));
   parts.push('--duration', `${run.durationNs / 1e6}ms`);
   if (run.clockMs !== undefined) parts.push('--clock', String(run.clockMs));
-  if (run.timeScale !== 1) parts.push('--time-scale', String(run.timeScale));
+  if (run.mode === 'parallel') {
+    if (run.pace === 'host') {
+      parts.push('--pace', 'host');
+      if (run.timeScale !== undefined && run.timeScale !== 1) parts.push('--time-scale', String(run.timeScale));
+    } else if (run.slackNs !== undefined && run.slackNs !== DEFAULT_SLACK_NS) {
+      parts.push('--slack', formatEmulatedTime(run.slackNs));
+    }
+  }
   return parts.join(' ');
 }

@@ -7,6 +7,7 @@
 import type { BugcheckInfo, CpuSummary, InterruptAccounting, LatencySummary, RunResult, ThreadSummary } from '../machine/result.js';
 import { availableParallelism } from 'node:os';
 import { irqlName, irqlTable, type Arch } from '../kernel/irql.js';
+import { NOT_REPLAYABLE } from './args.js';
 
 /** CPU columns per table block; wider machines get several blocks. */
 export const CPU_COLUMNS_PER_BLOCK = 16;
@@ -108,7 +109,7 @@ export function formatSummary(result: RunResult, host: HostFacts = { cores: avai
   const out: string[] = [];
   const cpuWord = result.cpus === 1 ? 'CPU' : 'CPUs';
   out.push(
-    `${result.scenario}: ${result.mode} mode, seed ${result.seed}, ${result.cpus} ${cpuWord} (${result.arch}), ` +
+    `${result.scenario}: ${modeLabel(result)}, seed ${result.seed}, ${result.cpus} ${cpuWord} (${result.arch}), ` +
       `${formatDuration(result.emulatedTimeNs)} emulated in ${formatHostMs(result.hostTimeMs)} host, trace hash ${result.traceHash}`,
   );
   out.push('');
@@ -123,9 +124,17 @@ export function formatSummary(result: RunResult, host: HostFacts = { cores: avai
 
   const notes: string[] = [];
   if (result.mode === 'parallel' && result.cpus > host.cores) {
+    const shared = `note: ${result.cpus} emulated CPUs shared ${host.cores} host ${host.cores === 1 ? 'core' : 'cores'}, so they did not all run at the same time: `;
     notes.push(
-      `note: ${result.cpus} emulated CPUs shared ${host.cores} host ${host.cores === 1 ? 'core' : 'cores'}, so they did not all run at the same time: ` +
-        'races are rarer and interrupt and IPI latencies longer than on real hardware (deterministic mode does not depend on host cores)',
+      result.pace === 'host'
+        ? `${shared}races are rarer and interrupt and IPI latencies longer than on real hardware (deterministic mode does not depend on host cores)`
+        : `${shared}races are rarer than on real hardware (emulated time is the cycles each CPU executed, not host time)`,
+    );
+  }
+  if (result.virtualTime && typeof result.slackNs === 'number') {
+    // the slack bounds the error of every latency above: say how it held
+    notes.push(
+      `virtual time: each CPU ran at most ${formatDuration(result.slackNs)} (the slack) ahead of the slowest; largest lead seen ${formatDuration(result.virtualTime.maxSkewNs)}, ${int(result.virtualTime.slackWaits)} waits at the slack`,
     );
   }
   const unclaimed = result.perCpu.reduce((sum, c) => sum + (c.unclaimedInterrupts ?? 0), 0);
@@ -157,9 +166,49 @@ export function formatSummary(result: RunResult, host: HostFacts = { cores: avai
   out.push('');
   if (result.bugcheck)
     out.push(`BUGCHECK ${result.bugcheck.name} (0x${result.bugcheck.code.toString(16)}) on CPU ${result.bugcheck.cpu}: see the analysis below`);
-  else if (failed > 0) out.push(`${failed} of ${result.checks.length} checks failed. The run: ${result.command}`);
-  else out.push(`OK. The run: ${result.command}`);
+  else {
+    const verdict = failed > 0 ? `${failed} of ${result.checks.length} checks failed.` : 'OK.';
+    if (result.replayCommand === null) {
+      out.push(`${verdict} The run (${NOT_REPLAYABLE}): ${result.command}`, replayableHint(result.command, ''));
+    } else {
+      out.push(`${verdict} The run: ${result.command}`);
+    }
+  }
   return `${out.join('\n')}\n`;
+}
+
+/** `deterministic mode`, or `parallel mode (virtual time, slack 10.000 µs)` / `(host time: latencies include the host)`. */
+function modeLabel(result: RunResult): string {
+  if (result.mode !== 'parallel') return `${result.mode} mode`;
+  if (result.pace === 'host') {
+    const scale = result.timeScale !== null && result.timeScale !== undefined && result.timeScale !== 1 ? ` × ${result.timeScale}` : '';
+    return `parallel mode (host time${scale}: latencies include the host)`;
+  }
+  const slack = typeof result.slackNs === 'number' ? `, slack ${formatDuration(result.slackNs)}` : '';
+  return `parallel mode (virtual time${slack})`;
+}
+
+/**
+ * A parallel run cannot be replayed; what can be said truthfully is how to get a run that can:
+ * the same configuration in deterministic mode, which is another run (its own seeded schedule).
+ */
+function replayableHint(parallelCommand: string, outcome: string): string {
+  return `For a run that replays exactly: ${deterministicCommand(parallelCommand)} (a seeded schedule of its own, not this run's${outcome})`;
+}
+
+/** A parallel run's command in deterministic mode: without its seed and its parallel-only options. */
+export function deterministicCommand(command: string): string {
+  const parts = command.split(' ');
+  const out: string[] = [];
+  for (let i = 0; i < parts.length; i++) {
+    if (parts[i] === '--mode' || parts[i] === '--seed' || parts[i] === '--pace' || parts[i] === '--slack' || parts[i] === '--time-scale') {
+      i++;
+      continue;
+    }
+    out.push(parts[i]!);
+  }
+  out.push('--mode', 'deterministic');
+  return out.join(' ');
 }
 
 function perCpuTable(perCpu: readonly CpuSummary[], emulatedNs: number): string {
@@ -383,8 +432,11 @@ export function formatBugcheck(result: RunResult): string {
     }
     out.push('');
   }
-  out.push('To replay this run:');
-  out.push(bc.replayCommand);
+  if (bc.replayCommand === null) {
+    out.push(`The run (${NOT_REPLAYABLE}):`, result.command, replayableHint(result.command, ': it may or may not reach this crash'));
+  } else {
+    out.push('To replay this run:', bc.replayCommand);
+  }
   return `${out.join('\n')}\n`;
 }
 

@@ -56,6 +56,15 @@ export type DispatcherObjectConfig =
   | { id: number; name: string; kind: 'mutex' | 'mutant' }
   | { id: number; name: string; kind: 'timer'; synchronization: boolean };
 
+/** Parallel mode's time source (MachineConfig.pace). */
+export type Pace = 'virtual' | 'host';
+
+/**
+ * Parallel mode's default slack (emulated ns), the bound on how far a CPU runs ahead of the global
+ * virtual time; chosen from measurements (see README, "Parallel mode and virtual time").
+ */
+export const DEFAULT_SLACK_NS = 10_000;
+
 export interface MachineConfig {
   cpus: number;
   arch: Arch;
@@ -64,6 +73,15 @@ export interface MachineConfig {
   cyclesPerNs: number;
   clockIntervalNs: number;
   durationNs: number;
+  /**
+   * parallel mode: where emulated time comes from. 'virtual' (default): each CPU's clock is its
+   * executed cycles, bounded by `slackNs` ahead of the global virtual time; 'host': the host clock
+   * times `timeScale` (latencies include the host). Deterministic mode ignores it.
+   */
+  pace: Pace;
+  /** parallel mode, virtual pace: how far (emulated ns) a CPU may run ahead of the slowest running CPU */
+  slackNs: number;
+  /** parallel mode, host pace: emulated ns per host ns */
   timeScale: number;
   ipiAckTimeoutTicks: number;
   clockWatchdogTicks: number;

@@ -15,6 +15,7 @@ export type RunMode = 'parallel' | 'deterministic';
 export type { Arch } from '../kernel/irql.js';
 import type { Arch } from '../kernel/irql.js';
 import type { ReportEvent, ReportFrame } from '../ipc/messages.js';
+import type { Pace } from './config.js';
 
 export interface LatencySummary {
   /** how many samples were taken */
@@ -151,8 +152,8 @@ export interface BugcheckInfo {
   emulatedTimeNs: number;
   /** every CPU's state when frozen */
   cpus: CpuFrozenState[];
-  /** the exact command that replays this run in deterministic mode */
-  replayCommand: string;
+  /** RunResult.replayCommand: the command that replays a deterministic run; null for a parallel run */
+  replayCommand: string | null;
   /** the instruction that was executing on the faulting CPU, disassembled ("Routine+0x1c: kcall …") */
   faultingInstruction: string;
   /** one human line naming the objects behind the parameters, e.g. "DPC Bad (routine BadDpc) returned at DIRQL 5" */
@@ -162,6 +163,19 @@ export interface BugcheckInfo {
 export interface RunResult {
   scenario: string;
   mode: RunMode;
+  /** parallel mode's time source ('virtual' or 'host'); null in deterministic mode */
+  pace: Pace | null;
+  /** parallel mode with pace 'virtual': the slack, emulated ns; null otherwise */
+  slackNs: number | null;
+  /** parallel mode with pace 'host': emulated time per host time; null otherwise */
+  timeScale: number | null;
+  /**
+   * parallel mode on virtual time: how the slack held. maxSkewNs: the largest lead any CPU had over
+   * the global virtual time at its run-chunk boundaries (≤ slackNs, plus at most one instruction's
+   * cycles); slackWaits: how many times CPUs reached the slack and slept until the others caught
+   * up. Null in other modes
+   */
+  virtualTime: { maxSkewNs: number; slackWaits: number; perCpu: Array<{ cpu: number; maxSkewNs: number; slackWaits: number }> } | null;
   seed: number;
   cpus: number;
   arch: Arch;
@@ -180,14 +194,19 @@ export interface RunResult {
   results: Record<string, number | string | boolean | number[]>;
   checks: CheckResult[];
   bugcheck: BugcheckInfo | null;
-  /** the command line that reproduces this run */
+  /**
+   * the `irqlab run` line with this run's parameters (scenario, CPUs, mode, duration, clock, and in
+   * parallel mode the pace, slack or time scale when not the default). A deterministic run's line
+   * replays it exactly. A parallel run's runs the same configuration again, never the same run: its
+   * CPUs race for real (its seed, when drawn at random, is left out; it is in `seed`)
+   */
   command: string;
   /**
-   * `command` in deterministic mode with this run's seed (bugcheck.replayCommand too): it replays a
-   * deterministic run exactly; a parallel run's host timing cannot be replayed, so for one it is the
-   * deterministic run of the same scenario, machine and seed
+   * a deterministic run: the command that replays it exactly (`command` with its mode and seed;
+   * bugcheck.replayCommand too). A parallel run: null, it is not replayable (its CPUs race for
+   * real; a deterministic run of the same scenario and seed is another run, not this one)
    */
-  replayCommand: string;
+  replayCommand: string | null;
   /** host ms from spawning the workers to all of them ready */
   bootMs: number;
   /** CPUs that did not report at the end (stopped from outside) */

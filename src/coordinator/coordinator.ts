@@ -30,9 +30,14 @@ import { DispatcherLockServer } from './dispatcher-lock-server.js';
 import { EventDelivery } from './event-delivery.js';
 import { SliceScheduler } from './slice-scheduler.js';
 import type { SliceGrant } from './slice-scheduler.js';
+import type { VirtualTimeBoard } from '../shm/virtual-time.js';
 
-/** parallel mode: the coordinator never sleeps less than this between deliveries */
+/** parallel mode, host pace: the coordinator never sleeps less than this between deliveries */
 const MIN_PARALLEL_SLEEP_MS = 0.1;
+/** parallel mode, virtual time: the longest sleep before looking again anyway (a safety net: whatever matters rings) */
+const VIRTUAL_TIME_SLEEP_MS = 50;
+/** a wake is in flight to a halted CPU (it has not rejoined the running set yet): look again this soon */
+const WAKE_IN_FLIGHT_RECHECK_MS = 0.05;
 
 export class Coordinator {
   private readonly config: MachineConfig;
@@ -42,6 +47,8 @@ export class Coordinator {
   private readonly hostClock: HostClock;
   private bugchecked = false;
   private bugcheckCpu = -1;
+  /** the bugchecking CPU's clock when it bugchecked (the run's end time in parallel mode) */
+  private bugcheckTimeNs = 0;
   private sliceDone: Extract<Message, { type: 'slice/done' }> | null = null;
   /** the dispatcher database: NT's dispatcher lock is this actor serving one request at a time */
   readonly dispatcher: DispatcherDatabase;
@@ -135,6 +142,7 @@ export class Coordinator {
       case 'bugcheck':
         this.bugchecked = true;
         this.bugcheckCpu = message.cpu;
+        this.bugcheckTimeNs = message.timeNs;
         return;
       case 'dispatch/request':
         this.lock.request(message);
@@ -241,10 +249,63 @@ export class Coordinator {
   }
 
   // ---------------------------------------------------------------------------------------
-  // Parallel mode: devices and the clock follow the host clock; CPUs run free
+  // Parallel mode on virtual time: events are delivered when the GVT reaches them
   // ---------------------------------------------------------------------------------------
 
-  runParallel(): void {
+  /**
+   * Deliver each event once every running CPU has reached its time (the global virtual time,
+   * src/shm/virtual-time.ts), stamped with that time; while every CPU is halted and nothing is in
+   * flight, jump to the next event. In between, publish the next event's time (no CPU runs more
+   * than the slack past it) and sleep on the doorbell: a CPU rings it when the GVT reaches that
+   * event, and dispatcher requests arrive there too. No host clock is read.
+   */
+  runVirtualTime(board: VirtualTimeBoard): void {
+    const duration = this.config.durationNs;
+    /** the latest event delivered: where the clock resumes after every CPU was halted */
+    let lastEventNs = 0;
+    board.setNextEvent(Math.min(this.events.nextEvent(0).timeNs, duration));
+    for (;;) {
+      board.coordinatorLooks();
+      this.pollInbox();
+      if (this.bugchecked) {
+        this.finish('bugcheck', this.bugcheckTimeNs);
+        return;
+      }
+      let wakeInFlight = false;
+      for (;;) {
+        let reached = board.runningMinimum();
+        if (reached === Infinity && !board.allHalted()) {
+          wakeInFlight = true;
+          break;
+        }
+        const event = this.events.nextEvent(reached === Infinity ? lastEventNs : reached);
+        const due = Math.min(event.timeNs, duration);
+        // every CPU halted: time jumps to the next event
+        if (reached === Infinity) reached = due;
+        if (due > reached) {
+          board.setNextEvent(due);
+          this.publishTime(reached);
+          break;
+        }
+        if (event.timeNs >= duration) {
+          this.finish('end', duration);
+          return;
+        }
+        lastEventNs = event.timeNs;
+        this.events.deliver(event, event.timeNs, (cpu) => board.wakeIfHalted(cpu, event.timeNs));
+        this.port.flush();
+      }
+      // the next event moved on: the CPUs waiting at the slack behind it may run again
+      board.afterChange();
+      this.port.sleep(wakeInFlight ? WAKE_IN_FLIGHT_RECHECK_MS : VIRTUAL_TIME_SLEEP_MS);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Parallel mode with --pace host: devices and the clock follow the host clock; CPUs run free
+  // ---------------------------------------------------------------------------------------
+
+  runHostPaced(): void {
     const duration = this.config.durationNs;
     for (;;) {
       this.pollInbox();

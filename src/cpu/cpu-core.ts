@@ -8,7 +8,7 @@
 
 import { BugCheck, BUGCHECK } from '../kernel/bugcheck.js';
 import type { Cpu, DispatchReply, KernelGenerator, RunningRoutine } from '../kernel/cpu.js';
-import { SIGNAL_SPIN } from '../kernel/cpu.js';
+import { SIGNAL_SPIN, SIGNAL_WAIT } from '../kernel/cpu.js';
 import { idleLoop } from '../kernel/idle.js';
 import { PASSIVE_LEVEL, irqlTable, vectorToIrql } from '../kernel/irql.js';
 import type { IrqlTable } from '../kernel/irql.js';
@@ -30,6 +30,7 @@ import { InternalError } from '../util/errors.js';
 import { TraceHash } from '../util/hash.js';
 import { Prng, deriveSeed } from '../util/prng.js';
 import type { ProcessorConfig } from '../contract/config.js';
+import type { VirtualTimeBoard } from '../shm/virtual-time.js';
 import { FRAME_CODE, FRAME_KERNEL } from './frames.js';
 import type { CodeFrame, Frame, KernelFrame } from './frames.js';
 import { callNative } from './native.js';
@@ -98,6 +99,12 @@ export abstract class CpuCore implements ExecHost, Cpu {
   protected sliceStartNs = 0;
   protected sliceStartCycles = 0;
   private readonly cyclesPerNs: number;
+  /** parallel mode with --pace host: emulated time is the host clock (times the time scale) */
+  protected readonly hostPaced: boolean;
+  /** parallel mode on virtual time: the clock is executed cycles, bounded by the slack (src/shm/virtual-time.ts) */
+  readonly virtualPace: boolean;
+  /** parallel mode on virtual time: the shared clocks (set by the driver) */
+  board: VirtualTimeBoard | null = null;
 
   // ---- observation ----
   protected readonly hash = new TraceHash();
@@ -128,6 +135,8 @@ export abstract class CpuCore implements ExecHost, Cpu {
     this.port = port;
     this.hostClock = hostClock;
     this.cyclesPerNs = config.cyclesPerNs;
+    this.hostPaced = config.mode === 'parallel' && config.pace === 'host';
+    this.virtualPace = config.mode === 'parallel' && config.pace === 'virtual';
     this.counters = layout.counters(this.cpu);
     this.names = new ConfigNames(config);
     this.prcb = new Prcb(this.cpu, layout.prcb(this.cpu), config.dpc, config.interrupts);
@@ -174,8 +183,21 @@ export abstract class CpuCore implements ExecHost, Cpu {
 
   /** This CPU's emulated time in ns. */
   now(): number {
-    if (this.config.mode === 'parallel') return this.hostClock();
+    if (this.hostPaced) return this.hostClock();
     return this.sliceStartNs + (this.interp.cycles - this.sliceStartCycles) / this.cyclesPerNs;
+  }
+
+  /**
+   * Parallel mode on virtual time: a message sent at `sentNs` is being taken. The receiver's clock
+   * never falls behind what it takes (an interrupt is never taken before it was raised): a clock
+   * that is behind jumps to the send time.
+   */
+  takeAt(sentNs: number): void {
+    if (!this.virtualPace) return;
+    const current = this.now();
+    if (sentNs <= current) return;
+    this.sliceStartNs = sentNs;
+    this.sliceStartCycles = this.interp.cycles;
   }
 
   /**
@@ -203,6 +225,8 @@ export abstract class CpuCore implements ExecHost, Cpu {
     this.port.send(to, kind, length, w0, w1, w2, w3, w4);
     // a message to itself is to be taken in at the next instruction boundary, as before any other
     if (to === actorOfCpu(this.cpu)) this.untilDoorbellPoll = 0;
+    // after the publish (the order matters, see virtual-time.ts): a halted target rejoins the running set at our time
+    else if (this.board !== null && to >= actorOfCpu(0)) this.board.wakeIfHalted(to - actorOfCpu(0), this.now());
   }
 
   /**
@@ -225,8 +249,10 @@ export abstract class CpuCore implements ExecHost, Cpu {
   /**
    * Send a dispatcher request and wait for the answer (taking the dispatcher lock is asking the
    * coordinator, which serves one request at a time). Deterministic mode blocks for the answer at a
-   * fixed cycle cost (nothing else runs meanwhile, so the run stays replayable); parallel mode
-   * spins, taking interrupts above SYNCH_LEVEL.
+   * fixed cycle cost (nothing else runs meanwhile, so the run stays replayable). Parallel mode
+   * waits taking interrupts above SYNCH_LEVEL: on virtual time at the same fixed cost, since how
+   * long the coordinator takes to answer is host time, which must never become emulated time; with
+   * --pace host it spins, as the host clock runs on anyway.
    */
   *requestDispatcher(words: Int32Array, length: number): Generator<number, DispatchReply, number> {
     this.dispatcherReply = null;
@@ -240,6 +266,9 @@ export abstract class CpuCore implements ExecHost, Cpu {
         if (performance.now() > deadline)
           throw new InternalError(`CPU ${this.cpu}: the coordinator did not answer dispatcher request ${words[0]} within ${DISPATCHER_REPLY_TIMEOUT_MS} ms`);
       }
+      this.interp.cycles += DISPATCHER_CALL_CYCLES;
+    } else if (this.virtualPace) {
+      while (this.dispatcherReply === null) yield SIGNAL_WAIT;
       this.interp.cycles += DISPATCHER_CALL_CYCLES;
     } else {
       while (this.dispatcherReply === null) yield SIGNAL_SPIN;

@@ -7,18 +7,34 @@
  * so what each CPU sees depends on the seed alone. The slice itself is a step function
  * (DeterministicSlices), which the in-process backend (src/machine/in-process.ts) calls directly.
  *
- * Parallel: run in chunks; between chunks flush the outbox and pace against the host clock (a CPU
- * never runs ahead of its emulated clock rate, so `work n` takes n cycles of emulated time); when
- * halted, sleep on the doorbell (an idle CPU costs no host CPU).
+ * Parallel, on virtual time (the default): run in chunks of at most PARALLEL_CHUNK_CYCLES; at each
+ * chunk's end publish this CPU's clock and look at the global virtual time (src/shm/virtual-time.ts).
+ * A CPU that has reached the slack ahead of it sleeps on its doorbell until the laggards catch up
+ * (or a message comes); a halted CPU sleeps until a message wakes it, and its clock jumps to the
+ * message's time. No host clock is read: what a CPU does in emulated time is the same however the
+ * host schedules its worker.
+ *
+ * Parallel with --pace host: run in chunks; between chunks flush the outbox and pace against the
+ * host clock (a CPU never runs ahead of its emulated clock rate, so `work n` takes n cycles of
+ * emulated time, and whatever the host does shows as emulated time too); when halted, sleep on
+ * the doorbell (an idle CPU costs no host CPU).
  */
 
 import { type Processor, RunExit } from './processor.js';
 import type { ProcessorPort } from './processor.js';
 import type { HostClock } from '../ipc/actor-port.js';
 import { COORDINATOR_ACTOR, Kind, timeHi, timeLo } from '../ipc/messages.js';
+import type { VirtualTimeBoard } from '../shm/virtual-time.js';
 
 /** cycles between pacing checks and outbox flushes in parallel mode */
 const PARALLEL_CHUNK_CYCLES = 2000;
+/**
+ * Virtual time: a CPU at the slack waits until it has this share of the slack to run again, so that
+ * it is not woken for every few cycles its laggard gains.
+ */
+const SLACK_RESUME_SHARE = 0.25;
+/** host ms one sleep may last before a waiting CPU looks again anyway (a safety net: every change that matters rings) */
+const SLEEP_MS = 1000;
 
 export function runDeterministicLoop(processor: Processor, port: ProcessorPort): void {
   const slices = new DeterministicSlices(processor, port);
@@ -90,7 +106,83 @@ export class DeterministicSlices {
   }
 }
 
-export function runParallelLoop(processor: Processor, port: ProcessorPort, hostClock: HostClock): void {
+/**
+ * Parallel mode on virtual time. Each turn: publish this CPU's clock, look at the GVT, run at most
+ * up to GVT + slack (or sleep until the GVT moves), flush what the chunk sent.
+ */
+export function runVirtualTimeLoop(processor: Processor, port: ProcessorPort, board: VirtualTimeBoard): void {
+  const cpu = processor.cpu;
+  const cyclesPerNs = processor.config.cyclesPerNs;
+  const slackNs = processor.config.slackNs;
+  const stats = processor.virtualTime;
+  processor.board = board;
+  for (;;) {
+    const now = processor.now();
+    const gvt = board.publish(cpu, now);
+    const lead = now - board.runningMinimum();
+    if (lead > stats.maxSkewNs) stats.maxSkewNs = lead;
+    const roomNs = gvt + slackNs - now;
+    let budget = Math.min(PARALLEL_CHUNK_CYCLES, Math.floor(roomNs * cyclesPerNs));
+    if (budget < 1) {
+      stats.slackWaits++;
+      waitForGvt(processor, port, board, now - slackNs + slackNs * SLACK_RESUME_SHARE);
+      // take in what came meanwhile (a freeze, the end of the run, interrupts) before anything runs
+      budget = 0;
+    }
+    const exit = processor.run(processor.cycles + budget);
+    port.flush();
+    if (exit === RunExit.FROZEN) return;
+    if (exit === RunExit.STOP) {
+      processor.stop();
+      return;
+    }
+    if (exit === RunExit.HALT) {
+      processor.enterHalt();
+      port.flush();
+      const haltedAt = processor.now();
+      if (board.halt(cpu, haltedAt, port.doorbellSeen())) {
+        // leaving the running set may let the GVT rise: ring who waits for that
+        board.afterChange();
+        for (;;) {
+          port.sleep(SLEEP_MS);
+          if (port.hasWork()) break;
+          processor.drainInbox();
+          if (!board.stayHalted(cpu, port.doorbellSeen())) break;
+        }
+        // take what woke it first (its clock jumps to that), then rejoin the running set at that time
+        processor.drainInbox();
+        board.rejoin(cpu, processor.now());
+      } else {
+        processor.drainInbox();
+      }
+      processor.leaveHalt();
+    }
+  }
+}
+
+/**
+ * Sleep on the doorbell until the GVT reaches `needNs`, or a message comes (the caller takes it in
+ * and comes back: a message cannot move this CPU past the slack, it only moves it to its sender's time).
+ */
+function waitForGvt(processor: Processor, port: ProcessorPort, board: VirtualTimeBoard, needNs: number): void {
+  const cpu = processor.cpu;
+  board.beginWait(cpu, needNs);
+  try {
+    for (;;) {
+      processor.drainInbox();
+      if (processor.isFrozen || processor.isStopRequested || processor.workPending) return;
+      if (board.gvt() >= needNs) return;
+      // the GVT may be held by the coordinator's next event: make sure it knows
+      board.afterChange();
+      port.sleep(SLEEP_MS);
+    }
+  } finally {
+    board.endWait(cpu);
+  }
+}
+
+/** Parallel mode with --pace host: emulated time is the host clock. */
+export function runHostPacedLoop(processor: Processor, port: ProcessorPort, hostClock: HostClock): void {
   const cyclesPerNs = processor.config.cyclesPerNs;
   let paceHostNs = hostClock();
   let paceCycles = processor.cycles;

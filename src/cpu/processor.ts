@@ -17,7 +17,7 @@
  */
 
 import { BugCheck } from '../kernel/bugcheck.js';
-import { SIGNAL_HALT, SIGNAL_SPIN } from '../kernel/cpu.js';
+import { SIGNAL_HALT, SIGNAL_SPIN, SIGNAL_WAIT } from '../kernel/cpu.js';
 import { chargeThreadTime } from '../kernel/dispatcher-call.js';
 import { dpcLinkArrived, requestReschedule } from '../kernel/dpc.js';
 import { clockTickArrived } from '../kernel/clock.js';
@@ -51,12 +51,21 @@ export { threadAddress } from '../kernel/dispatcher-call.js';
  * Looking before every instruction cost about half of the run loop's own time.
  */
 const DETERMINISTIC_DOORBELL_POLL_INTERVAL = 256;
+/**
+ * Parallel mode on virtual time: loop turns between two looks at the doorbell. A message is taken
+ * at the receiver's clock whenever it is looked at, so a later look costs at most these few
+ * instructions of emulated latency (and about a quarter of a µs of host time), against an
+ * Atomics.load before every instruction.
+ */
+const VIRTUAL_DOORBELL_POLL_INTERVAL = 64;
 /** instructions a thread may run between a Wait = TRUE set/release and its wait */
 const WAIT_NEXT_INSTRUCTION_LIMIT = 10_000;
 const PAUSE_CYCLES = 10;
 /** parallel mode: consecutive spins before a nap, and the nap (see spun()) */
 const SPINS_BEFORE_NAP = 256;
 const NAP_MS = 0.05;
+/** SIGNAL_WAIT: how long one sleep may last before the CPU looks again anyway (a safety net: every answer rings) */
+const WAIT_SLEEP_MS = 1000;
 
 /** Why run() returned. */
 export const RunExit = { BUDGET: 0, HALT: 1, STOP: 2, FROZEN: 3 } as const;
@@ -89,7 +98,7 @@ export class Processor extends CpuCore {
     const doorbell = this.port.doorbell.i32;
     const doorbellIndex = this.port.doorbell.index;
     interp.cycleLimit = cycleLimit;
-    const pollInterval = this.config.mode === 'deterministic' ? DETERMINISTIC_DOORBELL_POLL_INTERVAL : 1;
+    const pollInterval = this.config.mode === 'deterministic' ? DETERMINISTIC_DOORBELL_POLL_INTERVAL : this.virtualPace ? VIRTUAL_DOORBELL_POLL_INTERVAL : 1;
     this.untilDoorbellPoll = 0;
     try {
       for (;;) {
@@ -162,6 +171,10 @@ export class Processor extends CpuCore {
         if (signal.value === SIGNAL_SPIN) {
           interp.cycles += PAUSE_CYCLES;
           this.spun();
+        } else if (signal.value === SIGNAL_WAIT) {
+          // nothing runs until the answer comes: sleep on the doorbell (the replier rings it), then look
+          this.untilDoorbellPoll = 0;
+          if (Atomics.load(doorbell, doorbellIndex) === this.doorbellSeen && !this.workPending) this.port.sleep(WAIT_SLEEP_MS);
         } else if (signal.value === SIGNAL_HALT) {
           if (Atomics.load(doorbell, doorbellIndex) !== this.doorbellSeen || hasDeliverable(this)) {
             this.workPending = true;
@@ -192,11 +205,12 @@ export class Processor extends CpuCore {
    * acknowledgement) naps briefly on its doorbell, as a hypervisor deschedules a vCPU stuck in a
    * PAUSE loop. With more emulated CPUs than host cores, spinners would otherwise take the host CPU
    * away from the very CPU they wait for. Any message ends the nap at once; emulated time (the host
-   * clock in parallel mode) passes as it would while spinning. Deterministic mode never naps: only
-   * the granted CPU runs and its spins cost cycles.
+   * clock) passes as it would while spinning. Only host-paced parallel mode naps: deterministic
+   * mode runs only the granted CPU, and on virtual time a spinner's clock runs on with its spins
+   * until the slack stops it, and it sleeps there (src/cpu/driver.ts).
    */
   private spun(): void {
-    if (++this.spinStreak % SPINS_BEFORE_NAP !== 0 || this.config.mode !== 'parallel') return;
+    if (++this.spinStreak % SPINS_BEFORE_NAP !== 0 || !this.hostPaced) return;
     this.port.sleep(NAP_MS);
   }
 
@@ -272,21 +286,26 @@ export class Processor extends CpuCore {
     this.workPending = true;
     switch (message.type) {
       case 'irq/assert':
+        this.takeAt(message.timeNs);
         interruptArrived(this, message.vector, message.timeNs, message.device);
         return;
       case 'clock/tick':
+        this.takeAt(message.timeNs);
         clockTickArrived(this, message.timeNs, message.timerRequest);
         return;
       case 'ipi':
+        this.takeAt(message.timeNs);
         if (!ipiArrived(this, message.from, message.bits, message.timeNs)) this.freeze();
         return;
       case 'dpc/link':
+        this.takeAt(message.timeNs);
         dpcLinkArrived(this, message.dpc, message.tag, message.timeNs, message.fromIsr);
         return;
       case 'slice/grant':
         this.onGrant?.(message.budgetCycles, message.startNs, message.untilNs);
         return;
       case 'run/stop':
+        this.takeAt(message.timeNs);
         this.stopRequested = true;
         this.runEndNs = message.timeNs;
         return;
@@ -352,18 +371,22 @@ export class Processor extends CpuCore {
     this.f64[this.counters + CounterField.TIME_AT_IRQL + this.prcb.irql] += counted - this.prcb.lastIrqlChangeNs;
     this.prcb.lastIrqlChangeNs = counted;
     this.haltedSinceNs = counted;
-    this.i32[this.prcb.shared + PrcbField.IDLE] = 1;
+    // on virtual time the idle set is the board's (src/shm/virtual-time.ts), with its ordering rules
+    if (!this.virtualPace) this.i32[this.prcb.shared + PrcbField.IDLE] = 1;
     this.f64[this.counters + CounterField.TIME_NS] = now;
   }
 
-  /** Parallel mode: woken from a halt. */
+  /** Parallel mode: woken from a halt (on virtual time, after taking what woke it: its clock has moved to it). */
   leaveHalt(): void {
     const now = this.countedNow();
     if (this.haltedSinceNs >= 0) this.f64[this.counters + CounterField.IDLE_NS] += now - this.haltedSinceNs;
     this.haltedSinceNs = -1;
     this.prcb.lastIrqlChangeNs = now;
-    this.i32[this.prcb.shared + PrcbField.IDLE] = 0;
+    if (!this.virtualPace) this.i32[this.prcb.shared + PrcbField.IDLE] = 0;
   }
+
+  /** Parallel mode on virtual time: the driver's record of how far ahead of the GVT this CPU ran, and how often it waited. */
+  readonly virtualTime = { maxSkewNs: 0, slackWaits: 0 };
 
   get halted(): boolean {
     return this.haltedSinceNs >= 0;
@@ -446,6 +469,7 @@ export class Processor extends CpuCore {
       userEventsDropped: this.userEventsDropped,
       userEventsLimit: USER_EVENTS_PER_CPU,
       timeNs: this.now(),
+      ...(this.virtualPace ? { virtualTime: { ...this.virtualTime } } : {}),
     };
   }
 

@@ -190,6 +190,11 @@ export interface CpuReport {
   /** how many TRACE events a CPU keeps for run.userEvents */
   userEventsLimit: number;
   timeNs: number;
+  /**
+   * parallel mode on virtual time: the largest lead this CPU had over the global virtual time at
+   * its run-chunk boundaries (ns), and how many times it reached the slack and waited
+   */
+  virtualTime?: { maxSkewNs: number; slackWaits: number };
 }
 
 /** The coordinator's account of the run. */

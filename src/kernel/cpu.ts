@@ -9,7 +9,8 @@
  * A kernel frame's generator yields a signal to the run loop: SIGNAL_SPIN (one turn of a spin
  * loop: interrupts above the IRQL are taken before the next), SIGNAL_CALL (run the code frame just
  * pushed; its r0 comes back as the value of the yield), SIGNAL_HALT (the idle loop has nothing to
- * do) or SIGNAL_SWITCHED (the bottom frame was replaced by another thread's).
+ * do), SIGNAL_SWITCHED (the bottom frame was replaced by another thread's) or SIGNAL_WAIT (waiting
+ * for another actor's answer, which costs no emulated time: interrupts are still taken meanwhile).
  */
 
 import type { LocalApic } from '../hal/lapic.js';
@@ -24,6 +25,8 @@ export const SIGNAL_CALL = 2;
 export const SIGNAL_HALT = 3;
 /** a bottom frame (idle loop, thread exit) replaced itself with another thread's frame: it is never resumed in place */
 export const SIGNAL_SWITCHED = 4;
+/** waiting for an answer from another actor (the dispatcher's): no cycles pass; the CPU sleeps until a message comes */
+export const SIGNAL_WAIT = 5;
 
 /**
  * A kernel call's implementation: `args` are the KCALL's operands (a scratch array: copy what you

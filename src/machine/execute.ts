@@ -19,12 +19,14 @@ import type {
 import { compileScenario } from '../scenario/compile.js';
 import type { CompiledScenario } from '../scenario/compile.js';
 import type { RunView, ScenarioDefinition } from '../scenario/define.js';
+import type { Pace } from '../contract/config.js';
 import { Machine } from './machine.js';
 import { runInProcess } from './in-process.js';
 import type { MachineEvents, MachineOutcome } from './machine.js';
 import { CounterField, DeviceCounterField, ThreadCounterField, ThreadField } from '../shm/layout.js';
 import { SpscRing } from '../shm/spsc-ring.js';
 import { COORDINATOR_ACTOR, Kind, actorOfCpu } from '../ipc/messages.js';
+import type { CpuReport } from '../ipc/messages.js';
 import { threadStateName } from '../kernel/thread.js';
 import { waitReasonName } from '../kernel/status.js';
 import { bugcheckDescription, bugcheckName, bugcheckParamMeanings } from '../kernel/bugcheck.js';
@@ -41,14 +43,25 @@ export interface RunOptions {
   seed: number;
   /** emulated run length */
   durationNs: number;
-  /** parallel mode: emulated ns per host ns */
-  timeScale: number;
+  /**
+   * parallel mode's time source: 'virtual' (default: each CPU's clock is its executed cycles, no
+   * CPU more than `slackNs` ahead of the slowest running one) or 'host' (the host clock times
+   * `timeScale`: latencies include the host). Not for deterministic mode.
+   */
+  pace?: Pace;
+  /** parallel mode, pace 'virtual': the slack, emulated ns, 1 to 1e9 (default DEFAULT_SLACK_NS, 10 µs) */
+  slackNs?: number;
+  /** parallel mode, pace 'host': emulated ns per host ns (default 1) */
+  timeScale?: number;
   /** the clock interval in ms, overriding the scenario's (--clock) */
   clockIntervalMs?: number;
   /** write the event trace (Chrome trace JSON, opens in ui.perfetto.dev) here */
   traceFile?: string;
   verbose: boolean;
-  /** the command line that reproduces this run (for reports) */
+  /**
+   * the `irqlab run` line with this run's parameters (for reports; RunResult.command): for a
+   * deterministic run it replays the run, for a parallel run it runs the same configuration again
+   */
   command: string;
   /**
    * host ms one call of a native routine may run before the run ends with a ScenarioError
@@ -76,7 +89,9 @@ export async function executeScenario(definition: ScenarioDefinition, nativeModu
     mode: options.mode,
     seed: options.seed,
     durationNs: options.durationNs,
-    timeScale: options.timeScale,
+    ...(options.pace !== undefined ? { pace: options.pace } : {}),
+    ...(options.slackNs !== undefined ? { slackNs: options.slackNs } : {}),
+    timeScale: options.timeScale ?? 1,
     traceToMain: options.traceFile !== undefined || options.on?.trace !== undefined,
     nativeModule,
     ...(options.clockIntervalMs !== undefined ? { clockIntervalMs: options.clockIntervalMs } : {}),
@@ -335,6 +350,10 @@ function assembleResult(definition: ScenarioDefinition, compiled: CompiledScenar
   return {
     scenario: definition.name,
     mode: options.mode,
+    pace: options.mode === 'parallel' ? config.pace : null,
+    slackNs: options.mode === 'parallel' && config.pace === 'virtual' ? config.slackNs : null,
+    timeScale: options.mode === 'parallel' && config.pace === 'host' ? config.timeScale : null,
+    virtualTime: summarizeVirtualTime(reports),
     seed: options.seed,
     cpus: config.cpus,
     arch: config.arch,
@@ -447,12 +466,17 @@ function summarizeThreads(machine: Machine, cpus: number, outcome: MachineOutcom
     });
 }
 
-/** The deterministic command that replays this run (the same seed, scenario and machine). */
-export function replayCommandFor(options: RunOptions): string {
+/**
+ * The command that replays this run: a deterministic run's command with its mode and seed (the
+ * same seed, scenario and machine replay it exactly). Null for a parallel run: it raced for real,
+ * and a deterministic run with its seed is another run (another schedule), not this one.
+ */
+export function replayCommandFor(options: Pick<RunOptions, 'mode' | 'seed' | 'command'>): string | null {
+  if (options.mode !== 'deterministic') return null;
   const parts = options.command.split(' ');
   const out: string[] = [];
   for (let i = 0; i < parts.length; i++) {
-    if (parts[i] === '--mode' || parts[i] === '--seed' || parts[i] === '--time-scale') {
+    if (parts[i] === '--mode' || parts[i] === '--seed' || parts[i] === '--time-scale' || parts[i] === '--pace' || parts[i] === '--slack') {
       i++;
       continue;
     }
@@ -461,4 +485,19 @@ export function replayCommandFor(options: RunOptions): string {
   }
   out.push('--mode', 'deterministic', '--seed', String(options.seed));
   return out.join(' ');
+}
+
+/** Parallel mode on virtual time: the CPUs' own account of the slack (null in other modes). */
+function summarizeVirtualTime(reports: readonly CpuReport[]): RunResult['virtualTime'] {
+  const perCpu: Array<{ cpu: number; maxSkewNs: number; slackWaits: number }> = [];
+  for (const report of reports) {
+    if (report.virtualTime === undefined) continue;
+    perCpu.push({ cpu: report.cpu, maxSkewNs: Math.round(report.virtualTime.maxSkewNs), slackWaits: report.virtualTime.slackWaits });
+  }
+  if (perCpu.length === 0) return null;
+  return {
+    maxSkewNs: Math.max(...perCpu.map((c) => c.maxSkewNs)),
+    slackWaits: perCpu.reduce((sum, c) => sum + c.slackWaits, 0),
+    perCpu,
+  };
 }

@@ -13,7 +13,8 @@ import { validateScenario, MIN_CLOCK_MS, MAX_CLOCK_MS } from '../scenario/valida
 import { executeScenario } from './execute.js';
 import type { RunOptions } from './execute.js';
 import type { MachineEvents } from './machine.js';
-import { DEFAULT_DURATION_MS, DETERMINISTIC_DEFAULT_SEED, MAX_CPUS, MAX_SEED, reproduceCommand } from '../cli/args.js';
+import { DEFAULT_DURATION_MS, DETERMINISTIC_DEFAULT_SEED, MAX_CPUS, MAX_SEED, MAX_SLACK_NS, reproduceCommand } from '../cli/args.js';
+import { DEFAULT_SLACK_NS } from '../contract/config.js';
 
 export type { RunOptions } from './execute.js';
 export type { MachineEvents } from './machine.js';
@@ -25,8 +26,10 @@ export type RunEventHandlers = Partial<MachineEvents>;
  * What runScenario accepts: every RunOptions field, each optional. Left out: `cpus` the scenario's
  * machine.cpus, else the host's available parallelism (at most 64); `mode` 'parallel'; `seed` 1 in
  * deterministic mode, else a random one (reported in the result); `durationNs` the scenario's
- * machine.durationMs, else 100 ms; `timeScale` 1; `verbose` false; `command` the `irqlab run` line
- * that reproduces the run.
+ * machine.durationMs, else 100 ms; in parallel mode `pace` 'virtual' with `slackNs`
+ * DEFAULT_SLACK_NS (10 µs), or with pace 'host' `timeScale` 1; `verbose` false; `command` the
+ * `irqlab run` line with the run's parameters. `pace`, `slackNs` and `timeScale` each apply to one
+ * kind of run (parallel; virtual or host pace): given for another, they are a TypeError.
  */
 export type RunScenarioOptions = Partial<RunOptions>;
 
@@ -40,6 +43,14 @@ const OPTION_CHECKS: { [K in keyof Required<RunScenarioOptions>]: (value: unknow
   durationNs: (value, name) => {
     if (typeof value !== 'number' || !Number.isFinite(value) || Math.round(value) < 1 || !Number.isSafeInteger(Math.round(value))) {
       throw failure(value, `${name} must be a positive number of nanoseconds (got ${shown(value)})`);
+    }
+  },
+  pace: (value, name) => {
+    if (value !== 'virtual' && value !== 'host') throw new TypeError(`${name} must be 'virtual' or 'host' (got ${shown(value)})`);
+  },
+  slackNs: (value, name) => {
+    if (typeof value !== 'number' || !Number.isFinite(value) || Math.round(value) < 1 || value > MAX_SLACK_NS) {
+      throw failure(value, `${name} must be a number of emulated nanoseconds from 1 to ${MAX_SLACK_NS} (got ${shown(value)})`);
     }
   },
   timeScale: (value, name) => {
@@ -95,25 +106,34 @@ export async function runScenario(loaded: LoadedScenario, options: RunScenarioOp
   if (given.backend === 'in-process' && mode !== 'deterministic') {
     throw new TypeError(`options.backend 'in-process' runs deterministic mode only: add mode: 'deterministic' (got mode '${mode}')`);
   }
+  checkTimeOptions(given, mode);
   const resolved: RunOptions = {
     ...given,
     cpus: given.cpus ?? machine.cpus ?? Math.max(1, Math.min(MAX_CPUS, availableParallelism())),
     mode,
     seed: given.seed ?? (mode === 'deterministic' ? DETERMINISTIC_DEFAULT_SEED : randomInt(0, MAX_SEED + 1)),
     durationNs: given.durationNs !== undefined ? Math.round(given.durationNs) : (machine.durationNs ?? DEFAULT_DURATION_MS * 1e6),
-    timeScale: given.timeScale ?? 1,
     verbose: given.verbose ?? false,
     command: given.command ?? '',
   };
+  if (mode === 'parallel') {
+    const pace = given.pace ?? 'virtual';
+    resolved.pace = pace;
+    if (pace === 'virtual') resolved.slackNs = given.slackNs !== undefined ? Math.round(given.slackNs) : DEFAULT_SLACK_NS;
+    else resolved.timeScale = given.timeScale ?? 1;
+  }
   if (given.command === undefined) {
     resolved.command = reproduceCommand({
       scenario: loaded.source,
       cpus: resolved.cpus,
       mode: resolved.mode,
       seed: resolved.seed,
+      seedDrawn: given.seed === undefined && mode === 'parallel',
       durationNs: resolved.durationNs,
-      timeScale: resolved.timeScale,
       ...(resolved.clockIntervalMs !== undefined ? { clockMs: resolved.clockIntervalMs } : {}),
+      ...(resolved.pace !== undefined ? { pace: resolved.pace } : {}),
+      ...(resolved.slackNs !== undefined ? { slackNs: resolved.slackNs } : {}),
+      ...(resolved.timeScale !== undefined ? { timeScale: resolved.timeScale } : {}),
     });
   }
   const guard = guardHandlers(given.on);
@@ -122,6 +142,29 @@ export async function runScenario(loaded: LoadedScenario, options: RunScenarioOp
   const result = await executeScenario(definition, loaded.modulePath, resolved);
   if (guard.error) throw guard.error.value;
   return result;
+}
+
+/**
+ * pace, slackNs and timeScale each mean something in one kind of run only (parallel mode; virtual
+ * or host pace): given for another they would be ignored without a word, so they are a TypeError.
+ */
+function checkTimeOptions(given: RunScenarioOptions, mode: RunOptions['mode']): void {
+  if (mode === 'deterministic') {
+    const option = (['pace', 'slackNs', 'timeScale'] as const).find((key) => given[key] !== undefined);
+    if (option) {
+      throw new TypeError(
+        `runScenario: options.${option} applies to mode 'parallel' only (deterministic mode runs on a virtual clock of its own): leave it out`,
+      );
+    }
+    return;
+  }
+  const pace = given.pace ?? 'virtual';
+  if (given.slackNs !== undefined && pace !== 'virtual') {
+    throw new TypeError("runScenario: options.slackNs applies to pace 'virtual' only (with pace 'host', emulated time follows the host clock)");
+  }
+  if (given.timeScale !== undefined && pace !== 'host') {
+    throw new TypeError(`runScenario: options.timeScale applies to pace 'host' only (add pace: 'host'; with pace 'virtual', emulated time is executed cycles)`);
+  }
 }
 
 function checkLoaded(loaded: unknown): asserts loaded is LoadedScenario {

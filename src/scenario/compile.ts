@@ -16,7 +16,8 @@ import { DEFAULT_DPC_TUNABLES, importanceFromName } from '../kernel/dpc.js';
 import { deriveSeed } from '../util/prng.js';
 import type { ScenarioDefinition } from './define.js';
 import type { DeviceConfig } from '../hal/device.js';
-import type { MachineConfig, ProcessorConfig, InterruptObjectConfig, ThreadConfig, DispatcherObjectConfig } from '../contract/config.js';
+import type { MachineConfig, Pace, ProcessorConfig, InterruptObjectConfig, ThreadConfig, DispatcherObjectConfig } from '../contract/config.js';
+import { DEFAULT_SLACK_NS } from '../contract/config.js';
 import type { Arch, RunMode } from '../contract/result.js';
 import { ScenarioError, describeThrown, scenarioThrew } from '../util/errors.js';
 
@@ -37,6 +38,9 @@ export interface CompileOptions {
   mode: RunMode;
   seed: number;
   durationNs: number;
+  /** parallel mode's time source (default 'virtual') and slack (default DEFAULT_SLACK_NS) */
+  pace?: Pace;
+  slackNs?: number;
   timeScale: number;
   traceToMain: boolean;
   nativeModule: string | null;
@@ -269,6 +273,8 @@ export function compileScenario(def: ScenarioDefinition, options: CompileOptions
     cyclesPerNs: (def.machine?.cyclesPerMicrosecond ?? 1000) / 1000,
     clockIntervalNs,
     durationNs: options.durationNs,
+    pace: options.pace ?? 'virtual',
+    slackNs: options.slackNs ?? DEFAULT_SLACK_NS,
     timeScale: options.timeScale,
     ipiAckTimeoutTicks: def.machine?.ipiAckTimeoutTicks ?? 20,
     clockWatchdogTicks: def.machine?.clockWatchdogTicks ?? 40,

@@ -82,7 +82,19 @@ export const ControlField = {
    * all are halted; parallel: the host clock), read by the main thread's progress line
    */
   EMULATED_NS: 12,
-  WORDS: 16,
+  /**
+   * Parallel mode's virtual time (src/shm/virtual-time.ts). GVT_WAITERS: CPUs waiting for the
+   * global virtual time to rise (publishers look for them only then); WAKE_EPOCH: bumped by every
+   * take-out of a halted CPU from the idle set, so the coordinator can tell that a scan that found
+   * every CPU halted was not overtaken by a wake; COORDINATOR_CALLED: 1 once a CPU has rung the
+   * coordinator because its next event is due (cleared by the coordinator when it looks)
+   */
+  GVT_WAITERS: 14,
+  WAKE_EPOCH: 15,
+  COORDINATOR_CALLED: 16,
+  /** words 18–19, a Float64: the time of the next event the coordinator has not delivered yet (parallel mode) */
+  NEXT_EVENT_NS: 18,
+  WORDS: 20,
 } as const;
 
 export const MachineState = { BOOTING: 0, RUNNING: 1, STOPPING: 2, BUGCHECKED: 3 } as const;
@@ -122,6 +134,8 @@ export const PrcbField = {
    */
   NATIVE_ROUTINE: 13,
   NATIVE_CALLS: 14,
+  /** parallel mode: the doorbell count this CPU had drained when it halted (a different count: a message waits for it) */
+  DOORBELL_AT_HALT: 15,
   WORDS: 16,
 } as const;
 
@@ -146,6 +160,13 @@ export const CounterField = {
   TIME_NS: 10,
   /** interrupts the local APIC found no ISR claiming (level-triggered re-fire) */
   UNCLAIMED_INTERRUPTS: 11,
+  /**
+   * parallel mode: this CPU's virtual clock as published for the others (at every run chunk, at a
+   * halt, and by a CPU that wakes it), which the global virtual time is the minimum of
+   */
+  VIRTUAL_NS: 13,
+  /** parallel mode: the global virtual time this CPU waits for (it reached the slack), 0 when it does not wait */
+  WAITING_FOR_NS: 14,
   /** emulated ns at each IRQL (0..31), not counting halted idle time */
   TIME_AT_IRQL: 16,
   /** threads switched in on this CPU (SwapContext) */

@@ -11,6 +11,8 @@ import { runScenario } from '../../src/machine/run.js';
 import type { RunScenarioOptions } from '../../src/machine/run.js';
 import type { BugcheckReport } from '../../src/ipc/messages.js';
 import { TraceEvent } from '../../src/kernel/trace-events.js';
+import { formatBugcheck } from '../../src/cli/format.js';
+import { DEFAULT_SLACK_NS } from '../../src/contract/config.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const fixtures = join(root, 'test', 'fixtures', 'scenarios');
@@ -27,12 +29,30 @@ describe('runScenario: defaults', () => {
     expect(result.replayCommand).toBe(`irqlab run ${join(fixtures, 'minimal.mjs')} --cpus 1 --duration 1ms --mode deterministic --seed 1`);
   });
 
-  it('a parallel run draws its seed and reports it in the replay command', async () => {
+  it('a parallel run: virtual pace and the default slack, a drawn seed (in result.seed, not in its command), no replay command', async () => {
     const loaded = await loadScenario(join(fixtures, 'minimal.mjs'));
     const result = await runScenario(loaded, { cpus: 1 });
     expect(result.mode).toBe('parallel');
     expect(Number.isInteger(result.seed)).toBe(true);
-    expect(result.replayCommand).toMatch(new RegExp(`--mode deterministic --seed ${result.seed}$`));
+    expect(result).toMatchObject({ pace: 'virtual', slackNs: DEFAULT_SLACK_NS, timeScale: null });
+    expect(result.command).toBe(`irqlab run ${join(fixtures, 'minimal.mjs')} --cpus 1 --mode parallel --duration 1ms`);
+    expect(result.replayCommand, 'a parallel run races for real: it cannot be replayed').toBeNull();
+  });
+
+  it('a parallel run with a chosen seed, slack or pace: each reaches the machine and its command', async () => {
+    const loaded = await loadScenario(join(fixtures, 'minimal.mjs'));
+    const minimal = join(fixtures, 'minimal.mjs');
+    const slack = await runScenario(loaded, { cpus: 1, seed: 5, slackNs: 25_000 });
+    expect(slack).toMatchObject({ pace: 'virtual', slackNs: 25_000, timeScale: null, replayCommand: null });
+    expect(slack.command).toBe(`irqlab run ${minimal} --cpus 1 --mode parallel --seed 5 --duration 1ms --slack 25us`);
+    const host = await runScenario(loaded, { cpus: 1, pace: 'host', timeScale: 2 });
+    expect(host).toMatchObject({ pace: 'host', slackNs: null, timeScale: 2, replayCommand: null });
+    expect(host.command).toBe(`irqlab run ${minimal} --cpus 1 --mode parallel --duration 1ms --pace host --time-scale 2`);
+  });
+
+  it('a deterministic run reports no pace, slack or time scale', async () => {
+    const result = await runScenario(await loadScenario(join(fixtures, 'minimal.mjs')), { mode: 'deterministic', backend: 'in-process' });
+    expect(result).toMatchObject({ pace: null, slackNs: null, timeScale: null });
   });
 });
 
@@ -47,6 +67,22 @@ describe('runScenario: bad options throw before anything runs', () => {
     ['an unknown mode', { mode: 'fast' }, TypeError, /mode must be 'parallel' or 'deterministic'/],
     ['a negative seed', { seed: -1 }, RangeError, /seed must be an integer from 0 to 4294967295/],
     ['an infinite time scale', { timeScale: Infinity }, RangeError, /timeScale/],
+    ['an unknown pace', { pace: 'real' }, TypeError, /^runScenario: options\.pace must be 'virtual' or 'host' \(got "real"\)$/],
+    ['a zero slack', { slackNs: 0 }, RangeError, /^runScenario: options\.slackNs must be a number of emulated nanoseconds from 1 to 1000000000 \(got 0\)$/],
+    ['a NaN slack', { slackNs: NaN }, RangeError, /slackNs .*\(got NaN\)/],
+    ['a slack over a second', { slackNs: 2e9 }, RangeError, /slackNs .*\(got 2000000000\)/],
+    ['a slack as a string', { slackNs: '10us' }, TypeError, /slackNs .*\(got "10us"\)/],
+    ['a pace in deterministic mode', { mode: 'deterministic', pace: 'virtual' }, TypeError, /^runScenario: options\.pace applies to mode 'parallel' only/],
+    ['a slack in deterministic mode', { mode: 'deterministic', slackNs: 1000 }, TypeError, /^runScenario: options\.slackNs applies to mode 'parallel' only/],
+    [
+      'a time scale in deterministic mode',
+      { mode: 'deterministic', timeScale: 2 },
+      TypeError,
+      /^runScenario: options\.timeScale applies to mode 'parallel' only/,
+    ],
+    ['a time scale without pace host', { timeScale: 2 }, TypeError, /^runScenario: options\.timeScale applies to pace 'host' only/],
+    ['a time scale with pace virtual', { pace: 'virtual', timeScale: 1 }, TypeError, /options\.timeScale applies to pace 'host' only/],
+    ['a slack with pace host', { pace: 'host', slackNs: 1000 }, TypeError, /^runScenario: options\.slackNs applies to pace 'virtual' only/],
     ['a clock out of range', { clockIntervalMs: 100 }, RangeError, /clockIntervalMs must be a clock interval from 0\.5 to 15\.625/],
     ['verbose as a string', { verbose: 'yes' }, TypeError, /verbose must be true or false/],
     ['a misspelt option', { cpu: 2 }, TypeError, /^runScenario: unknown option 'cpu' \(options: cpus, /],
@@ -94,6 +130,25 @@ describe('runScenario: events', () => {
     expect(traceEvents).toContain(TraceEvent.BUGCHECK);
     expect(progress.length).toBeGreaterThan(0);
     expect(result.replayCommand).toBe(result.bugcheck?.replayCommand);
+  });
+
+  it('a parallel run that bugchecks: no replay command in the result or its bugcheck, and the analysis says it is not replayable', async () => {
+    const loaded = await loadScenario(join(fixtures, 'bugcheck.mjs'));
+    const result = await runScenario(loaded, { mode: 'parallel', seed: 5 });
+    expect(result.bugcheck?.code).toBe(0xe2);
+    expect(result.replayCommand).toBeNull();
+    expect(result.bugcheck?.replayCommand).toBeNull();
+    const analysis = formatBugcheck(result).trimEnd().split('\n');
+    expect(analysis.slice(-3)).toEqual([
+      'The run (not replayable: parallel runs race for real):',
+      `irqlab run ${join(fixtures, 'bugcheck.mjs')} --cpus 2 --mode parallel --seed 5 --duration 5ms`,
+      `For a run that replays exactly: irqlab run ${join(fixtures, 'bugcheck.mjs')} --cpus 2 --duration 5ms --mode deterministic (a seeded schedule of its own, not this run's: it may or may not reach this crash)`,
+    ]);
+    const deterministic = await runScenario(loaded, { mode: 'deterministic', seed: 5, backend: 'in-process' });
+    expect(formatBugcheck(deterministic).trimEnd().split('\n').slice(-2)).toEqual([
+      'To replay this run:',
+      `irqlab run ${join(fixtures, 'bugcheck.mjs')} --cpus 2 --duration 5ms --mode deterministic --seed 5`,
+    ]);
   });
 
   it('a handler that throws: the run ends as usual, then runScenario rejects with that error', async () => {

@@ -1,5 +1,19 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LIST_HELP, MAIN_HELP, RUN_HELP, parseCommandLine, parseDuration, reproduceCommand, resolveRunOptions, shellQuote } from '../../src/cli/args.js';
+import {
+  LIST_HELP,
+  MAIN_HELP,
+  RUN_HELP,
+  formatEmulatedTime,
+  parseCommandLine,
+  parseDuration,
+  parseSlack,
+  reproduceCommand,
+  resolveRunOptions,
+  shellQuote,
+} from '../../src/cli/args.js';
+import { DEFAULT_SLACK_NS } from '../../src/contract/config.js';
 import type { Command, RunArgs } from '../../src/cli/args.js';
 import { UsageError } from '../../src/util/errors.js';
 
@@ -43,7 +57,20 @@ describe('parseCommandLine: commands', () => {
   });
 
   it('the help texts name every run option', () => {
-    for (const flag of ['--cpus', '--mode', '--seed', '--duration', '--time-scale', '--json', '--trace', '--code-timeout', '--verbose', 'IRQLAB_SEED']) {
+    for (const flag of [
+      '--cpus',
+      '--mode',
+      '--seed',
+      '--duration',
+      '--pace',
+      '--slack',
+      '--time-scale',
+      '--json',
+      '--trace',
+      '--code-timeout',
+      '--verbose',
+      'IRQLAB_SEED',
+    ]) {
       expect(RUN_HELP).toContain(flag);
     }
     expect(MAIN_HELP).toContain('irqlab run <scenario>');
@@ -70,11 +97,13 @@ describe('parseCommandLine: run', () => {
         '--cpus',
         '4',
         '--mode',
-        'deterministic',
+        'parallel',
         '--seed',
         '7',
         '--duration',
         '2s',
+        '--pace',
+        'host',
         '--time-scale',
         '0.5',
         '--json',
@@ -85,9 +114,10 @@ describe('parseCommandLine: run', () => {
     ).toEqual<RunArgs>({
       scenario: 'storm',
       cpus: 4,
-      mode: 'deterministic',
+      mode: 'parallel',
       seed: 7,
       durationNs: 2e9,
+      pace: 'host',
       timeScale: 0.5,
       json: true,
       trace: 'out.json',
@@ -108,7 +138,7 @@ describe('parseCommandLine: run', () => {
   });
 
   it('defaults before the scenario is known', () => {
-    expect(runArgs(['x'])).toEqual<RunArgs>({ scenario: 'x', mode: 'parallel', timeScale: 1, json: false, verbose: false });
+    expect(runArgs(['x'])).toEqual<RunArgs>({ scenario: 'x', mode: 'parallel', json: false, verbose: false });
   });
 
   it('IRQLAB_SEED is the default seed; --seed wins', () => {
@@ -140,7 +170,7 @@ describe('parseCommandLine: run', () => {
     expect(usageError(['run', 'x', '--time-scale', 'fast'])).toBe('--time-scale must be a positive number (got fast)');
     expect(usageError(['run', 'x', '--time-scale=-2'])).toBe('--time-scale must be a positive number (got -2)');
     expect(usageError(['run', 'x', '--time-scale', 'Infinity'])).toBe('--time-scale must be a positive number (got Infinity)');
-    expect(runArgs(['x', '--time-scale', '2.5']).timeScale).toBe(2.5);
+    expect(runArgs(['x', '--pace', 'host', '--time-scale', '2.5']).timeScale).toBe(2.5);
   });
 
   it('--clock: a clock interval from 0.5 to 15.625 ms, kept in the reproducing command', () => {
@@ -174,6 +204,101 @@ describe('parseCommandLine: run', () => {
   });
 });
 
+describe('parseCommandLine: --pace, --slack and --time-scale', () => {
+  it('--pace virtual or host', () => {
+    expect(runArgs(['x', '--pace', 'virtual']).pace).toBe('virtual');
+    expect(runArgs(['x', '--pace=host']).pace).toBe('host');
+    expect(usageError(['run', 'x', '--pace', 'real'])).toBe("--pace must be 'virtual' or 'host' (got real)");
+    expect(usageError(['run', 'x', '--pace='])).toBe("--pace must be 'virtual' or 'host' (got '')");
+    expect(usageError(['run', 'x', '--pace'])).toBe("option '--pace' needs a value");
+  });
+
+  it('--slack takes an emulated time as --duration does, 1ns to 1s', () => {
+    expect(runArgs(['x', '--slack', '10us']).slackNs).toBe(10_000);
+    expect(runArgs(['x', '--slack', '0.5ms']).slackNs).toBe(500_000);
+    expect(runArgs(['x', '--slack', '250ns']).slackNs).toBe(250);
+    expect(runArgs(['x', '--slack', '20µs']).slackNs).toBe(20_000);
+    expect(runArgs(['x', '--slack', '1s']).slackNs).toBe(1e9);
+    expect(runArgs(['x', '--slack', '0.01']).slackNs, 'a bare number is ms, as for --duration').toBe(10_000);
+    expect(runArgs(['x', '--slack', '1ns']).slackNs).toBe(1);
+    for (const bad of ['0', '0us', '0.1ns', '2s', '1001ms', '-5us', 'fast', '10 parsecs', 'NaNus', 'Infinity', '1e999']) {
+      expect(() => parseSlack(bad), bad).toThrow(UsageError);
+    }
+    expect(usageError(['run', 'x', '--slack', '2s'])).toBe('--slack must be an emulated time from 1ns to 1s, like 10us or 0.5ms (got 2s)');
+    expect(usageError(['run', 'x', '--slack', '0'])).toBe('--slack must be an emulated time from 1ns to 1s, like 10us or 0.5ms (got 0)');
+    expect(usageError(['run', 'x', '--slack='])).toBe("--slack must be an emulated time from 1ns to 1s, like 10us or 0.5ms (got '')");
+  });
+
+  it('--pace, --slack and --time-scale with --mode deterministic are usage errors (they mean nothing there)', () => {
+    const why = 'applies to parallel mode only (deterministic mode runs on a virtual clock of its own)';
+    expect(usageError(['run', 'x', '--mode', 'deterministic', '--pace', 'virtual'])).toBe(`--pace ${why}`);
+    expect(usageError(['run', 'x', '--mode', 'deterministic', '--pace', 'host'])).toBe(`--pace ${why}`);
+    expect(usageError(['run', 'x', '-m', 'deterministic', '--slack', '10us'])).toBe(`--slack ${why}`);
+    expect(usageError(['run', 'x', '--mode=deterministic', '--time-scale', '2'])).toBe(`--time-scale ${why}`);
+  });
+
+  it('--time-scale only with --pace host, --slack only with --pace virtual', () => {
+    expect(usageError(['run', 'x', '--time-scale', '2'])).toBe(
+      '--time-scale applies to --pace host only (add --pace host; with --pace virtual, emulated time is executed cycles)',
+    );
+    expect(usageError(['run', 'x', '--pace', 'virtual', '--time-scale', '1'])).toMatch(/^--time-scale applies to --pace host only/);
+    expect(usageError(['run', 'x', '--pace', 'host', '--slack', '10us'])).toBe(
+      '--slack applies to --pace virtual only (with --pace host, emulated time follows the host clock)',
+    );
+    expect(runArgs(['x', '--pace', 'virtual', '--slack', '5us'])).toMatchObject({ pace: 'virtual', slackNs: 5000 });
+    expect(runArgs(['x', '--slack', '5us', '--mode', 'parallel'])).toMatchObject({ mode: 'parallel', slackNs: 5000 });
+  });
+
+  it('a bad value is reported before a conflict', () => {
+    expect(usageError(['run', 'x', '--mode', 'deterministic', '--slack', 'soon'])).toMatch(/^--slack must be an emulated time/);
+    expect(usageError(['run', 'x', '--time-scale', '0'])).toBe('--time-scale must be a positive number (got 0)');
+  });
+
+  it('resolved: a parallel run gets the virtual pace and the default slack; a deterministic run neither', () => {
+    const parallel = resolveRunOptions(runArgs(['s']), undefined, host);
+    expect(parallel).toMatchObject({ mode: 'parallel', pace: 'virtual', slackNs: DEFAULT_SLACK_NS, seedDrawn: true });
+    expect(parallel.timeScale).toBeUndefined();
+    expect(parallel.command, 'no seed drawn at random, no default pace or slack').toBe('irqlab run s --cpus 8 --mode parallel --duration 100ms');
+    const deterministic = resolveRunOptions(runArgs(['s', '--mode', 'deterministic']), undefined, host);
+    expect(deterministic.pace).toBeUndefined();
+    expect(deterministic.slackNs).toBeUndefined();
+    expect(deterministic.timeScale).toBeUndefined();
+    expect(deterministic.seedDrawn).toBe(false);
+    expect(resolveRunOptions(runArgs(['s', '--slack', '25us']), undefined, host).command).toBe(
+      'irqlab run s --cpus 8 --mode parallel --duration 100ms --slack 25us',
+    );
+    expect(resolveRunOptions(runArgs(['s', '--slack', '10us']), undefined, host).command, 'the default slack is not repeated').toBe(
+      'irqlab run s --cpus 8 --mode parallel --duration 100ms',
+    );
+    expect(resolveRunOptions(runArgs(['s'], { IRQLAB_SEED: '12' }), undefined, host).command, 'a seed the user chose stays').toBe(
+      'irqlab run s --cpus 8 --mode parallel --seed 12 --duration 100ms',
+    );
+  });
+
+  it('the help documents the pace, the slack and its default, and that host pace includes the host', () => {
+    const help = RUN_HELP.replace(/\s+/g, ' ');
+    expect(help).toContain('--pace PACE');
+    expect(help).toContain('latencies include the host');
+    expect(help).toContain(`(default ${formatEmulatedTime(DEFAULT_SLACK_NS)})`);
+    expect(help).toContain('--slack T');
+    expect(help).toContain('--time-scale X parallel mode, --pace host');
+    const readme = readFileSync(join(import.meta.dirname, '..', '..', 'README.md'), 'utf8').replace(/\s+/g, ' ');
+    expect(readme, "the README's --slack default is the code's").toContain(`\`1s\`; default \`${formatEmulatedTime(DEFAULT_SLACK_NS)}\``);
+    expect(readme, "the README's slackNs default is the code's").toContain(`\`slackNs\` ${DEFAULT_SLACK_NS}`);
+  });
+});
+
+describe('formatEmulatedTime', () => {
+  it('the largest unit that keeps the number at least 1, parsed back by parseDuration', () => {
+    expect(formatEmulatedTime(10_000)).toBe('10us');
+    expect(formatEmulatedTime(1500)).toBe('1.5us');
+    expect(formatEmulatedTime(999)).toBe('999ns');
+    expect(formatEmulatedTime(2e6)).toBe('2ms');
+    expect(formatEmulatedTime(1e9)).toBe('1s');
+    for (const ns of [1, 999, 1000, 1234, 10_000, 1_234_567, 5e8, 1e9]) expect(parseDuration(formatEmulatedTime(ns))).toBe(ns);
+  });
+});
+
 describe('parseDuration', () => {
   it('units', () => {
     expect(parseDuration('250ms')).toBe(250e6);
@@ -202,7 +327,7 @@ describe('parseDuration', () => {
 describe('resolveRunOptions', () => {
   it('the scenario declares the CPU count and the duration', () => {
     const resolved = resolveRunOptions(runArgs(['s', '--mode', 'deterministic']), { cpus: 3, durationMs: 120 }, host);
-    expect(resolved).toMatchObject({ cpus: 3, durationNs: 120e6, seed: 1, mode: 'deterministic', timeScale: 1 });
+    expect(resolved).toMatchObject({ cpus: 3, durationNs: 120e6, seed: 1, mode: 'deterministic' });
     expect(resolved.command).toBe('irqlab run s --cpus 3 --mode deterministic --seed 1 --duration 120ms');
   });
 
@@ -223,19 +348,29 @@ describe('resolveRunOptions', () => {
     expect(resolveRunOptions(runArgs(['s']), { cpus: '4', durationMs: 'x' }, host)).toMatchObject({ cpus: 8, durationNs: 100e6 });
   });
 
-  it('--time-scale and --trace', () => {
-    const resolved = resolveRunOptions(runArgs(['s', '--time-scale', '0.25', '--trace', 't.json']), undefined, host);
+  it('--pace host, --time-scale and --trace', () => {
+    const resolved = resolveRunOptions(runArgs(['s', '--pace', 'host', '--time-scale', '0.25', '--trace', 't.json']), undefined, host);
     expect(resolved.traceFile).toBe('t.json');
-    expect(resolved.command).toBe('irqlab run s --cpus 8 --mode parallel --seed 424242 --duration 100ms --time-scale 0.25');
+    expect(resolved).toMatchObject({ pace: 'host', timeScale: 0.25 });
+    expect(resolved.slackNs).toBeUndefined();
+    expect(resolved.command).toBe('irqlab run s --cpus 8 --mode parallel --duration 100ms --pace host --time-scale 0.25');
   });
 
-  it('the reproducing command parses back to the same run', () => {
-    const first = resolveRunOptions(runArgs(['./my scenario.ts', '--duration', '1234567ns', '--time-scale', '3']), undefined, host);
+  it('the reproducing command parses back to the same configuration', () => {
+    const first = resolveRunOptions(
+      runArgs(['./my scenario.ts', '--duration', '1234567ns', '--seed', '5', '--pace', 'host', '--time-scale', '3']),
+      undefined,
+      host,
+    );
     const again = parseCommandLine(splitShell(first.command).slice(1));
     if (again.command !== 'run') throw new Error('not a run');
     const second = resolveRunOptions(again.args, undefined, host);
-    expect(second).toMatchObject({ scenario: './my scenario.ts', cpus: 8, seed: 424242, durationNs: 1234567, timeScale: 3 });
+    expect(second).toMatchObject({ scenario: './my scenario.ts', cpus: 8, seed: 5, durationNs: 1234567, pace: 'host', timeScale: 3 });
     expect(second.command).toBe(first.command);
+    const slack = resolveRunOptions(runArgs(['s', '--slack', '1.5us']), undefined, host);
+    const slackAgain = parseCommandLine(splitShell(slack.command).slice(1));
+    if (slackAgain.command !== 'run') throw new Error('not a run');
+    expect(slackAgain.args.slackNs).toBe(1500);
   });
 });
 
@@ -247,9 +382,30 @@ describe('shellQuote / reproduceCommand', () => {
   });
 
   it('builds the documented shape', () => {
-    expect(reproduceCommand({ scenario: 'x', cpus: 2, mode: 'deterministic', seed: 3, durationNs: 2e6, timeScale: 1 })).toBe(
+    expect(reproduceCommand({ scenario: 'x', cpus: 2, mode: 'deterministic', seed: 3, durationNs: 2e6 })).toBe(
       'irqlab run x --cpus 2 --mode deterministic --seed 3 --duration 2ms',
     );
+  });
+
+  it("a parallel run's line: no seed drawn at random, the pace, slack and time scale only when not the default", () => {
+    const parallel = { scenario: 'x', cpus: 2, mode: 'parallel', seed: 3, durationNs: 2e6 } as const;
+    expect(reproduceCommand({ ...parallel, seedDrawn: true, pace: 'virtual', slackNs: DEFAULT_SLACK_NS })).toBe(
+      'irqlab run x --cpus 2 --mode parallel --duration 2ms',
+    );
+    expect(reproduceCommand({ ...parallel, seedDrawn: false })).toBe('irqlab run x --cpus 2 --mode parallel --seed 3 --duration 2ms');
+    expect(reproduceCommand({ ...parallel, seedDrawn: true, pace: 'virtual', slackNs: 50_000 })).toBe(
+      'irqlab run x --cpus 2 --mode parallel --duration 2ms --slack 50us',
+    );
+    expect(reproduceCommand({ ...parallel, seedDrawn: true, pace: 'host', timeScale: 1 })).toBe(
+      'irqlab run x --cpus 2 --mode parallel --duration 2ms --pace host',
+    );
+    expect(reproduceCommand({ ...parallel, seedDrawn: true, pace: 'host', timeScale: 4 })).toBe(
+      'irqlab run x --cpus 2 --mode parallel --duration 2ms --pace host --time-scale 4',
+    );
+    expect(
+      reproduceCommand({ scenario: 'x', cpus: 2, mode: 'deterministic', seed: 3, seedDrawn: true, durationNs: 2e6 }),
+      'a deterministic run keeps its seed',
+    ).toBe('irqlab run x --cpus 2 --mode deterministic --seed 3 --duration 2ms');
   });
 });
 

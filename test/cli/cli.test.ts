@@ -1,10 +1,24 @@
-// The built command as a child process: exit codes, one-line errors, stdout discipline.
+// The irqlab command: exit codes, one-line errors, stdout discipline. Most cases run the command's
+// pipeline in this process (runCli, the function the binary's pipeline worker runs), their
+// deterministic runs on the in-process backend (the same run as on workers: in-process-equivalence);
+// the last group runs the built binary as a child process, for what only the real process has: the
+// shebang entry, the supervisor's pipeline worker relaying stdout and stderr, the machine's workers,
+// and the exit status.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { runCli } from '../../src/cli/main.js';
 import { BUILTIN_SCENARIOS } from '../../src/scenarios/index.js';
 import type { RunResult } from '../../src/machine/result.js';
+
+// runCli imports the machine when a run needs it: its deterministic runs go to the in-process backend
+vi.mock('../../src/machine/run.js', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../../src/machine/run.js')>();
+  const runScenario: typeof real.runScenario = (loaded, options = {}) =>
+    real.runScenario(loaded, options.mode === 'deterministic' ? { ...options, backend: 'in-process' } : options);
+  return { ...real, runScenario };
+});
 
 const root = join(import.meta.dirname, '..', '..');
 const bin = join(root, 'dist', 'src', 'cli', 'main.js');
@@ -16,7 +30,24 @@ interface Run {
   stderr: string;
 }
 
-function irqlab(args: string[], env: NodeJS.ProcessEnv = {}): Run {
+/** The command line run in this process, as the binary's pipeline worker runs it (no signal handlers). */
+async function irqlab(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
+  let stdout = '';
+  let stderr = '';
+  const status = await runCli(
+    args,
+    {
+      stdout: { write: (chunk: string) => (stdout += chunk) },
+      stderr: { isTTY: false, write: (chunk: string) => (stderr += chunk) },
+      env: { ...process.env, IRQLAB_SEED: '', ...env },
+    },
+    { handleSignals: false },
+  );
+  return { status, stdout, stderr };
+}
+
+/** The built binary as a child process. */
+function irqlabProcess(args: string[], env: NodeJS.ProcessEnv = {}): Run {
   const child = spawnSync(process.execPath, [bin, ...args], {
     cwd: root,
     encoding: 'utf8',
@@ -48,64 +79,67 @@ beforeAll(() => {
 }, 120_000);
 
 describe('irqlab: bad input', () => {
-  it('a scenario that does not exist', () => {
+  it('a scenario that does not exist', async () => {
     expectUsageFailure(
-      irqlab(['run', 'no-such-scenario']),
+      await irqlab(['run', 'no-such-scenario']),
       /^irqlab: scenario 'no-such-scenario' is neither a built-in scenario \(see 'irqlab list'\) nor a file$/,
     );
-    expectUsageFailure(irqlab(['run', './missing.ts']), /nor a file$/);
+    expectUsageFailure(await irqlab(['run', './missing.ts']), /nor a file$/);
   });
 
-  it('scenarios that fail to load', () => {
-    expectUsageFailure(irqlab(['run', `${fixtures}/syntax-error.ts`]), /^irqlab: cannot load scenario '.*syntax-error\.ts': syntax-error\.ts:7:1: /);
+  it('scenarios that fail to load', async () => {
+    expectUsageFailure(await irqlab(['run', `${fixtures}/syntax-error.ts`]), /^irqlab: cannot load scenario '.*syntax-error\.ts': syntax-error\.ts:7:1: /);
     expectUsageFailure(
-      irqlab(['run', `${fixtures}/syntax-error.mjs`]),
+      await irqlab(['run', `${fixtures}/syntax-error.mjs`]),
       /^irqlab: cannot load scenario '.*syntax-error\.mjs': SyntaxError: .*\(syntax-error\.mjs:5:1\)$/,
     );
-    expectUsageFailure(irqlab(['run', `${fixtures}/no-default.mjs`]), /it has no default export/);
-    expectUsageFailure(irqlab(['run', `${fixtures}/throws.mjs`]), /: scenario setup exploded$/);
-    expectUsageFailure(irqlab(['run', `${fixtures}/not-object.mjs`]), /its default export is a number/);
-    expectUsageFailure(irqlab(['run', `${fixtures}/not-a-scenario.json`]), /unsupported file type '\.json'/);
+    expectUsageFailure(await irqlab(['run', `${fixtures}/no-default.mjs`]), /it has no default export/);
+    expectUsageFailure(await irqlab(['run', `${fixtures}/throws.mjs`]), /: scenario setup exploded$/);
+    expectUsageFailure(await irqlab(['run', `${fixtures}/not-object.mjs`]), /its default export is a number/);
+    expectUsageFailure(await irqlab(['run', `${fixtures}/not-a-scenario.json`]), /unsupported file type '\.json'/);
     expect(readdirSync(join(root, fixtures)).filter((name) => name.startsWith('.irqlab-'))).toEqual([]);
   });
 
-  it('a scenario of the wrong shape', () => {
-    expectUsageFailure(irqlab(['run', `${fixtures}/wrong-shape.mjs`]), /^irqlab: scenario 'wrong-shape': routines must be an object \(got "Main"\)$/);
+  it('a scenario of the wrong shape', async () => {
+    expectUsageFailure(await irqlab(['run', `${fixtures}/wrong-shape.mjs`]), /^irqlab: scenario 'wrong-shape': routines must be an object \(got "Main"\)$/);
   });
 
-  it('a DPC that names an unknown routine', () => {
+  it('a DPC that names an unknown routine', async () => {
     expectUsageFailure(
-      irqlab(['run', `${fixtures}/unknown-routine.mjs`]),
+      await irqlab(['run', `${fixtures}/unknown-routine.mjs`]),
       /^irqlab: scenario 'unknown-routine': dpcs\.StormDpc\.routine names unknown routine 'Nope'$/,
     );
   });
 
-  it('a CPU count the scenario does not fit', () => {
+  it('a CPU count the scenario does not fit', async () => {
     expectUsageFailure(
-      irqlab(['run', 'dpc-importance', '--cpus', '2']),
+      await irqlab(['run', 'dpc-importance', '--cpus', '2']),
       /^irqlab: scenario 'dpc-importance': dpcs\.\w+\.targetCpu names CPU 2 but the machine has 2/,
     );
   });
 
-  it('--cpus 0 and --cpus 1000', () => {
-    expectUsageFailure(irqlab(['run', 'interrupt-storm', '--cpus', '0']), /^irqlab: --cpus must be an integer from 1 to 64 \(got 0\)$/);
-    expectUsageFailure(irqlab(['run', 'interrupt-storm', '--cpus', '1000']), /^irqlab: --cpus must be an integer from 1 to 64 \(got 1000\)$/);
+  it('--cpus 0 and --cpus 1000', async () => {
+    expectUsageFailure(await irqlab(['run', 'interrupt-storm', '--cpus', '0']), /^irqlab: --cpus must be an integer from 1 to 64 \(got 0\)$/);
+    expectUsageFailure(await irqlab(['run', 'interrupt-storm', '--cpus', '1000']), /^irqlab: --cpus must be an integer from 1 to 64 \(got 1000\)$/);
   });
 
-  it('unknown flags, bad values, missing arguments, unknown commands', () => {
-    expectUsageFailure(irqlab(['run', 'interrupt-storm', '--turbo']), /^irqlab: unknown option '--turbo' for 'irqlab run'/);
-    expectUsageFailure(irqlab(['run', 'interrupt-storm', '--mode', 'fast']), /--mode must be 'parallel' or 'deterministic'/);
-    expectUsageFailure(irqlab(['run', 'interrupt-storm', '--duration', '5 parsecs']), /--duration must be a positive time/);
-    expectUsageFailure(irqlab(['run', 'interrupt-storm', '--time-scale', '0']), /--time-scale must be a positive number/);
-    expectUsageFailure(irqlab(['run', 'interrupt-storm'], { IRQLAB_SEED: 'banana' }), /^irqlab: IRQLAB_SEED must be an integer/);
-    expectUsageFailure(irqlab(['run', 'interrupt-storm', '--trace', 'no/such/dir/t.json']), /^irqlab: --trace: directory 'no\/such\/dir' does not exist$/);
-    expectUsageFailure(irqlab(['run']), /^irqlab: run needs a scenario/);
-    expectUsageFailure(irqlab(['explode']), /^irqlab: unknown command 'explode'/);
-    expectUsageFailure(irqlab([]), /^irqlab: missing command/);
+  it('unknown flags, bad values, missing arguments, unknown commands', async () => {
+    expectUsageFailure(await irqlab(['run', 'interrupt-storm', '--turbo']), /^irqlab: unknown option '--turbo' for 'irqlab run'/);
+    expectUsageFailure(await irqlab(['run', 'interrupt-storm', '--mode', 'fast']), /--mode must be 'parallel' or 'deterministic'/);
+    expectUsageFailure(await irqlab(['run', 'interrupt-storm', '--duration', '5 parsecs']), /--duration must be a positive time/);
+    expectUsageFailure(await irqlab(['run', 'interrupt-storm', '--time-scale', '0']), /--time-scale must be a positive number/);
+    expectUsageFailure(await irqlab(['run', 'interrupt-storm'], { IRQLAB_SEED: 'banana' }), /^irqlab: IRQLAB_SEED must be an integer/);
+    expectUsageFailure(
+      await irqlab(['run', 'interrupt-storm', '--trace', 'no/such/dir/t.json']),
+      /^irqlab: --trace: directory 'no\/such\/dir' does not exist$/,
+    );
+    expectUsageFailure(await irqlab(['run']), /^irqlab: run needs a scenario/);
+    expectUsageFailure(await irqlab(['explode']), /^irqlab: unknown command 'explode'/);
+    expectUsageFailure(await irqlab([]), /^irqlab: missing command/);
   });
 
-  it('--verbose adds the stack of a load failure', () => {
-    const run = irqlab(['run', `${fixtures}/throws.mjs`, '--verbose']);
+  it('--verbose adds the stack of a load failure', async () => {
+    const run = await irqlab(['run', `${fixtures}/throws.mjs`, '--verbose']);
     expect(run.status).toBe(1);
     expect(run.stdout).toBe('');
     expect(run.stderr.split('\n')[0]).toMatch(/^irqlab: cannot load scenario/);
@@ -114,8 +148,8 @@ describe('irqlab: bad input', () => {
 });
 
 describe('irqlab: list, help, version', () => {
-  it('list prints the built-ins', () => {
-    const run = irqlab(['list']);
+  it('list prints the built-ins', async () => {
+    const run = await irqlab(['list']);
     expect(run.status).toBe(0);
     expect(run.stderr).toBe('');
     const lines = run.stdout.trimEnd().split('\n');
@@ -125,26 +159,26 @@ describe('irqlab: list, help, version', () => {
     for (const name of ['interrupt-storm', 'ipi-pingpong', 'dpc-importance']) expect(run.stdout).toContain(name);
   });
 
-  it('--help for every command', () => {
+  it('--help for every command', async () => {
     for (const args of [['--help'], ['run', '--help'], ['list', '--help'], ['-h']]) {
-      const run = irqlab(args);
+      const run = await irqlab(args);
       expect(run.status, args.join(' ')).toBe(0);
       expect(run.stdout).toMatch(/Usage:/);
       expect(run.stderr).toBe('');
     }
   });
 
-  it("--version is package.json's", () => {
+  it("--version is package.json's", async () => {
     const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
-    const run = irqlab(['--version']);
+    const run = await irqlab(['--version']);
     expect(run.status).toBe(0);
     expect(run.stdout).toBe(`${version}\n`);
   });
 });
 
 describe('irqlab run: results and exit codes', () => {
-  it('--json: one JSON object on stdout, nothing on stderr, exit 0', () => {
-    const run = irqlab(['run', `${fixtures}/minimal.mjs`, '--mode', 'deterministic', '--json']);
+  it('--json: one JSON object on stdout, nothing on stderr, exit 0', async () => {
+    const run = await irqlab(['run', `${fixtures}/minimal.mjs`, '--mode', 'deterministic', '--json']);
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
     const result = JSON.parse(run.stdout) as RunResult;
@@ -152,28 +186,28 @@ describe('irqlab run: results and exit codes', () => {
     expect(result.command).toBe(`irqlab run ${fixtures}/minimal.mjs --cpus 1 --mode deterministic --seed 1 --duration 1ms`);
   });
 
-  it('IRQLAB_SEED seeds the run', () => {
-    const run = irqlab(['run', `${fixtures}/minimal.mjs`, '--mode', 'deterministic', '--json'], { IRQLAB_SEED: '31337' });
+  it('IRQLAB_SEED seeds the run', async () => {
+    const run = await irqlab(['run', `${fixtures}/minimal.mjs`, '--mode', 'deterministic', '--json'], { IRQLAB_SEED: '31337' });
     expect(run.status).toBe(0);
     expect((JSON.parse(run.stdout) as RunResult).seed).toBe(31337);
   });
 
-  it('a TypeScript scenario runs and leaves no temporary file behind', () => {
-    const run = irqlab(['run', `${fixtures}/with-import.ts`, '--mode', 'deterministic']);
+  it('a TypeScript scenario runs and leaves no temporary file behind', async () => {
+    const run = await irqlab(['run', `${fixtures}/with-import.ts`, '--mode', 'deterministic']);
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
     expect(run.stdout).toMatch(/^fixture-ts: deterministic mode, seed 1, 2 CPUs \(x64\)/);
     expect(readdirSync(join(root, fixtures)).filter((name) => name.startsWith('.irqlab-'))).toEqual([]);
   });
 
-  it('a failed check: exit 2', () => {
-    const run = irqlab(['run', `${fixtures}/failing-check.mjs`, '--mode', 'deterministic']);
+  it('a failed check: exit 2', async () => {
+    const run = await irqlab(['run', `${fixtures}/failing-check.mjs`, '--mode', 'deterministic']);
     expect(run.status).toBe(2);
     expect(run.stdout).toContain('FAIL impossible — by design');
   });
 
-  it('a bugcheck: the summary, the analysis and the replay command; exit 2', () => {
-    const run = irqlab(['run', `${fixtures}/bugcheck.mjs`, '--mode', 'deterministic', '--seed', '5']);
+  it('a bugcheck: the summary, the analysis and the replay command; exit 2', async () => {
+    const run = await irqlab(['run', `${fixtures}/bugcheck.mjs`, '--mode', 'deterministic', '--seed', '5']);
     expect(run.status).toBe(2);
     expect(run.stdout).toContain('Bugcheck Analysis');
     expect(run.stdout).toContain('MANUALLY_INITIATED_CRASH (e2)');
@@ -183,8 +217,40 @@ describe('irqlab run: results and exit codes', () => {
     expect(run.stdout).toMatch(/To replay this run:\nirqlab run .*bugcheck\.mjs .*--mode deterministic --seed 5\n$/);
   });
 
+  it('a bugcheck with --json: the object only, exit 2', async () => {
+    const run = await irqlab(['run', `${fixtures}/bugcheck.mjs`, '--mode', 'deterministic', '--json']);
+    expect(run.status).toBe(2);
+    const result = JSON.parse(run.stdout) as RunResult;
+    expect(result.bugcheck).toMatchObject({ code: 0xe2, cpu: 1 });
+  });
+});
+
+describe('the built binary as a child process', () => {
+  it("--version is package.json's, found from dist/", () => {
+    const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
+    const run = irqlabProcess(['--version']);
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    expect(run.stdout).toBe(`${version}\n`);
+  });
+
+  it('a scenario that does not exist: exit 1, one line from the pipeline worker, nothing on stdout', () => {
+    expectUsageFailure(
+      irqlabProcess(['run', 'no-such-scenario']),
+      /^irqlab: scenario 'no-such-scenario' is neither a built-in scenario \(see 'irqlab list'\) nor a file$/,
+    );
+  });
+
+  it('--json: one JSON object on stdout, nothing on stderr, exit 0; IRQLAB_SEED seeds the run', () => {
+    const run = irqlabProcess(['run', `${fixtures}/minimal.mjs`, '--mode', 'deterministic', '--json'], { IRQLAB_SEED: '31337' });
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    const result = JSON.parse(run.stdout) as RunResult;
+    expect(result).toMatchObject({ scenario: 'fixture-minimal', mode: 'deterministic', seed: 31337, cpus: 1, bugcheck: null, results: { done: 1 } });
+  });
+
   it('a bugcheck with --json: the object only, exit 2', () => {
-    const run = irqlab(['run', `${fixtures}/bugcheck.mjs`, '--mode', 'deterministic', '--json']);
+    const run = irqlabProcess(['run', `${fixtures}/bugcheck.mjs`, '--mode', 'deterministic', '--json']);
     expect(run.status).toBe(2);
     const result = JSON.parse(run.stdout) as RunResult;
     expect(result.bugcheck).toMatchObject({ code: 0xe2, cpu: 1 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { formatBugcheck, formatJson, formatScenarioList, formatSummary, hex64, renderTable } from '../../src/cli/format.js';
+import { deterministicCommand, formatBugcheck, formatJson, formatScenarioList, formatSummary, hex64, renderTable } from '../../src/cli/format.js';
+import { replayCommandFor } from '../../src/machine/execute.js';
 import { createProgress, progressLine } from '../../src/cli/progress.js';
 import type { CpuSummary, RunResult } from '../../src/machine/result.js';
 
@@ -29,6 +30,9 @@ function result(cpus = 4, extra: Partial<RunResult> = {}): RunResult {
   return {
     scenario: 'interrupt-storm',
     mode: 'deterministic',
+    pace: null,
+    slackNs: null,
+    timeScale: null,
     seed: 7,
     cpus,
     arch: 'x64',
@@ -48,6 +52,7 @@ function result(cpus = 4, extra: Partial<RunResult> = {}): RunResult {
     ],
     bugcheck: null,
     command: 'irqlab run interrupt-storm --cpus 4 --mode deterministic --seed 7 --duration 10ms',
+    replayCommand: 'irqlab run interrupt-storm --cpus 4 --duration 10ms --mode deterministic --seed 7',
     bootMs: 40.1,
     unresponsiveCpus: [],
     deviceAssertions: [{ name: 'disk', asserted: 2400 }],
@@ -244,6 +249,84 @@ describe('formatBugcheck', () => {
 
   it('is empty without a bugcheck', () => {
     expect(formatBugcheck(result())).toBe('');
+  });
+});
+
+/** A parallel run (virtual pace, default slack, seed drawn at random): the same fixture, as a parallel run reports it. */
+function parallel(run: RunResult): RunResult {
+  const command = `irqlab run interrupt-storm --cpus ${run.cpus} --mode parallel --duration 10ms --slack 20us`;
+  return {
+    ...run,
+    mode: 'parallel',
+    pace: 'virtual',
+    slackNs: 20_000,
+    timeScale: null,
+    command,
+    replayCommand: null,
+    bugcheck: run.bugcheck ? { ...run.bugcheck, replayCommand: null } : null,
+  };
+}
+
+describe('replay wording: a deterministic run replays, a parallel run does not', () => {
+  it('a deterministic run: its command, which replays it', () => {
+    const text = formatSummary(result(), { cores: 8 });
+    expect(text.trimEnd().split('\n').at(-1)).toBe(
+      '1 of 2 checks failed. The run: irqlab run interrupt-storm --cpus 4 --mode deterministic --seed 7 --duration 10ms',
+    );
+    expect(text).not.toContain('not replayable');
+  });
+
+  it("a parallel run: its parameters, 'not replayable: parallel runs race for real', and how to get a run that is", () => {
+    const text = formatSummary(parallel(result()), { cores: 8 });
+    const lines = text.trimEnd().split('\n');
+    expect(lines[0]).toContain('interrupt-storm: parallel mode (virtual time, slack 20.000 µs), seed 7, 4 CPUs');
+    expect(lines.at(-2)).toBe(
+      '1 of 2 checks failed. The run (not replayable: parallel runs race for real): irqlab run interrupt-storm --cpus 4 --mode parallel --duration 10ms --slack 20us',
+    );
+    expect(lines.at(-1)).toBe(
+      "For a run that replays exactly: irqlab run interrupt-storm --cpus 4 --duration 10ms --mode deterministic (a seeded schedule of its own, not this run's)",
+    );
+    expect(text).not.toMatch(/replay this run/i);
+    const passed = formatSummary(parallel(result(4, { checks: [] })), { cores: 8 });
+    expect(passed).toContain('\nOK. The run (not replayable: parallel runs race for real): irqlab run interrupt-storm --cpus 4 --mode parallel');
+  });
+
+  it('a host-paced parallel run says its latencies include the host', () => {
+    const hostPaced: RunResult = { ...parallel(result()), pace: 'host', slackNs: null, timeScale: 2 };
+    expect(formatSummary(hostPaced, { cores: 8 }).split('\n')[0]).toContain('parallel mode (host time × 2: latencies include the host)');
+  });
+
+  it('a deterministic bugcheck ends with the command that replays it', () => {
+    const lines = formatBugcheck(withBugcheck()).trimEnd().split('\n');
+    expect(lines.slice(-2)).toEqual(['To replay this run:', 'irqlab run interrupt-storm --cpus 2 --duration 10ms --mode deterministic --seed 7']);
+  });
+
+  it("a parallel bugcheck: not replayable, the run's parameters, and a deterministic run that may or may not reach the crash", () => {
+    const text = formatBugcheck(parallel(withBugcheck()));
+    const lines = text.trimEnd().split('\n');
+    expect(lines.slice(-3)).toEqual([
+      'The run (not replayable: parallel runs race for real):',
+      'irqlab run interrupt-storm --cpus 2 --mode parallel --duration 10ms --slack 20us',
+      "For a run that replays exactly: irqlab run interrupt-storm --cpus 2 --duration 10ms --mode deterministic (a seeded schedule of its own, not this run's: it may or may not reach this crash)",
+    ]);
+    expect(text).not.toMatch(/To replay this run/);
+    expect(text).not.toContain('--seed 7');
+  });
+
+  it('deterministicCommand drops the seed and the parallel-only options', () => {
+    expect(deterministicCommand('irqlab run s --cpus 2 --mode parallel --seed 9 --duration 5ms --pace host --time-scale 2')).toBe(
+      'irqlab run s --cpus 2 --duration 5ms --mode deterministic',
+    );
+    expect(deterministicCommand("irqlab run './my scenario.ts' --cpus 2 --mode parallel --duration 5ms --slack 1us")).toBe(
+      "irqlab run './my scenario.ts' --cpus 2 --duration 5ms --mode deterministic",
+    );
+  });
+
+  it('replayCommandFor: the replay line of a deterministic run; null for a parallel run', () => {
+    expect(replayCommandFor({ mode: 'deterministic', seed: 4, command: 'irqlab run s --cpus 2 --mode deterministic --seed 4 --duration 5ms' })).toBe(
+      'irqlab run s --cpus 2 --duration 5ms --mode deterministic --seed 4',
+    );
+    expect(replayCommandFor({ mode: 'parallel', seed: 4, command: 'irqlab run s --cpus 2 --mode parallel --seed 4 --duration 5ms' })).toBeNull();
   });
 });
 

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { reportError, runCli } from '../../src/cli/main.js';
 import type { CliIo } from '../../src/cli/main.js';
 import { InternalError, ScenarioError, UsageError } from '../../src/util/errors.js';
+import { DEFAULT_SLACK_NS } from '../../src/contract/config.js';
 
 function io(): CliIo & { out: string[]; err: string[] } {
   const out: string[] = [];
@@ -61,5 +62,57 @@ describe('runCli', () => {
       expect(a.err).toHaveLength(1);
       expect(a.err[0]).toMatch(/^irqlab: [^\n]+\n$/);
     }
+  });
+
+  it('--pace, --slack and --time-scale where they mean nothing: exit 1, one line, nothing runs', async () => {
+    const cases: Array<[string[], string]> = [
+      [['--mode', 'deterministic', '--pace', 'host'], '--pace applies to parallel mode only'],
+      [['--mode', 'deterministic', '--slack', '10us'], '--slack applies to parallel mode only'],
+      [['--time-scale', '2'], '--time-scale applies to --pace host only'],
+      [['--pace', 'host', '--slack', '10us'], '--slack applies to --pace virtual only'],
+      [['--slack', '5s'], '--slack must be an emulated time from 1ns to 1s'],
+    ];
+    for (const [flags, message] of cases) {
+      const a = io();
+      expect(await runCli(['run', 'test/fixtures/scenarios/minimal.mjs', ...flags], a), flags.join(' ')).toBe(1);
+      expect(a.out).toEqual([]);
+      expect(a.err).toHaveLength(1);
+      expect(a.err[0]).toMatch(new RegExp(`^irqlab: ${message.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&')}[^\n]*\n$`));
+    }
+  });
+
+  it("a parallel run's summary gives its parameters and says it is not replayable; a deterministic run's, its replay", async () => {
+    const parallel = io();
+    expect(await runCli(['run', 'test/fixtures/scenarios/minimal.mjs', '--slack', '20us'], parallel, { handleSignals: false })).toBe(0);
+    const lines = parallel.out.join('').trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^fixture-minimal: parallel mode \(virtual time, slack 20\.000 µs\), seed \d+, 1 CPU/);
+    expect(lines.slice(-2)).toEqual([
+      'OK. The run (not replayable: parallel runs race for real): irqlab run test/fixtures/scenarios/minimal.mjs --cpus 1 --mode parallel --duration 1ms --slack 20us',
+      "For a run that replays exactly: irqlab run test/fixtures/scenarios/minimal.mjs --cpus 1 --duration 1ms --mode deterministic (a seeded schedule of its own, not this run's)",
+    ]);
+    const deterministic = io();
+    expect(await runCli(['run', 'test/fixtures/scenarios/minimal.mjs', '--mode', 'deterministic'], deterministic, { handleSignals: false })).toBe(0);
+    expect(deterministic.out.join('').trimEnd().split('\n').at(-1)).toBe(
+      'OK. The run: irqlab run test/fixtures/scenarios/minimal.mjs --cpus 1 --mode deterministic --seed 1 --duration 1ms',
+    );
+  });
+
+  it('--json of a parallel run: its parameters (a chosen seed included) in command, replayCommand null', async () => {
+    const a = io();
+    expect(await runCli(['run', 'test/fixtures/scenarios/minimal.mjs', '--seed', '9', '--json'], a, { handleSignals: false })).toBe(0);
+    const result = JSON.parse(a.out.join('')) as {
+      command: string;
+      replayCommand: string | null;
+      pace: string;
+      slackNs: number | null;
+      timeScale: number | null;
+    };
+    expect(result).toMatchObject({
+      command: 'irqlab run test/fixtures/scenarios/minimal.mjs --cpus 1 --mode parallel --seed 9 --duration 1ms',
+      replayCommand: null,
+      pace: 'virtual',
+      slackNs: DEFAULT_SLACK_NS,
+      timeScale: null,
+    });
   });
 });

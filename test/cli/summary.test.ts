@@ -36,13 +36,17 @@ beforeAll(async () => {
 });
 
 describe('the run summary', () => {
-  it('notes that parallel-mode CPUs outnumbered the host cores, and only then', () => {
-    const parallel: RunResult = { ...quietRun, mode: 'parallel', cpus: 4 };
-    const note = formatSummary(parallel, { cores: 2 })
-      .split('\n')
-      .find((line) => line.startsWith('note:'));
-    expect(note).toBe(
+  it('notes that parallel-mode CPUs outnumbered the host cores, and only then; latencies include the host only with --pace host', () => {
+    const parallel: RunResult = { ...quietRun, mode: 'parallel', pace: 'host', slackNs: null, timeScale: 1, cpus: 4 };
+    const note = (run: RunResult): string | undefined =>
+      formatSummary(run, { cores: 2 })
+        .split('\n')
+        .find((line) => line.startsWith('note:'));
+    expect(note(parallel)).toBe(
       'note: 4 emulated CPUs shared 2 host cores, so they did not all run at the same time: races are rarer and interrupt and IPI latencies longer than on real hardware (deterministic mode does not depend on host cores)',
+    );
+    expect(note({ ...parallel, pace: 'virtual', slackNs: 10_000, timeScale: null })).toBe(
+      'note: 4 emulated CPUs shared 2 host cores, so they did not all run at the same time: races are rarer than on real hardware (emulated time is the cycles each CPU executed, not host time)',
     );
     expect(formatSummary(parallel, { cores: 4 })).not.toContain('host core');
     expect(formatSummary({ ...quietRun, cpus: 4 }, { cores: 2 }), 'deterministic mode').not.toContain('host core');

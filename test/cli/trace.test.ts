@@ -1,10 +1,12 @@
-// `irqlab run --trace`: the path is checked before the run (exit 1, one line, nothing run), and the
-// trace streamed during the run is a complete JSON document.
+// `irqlab run --trace`: the path is checked before the run (exit 1, one line, nothing run: through
+// runCli in this process), and the trace streamed during the run is a complete JSON document
+// (through the built binary: the trace comes from the machine's workers).
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { runCli } from '../../src/cli/main.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const bin = join(root, 'dist', 'src', 'cli', 'main.js');
@@ -13,6 +15,22 @@ function irqlab(args: string[]): { status: number | null; stdout: string; stderr
   const child = spawnSync(process.execPath, [bin, ...args], { cwd: root, encoding: 'utf8', timeout: 60_000, env: { ...process.env, IRQLAB_SEED: '' } });
   if (child.error) throw child.error;
   return { status: child.status, stdout: child.stdout, stderr: child.stderr };
+}
+
+/** The command line run in this process, as the binary's pipeline worker runs it (no signal handlers). */
+async function irqlabInProcess(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const status = await runCli(
+    args,
+    {
+      stdout: { write: (chunk: string) => (stdout += chunk) },
+      stderr: { isTTY: false, write: (chunk: string) => (stderr += chunk) },
+      env: { ...process.env, IRQLAB_SEED: '' },
+    },
+    { handleSignals: false },
+  );
+  return { status, stdout, stderr };
 }
 
 function expectOneLineFailure(run: { status: number | null; stdout: string; stderr: string }, pattern: RegExp): void {
@@ -24,25 +42,36 @@ function expectOneLineFailure(run: { status: number | null; stdout: string; stde
 }
 
 describe('irqlab run --trace', () => {
-  it('refuses to write the trace over the scenario file itself, and leaves the file as it was', () => {
+  it('refuses to write the trace over the scenario file itself, and leaves the file as it was', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'irqlab-trace-cli-'));
     const scenario = join(dir, 'scenario.mjs');
     copyFileSync(join(root, 'test/fixtures/scenarios/minimal.mjs'), scenario);
     const before = readFileSync(scenario, 'utf8');
     expectOneLineFailure(
-      irqlab(['run', scenario, '--trace', scenario]),
+      await irqlabInProcess(['run', scenario, '--trace', scenario]),
       /^irqlab: --trace: '.*scenario\.mjs' is the scenario file itself; writing the trace there would overwrite it$/,
     );
     expect(readFileSync(scenario, 'utf8')).toBe(before);
   });
 
-  it('refuses a path it cannot write before the run: under a regular file, or a directory', () => {
+  it('refuses a path it cannot write before the run: under a regular file, or a directory', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'irqlab-trace-cli-'));
     const file = join(dir, 'plain-file');
     writeFileSync(file, 'x');
-    const underFile = irqlab(['run', 'interrupt-storm', '--cpus', '2', '--mode', 'deterministic', '--duration', '1ms', '--trace', join(file, 'trace.json')]);
+    const underFile = await irqlabInProcess([
+      'run',
+      'interrupt-storm',
+      '--cpus',
+      '2',
+      '--mode',
+      'deterministic',
+      '--duration',
+      '1ms',
+      '--trace',
+      join(file, 'trace.json'),
+    ]);
     expectOneLineFailure(underFile, /^irqlab: --trace: '.*plain-file' is not a directory$/);
-    expectOneLineFailure(irqlab(['run', 'interrupt-storm', '--cpus', '2', '--trace', dir]), /^irqlab: --trace: '.*' is a directory$/);
+    expectOneLineFailure(await irqlabInProcess(['run', 'interrupt-storm', '--cpus', '2', '--trace', dir]), /^irqlab: --trace: '.*' is a directory$/);
   });
 
   it('writes a complete Chrome trace JSON document', () => {

@@ -33,7 +33,11 @@ describe('shared-memory layout', () => {
       SYSTEM_TIME_BIAS_LO: 10,
       SYSTEM_TIME_BIAS_HI: 11,
       EMULATED_NS: 12,
-      WORDS: 16,
+      GVT_WAITERS: 14,
+      WAKE_EPOCH: 15,
+      COORDINATOR_CALLED: 16,
+      NEXT_EVENT_NS: 18,
+      WORDS: 20,
     });
     expect(PrcbField).toEqual({
       IRQL: 0,
@@ -51,6 +55,7 @@ describe('shared-memory layout', () => {
       PACKET_PENDING_HI: 12,
       NATIVE_ROUTINE: 13,
       NATIVE_CALLS: 14,
+      DOORBELL_AT_HALT: 15,
       WORDS: 16,
     });
     expect(DpcField).toEqual({
@@ -70,6 +75,7 @@ describe('shared-memory layout', () => {
     expect(DeviceCounterField).toEqual({ RECEIVED: 0, TAKEN: 1, REASSERTED: 2, PENDING: 3, UNDELIVERED: 4, BACKLOGGED: 5, WORDS: 6 });
     expect(CounterField.TIME_AT_IRQL).toBe(16);
     expect(CounterField.CONTEXT_SWITCHES).toBe(12);
+    expect([CounterField.VIRTUAL_NS, CounterField.WAITING_FOR_NS]).toEqual([13, 14]);
     expect(CounterField.BY_VECTOR).toBe(48);
     expect(CounterField.WORDS).toBe(304);
   });
@@ -87,17 +93,17 @@ describe('shared-memory layout', () => {
     });
     expect(layout.actors).toBe(6);
     expect(layout.control).toBe(0);
-    expect(layout.doorbell(0)).toBe(16);
-    expect(layout.doorbell(5)).toBe(26);
-    expect(layout.prcb(0)).toBe(28);
-    expect(layout.prcb(3)).toBe(76);
+    expect(layout.doorbell(0)).toBe(20);
+    expect(layout.doorbell(5)).toBe(30);
+    expect(layout.prcb(0)).toBe(32);
+    expect(layout.prcb(3)).toBe(80);
     // Float64 counters: 8-byte aligned, index in Float64 units
-    expect(layout.counters(0)).toBe(46);
-    expect(layout.counters(1)).toBe(46 + 304);
+    expect(layout.counters(0)).toBe(48);
+    expect(layout.counters(1)).toBe(48 + 304);
     // per-thread Float64 counters, then the thread table (context + SwapBusy + ran-on mask)
-    expect(layout.threadCounters(0)).toBe((92 + 4 * 304 * 2) / 2);
-    expect(layout.threadCounters(5)).toBe((92 + 4 * 304 * 2) / 2 + 5 * 2);
-    expect(layout.thread(0)).toBe(92 + 4 * 304 * 2 + 6 * 2 * 2);
+    expect(layout.threadCounters(0)).toBe((96 + 4 * 304 * 2) / 2);
+    expect(layout.threadCounters(5)).toBe((96 + 4 * 304 * 2) / 2 + 5 * 2);
+    expect(layout.thread(0)).toBe(96 + 4 * 304 * 2 + 6 * 2 * 2);
     expect(layout.thread(5)).toBe(layout.thread(0) + 5 * 24);
     expect(layout.dpc(0)).toBe(layout.thread(0) + 6 * 24);
     // one page-state word per 4 KB page of memory (8192 words = 8 pages), plus one

@@ -24,7 +24,7 @@ describe('a native routine that never returns (API)', () => {
     it(`${mode}: rejects with a ScenarioError naming the native and the CPU, and stops every worker`, async () => {
       const loaded = await loadScenario(fixture);
       // 600 s emulated: the run can only end by the guard, however late the host lets CPU 1 reach the native
-      const options = { cpus: 2, mode, seed: 1, durationNs: 600e9, timeScale: 1, verbose: false, command: 'test', nativeTimeoutMs: 300 };
+      const options = { cpus: 2, mode, seed: 1, durationNs: 600e9, verbose: false, command: 'test', nativeTimeoutMs: 300 };
       await stat(fixture); // starts libuv's thread pool now, so that it cannot count as a leak below
       const guarded = (): Promise<unknown> =>
         runScenario(loaded, options).then(

@@ -1,0 +1,253 @@
+/**
+ * Parallel mode's virtual time, as shared memory (the words are in layout.ts: CounterField.VIRTUAL_NS and
+ * WAITING_FOR_NS, PrcbField.IDLE and DOORBELL_AT_HALT, ControlField.GVT_WAITERS, WAKE_EPOCH,
+ * COORDINATOR_CALLED and NEXT_EVENT_NS). Lax synchronization with a bounded slack, as Graphite and SlackSim run parallel
+ * simulations (reference/parallel-time.md):
+ *
+ *   - each CPU's clock is its executed cycles, plus jumps: to a message's send time when it takes
+ *     one sent later than its own time, and across a halt. It publishes that clock at every run
+ *     chunk (VIRTUAL_NS);
+ *   - the global virtual time (GVT) is the minimum over the CPUs that are not halted, and over the
+ *     coordinator's next undelivered event (the clock, devices, the run's end): no CPU runs more than
+ *     the slack ahead of it, and the coordinator delivers an event only once every running CPU has
+ *     reached its time. A worker the host deschedules stops its own clock and so holds everyone
+ *     back: host stalls cost speed, never emulated latency;
+ *   - a halted CPU leaves the minimum. Whoever sends it a message takes it back into the running set
+ *     (NT's waker clears the target from KiIdleSummary likewise) at the message's time, so a wake in
+ *     flight can never let time jump past it; when every CPU is halted and nothing is in flight, the
+ *     coordinator jumps to the next event (idle time costs nothing).
+ *
+ * The ordering argument (all of it on seq-cst Atomics): a sender publishes its message, then looks
+ * at the target's IDLE; a halting CPU stores IDLE = 1, then looks at its doorbell. Either the sender
+ * sees the halt (and wakes the target) or the target sees the message (and wakes itself), and both
+ * bump WAKE_EPOCH. The coordinator's "all halted" scan reads WAKE_EPOCH before and after, and counts a
+ * halted CPU whose doorbell moved since its halt as running.
+ *
+ * Waiting costs no host core: a CPU at the slack sleeps on its own doorbell (so a message, a
+ * freeze or the run's end wakes it as well) after writing the GVT it needs (WAITING_FOR_NS); a CPU
+ * that publishes a later clock, or halts, or the coordinator after delivering, rings exactly the
+ * waiters whose need the GVT now meets. Likewise a CPU whose publication lets the GVT reach the
+ * coordinator's next event rings the coordinator once (COORDINATOR_CALLED).
+ *
+ * Who may touch what: a CPU writes its own VIRTUAL_NS, WAITING_FOR_NS and halt words; a waker
+ * writes a halted CPU's VIRTUAL_NS only after winning its IDLE 1 → 0 exchange; only the coordinator
+ * writes NEXT_EVENT_NS and clears COORDINATOR_CALLED. Everyone reads.
+ */
+
+import { Doorbell } from './doorbell.js';
+import { ControlField, CounterField, DoorbellField, PrcbField } from './layout.js';
+import type { MachineLayout } from './layout.js';
+
+/** The coordinator's actor number and a CPU's (as in src/ipc/messages.ts, which src/shm may not import). */
+const COORDINATOR = 1;
+const actorOf = (cpu: number): number => 2 + cpu;
+
+export class VirtualTimeBoard {
+  private readonly i32: Int32Array;
+  private readonly f64: Float64Array;
+  private readonly cpus: number;
+  /** per CPU: Float64 index of VIRTUAL_NS, Int32 index of IDLE, of DOORBELL_AT_HALT, of its doorbell count */
+  private readonly clockAt: Int32Array;
+  private readonly idleAt: Int32Array;
+  private readonly haltDoorbellAt: Int32Array;
+  private readonly doorbellAt: Int32Array;
+  private readonly waitingAt: Int32Array;
+  private readonly gvtWaitersAt: number;
+  private readonly wakeEpochAt: number;
+  private readonly calledAt: number;
+  private readonly nextEventAt: number;
+  /** ringing only (Doorbell.ring): the CPUs' and the coordinator's */
+  private readonly cpuDoorbells: Doorbell[] = [];
+  private readonly coordinatorDoorbell: Doorbell;
+
+  constructor(i32: Int32Array, f64: Float64Array, layout: MachineLayout) {
+    this.i32 = i32;
+    this.f64 = f64;
+    this.cpus = layout.params.cpus;
+    this.clockAt = new Int32Array(this.cpus);
+    this.idleAt = new Int32Array(this.cpus);
+    this.haltDoorbellAt = new Int32Array(this.cpus);
+    this.doorbellAt = new Int32Array(this.cpus);
+    this.waitingAt = new Int32Array(this.cpus);
+    for (let cpu = 0; cpu < this.cpus; cpu++) {
+      this.clockAt[cpu] = layout.counters(cpu) + CounterField.VIRTUAL_NS;
+      this.waitingAt[cpu] = layout.counters(cpu) + CounterField.WAITING_FOR_NS;
+      this.idleAt[cpu] = layout.prcb(cpu) + PrcbField.IDLE;
+      this.haltDoorbellAt[cpu] = layout.prcb(cpu) + PrcbField.DOORBELL_AT_HALT;
+      this.doorbellAt[cpu] = layout.doorbell(actorOf(cpu)) + DoorbellField.COUNT;
+      this.cpuDoorbells.push(new Doorbell(i32, layout.doorbell(actorOf(cpu))));
+    }
+    this.coordinatorDoorbell = new Doorbell(i32, layout.doorbell(COORDINATOR));
+    this.gvtWaitersAt = layout.control + ControlField.GVT_WAITERS;
+    this.wakeEpochAt = layout.control + ControlField.WAKE_EPOCH;
+    this.calledAt = layout.control + ControlField.COORDINATOR_CALLED;
+    this.nextEventAt = (layout.control + ControlField.NEXT_EVENT_NS) / 2;
+  }
+
+  // ---- a CPU's own clock ----
+
+  /**
+   * Publish CPU `cpu`'s clock (its own, at a run chunk's end) and return the GVT. The GVT may have
+   * risen: ring the waiters it now satisfies, and the coordinator if its next event is due.
+   */
+  publish(cpu: number, timeNs: number): number {
+    this.f64[this.clockAt[cpu]!] = timeNs;
+    return this.afterChange();
+  }
+
+  /**
+   * After something that may raise the GVT (a clock published, a CPU halted, events delivered):
+   * ring the waiters it now satisfies and, if the coordinator's next event is due, the
+   * coordinator. Returns the GVT.
+   */
+  afterChange(): number {
+    const min = this.runningMinimum();
+    const next = this.f64[this.nextEventAt]!;
+    // a read-modify-write, not a load: it orders the clock store above before the look at the
+    // waiters (a waiter registers, then reads the clocks)
+    if (Atomics.add(this.i32, this.gvtWaitersAt, 0) !== 0) this.ringSatisfiedWaiters(Math.min(min, next));
+    if (min >= next) this.callCoordinator();
+    return Math.min(min, next);
+  }
+
+  private ringSatisfiedWaiters(gvt: number): void {
+    for (let cpu = 0; cpu < this.cpus; cpu++) {
+      const need = this.f64[this.waitingAt[cpu]!]!;
+      if (need > 0 && need <= gvt) this.cpuDoorbells[cpu]!.ring();
+    }
+  }
+
+  /** Ring the coordinator once until it next looks (its next event is due, or every CPU halted). */
+  callCoordinator(): void {
+    if (Atomics.load(this.i32, this.calledAt) === 0 && Atomics.compareExchange(this.i32, this.calledAt, 0, 1) === 0) this.coordinatorDoorbell.ring();
+  }
+
+  /** The coordinator, before it looks at the GVT: later changes must call it again. */
+  coordinatorLooks(): void {
+    Atomics.store(this.i32, this.calledAt, 0);
+  }
+
+  clockOf(cpu: number): number {
+    return this.f64[this.clockAt[cpu]!]!;
+  }
+
+  isHalted(cpu: number): boolean {
+    return Atomics.load(this.i32, this.idleAt[cpu]!) === 1;
+  }
+
+  /**
+   * CPU `cpu` halts at `timeNs` having drained its inbox up to doorbell count `doorbellSeen`.
+   * Returns false when a message arrived meanwhile: the CPU has taken itself back (do not sleep).
+   */
+  halt(cpu: number, timeNs: number, doorbellSeen: number): boolean {
+    this.f64[this.clockAt[cpu]!] = timeNs;
+    Atomics.store(this.i32, this.haltDoorbellAt[cpu]!, doorbellSeen);
+    Atomics.store(this.i32, this.idleAt[cpu]!, 1);
+    if (Atomics.load(this.i32, this.doorbellAt[cpu]!) === doorbellSeen) return true;
+    this.unhaltSelf(cpu);
+    return false;
+  }
+
+  /**
+   * A halted CPU's doorbell rang without a message (a nudge meant for a spinner): it stays halted,
+   * having now seen `doorbellSeen`, so that the coordinator's scan does not take the ring for a
+   * message in flight. Returns false when a message arrived meanwhile.
+   */
+  stayHalted(cpu: number, doorbellSeen: number): boolean {
+    Atomics.store(this.i32, this.haltDoorbellAt[cpu]!, doorbellSeen);
+    return Atomics.load(this.i32, this.doorbellAt[cpu]!) === doorbellSeen;
+  }
+
+  /**
+   * A halted CPU woke (its doorbell rang) and has taken what woke it: back into the running set, at
+   * its clock as moved by what it took (published first, for the same reason as in wakeIfHalted).
+   */
+  rejoin(cpu: number, timeNs: number): void {
+    const clockAt = this.clockAt[cpu]!;
+    if (timeNs > this.f64[clockAt]!) this.f64[clockAt] = timeNs;
+    this.unhaltSelf(cpu);
+  }
+
+  /** Back into the running set (a message arrived as it halted: its clock is the one it halted at). */
+  unhaltSelf(cpu: number): void {
+    if (Atomics.compareExchange(this.i32, this.idleAt[cpu]!, 1, 0) === 1) Atomics.add(this.i32, this.wakeEpochAt, 1);
+  }
+
+  /**
+   * A message sent at `sentNs` is in CPU `cpu`'s ring (published before this call): if it is
+   * halted, take it back into the running set at the message's time. Returns whether this call woke it.
+   */
+  wakeIfHalted(cpu: number, sentNs: number): boolean {
+    const idleAt = this.idleAt[cpu]!;
+    if (Atomics.load(this.i32, idleAt) !== 1) return false;
+    // the clock first: a CPU back in the running set must never show its (older) halt time, or the
+    // GVT would dip below where it stands. Raced by the target's own publication at worst, which
+    // is at or past sentNs too (it takes this message)
+    const clockAt = this.clockAt[cpu]!;
+    if (sentNs > this.f64[clockAt]!) this.f64[clockAt] = sentNs;
+    if (Atomics.compareExchange(this.i32, idleAt, 1, 0) !== 1) return false;
+    Atomics.add(this.i32, this.wakeEpochAt, 1);
+    return true;
+  }
+
+  // ---- the global virtual time ----
+
+  /** The minimum clock over running CPUs (Infinity when every CPU is halted). */
+  runningMinimum(): number {
+    let min = Infinity;
+    const f64 = this.f64;
+    const i32 = this.i32;
+    for (let cpu = 0; cpu < this.cpus; cpu++) {
+      if (Atomics.load(i32, this.idleAt[cpu]!) === 1) continue;
+      const t = f64[this.clockAt[cpu]!]!;
+      if (t < min) min = t;
+    }
+    return min;
+  }
+
+  /** The coordinator's next undelivered event (the run's end at the latest). */
+  nextEventNs(): number {
+    return this.f64[this.nextEventAt]!;
+  }
+
+  setNextEvent(timeNs: number): void {
+    this.f64[this.nextEventAt] = timeNs;
+  }
+
+  /** GVT: what no running CPU may run more than the slack ahead of. */
+  gvt(): number {
+    const min = this.runningMinimum();
+    const next = this.f64[this.nextEventAt]!;
+    return Math.min(min, next);
+  }
+
+  /**
+   * Every CPU is halted with nothing in flight to it, and no wake overtook the scan: the
+   * coordinator may jump to its next event.
+   */
+  allHalted(): boolean {
+    const i32 = this.i32;
+    const before = Atomics.load(i32, this.wakeEpochAt);
+    for (let cpu = 0; cpu < this.cpus; cpu++) {
+      if (Atomics.load(i32, this.idleAt[cpu]!) !== 1) return false;
+      if (Atomics.load(i32, this.doorbellAt[cpu]!) !== Atomics.load(i32, this.haltDoorbellAt[cpu]!)) return false;
+    }
+    return Atomics.load(i32, this.wakeEpochAt) === before;
+  }
+
+  // ---- waiting for the GVT ----
+
+  /**
+   * CPU `cpu` reached the slack and needs the GVT to reach `needNs`: register (then re-check the
+   * GVT, then sleep on its doorbell; see the driver), and endWait() once it runs again.
+   */
+  beginWait(cpu: number, needNs: number): void {
+    this.f64[this.waitingAt[cpu]!] = needNs;
+    Atomics.add(this.i32, this.gvtWaitersAt, 1);
+  }
+
+  endWait(cpu: number): void {
+    this.f64[this.waitingAt[cpu]!] = 0;
+    Atomics.sub(this.i32, this.gvtWaitersAt, 1);
+  }
+}
