@@ -36,6 +36,15 @@ import type { VirtualTimeBoard } from '../shm/virtual-time.js';
 const MIN_PARALLEL_SLEEP_MS = 0.1;
 /** parallel mode, virtual time: the longest sleep before looking again anyway (a safety net: whatever matters rings) */
 const VIRTUAL_TIME_SLEEP_MS = 50;
+/**
+ * Virtual time: how far past the GVT fixed-delivery device assertions are sent ahead of their time
+ * (the CPU holds them until its clock gets there), and how many at a time: the CPUs then call the
+ * coordinator once per this stretch instead of once per slack (a CPU-side hold costs less than a
+ * wake-up of the coordinator). The count keeps a CPU's ring from filling: at most half of it in
+ * IRQ_ASSERT records (6 words each), so replies and ticks still find room.
+ */
+const SEND_AHEAD_NS = 1_000_000;
+const IRQ_ASSERT_RECORD_WORDS = 6;
 /** a wake is in flight to a halted CPU (it has not rejoined the running set yet): look again this soon */
 const WAKE_IN_FLIGHT_RECHECK_MS = 0.05;
 
@@ -118,7 +127,8 @@ export class Coordinator {
   /** Whether CPU `cpu` is halted in its idle loop (deterministic: as its last slice reported; parallel: as it published). */
   private cpuIdle(cpu: number): boolean {
     if (this.config.mode === 'deterministic') return this.scheduler.halted[cpu]!;
-    return Atomics.load(this.i32, this.layout.prcb(cpu) + PrcbField.IDLE) === 1;
+    // on virtual time a halted CPU's word holds its halt's number (src/shm/virtual-time.ts), else 1
+    return Atomics.load(this.i32, this.layout.prcb(cpu) + PrcbField.IDLE) !== 0;
   }
 
   // ---------------------------------------------------------------------------------------
@@ -274,7 +284,8 @@ export class Coordinator {
       let wakeInFlight = false;
       for (;;) {
         let reached = board.runningMinimum();
-        if (reached === Infinity && !board.allHalted()) {
+        // messages still in this actor's backlog are in flight too: their receivers cannot see them yet
+        if (reached === Infinity && (!board.allHalted() || this.port.backlogWords() > 0)) {
           wakeInFlight = true;
           break;
         }
@@ -283,7 +294,11 @@ export class Coordinator {
         // every CPU halted: time jumps to the next event
         if (reached === Infinity) reached = due;
         if (due > reached) {
-          board.setNextEvent(due);
+          this.sendAhead(board, reached);
+          // never below an event already delivered: the GVT only goes forward. (A clock tick that
+          // tick skipping passed over while every CPU was halted comes back at the latest boundary
+          // once a CPU runs, earlier than the event that woke it; it is delivered late, at once.)
+          board.setNextEvent(Math.max(Math.min(this.events.nextEvent(reached).timeNs, duration), lastEventNs));
           this.publishTime(reached);
           break;
         }
@@ -291,7 +306,10 @@ export class Coordinator {
           this.finish('end', duration);
           return;
         }
-        lastEventNs = event.timeNs;
+        if (event.timeNs > lastEventNs) lastEventNs = event.timeNs;
+        // before anyone wakes: time has reached this event (a CPU that rejoins takes the GVT, and a
+        // jump over skipped ticks must not leave the next event published behind it)
+        if (lastEventNs > board.nextEventNs()) board.setNextEvent(lastEventNs);
         this.events.deliver(event, event.timeNs, (cpu) => board.wakeIfHalted(cpu, event.timeNs));
         this.port.flush();
       }
@@ -299,6 +317,27 @@ export class Coordinator {
       board.afterChange();
       this.port.sleep(wakeInFlight ? WAKE_IN_FLIGHT_RECHECK_MS : VIRTUAL_TIME_SLEEP_MS);
     }
+  }
+
+  /**
+   * Virtual time, after the due events: send the fixed-delivery device assertions of the stretch
+   * ahead (up to SEND_AHEAD_NS past `reachedNs`, half a ring of them), stamped with their own
+   * time; each CPU holds them until its clock gets there. A halted CPU rejoins no further ahead
+   * than the slack allows.
+   */
+  private sendAhead(board: VirtualTimeBoard, reachedNs: number): void {
+    // not into a ring that is backing up (a CPU slow to drain): the held stretch is long enough
+    if (this.port.backlogWords() > 0) return;
+    const horizon = Math.min(reachedNs + SEND_AHEAD_NS, this.config.durationNs);
+    const wakeAt = reachedNs + this.config.slackNs;
+    const batch = Math.floor(this.layout.params.ringCapacity / 2 / IRQ_ASSERT_RECORD_WORDS);
+    let sent = 0;
+    for (; sent < batch; sent++) {
+      const event = this.events.nextEvent(reachedNs);
+      if (event.timeNs >= horizon || !this.events.mayBeSentAhead(event)) break;
+      this.events.deliver(event, event.timeNs, (cpu) => board.wakeIfHalted(cpu, Math.min(event.timeNs, wakeAt)));
+    }
+    if (sent > 0) this.port.flush();
   }
 
   // ---------------------------------------------------------------------------------------

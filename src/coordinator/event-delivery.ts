@@ -108,6 +108,16 @@ export class EventDelivery {
     return best;
   }
 
+  /**
+   * Whether `event` may be sent before the machine reaches its time (parallel mode on virtual
+   * time: the CPU holds it until then): a device line with fixed delivery, whose destination does
+   * not depend on the moment (lowest-priority delivery reads the CPUs' IRQLs; the clock reads the
+   * timer table).
+   */
+  mayBeSentAhead(event: PendingEvent): boolean {
+    return event.source === 'device' && this.devices[event.index]!.config.delivery === 'fixed';
+  }
+
   /** Deliver one due event at emulated time `stampNs`; `woken` is called with each CPU it sent to. */
   deliver(event: PendingEvent, stampNs: number, woken: (cpu: number) => void): void {
     if (event.source === 'clock') {

@@ -33,6 +33,8 @@ const PARALLEL_CHUNK_CYCLES = 2000;
  * it is not woken for every few cycles its laggard gains.
  */
 const SLACK_RESUME_SHARE = 0.25;
+/** a halting CPU whose outbox is backed up looks again this soon (host ms) */
+const BACKLOG_RETRY_MS = 0.05;
 /** host ms one sleep may last before a waiting CPU looks again anyway (a safety net: every change that matters rings) */
 const SLEEP_MS = 1000;
 
@@ -117,11 +119,13 @@ export function runVirtualTimeLoop(processor: Processor, port: ProcessorPort, bo
   const stats = processor.virtualTime;
   processor.board = board;
   for (;;) {
+    processor.releaseHeldInterrupts();
     const now = processor.now();
     const gvt = board.publish(cpu, now);
     const lead = now - board.runningMinimum();
     if (lead > stats.maxSkewNs) stats.maxSkewNs = lead;
-    const roomNs = gvt + slackNs - now;
+    // run to the slack, or to the next interrupt sent ahead of its time (it is raised there)
+    const roomNs = Math.min(gvt + slackNs, processor.apic.nextHeldNs()) - now;
     let budget = Math.min(PARALLEL_CHUNK_CYCLES, Math.floor(roomNs * cyclesPerNs));
     if (budget < 1) {
       stats.slackWaits++;
@@ -137,24 +141,46 @@ export function runVirtualTimeLoop(processor: Processor, port: ProcessorPort, bo
       return;
     }
     if (exit === RunExit.HALT) {
+      const heldNs = processor.apic.nextHeldNs();
+      if (heldNs !== Infinity) {
+        // nothing to do until a held interrupt's time: idle up to it, as far as the slack allows
+        processor.idleUntil(Math.min(heldNs, board.gvt() + slackNs));
+        continue;
+      }
       processor.enterHalt();
       port.flush();
       const haltedAt = processor.now();
+      // a halted CPU must have nothing in flight: messages still in its backlog (a full ring) are
+      // invisible to their receivers, and time could jump past them. Stay in the running set until
+      // the receivers make room (they are running: a full ring has a reader with work)
+      while (port.backlogWords() > 0 && !port.hasWork()) {
+        port.sleep(BACKLOG_RETRY_MS);
+        port.flush();
+      }
       if (board.halt(cpu, haltedAt, port.doorbellSeen())) {
         // leaving the running set may let the GVT rise: ring who waits for that
         board.afterChange();
         for (;;) {
           port.sleep(SLEEP_MS);
-          if (port.hasWork()) break;
+          // a message, or a waker took it back into the running set (see VirtualTimeBoard.wakeIfHalted)
+          if (port.hasWork() || board.takenBack(cpu)) break;
           processor.drainInbox();
           if (!board.stayHalted(cpu, port.doorbellSeen())) break;
         }
-        // take what woke it first (its clock jumps to that), then rejoin the running set at that time
-        processor.drainInbox();
-        board.rejoin(cpu, processor.now());
-      } else {
-        processor.drainInbox();
       }
+      // a waker that took it back wrote the wake's time: the halt lasted until then (idle time).
+      // Its message may not be in yet, and this CPU must not publish a clock below that time
+      board.waitForWaker(cpu);
+      processor.takeAt(board.clockOf(cpu));
+      // take what woke it (its clock jumps to a later send time), then rejoin the running set at that
+      // time, and no earlier than the GVT: a halted CPU was idle all along while the machine went on,
+      // and it may have woken on its doorbell before its waker could set its clock (an interrupt
+      // sent ahead of its time does not move the clock when it is taken in)
+      processor.drainInbox();
+      processor.takeAt(board.gvt());
+      board.rejoin(cpu, processor.now());
+      // a waker that won the race with the rejoin set the clock meanwhile: no publication may go below it
+      processor.takeAt(board.clockOf(cpu));
       processor.leaveHalt();
     }
   }
@@ -171,9 +197,10 @@ function waitForGvt(processor: Processor, port: ProcessorPort, board: VirtualTim
     for (;;) {
       processor.drainInbox();
       if (processor.isFrozen || processor.isStopRequested || processor.workPending) return;
-      if (board.gvt() >= needNs) return;
-      // the GVT may be held by the coordinator's next event: make sure it knows
-      board.afterChange();
+      // publish again: a waker racing this CPU's own publication may have left an older clock
+      // there (src/shm/virtual-time.ts), and a waiter whose published clock is the minimum would
+      // wait for itself. This also calls the coordinator if its next event is what holds the GVT
+      if (board.publish(cpu, processor.now()) >= needNs) return;
       port.sleep(SLEEP_MS);
     }
   } finally {

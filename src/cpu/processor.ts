@@ -28,7 +28,7 @@ import { TraceEvent, traceEventName } from '../kernel/trace-events.js';
 import { checkNotWaitNext, threadBodyReturned } from '../kernel/wait-gate.js';
 import { STEP_OK, STEP_RETURNED, STEP_RETRY, STEP_YIELD } from '../isa/interpreter.js';
 import { ContextField, ControlField, CounterField, DeviceCounterField, MachineState, PrcbField } from '../shm/layout.js';
-import { IpiRequest, Kind, MAIN_ACTOR, COORDINATOR_ACTOR, actorOfCpu, decodeMessage, timeHi, timeLo, assertNever } from '../ipc/messages.js';
+import { IpiRequest, Kind, MAIN_ACTOR, COORDINATOR_ACTOR, actorOfCpu, decodeMessage, joinTime, timeHi, timeLo, assertNever } from '../ipc/messages.js';
 import type { Message, Report, CpuReport } from '../ipc/messages.js';
 import type { CpuEvent } from '../contract/result.js';
 import { CpuCore, LAST_EVENTS, USER_EVENTS_PER_CPU } from './cpu-core.js';
@@ -230,8 +230,25 @@ export class Processor extends CpuCore {
   // ======================================================================================
 
   private readonly visitor = (kind: number, w: Int32Array, offset: number, length: number): void => {
+    // the commonest message under load, taken without building its object (see handle for the rest)
+    if (kind === Kind.IRQ_ASSERT) {
+      this.deviceInterruptArrived(w[offset]!, joinTime(w[offset + 2]!, w[offset + 3]!), w[offset + 4]!);
+      return;
+    }
     this.handle(decodeMessage(kind, w, offset, length));
   };
+
+  /** IRQ_ASSERT: the IOAPIC delivered an assertion of `vector` raised at `timeNs` by `device`. */
+  private deviceInterruptArrived(vector: number, timeNs: number, device: number): void {
+    this.workPending = true;
+    // sent ahead of its time (fixed delivery, virtual time): raised when this CPU's clock gets there
+    if (this.virtualPace && timeNs > this.now()) {
+      this.apic.hold(vector, timeNs, device);
+      return;
+    }
+    this.takeAt(timeNs);
+    interruptArrived(this, vector, timeNs, device);
+  }
 
   drainInbox(): void {
     this.doorbellSeen = Atomics.load(this.port.doorbell.i32, this.port.doorbell.index);
@@ -286,8 +303,7 @@ export class Processor extends CpuCore {
     this.workPending = true;
     switch (message.type) {
       case 'irq/assert':
-        this.takeAt(message.timeNs);
-        interruptArrived(this, message.vector, message.timeNs, message.device);
+        this.deviceInterruptArrived(message.vector, message.timeNs, message.device);
         return;
       case 'clock/tick':
         this.takeAt(message.timeNs);
@@ -333,6 +349,28 @@ export class Processor extends CpuCore {
       default:
         assertNever(message);
     }
+  }
+
+  /**
+   * Parallel mode on virtual time: the held device assertions whose time this CPU's clock has
+   * reached (within a cycle) go into the local APIC now, stamped with their own time.
+   */
+  releaseHeldInterrupts(): void {
+    const apic = this.apic;
+    const horizon = this.now() + 1 / this.config.cyclesPerNs;
+    while (apic.nextHeldNs() < horizon) {
+      apic.takeHeld();
+      interruptArrived(this, apic.heldTakenVector, apic.heldTakenNs, apic.heldTakenSource);
+      this.workPending = true;
+    }
+  }
+
+  /** Parallel mode on virtual time: halted with nothing to do until `untilNs` (a held interrupt's time): that stretch is idle. */
+  idleUntil(untilNs: number): void {
+    if (untilNs <= this.now()) return;
+    this.enterHalt();
+    this.takeAt(untilNs);
+    this.leaveHalt();
   }
 
   /** A bugcheck that the coordinator asks this CPU to raise (the clock watchdog). */
@@ -499,6 +537,7 @@ export class Processor extends CpuCore {
     };
     for (const queue of this.collected) for (const message of queue ?? []) if (message.type === 'irq/assert') undelivered(message.device);
     this.collected.length = 0;
+    for (const source of this.apic.heldSourcesLeft()) undelivered(source);
     this.port.poll((kind, w, offset) => {
       if (kind === Kind.IRQ_ASSERT) undelivered(w[offset + 4]!);
     });

@@ -125,6 +125,51 @@ export class LocalApic {
     return time;
   }
 
+  // ---- assertions sent ahead of their time (parallel mode on virtual time) ----
+  // The coordinator sends a fixed-delivery device's assertions before the machine reaches their
+  // time (their routing does not depend on the moment). They wait here, off the IRR, until this
+  // CPU's clock reaches them: then post() them, so they are taken exactly when they were raised.
+  private readonly heldVectors: number[] = [];
+  private readonly heldTimes: number[] = [];
+  private readonly heldSources: number[] = [];
+  private heldHead = 0;
+
+  /** An assertion raised at `timeNs`, later than this CPU's clock: keep it until then (in the order sent, which is time order). */
+  hold(vector: number, timeNs: number, source: number): void {
+    this.heldVectors.push(vector);
+    this.heldTimes.push(timeNs);
+    this.heldSources.push(source);
+  }
+
+  /** When the next held assertion is due (Infinity: none held). */
+  nextHeldNs(): number {
+    return this.heldHead < this.heldTimes.length ? this.heldTimes[this.heldHead]! : Infinity;
+  }
+
+  /** Take the next held assertion out (call when it is due); heldTaken* tell what it was. */
+  heldTakenVector = 0;
+  heldTakenNs = 0;
+  heldTakenSource = -1;
+  takeHeld(): void {
+    const head = this.heldHead;
+    this.heldTakenVector = this.heldVectors[head]!;
+    this.heldTakenNs = this.heldTimes[head]!;
+    this.heldTakenSource = this.heldSources[head]!;
+    if (head + 1 >= this.heldTimes.length) {
+      this.heldVectors.length = 0;
+      this.heldTimes.length = 0;
+      this.heldSources.length = 0;
+      this.heldHead = 0;
+    } else {
+      this.heldHead = head + 1;
+    }
+  }
+
+  /** The sources of the assertions still held (the run ended before their time). */
+  heldSourcesLeft(): number[] {
+    return this.heldSources.slice(this.heldHead);
+  }
+
   /** End of interrupt: the innermost vector leaves service. */
   eoi(): number | undefined {
     return this.inService.pop();

@@ -40,6 +40,8 @@ export interface ActorPort {
    * most timeoutMs of host time. Returns the words still undelivered (0: nothing was left behind).
    */
   drain(timeoutMs: number): number;
+  /** words queued for other actors that did not fit their rings yet (flush() moves them on): in flight, unseen by their receivers */
+  backlogWords(): number;
   /** visit the records still backlogged for their destinations' rings (what drain() could not deliver) */
   forEachBacklogged?(visitor: (to: number, kind: number, words: Int32Array, offset: number, length: number) => void): void;
   /** the doorbell count this actor has seen (deterministic mode reports it at a halt) */

@@ -140,6 +140,7 @@ export class MemoryHub {
       wake: () => {},
       flush: () => {},
       drain: () => 0,
+      backlogWords: () => 0,
       forEachBacklogged: () => {},
       doorbellSeen: () => seen,
     };

@@ -26,9 +26,11 @@ export function createWorkerPort(
   parent: MessagePort,
   traceCpu: number,
   blocking: boolean,
+  /** spin on the doorbell before sleeping (default true): only while the host has a core for every busy actor */
+  spinBeforeSleep = true,
 ): ActorPort {
   const i32 = new Int32Array(sab);
-  const doorbell = new Doorbell(i32, layout.doorbell(self));
+  const doorbell = new Doorbell(i32, layout.doorbell(self), spinBeforeSleep ? {} : { spinPolls: 0 });
   const inbound: Array<{ from: number; ring: SpscRing }> = [];
   const outbound: Array<{ to: number; ring: SpscRing; doorbell: Doorbell }> = [];
   for (let other = 0; other < layout.actors; other++) {
@@ -85,6 +87,7 @@ export function createWorkerPort(
       return outbox.backlogWords();
     },
     doorbellSeen: () => seen,
+    backlogWords: () => outbox.backlogWords(),
     forEachBacklogged: (visitor) => outbox.forEachBacklogged(visitor),
   };
   if (traceRing) {
@@ -104,6 +107,16 @@ export function waitForRunStart(sab: SharedArrayBuffer, layout: MachineLayout): 
   const i32 = new Int32Array(sab);
   const at = layout.control + ControlField.STATE;
   while (Atomics.load(i32, at) === MachineState.BOOTING) Atomics.wait(i32, at, MachineState.BOOTING, 1000);
+}
+
+/**
+ * Whether an actor should spin on its doorbell before it sleeps: a spin catches an answer in flight
+ * for the price of a host core, which is a good trade only while the host has a core for every
+ * actor that may be busy (the CPUs and the coordinator). On an oversubscribed host it would take
+ * the core a laggard needs.
+ */
+export function spinIsAffordable(cpus: number, hostCores: number): boolean {
+  return cpus + 1 <= hostCores;
 }
 
 /**

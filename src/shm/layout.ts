@@ -110,7 +110,10 @@ export const PrcbField = {
   DPC_ROUTINE_ACTIVE: 2,
   DPC_INTERRUPT_REQUESTED: 3,
   MAXIMUM_DPC_QUEUE_DEPTH: 4,
-  /** 1 while the CPU is halted in its idle loop (asleep on its doorbell) */
+  /**
+   * non-zero while the CPU is halted in its idle loop (asleep on its doorbell): 1, or on virtual
+   * time the number of that halt (src/shm/virtual-time.ts)
+   */
   IDLE: 5,
   /**
    * clock ticks this CPU has answered: the ticks delivered to it up to its latest clock interrupt

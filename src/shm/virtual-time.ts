@@ -17,6 +17,14 @@
  *     flight can never let time jump past it; when every CPU is halted and nothing is in flight, the
  *     coordinator jumps to the next event (idle time costs nothing).
  *
+ * A halted CPU's IDLE word holds the number of that halt (1, 2, …; 0: running; WAKING while a waker
+ * sets its clock), and a waker takes it back with a compare-exchange from the number it saw: a
+ * waker delayed between its look and its exchange can never take back a later halt that its
+ * message had nothing to do with (the ABA race a plain 1 → 0 exchange has). A waker that wins
+ * holds the word at WAKING while it raises the CPU's clock to the wake's time, then clears it; the
+ * CPU does not rejoin (and publish) before that, so a published clock is only ever written by one
+ * actor at a time and never goes back.
+ *
  * The ordering argument (all of it on seq-cst Atomics): a sender publishes its message, then looks
  * at the target's IDLE; a halting CPU stores IDLE = 1, then looks at its doorbell. Either the sender
  * sees the halt (and wakes the target) or the target sees the message (and wakes itself), and both
@@ -38,6 +46,9 @@ import { Doorbell } from './doorbell.js';
 import { ControlField, CounterField, DoorbellField, PrcbField } from './layout.js';
 import type { MachineLayout } from './layout.js';
 
+/** PrcbField.IDLE while a waker sets the CPU's clock: neither halted nor running yet */
+const WAKING = -1;
+
 /** The coordinator's actor number and a CPU's (as in src/ipc/messages.ts, which src/shm may not import). */
 const COORDINATOR = 1;
 const actorOf = (cpu: number): number => 2 + cpu;
@@ -49,6 +60,8 @@ export class VirtualTimeBoard {
   /** per CPU: Float64 index of VIRTUAL_NS, Int32 index of IDLE, of DOORBELL_AT_HALT, of its doorbell count */
   private readonly clockAt: Int32Array;
   private readonly idleAt: Int32Array;
+  /** per CPU: its halts so far (written by that CPU only; the IDLE word holds the current one while halted) */
+  private readonly halts: Int32Array;
   private readonly haltDoorbellAt: Int32Array;
   private readonly doorbellAt: Int32Array;
   private readonly waitingAt: Int32Array;
@@ -66,6 +79,7 @@ export class VirtualTimeBoard {
     this.cpus = layout.params.cpus;
     this.clockAt = new Int32Array(this.cpus);
     this.idleAt = new Int32Array(this.cpus);
+    this.halts = new Int32Array(this.cpus);
     this.haltDoorbellAt = new Int32Array(this.cpus);
     this.doorbellAt = new Int32Array(this.cpus);
     this.waitingAt = new Int32Array(this.cpus);
@@ -131,21 +145,30 @@ export class VirtualTimeBoard {
     return this.f64[this.clockAt[cpu]!]!;
   }
 
+  /** Halted, or being woken (not running yet). */
   isHalted(cpu: number): boolean {
-    return Atomics.load(this.i32, this.idleAt[cpu]!) === 1;
+    return Atomics.load(this.i32, this.idleAt[cpu]!) !== 0;
+  }
+
+  /** A halted CPU, asleep: has a waker taken it back (or begun to)? */
+  takenBack(cpu: number): boolean {
+    return Atomics.load(this.i32, this.idleAt[cpu]!) <= 0;
   }
 
   /**
    * CPU `cpu` halts at `timeNs` having drained its inbox up to doorbell count `doorbellSeen`.
-   * Returns false when a message arrived meanwhile: the CPU has taken itself back (do not sleep).
+   * Returns false when a message arrived meanwhile: do not sleep, take it in and rejoin() (the CPU
+   * stays out of the running set until then, so its halt-time clock never holds the GVT back
+   * while it is about to jump to the message's time).
    */
   halt(cpu: number, timeNs: number, doorbellSeen: number): boolean {
     this.f64[this.clockAt[cpu]!] = timeNs;
     Atomics.store(this.i32, this.haltDoorbellAt[cpu]!, doorbellSeen);
-    Atomics.store(this.i32, this.idleAt[cpu]!, 1);
-    if (Atomics.load(this.i32, this.doorbellAt[cpu]!) === doorbellSeen) return true;
-    this.unhaltSelf(cpu);
-    return false;
+    // a new number for every halt (kept positive when it wraps)
+    const halt = (this.halts[cpu]! % 0x3fffffff) + 1;
+    this.halts[cpu] = halt;
+    Atomics.store(this.i32, this.idleAt[cpu]!, halt);
+    return Atomics.load(this.i32, this.doorbellAt[cpu]!) === doorbellSeen;
   }
 
   /**
@@ -159,10 +182,11 @@ export class VirtualTimeBoard {
   }
 
   /**
-   * A halted CPU woke (its doorbell rang) and has taken what woke it: back into the running set, at
-   * its clock as moved by what it took (published first, for the same reason as in wakeIfHalted).
+   * A halted CPU woke (its doorbell rang, or a waker took it back) and has taken what woke it: back
+   * into the running set, at its clock as moved by what it took.
    */
   rejoin(cpu: number, timeNs: number): void {
+    this.waitForWaker(cpu);
     const clockAt = this.clockAt[cpu]!;
     if (timeNs > this.f64[clockAt]!) this.f64[clockAt] = timeNs;
     this.unhaltSelf(cpu);
@@ -170,7 +194,19 @@ export class VirtualTimeBoard {
 
   /** Back into the running set (a message arrived as it halted: its clock is the one it halted at). */
   unhaltSelf(cpu: number): void {
-    if (Atomics.compareExchange(this.i32, this.idleAt[cpu]!, 1, 0) === 1) Atomics.add(this.i32, this.wakeEpochAt, 1);
+    const halt = this.halts[cpu]!;
+    const idleAt = this.idleAt[cpu]!;
+    const was = Atomics.compareExchange(this.i32, idleAt, halt, 0);
+    if (was === halt) Atomics.add(this.i32, this.wakeEpochAt, 1);
+    else if (was === WAKING) this.waitForWaker(cpu);
+  }
+
+  /** A waker is setting this CPU's clock (a few stores): wait until it has. */
+  waitForWaker(cpu: number): void {
+    const idleAt = this.idleAt[cpu]!;
+    while (Atomics.load(this.i32, idleAt) === WAKING) {
+      /* the waker is between two stores */
+    }
   }
 
   /**
@@ -179,14 +215,20 @@ export class VirtualTimeBoard {
    */
   wakeIfHalted(cpu: number, sentNs: number): boolean {
     const idleAt = this.idleAt[cpu]!;
-    if (Atomics.load(this.i32, idleAt) !== 1) return false;
-    // the clock first: a CPU back in the running set must never show its (older) halt time, or the
-    // GVT would dip below where it stands. Raced by the target's own publication at worst, which
-    // is at or past sentNs too (it takes this message)
+    const halt = Atomics.load(this.i32, idleAt);
+    if (halt <= 0) return false;
+    if (Atomics.compareExchange(this.i32, idleAt, halt, WAKING) !== halt) return false;
+    // the clock before the CPU counts as running again: it must never show its older halt time, or
+    // the GVT would dip below where it stands (the CPU itself waits for this, see rejoin)
     const clockAt = this.clockAt[cpu]!;
     if (sentNs > this.f64[clockAt]!) this.f64[clockAt] = sentNs;
-    if (Atomics.compareExchange(this.i32, idleAt, 1, 0) !== 1) return false;
+    Atomics.store(this.i32, idleAt, 0);
     Atomics.add(this.i32, this.wakeEpochAt, 1);
+    // The target may have taken this message before it halted (a waker slow between its publish
+    // and its look finds a later halt): then nothing new is in its rings and nothing would wake it,
+    // and a sleeper in the running set holds the GVT for ever. Ring it: it finds itself taken back
+    // and runs (and halts again if there is nothing to do).
+    this.cpuDoorbells[cpu]!.ring();
     return true;
   }
 
@@ -198,7 +240,7 @@ export class VirtualTimeBoard {
     const f64 = this.f64;
     const i32 = this.i32;
     for (let cpu = 0; cpu < this.cpus; cpu++) {
-      if (Atomics.load(i32, this.idleAt[cpu]!) === 1) continue;
+      if (Atomics.load(i32, this.idleAt[cpu]!) !== 0) continue;
       const t = f64[this.clockAt[cpu]!]!;
       if (t < min) min = t;
     }
@@ -229,7 +271,7 @@ export class VirtualTimeBoard {
     const i32 = this.i32;
     const before = Atomics.load(i32, this.wakeEpochAt);
     for (let cpu = 0; cpu < this.cpus; cpu++) {
-      if (Atomics.load(i32, this.idleAt[cpu]!) !== 1) return false;
+      if (Atomics.load(i32, this.idleAt[cpu]!) <= 0) return false;
       if (Atomics.load(i32, this.doorbellAt[cpu]!) !== Atomics.load(i32, this.haltDoorbellAt[cpu]!)) return false;
     }
     return Atomics.load(i32, this.wakeEpochAt) === before;
