@@ -298,7 +298,7 @@ export function compileScenario(def: ScenarioDefinition, options: CompileOptions
       interruptLocks: lockNames.length,
       codeWords,
       memoryWords: memoryBytes / 4,
-      ringCapacity: cpus > 16 ? 256 : 1024,
+      ringCapacity: cpus > 16 ? 256 : cpus > 4 ? 1024 : 8192,
       traceCapacity: options.traceToMain ? 1 << 16 : 16,
       devices: devices.length,
     },
