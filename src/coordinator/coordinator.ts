@@ -307,9 +307,9 @@ export class Coordinator {
           return;
         }
         if (event.timeNs > lastEventNs) lastEventNs = event.timeNs;
-        // before anyone wakes: time has reached this event (a CPU that rejoins takes the GVT, and a
-        // jump over skipped ticks must not leave the next event published behind it)
-        if (lastEventNs > board.nextEventNs()) board.setNextEvent(lastEventNs);
+        // before anyone wakes: time has reached this event (a CPU that rejoins takes the machine's
+        // time, and a jump over skipped ticks must not leave the next event published behind it)
+        board.delivering(lastEventNs);
         this.events.deliver(event, event.timeNs, (cpu) => board.wakeIfHalted(cpu, event.timeNs));
         this.port.flush();
       }

@@ -173,11 +173,11 @@ export function runVirtualTimeLoop(processor: Processor, port: ProcessorPort, bo
       board.waitForWaker(cpu);
       processor.takeAt(board.clockOf(cpu));
       // take what woke it (its clock jumps to a later send time), then rejoin the running set at that
-      // time, and no earlier than the GVT: a halted CPU was idle all along while the machine went on,
+      // time, and no earlier than the machine's time: a halted CPU was idle all along while the machine went on,
       // and it may have woken on its doorbell before its waker could set its clock (an interrupt
       // sent ahead of its time does not move the clock when it is taken in)
       processor.drainInbox();
-      processor.takeAt(board.gvt());
+      processor.takeAt(board.machineTime());
       board.rejoin(cpu, processor.now());
       // a waker that won the race with the rejoin set the clock meanwhile: no publication may go below it
       processor.takeAt(board.clockOf(cpu));

@@ -5,6 +5,7 @@
  * needs: waiting for the run to start, the host clock (parallel mode), loading native routines.
  */
 
+import { availableParallelism } from 'node:os';
 import type { MessagePort } from 'node:worker_threads';
 import { SpscRing } from '../shm/spsc-ring.js';
 import { Doorbell } from '../shm/doorbell.js';
@@ -117,6 +118,15 @@ export function waitForRunStart(sab: SharedArrayBuffer, layout: MachineLayout): 
  */
 export function spinIsAffordable(cpus: number, hostCores: number): boolean {
   return cpus + 1 <= hostCores;
+}
+
+/**
+ * An actor's spin policy for its machine: deterministic mode runs one CPU at a time beside the
+ * coordinator, and host-paced parallel mode naps its spinners anyway, so both spin; on virtual time
+ * only when spinIsAffordable on this host.
+ */
+export function spinBeforeSleepFor(config: { mode: string; pace: string; cpus: number }): boolean {
+  return config.mode === 'deterministic' || config.pace === 'host' || spinIsAffordable(config.cpus, availableParallelism());
 }
 
 /**

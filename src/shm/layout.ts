@@ -94,7 +94,9 @@ export const ControlField = {
   COORDINATOR_CALLED: 16,
   /** words 18–19, a Float64: the time of the next event the coordinator has not delivered yet (parallel mode) */
   NEXT_EVENT_NS: 18,
-  WORDS: 20,
+  /** words 20–21, a Float64: the latest event the coordinator has delivered (parallel mode): where time stands while every CPU is halted */
+  DELIVERED_NS: 20,
+  WORDS: 22,
 } as const;
 
 export const MachineState = { BOOTING: 0, RUNNING: 1, STOPPING: 2, BUGCHECKED: 3 } as const;

@@ -69,6 +69,7 @@ export class VirtualTimeBoard {
   private readonly wakeEpochAt: number;
   private readonly calledAt: number;
   private readonly nextEventAt: number;
+  private readonly deliveredAt: number;
   /** ringing only (Doorbell.ring): the CPUs' and the coordinator's */
   private readonly cpuDoorbells: Doorbell[] = [];
   private readonly coordinatorDoorbell: Doorbell;
@@ -96,6 +97,7 @@ export class VirtualTimeBoard {
     this.wakeEpochAt = layout.control + ControlField.WAKE_EPOCH;
     this.calledAt = layout.control + ControlField.COORDINATOR_CALLED;
     this.nextEventAt = (layout.control + ControlField.NEXT_EVENT_NS) / 2;
+    this.deliveredAt = (layout.control + ControlField.DELIVERED_NS) / 2;
   }
 
   // ---- a CPU's own clock ----
@@ -254,6 +256,24 @@ export class VirtualTimeBoard {
 
   setNextEvent(timeNs: number): void {
     this.f64[this.nextEventAt] = timeNs;
+  }
+
+  /** The coordinator, about to deliver an event at `timeNs` (before it wakes anyone): time has got there. */
+  delivering(timeNs: number): void {
+    if (timeNs > this.f64[this.deliveredAt]!) this.f64[this.deliveredAt] = timeNs;
+    if (timeNs > this.f64[this.nextEventAt]!) this.f64[this.nextEventAt] = timeNs;
+  }
+
+  /**
+   * Where the machine's time stands, for a CPU that rejoins after a halt (it was idle until then):
+   * the GVT while any CPU runs, else the latest event delivered. Not the next event: with every
+   * CPU halted nothing has reached it yet (a CPU woken at boot would otherwise jump to the run's end).
+   */
+  machineTime(): number {
+    const min = this.runningMinimum();
+    if (min === Infinity) return this.f64[this.deliveredAt]!;
+    const next = this.f64[this.nextEventAt]!;
+    return min < next ? min : next;
   }
 
   /** GVT: what no running CPU may run more than the slack ahead of. */

@@ -37,7 +37,8 @@ describe('shared-memory layout', () => {
       WAKE_EPOCH: 15,
       COORDINATOR_CALLED: 16,
       NEXT_EVENT_NS: 18,
-      WORDS: 20,
+      DELIVERED_NS: 20,
+      WORDS: 22,
     });
     expect(PrcbField).toEqual({
       IRQL: 0,
@@ -93,17 +94,17 @@ describe('shared-memory layout', () => {
     });
     expect(layout.actors).toBe(6);
     expect(layout.control).toBe(0);
-    expect(layout.doorbell(0)).toBe(20);
-    expect(layout.doorbell(5)).toBe(30);
-    expect(layout.prcb(0)).toBe(32);
-    expect(layout.prcb(3)).toBe(80);
+    expect(layout.doorbell(0)).toBe(22);
+    expect(layout.doorbell(5)).toBe(32);
+    expect(layout.prcb(0)).toBe(34);
+    expect(layout.prcb(3)).toBe(82);
     // Float64 counters: 8-byte aligned, index in Float64 units
-    expect(layout.counters(0)).toBe(48);
-    expect(layout.counters(1)).toBe(48 + 304);
+    expect(layout.counters(0)).toBe(49);
+    expect(layout.counters(1)).toBe(49 + 304);
     // per-thread Float64 counters, then the thread table (context + SwapBusy + ran-on mask)
-    expect(layout.threadCounters(0)).toBe((96 + 4 * 304 * 2) / 2);
-    expect(layout.threadCounters(5)).toBe((96 + 4 * 304 * 2) / 2 + 5 * 2);
-    expect(layout.thread(0)).toBe(96 + 4 * 304 * 2 + 6 * 2 * 2);
+    expect(layout.threadCounters(0)).toBe((98 + 4 * 304 * 2) / 2);
+    expect(layout.threadCounters(5)).toBe((98 + 4 * 304 * 2) / 2 + 5 * 2);
+    expect(layout.thread(0)).toBe(98 + 4 * 304 * 2 + 6 * 2 * 2);
     expect(layout.thread(5)).toBe(layout.thread(0) + 5 * 24);
     expect(layout.dpc(0)).toBe(layout.thread(0) + 6 * 24);
     // one page-state word per 4 KB page of memory (8192 words = 8 pages), plus one

@@ -74,6 +74,22 @@ describe('virtual time: the global virtual time', () => {
 });
 
 describe('virtual time: halts and wakes', () => {
+  it('a CPU that rejoins while every CPU is halted takes the time of the last event delivered, not the next one', () => {
+    // at boot: nothing delivered yet, the next event is the run's end; a CPU woken by its first
+    // message must not jump there
+    const m = machine(2);
+    const [cpu0, cpu1, coordinator] = [m.board(), m.board(), m.board()];
+    coordinator.setNextEvent(400_000_000);
+    expect(cpu0.halt(0, 1_000, m.doorbellCount(CPU_ACTOR(0)))).toBe(true);
+    expect(cpu1.halt(1, 1_200, m.doorbellCount(CPU_ACTOR(1)))).toBe(true);
+    expect(cpu1.machineTime()).toBe(0);
+    coordinator.delivering(250_000);
+    expect(cpu1.machineTime()).toBe(250_000);
+    // once a CPU runs, the GVT: its clock, or the next event if that is earlier
+    cpu0.rejoin(0, 300_000);
+    expect(cpu1.machineTime()).toBe(300_000);
+  });
+
   it('a waker takes a halted CPU back at the message time, so the GVT never dips below the sender', () => {
     const m = machine(2);
     const [cpu0, cpu1] = [m.board(), m.board()];
