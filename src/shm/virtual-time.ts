@@ -273,7 +273,7 @@ export class VirtualTimeBoard {
     const min = this.runningMinimum();
     if (min === Infinity) return this.f64[this.deliveredAt]!;
     const next = this.f64[this.nextEventAt]!;
-    return min < next ? min : next;
+    return Math.min(min, next);
   }
 
   /** GVT: what no running CPU may run more than the slack ahead of. */
