@@ -8,10 +8,11 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { executeScenario } from '../src/machine/execute.js';
 import type { RunMode, RunResult } from '../src/machine/result.js';
+import type { Pace } from '../src/contract/config.js';
 import { defineScenario, relativeTime } from '../src/scenario/define.js';
 import type { ScenarioDefinition } from '../src/scenario/define.js';
 import { R1 } from '../src/isa/registers.js';
-import { validateScenario } from '../src/scenario/validate.js';
+import { MAX_CLOCK_WATCHDOG_TICKS, validateScenario } from '../src/scenario/validate.js';
 import type { BenchResult } from './bench-result.js';
 
 export interface HostInfo {
@@ -34,22 +35,79 @@ export function hostInfo(): HostInfo {
 export interface ScenarioRunOptions {
   cpus: number;
   durationMs: number;
-  /** parallel mode: emulated ns per host ns (default 1) */
-  timeScale?: number;
   mode?: RunMode;
+  /**
+   * parallel mode's time source: 'virtual' (the default, what users get: emulated time is executed
+   * cycles, so KeQueryPerformanceCounter measures emulated time, and host-time figures must count
+   * events per host second) or 'host' (emulated ns = host ns x timeScale: at time scale 1,
+   * KeQueryPerformanceCounter is a host clock). Runs with pace 'host' get HOST_PACED_WATCHDOGS.
+   */
+  pace?: Pace;
+  /** parallel mode, pace 'virtual': the slack, emulated ns (default: the product's, DEFAULT_SLACK_NS) */
+  slackNs?: number;
+  /** parallel mode, pace 'host' only: emulated ns per host ns (default 1) */
+  timeScale?: number;
   seed?: number;
+}
+
+/**
+ * Host-paced runs tie emulated time to the host clock, so a host that deschedules a worker for a
+ * few ms (a loaded 2-core host does) would fire the emulated watchdogs (0x101 for a CPU that took
+ * no clock tick or did not acknowledge an IPI, 0x133, the spin-lock deadlock report) and end the
+ * benchmark in a false bugcheck. No benchmark tests the watchdogs, so host-paced runs raise them
+ * all out of reach (the clock watchdog to the largest value the validator allows).
+ */
+export const HOST_PACED_WATCHDOGS = {
+  ipiAckTimeoutTicks: 1_000_000,
+  clockWatchdogTicks: MAX_CLOCK_WATCHDOG_TICKS,
+  spinTimeoutTicks: 1_000_000,
+  dpcTimeLimitTicks: 1_000_000,
+  dpcWatchdogPeriodTicks: 1_000_000,
+} as const;
+
+/** `definition` with its watchdogs out of reach of host descheduling (for pace 'host'). */
+export function withHostPacedWatchdogs(definition: ScenarioDefinition): ScenarioDefinition {
+  return { ...definition, machine: { ...definition.machine, ...HOST_PACED_WATCHDOGS } };
+}
+
+/** The options executeScenario gets for a run's mode and pace (it does not check them: this does, as runScenario does). */
+export function paceOptions(opts: Pick<ScenarioRunOptions, 'mode' | 'pace' | 'slackNs' | 'timeScale'>): {
+  pace?: Pace;
+  slackNs?: number;
+  timeScale?: number;
+  flags: string;
+} {
+  const mode = opts.mode ?? 'parallel';
+  if (mode === 'deterministic') {
+    if (opts.pace !== undefined || opts.slackNs !== undefined || opts.timeScale !== undefined)
+      throw new Error('perf: pace, slackNs and timeScale apply to parallel mode only');
+    return { flags: '' };
+  }
+  const pace = opts.pace ?? 'virtual';
+  if (opts.timeScale !== undefined && pace !== 'host') throw new Error("perf: timeScale applies to pace 'host' only");
+  if (opts.slackNs !== undefined && pace !== 'virtual') throw new Error("perf: slackNs applies to pace 'virtual' only");
+  if (pace === 'host') {
+    const timeScale = opts.timeScale ?? 1;
+    return { pace, timeScale, flags: ` --pace host${timeScale !== 1 ? ` --time-scale ${timeScale}` : ''}` };
+  }
+  return {
+    pace,
+    ...(opts.slackNs !== undefined ? { slackNs: opts.slackNs } : {}),
+    flags: opts.slackNs !== undefined ? ` --slack ${opts.slackNs / 1000}us` : '',
+  };
 }
 
 /**
  * Validate and run a definition written in a perf/ module (no native routines), the way
  * `irqlab run` does. Throws if the run bugchecked: a benchmark figure from a crashed machine means
- * nothing.
+ * nothing. With pace 'host' the definition's watchdogs are raised (HOST_PACED_WATCHDOGS).
  */
 export async function runDefinition(definition: ScenarioDefinition, opts: ScenarioRunOptions): Promise<RunResult> {
   const arch = definition.machine?.arch ?? 'x64';
-  const validated = validateScenario(definition, { cpus: opts.cpus, arch });
   const mode = opts.mode ?? 'parallel';
-  const timeScale = opts.timeScale ?? 1;
+  const { flags, ...pacing } = paceOptions(opts);
+  const runnable = pacing.pace === 'host' ? withHostPacedWatchdogs(definition) : definition;
+  const validated = validateScenario(runnable, { cpus: opts.cpus, arch });
   const seed = opts.seed ?? 1;
   const result = await holdingEventLoop(() =>
     executeScenario(validated, null, {
@@ -57,9 +115,9 @@ export async function runDefinition(definition: ScenarioDefinition, opts: Scenar
       mode,
       seed,
       durationNs: Math.round(opts.durationMs * 1e6),
-      timeScale,
+      ...pacing,
       verbose: false,
-      command: `irqlab run ${definition.name} --cpus ${opts.cpus} --mode ${mode} --seed ${seed} --duration ${opts.durationMs}ms${timeScale !== 1 ? ` --time-scale ${timeScale}` : ''}`,
+      command: `irqlab run ${definition.name} --cpus ${opts.cpus} --mode ${mode} --seed ${seed} --duration ${opts.durationMs}ms${flags}`,
     }),
   );
   if (result.bugcheck) {
@@ -81,6 +139,11 @@ export async function holdingEventLoop<T>(fn: () => Promise<T>): Promise<T> {
   } finally {
     clearInterval(hold);
   }
+}
+
+/** The host's 1-minute load average, rounded (what else was running: reported before and after a benchmark). */
+export function loadSummary(): number {
+  return round2(os.loadavg()[0] ?? 0);
 }
 
 export function median(xs: readonly number[]): number {

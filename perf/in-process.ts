@@ -41,7 +41,6 @@ async function inProcessRate(definition: ScenarioDefinition, cpus: number, total
     mode: 'deterministic',
     seed: 1,
     durationNs: Math.round(totalCycles / cpus),
-    timeScale: 1,
     verbose: false,
     command: `irqlab run perf-compute --cpus ${cpus} --mode deterministic`,
     backend: 'in-process',

@@ -1,5 +1,5 @@
 /**
- * The bench runner: `npm run bench -- [--scope ring|ipi|interrupts|boot|threads|time|load|in-process|worker-backend|all] [--json]`.
+ * The bench runner: `npm run bench -- [--scope ring|ipi|interrupts|boot|threads|time|load|in-process|worker-backend|fidelity|throughput|slack|all] [--json]`.
  * Runs the chosen benchmarks one after another (never concurrently: each one measures the host),
  * prints each human-readable as it finishes, or with --json prints one object on stdout,
  * {host: {cores, cpuModel, node, platform}, results: BenchResult[]}, and nothing else there.
@@ -21,8 +21,11 @@ import { runRingBench } from './ring.js';
 import { runThreadsBench } from './threads.js';
 import { runTimeBench } from './time.js';
 import { runWorkerBackendBench } from './worker-backend.js';
+import { runFidelityBench } from './fidelity.js';
+import { runThroughputBench } from './throughput.js';
+import { runSlackBench } from './slack.js';
 
-const SCOPES = ['ring', 'ipi', 'interrupts', 'boot', 'threads', 'time', 'load', 'in-process', 'worker-backend'] as const;
+const SCOPES = ['ring', 'ipi', 'interrupts', 'boot', 'threads', 'time', 'load', 'in-process', 'worker-backend', 'fidelity', 'throughput', 'slack'] as const;
 type Scope = (typeof SCOPES)[number];
 
 const BENCHES: Record<Scope, (opts: { json: boolean }) => Promise<BenchResult>> = {
@@ -35,15 +38,18 @@ const BENCHES: Record<Scope, (opts: { json: boolean }) => Promise<BenchResult>> 
   load: runLoadBench,
   'in-process': runInProcessBench,
   'worker-backend': runWorkerBackendBench,
+  fidelity: runFidelityBench,
+  throughput: runThroughputBench,
+  slack: runSlackBench,
 };
 
-const HELP = `usage: npm run bench -- [--scope ring|ipi|interrupts|boot|threads|time|load|in-process|worker-backend|all] [--json]
+const HELP = `usage: npm run bench -- [--scope ring|ipi|interrupts|boot|threads|time|load|in-process|worker-backend|fidelity|throughput|slack|all] [--json]
 
-  --scope S   which benchmark to run (default all, in the order ring, ipi, interrupts, boot, threads, time, load, in-process, worker-backend)
+  --scope S   which benchmark to run (default all, in the order ring, ipi, interrupts, boot, threads, time, load, in-process, worker-backend, fidelity, throughput, slack)
   --json      one JSON object on stdout: {host, results: [...]}
   -h, --help  this help
 
-Each benchmark also runs alone: node dist/perf/<ring|ipi|interrupts|boot|threads|time|load|in-process|worker-backend>.js [--json]
+Each benchmark also runs alone: node dist/perf/<ring|ipi|interrupts|boot|threads|time|load|in-process|worker-backend|fidelity|throughput|slack>.js [--json]
 `;
 
 class UsageError extends Error {}
@@ -64,7 +70,9 @@ function parse(argv: string[]): { scopes: Scope[]; json: boolean } | null {
   const scope = values.scope ?? 'all';
   if (scope === 'all') return { scopes: [...SCOPES], json: values.json ?? false };
   if (!(SCOPES as readonly string[]).includes(scope))
-    throw new UsageError(`unknown scope '${scope}' (expected ring, ipi, interrupts, boot, threads, time, load, in-process, worker-backend or all)`);
+    throw new UsageError(
+      `unknown scope '${scope}' (expected ring, ipi, interrupts, boot, threads, time, load, in-process, worker-backend, fidelity, throughput, slack or all)`,
+    );
   return { scopes: [scope as Scope], json: values.json ?? false };
 }
 

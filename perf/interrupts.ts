@@ -4,13 +4,14 @@
  * KeInsertQueueDpc → KiDispatchInterrupt → KiRetireDpcList → DPC routine), on busy CPUs (a thread
  * runs on every CPU, so the CPU is never halted and never has to be woken).
  *
- * Two measurements, parallel mode, time scale 1 unless said:
- *  - saturated: the device rate is set above what a CPU can take, so every CPU has interrupts
- *    pending in its local APIC at all times and the figure is the emulator's throughput, not the
- *    emulated device's rate (1 CPU, 2 CPUs, and 1 CPU at time scale 4 to show pacing is not the
- *    limit; 5 runs each, medians)
- *  - sustained: a sweep of offered rates on 1 CPU; the highest rate the CPU carried without falling
- *    behind (taken >= 99% of asserted), and what it took (3 runs each, medians)
+ * Parallel mode on virtual time (the default pace and slack: what users get). Emulated time is the
+ * CPU's executed cycles there, so the device must assert faster than the CPU takes interrupts *in
+ * emulated time*: a calibration run at a rate no CPU takes gives the emulated cycles per interrupt,
+ * and the device then asserts OVERDRIVE x the CPU's emulated capacity (the local APIC's backlog
+ * grows; taken < asserted in every run). The figure is interrupts taken per host second in the
+ * steady state: a short and a long run of the same machine in one child process, the difference of
+ * their counts over the difference of their hostTimeMs (perf/sample.ts steadyRate), which leaves out
+ * the start, the workers' JIT warm-up and the wind-down. 1 CPU (the target) and 2 CPUs (per CPU).
  * Main thread only: `node dist/perf/interrupts.js [--json]`, or runInterruptsBench() from the runner.
  */
 
@@ -19,28 +20,27 @@ import { defineScenario } from '../src/scenario/define.js';
 import type { ScenarioDefinition } from '../src/scenario/define.js';
 import type { RoutineBuilder } from '../src/isa/builder.js';
 import { R1, R2 } from '../src/isa/registers.js';
-import type { RunResult } from '../src/machine/result.js';
-import { LocalApic } from '../src/hal/lapic.js';
 import type { BenchResult } from './bench-result.js';
-import { median, metOrNot, printResult, round2, runDefinition, standalone } from './common.js';
+import { loadSummary, median, metOrNot, printResult, round2, standalone } from './common.js';
+import { type RunSample, type RunSpec, sampleRuns, steadyRate, trySampleRuns, UNSTEADY_PAIR } from './sample.js';
 
 export interface InterruptsBenchOptions {
   json: boolean;
-  /** runs per configuration (default 5) */
+  /** repetitions (default 5) */
   repetitions?: number;
 }
 
-const TARGET_PER_SEC = 500_000;
-const DURATION_MS = 400;
-/**
- * device assertions per emulated second, per CPU: a few times what one CPU takes. Not more: every
- * assertion is one ring message the coordinator sends, and a coordinator over-driving the CPU takes
- * host-core time from it on a 2-core host (3 M/s measured lower than 1 M/s).
- */
-const SATURATING_RATE = 1_000_000;
-/** offered rates (per emulated s = per host s at time scale 1) for the sustained-rate sweep, one CPU */
-const SWEEP_RATES = [150_000, 200_000, 250_000, 300_000, 400_000, 500_000, 700_000];
-const SWEEP_REPETITIONS = 3;
+const TARGET_PER_SEC = 1_000_000;
+const DURATION_MS = 40;
+/** emulated ms of the short and the long run */
+const SHORT_MS = 10;
+const LONG_MS = 40;
+/** the calibration run: a device rate (per emulated s) far above what a CPU takes */
+const CALIBRATION_RATE = 50_000_000;
+const CALIBRATION_MS = 5;
+/** the measured device rate, over the CPU's emulated capacity */
+const OVERDRIVE = 1.25;
+const BATCH_TIMEOUT_MS = 120_000;
 
 /** One device, KINTERRUPT, KDPC and busy thread per CPU; device i asserts only to CPU i. */
 export function interruptScenario(cpus: number, ratePerCpu: number): ScenarioDefinition {
@@ -101,123 +101,105 @@ export function interruptScenario(cpus: number, ratePerCpu: number): ScenarioDef
 }
 
 export interface InterruptSample {
-  /** interrupts taken per host second, per CPU (mean over the CPUs) */
+  /** interrupts taken per host second, per CPU, in the steady state */
   interruptsPerHostSec: number;
-  /** DPC routine runs per host second, per CPU */
+  /** DPC routine runs per host second, per CPU, in the steady state */
   dpcsPerHostSec: number;
-  /** interrupts taken / device assertions made */
+  /** the long run: interrupts taken / device assertions made (< 1: the device outran the CPU) */
   takenFraction: number;
-  /** emulated cycles executed per host ns / (cycles per emulated ns × time scale): how much of its pacing allowance the CPU used (busy thread included) */
-  pacingLoad: number;
-  /** RunResult.hostTimeMs: host time from the run's start to the last report */
-  hostTimeMs: number;
-  /** instructions and cycles executed per interrupt taken (all code, busy thread included; in a saturated run the thread hardly runs) */
+  /** host cores the child used in the steady state */
+  hostCores: number;
   instructionsPerInterrupt: number;
   cyclesPerInterrupt: number;
 }
 
-export async function measureInterrupts(cpus: number, ratePerCpu: number, timeScale = 1, durationMs = DURATION_MS): Promise<InterruptSample> {
-  const r: RunResult = await runDefinition(interruptScenario(cpus, ratePerCpu), { cpus, durationMs, timeScale });
-  const hostSec = r.hostTimeMs / 1000;
-  const interrupts = r.perCpu.reduce((s, c) => s + c.interrupts, 0);
-  const dpcs = r.perCpu.reduce((s, c) => s + c.dpcs, 0);
-  const asserted = r.deviceAssertions.reduce((s, d) => s + d.asserted, 0);
-  const cycles = r.perCpu.reduce((s, c) => s + c.cycles, 0);
-  const instructions = r.perCpu.reduce((s, c) => s + c.instructions, 0);
+function interruptSpecs(cpus: number, ratePerCpu: number): RunSpec[] {
+  const base = { scenario: { kind: 'interrupts' as const, cpus, ratePerCpu }, cpus, mode: 'parallel' as const };
+  return [
+    { ...base, durationMs: SHORT_MS },
+    { ...base, durationMs: LONG_MS },
+  ];
+}
+
+function interruptSample(cpus: number, short: RunSample, long: RunSample): InterruptSample {
+  const asserted = long.interruptAccounting.asserted;
   return {
-    interruptsPerHostSec: interrupts / cpus / hostSec,
-    dpcsPerHostSec: dpcs / cpus / hostSec,
-    takenFraction: asserted > 0 ? interrupts / asserted : 0,
-    // cyclesPerNs is 1 (the default 1000 cycles/µs)
-    pacingLoad: cycles / cpus / (r.hostTimeMs * 1e6) / timeScale,
-    hostTimeMs: r.hostTimeMs,
-    instructionsPerInterrupt: interrupts > 0 ? instructions / interrupts : 0,
-    cyclesPerInterrupt: interrupts > 0 ? cycles / interrupts : 0,
+    interruptsPerHostSec: steadyRate(short, long, (s) => s.interrupts) / cpus,
+    dpcsPerHostSec: steadyRate(short, long, (s) => s.dpcs) / cpus,
+    takenFraction: asserted > 0 ? long.interrupts / asserted : 0,
+    hostCores: steadyRate(short, long, (s) => s.hostCpuMs) / 1000,
+    instructionsPerInterrupt: long.interrupts > 0 ? long.instructions / long.interrupts : 0,
+    cyclesPerInterrupt: long.interrupts > 0 ? long.cycles / long.interrupts : 0,
   };
 }
 
-/**
- * The local APIC alone, on the main thread: ns per post + accept + EOI of one vector while
- * `backlog` assertions stay pending (what a CPU pays per interrupt under a saturating device).
- */
-export function apicAcceptNs(backlog: number, operations = 20_000): number {
-  const irqlOfVector = new Int32Array(256);
-  for (let v = 0; v < 256; v++) irqlOfVector[v] = v >> 4;
-  const apic = new LocalApic(irqlOfVector);
-  for (let i = 0; i < backlog; i++) apic.post(0x50, i);
-  const t0 = performance.now();
-  for (let i = 0; i < operations; i++) {
-    apic.post(0x50, i);
-    apic.accept(5);
-    apic.eoi();
-  }
-  return ((performance.now() - t0) * 1e6) / operations;
+/** Emulated cycles one interrupt costs a saturated CPU (1 CPU, a device far faster than it). */
+async function calibrate(): Promise<number> {
+  const [s] = await sampleRuns(
+    [{ scenario: { kind: 'interrupts', cpus: 1, ratePerCpu: CALIBRATION_RATE }, cpus: 1, durationMs: CALIBRATION_MS, mode: 'parallel' }],
+    BATCH_TIMEOUT_MS,
+  );
+  if (!s || !(s.interrupts > 0)) throw new Error('the calibration run took no interrupt');
+  return s.cycles / s.interrupts;
 }
 
 export async function runInterruptsBench(opts: InterruptsBenchOptions): Promise<BenchResult> {
   const reps = opts.repetitions ?? 5;
-  const configs = [
-    { key: 'oneCpu', cpus: 1, rate: SATURATING_RATE, timeScale: 1 },
-    { key: 'twoCpus', cpus: 2, rate: SATURATING_RATE, timeScale: 1 },
-    // the same host-side device rate and host-time window with emulated time running 4x faster: pacing 4x looser
-    { key: 'oneCpuScale4', cpus: 1, rate: SATURATING_RATE / 4, timeScale: 4 },
-  ] as const;
-  // the local APIC alone first, before the machines leave garbage on this thread's heap; warmed up
-  apicAcceptNs(100);
-  const apicSmall = median([0, 1, 2].map(() => apicAcceptNs(100)));
-  const apicLarge = median([0, 1, 2].map(() => apicAcceptNs(100_000)));
-  const samples = new Map<string, InterruptSample[]>(configs.map((c) => [c.key, []]));
-  const sweep = new Map<number, InterruptSample[]>(SWEEP_RATES.map((rate) => [rate, []]));
+  const before = loadSummary();
+  const calibratedCycles = await calibrate();
+  // cyclesPerNs is 1 (the default 1000 cycles/µs): the CPU's capacity per emulated second
+  const rate = Math.round((OVERDRIVE * 1e9) / calibratedCycles);
+  const one: InterruptSample[] = [];
+  const two: InterruptSample[] = [];
+  const failures: string[] = [];
   for (let rep = 0; rep < reps; rep++) {
-    // the same host-time window for every configuration: emulated duration x time scale
-    for (const c of configs) samples.get(c.key)!.push(await measureInterrupts(c.cpus, c.rate, c.timeScale, DURATION_MS * c.timeScale));
-    if (rep < SWEEP_REPETITIONS) for (const rate of SWEEP_RATES) sweep.get(rate)!.push(await measureInterrupts(1, rate));
+    const samples = await trySampleRuns([...interruptSpecs(1, rate), ...interruptSpecs(2, rate)], BATCH_TIMEOUT_MS);
+    if (typeof samples === 'string') {
+      failures.push(samples);
+      continue;
+    }
+    const oneCpu = interruptSample(1, samples[0]!, samples[1]!);
+    const twoCpus = interruptSample(2, samples[2]!, samples[3]!);
+    if (Number.isFinite(oneCpu.interruptsPerHostSec)) one.push(oneCpu);
+    else failures.push(`1 CPU: ${UNSTEADY_PAIR}`);
+    if (Number.isFinite(twoCpus.interruptsPerHostSec)) two.push(twoCpus);
+    else failures.push(`2 CPUs: ${UNSTEADY_PAIR}`);
   }
-  const med = (key: string, field: keyof InterruptSample): number => median(samples.get(key)!.map((s) => s[field]));
-  const medSweep = (rate: number, field: keyof InterruptSample): number => median(sweep.get(rate)!.map((s) => s[field]));
-  const one = med('oneCpu', 'interruptsPerHostSec');
-  const two = med('twoCpus', 'interruptsPerHostSec');
-  // the highest offered rate one CPU carried without falling behind
-  const carried = SWEEP_RATES.filter((rate) => medSweep(rate, 'takenFraction') >= 0.99);
-  const sustainedRate = carried.length ? Math.max(...carried) : 0;
-  const sustained = sustainedRate ? medSweep(sustainedRate, 'interruptsPerHostSec') : 0;
+  if (one.length === 0) throw new Error(`no repetition completed: ${failures.join('; ')}`);
+  const med = (xs: InterruptSample[], f: keyof InterruptSample): number => median(xs.map((s) => s[f]));
+  const oneRate = med(one, 'interruptsPerHostSec');
+  const after = loadSummary();
   const metrics: Record<string, number> = {
-    oneCpuInterruptsPerHostSec: Math.round(one),
-    oneCpuDpcsPerHostSec: Math.round(med('oneCpu', 'dpcsPerHostSec')),
-    oneCpuTakenFraction: round2(med('oneCpu', 'takenFraction')),
-    oneCpuPacingLoadPct: round2(med('oneCpu', 'pacingLoad') * 100),
-    oneCpuCyclesPerInterrupt: Math.round(med('oneCpu', 'cyclesPerInterrupt')),
-    oneCpuInstructionsPerInterrupt: round2(med('oneCpu', 'instructionsPerInterrupt')),
-    twoCpusInterruptsPerHostSecPerCpu: Math.round(two),
-    twoCpusDpcsPerHostSecPerCpu: Math.round(med('twoCpus', 'dpcsPerHostSec')),
-    twoCpusTakenFraction: round2(med('twoCpus', 'takenFraction')),
-    oneCpuTimeScale4InterruptsPerHostSec: Math.round(med('oneCpuScale4', 'interruptsPerHostSec')),
-    sustainedRateCarried: sustainedRate,
-    sustainedInterruptsPerHostSec: Math.round(sustained),
-    sustainedDpcsPerHostSec: sustainedRate ? Math.round(medSweep(sustainedRate, 'dpcsPerHostSec')) : 0,
-    apicAcceptNsBacklog100: Math.round(apicSmall),
-    apicAcceptNsBacklog100k: Math.round(apicLarge),
-    vsTarget: round2(one / TARGET_PER_SEC),
-    sustainedVsTarget: round2(sustained / TARGET_PER_SEC),
-    durationMs: DURATION_MS,
-    saturatingRatePerCpu: SATURATING_RATE,
-    repetitions: reps,
+    oneCpuInterruptsPerHostSec: Math.round(oneRate),
+    oneCpuInterruptsPerHostSecMin: Math.round(Math.min(...one.map((s) => s.interruptsPerHostSec))),
+    oneCpuInterruptsPerHostSecMax: Math.round(Math.max(...one.map((s) => s.interruptsPerHostSec))),
+    oneCpuDpcsPerHostSec: Math.round(med(one, 'dpcsPerHostSec')),
+    oneCpuTakenFraction: round2(med(one, 'takenFraction')),
+    oneCpuHostCores: round2(med(one, 'hostCores')),
+    oneCpuCyclesPerInterrupt: Math.round(med(one, 'cyclesPerInterrupt')),
+    oneCpuInstructionsPerInterrupt: round2(med(one, 'instructionsPerInterrupt')),
+    oneCpuHostNsPerInterrupt: Math.round(1e9 / oneRate),
+    twoCpusInterruptsPerHostSecPerCpu: Math.round(med(two, 'interruptsPerHostSec')),
+    twoCpusInterruptsPerHostSecPerCpuMin: Math.round(Math.min(...two.map((s) => s.interruptsPerHostSec))),
+    twoCpusInterruptsPerHostSecPerCpuMax: Math.round(Math.max(...two.map((s) => s.interruptsPerHostSec))),
+    twoCpusTakenFraction: round2(med(two, 'takenFraction')),
+    twoCpusHostCores: round2(med(two, 'hostCores')),
+    deviceRatePerEmulatedSec: rate,
+    calibratedCyclesPerInterrupt: Math.round(calibratedCycles),
+    vsTarget: round2(oneRate / TARGET_PER_SEC),
+    repetitions: one.length,
+    loadAverageBefore: before,
+    loadAverageAfter: after,
   };
-  for (const rate of SWEEP_RATES) {
-    metrics[`sweep${rate / 1000}kInterruptsPerHostSec`] = Math.round(medSweep(rate, 'interruptsPerHostSec'));
-    metrics[`sweep${rate / 1000}kTakenFraction`] = round2(medSweep(rate, 'takenFraction'));
-  }
   const notes = [
-    `parallel mode, ${DURATION_MS} ms emulated per run (x4 at time scale 4, so every run covers ~${DURATION_MS} ms of host time); rates are per HOST second (taken / RunResult.hostTimeMs, host time from run start to the last report) and per CPU; saturated figures are medians of ${reps} runs, the sweep of ${SWEEP_REPETITIONS}`,
-    `one busy CPU, saturated (device at ${SATURATING_RATE / 1e6} M/emulated s): ${metrics.oneCpuInterruptsPerHostSec} interrupts/s = ${metrics.vsTarget}x the ${TARGET_PER_SEC / 1000}k/s target: ${metOrNot(one >= TARGET_PER_SEC)}`,
-    `sustained: the highest offered rate in the sweep (${SWEEP_RATES.map((r) => `${r / 1000}k`).join(', ')}) that one CPU carried (taken >= 99% of asserted; a lower bound, as fine as the sweep) was ${sustainedRate / 1000}k/s, taken at ${metrics.sustainedInterruptsPerHostSec}/s = ${metrics.sustainedVsTarget}x the target: ${metOrNot(sustained >= TARGET_PER_SEC)}`,
-    `the local APIC's assertion queue costs the same at any backlog (post + accept + EOI: ${metrics.apicAcceptNsBacklog100} ns with 100 assertions pending, ${metrics.apicAcceptNsBacklog100k} ns with 100,000; LocalApic alone, main thread), so an over-driven CPU keeps its rate: saturated ${metrics.oneCpuInterruptsPerHostSec}/s against ${metrics.sustainedInterruptsPerHostSec}/s at the highest rate carried. What an interrupt costs on the host (~${Math.round(1e9 / Math.max(1, metrics.oneCpuInterruptsPerHostSec))} ns) is the assertion message from the coordinator, its APIC round, the frame push and pop, ~${metrics.oneCpuInstructionsPerInterrupt} interpreted instructions and the KeInsertQueueDpc call`,
-    `pacing (a CPU never runs ahead of emulated time: 1 cycle per emulated ns x time scale) does not limit these figures: an interrupt costs ~${metrics.oneCpuCyclesPerInterrupt} emulated cycles, the saturated CPU used ${metrics.oneCpuPacingLoadPct}% of its cycle allowance, and time scale 4 (4x looser pacing, same host-side device rate and host window) took ${metrics.oneCpuTimeScale4InterruptsPerHostSec}/s`,
-    `every ISR calls KeInsertQueueDpc; DPC routine runs are far fewer than interrupts (KeInsertQueueDpc returns FALSE while the KDPC is queued, and the DPC runs only when no device interrupt, DIRQL > DISPATCH_LEVEL, is pending): ${metrics.sustainedDpcsPerHostSec} DPC runs/s at the sustained rate, ${metrics.oneCpuDpcsPerHostSec}/s saturated`,
-    `two saturated CPUs on this 2-core host (sharing it with the coordinator and the main thread): ${metrics.twoCpusInterruptsPerHostSecPerCpu}/s per CPU`,
+    `parallel mode on virtual time (default slack); each device asserts ${(rate / 1e6).toFixed(2)} M/emulated s, ${OVERDRIVE}x what a CPU takes (calibrated: ${metrics.calibratedCyclesPerInterrupt} emulated cycles per interrupt when saturated); steady state = runs of ${SHORT_MS} and ${LONG_MS} emulated ms in one child, the difference of interrupts taken over the difference of hostTimeMs; medians of ${one.length} repetitions, per CPU`,
+    `one busy CPU: ${metrics.oneCpuInterruptsPerHostSec} interrupts/host s (${metrics.oneCpuInterruptsPerHostSecMin}-${metrics.oneCpuInterruptsPerHostSecMax}) = ${metrics.vsTarget}x the ${TARGET_PER_SEC / 1e6} M/s target: ${metOrNot(oneRate >= TARGET_PER_SEC)}; ${metrics.oneCpuHostNsPerInterrupt} host ns per interrupt on ${metrics.oneCpuHostCores} host cores (CPU worker and coordinator); taken ${metrics.oneCpuTakenFraction} of asserted (the device outran the CPU), ${metrics.oneCpuInstructionsPerInterrupt} instructions and ${metrics.oneCpuCyclesPerInterrupt} cycles per interrupt`,
+    `every ISR calls KeInsertQueueDpc; DPC routine runs are far fewer than interrupts (KeInsertQueueDpc returns FALSE while the KDPC is queued, and the DPC runs only when no device interrupt is pending): ${metrics.oneCpuDpcsPerHostSec} DPC runs/host s`,
+    `two busy CPUs on this host (sharing it with the coordinator and the main thread): ${metrics.twoCpusInterruptsPerHostSecPerCpu}/host s per CPU (${metrics.twoCpusInterruptsPerHostSecPerCpuMin}-${metrics.twoCpusInterruptsPerHostSecPerCpuMax}) on ${metrics.twoCpusHostCores} host cores`,
+    `host load average (1 min) before ${before}, after ${after}${failures.length ? `; repetitions that failed (left out): ${failures.join('; ')}` : ''}`,
   ];
   const result: BenchResult = { name: 'interrupts', metrics, notes };
-  if (!opts.json) printResult(result, 'interrupts benchmark (assert -> ISR -> DPC, per host second)');
+  if (!opts.json) printResult(result, 'interrupts benchmark (assert -> ISR -> DPC, per host second, virtual time)');
   return result;
 }
 

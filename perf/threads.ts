@@ -13,6 +13,10 @@
  *  - scaling: pairs of unpinned threads handing a turn back and forth through two events (work,
  *    KeSetEvent(partner), KeWaitForSingleObject(own)); the same total iterations as 64 threads on
  *    16 CPUs and as 8 threads on 2 CPUs; completed iterations per host second, and the ratio.
+ * Every parallel run here is host-paced (pace 'host', time scale 1: emulated ns = host ns), because
+ * these figures are host latencies timed with KeQueryPerformanceCounter; the runs get perf/common.ts's
+ * HOST_PACED_WATCHDOGS, so a loaded host cannot end one in a false bugcheck. Parallel mode's default,
+ * virtual time, is measured by ipi, interrupts, fidelity, throughput and slack.
  * Main thread only: `node dist/perf/threads.js [--json]`, or runThreadsBench() from the runner.
  */
 
@@ -250,7 +254,7 @@ interface TripSample {
 }
 
 async function measureTrips(definition: ScenarioDefinition, durationMs: number): Promise<TripSample> {
-  const r = await runDefinition(definition, { cpus: 2, durationMs });
+  const r = await runDefinition(definition, { cpus: 2, durationMs, pace: 'host' });
   const res = r.results as Record<string, number>;
   if (!(res.roundTrips! > 0)) throw new Error(`${definition.name}: no round trip completed in ${durationMs} ms`);
   return {
@@ -271,7 +275,7 @@ interface YieldSample {
 
 async function measureYield(mode: 'parallel' | 'deterministic'): Promise<YieldSample> {
   const durationMs = mode === 'parallel' ? YIELD_PARALLEL_DURATION_MS : YIELD_DETERMINISTIC_DURATION_MS;
-  const r = await runDefinition(yieldPair, { cpus: 1, durationMs, mode });
+  const r = await runDefinition(yieldPair, { cpus: 1, durationMs, mode, ...(mode === 'parallel' ? { pace: 'host' as const } : {}) });
   const res = r.results as Record<string, number>;
   const switches = r.perCpu[0]!.contextSwitches;
   if (!(switches > 0)) throw new Error(`${yieldPair.name}: no context switch in ${durationMs} ms (${mode})`);
@@ -295,7 +299,7 @@ interface ScalingSample {
 
 async function measureScaling(cpus: number, threadCount: number): Promise<ScalingSample> {
   const perThread = SCALING_TOTAL_ITERATIONS / threadCount;
-  const r = await runDefinition(pairHandoff(cpus, threadCount, perThread), { cpus, durationMs: SCALING_DURATION_MS });
+  const r = await runDefinition(pairHandoff(cpus, threadCount, perThread), { cpus, durationMs: SCALING_DURATION_MS, pace: 'host' });
   const res = r.results as Record<string, number>;
   const finished = res.finished === threadCount && res.doneAtNs! > 0;
   const elapsedNs = finished ? res.doneAtNs! : r.emulatedTimeNs;
@@ -384,6 +388,7 @@ export async function runThreadsBench(opts: ThreadsBenchOptions): Promise<BenchR
   const cores = os.availableParallelism();
   const notes = [
     `medians over ${reps} runs; a ratio is taken within each run (both figures from that run) and the median of the per-run ratios is reported, with their range; host: ${cores} cores (os.availableParallelism()), which run every CPU worker, the coordinator and the main thread`,
+    "every parallel run of this benchmark is host-paced (pace 'host', time scale 1, watchdogs out of reach): its figures are host latencies",
     `ping-pong: Ping on CPU 0 and Pong on CPU 1 (priority 8) bounce two synchronization events, parallel mode at time scale 1 (emulated ns = host ns); a round trip is timed on Ping with KeQueryPerformanceCounter around KeSetEvent(E1) + KeWaitForSingleObject(E2), and is at least four dispatcher requests (two sets, two waits), each a CPU-to-coordinator round trip, plus two wake-ups and two context switches`,
     `idle CPUs: a thread that waits leaves its CPU halted, asleep in Atomics.wait, so the wake-up latency of a sleeping worker thread is part of every round trip: p50 ${metrics.pingPongIdleP50Ns} ns, p99 ${metrics.pingPongIdleP99Ns} ns = ${metrics.pingPongIdleVsIpi}x the IPI p50 (${metrics.pingPongIdleVsIpiMin}-${metrics.pingPongIdleVsIpiMax}x) against the ${PINGPONG_VS_IPI_TARGET}x target: ${metOrNot(idleRatio <= PINGPONG_VS_IPI_TARGET)}`,
     `busy CPUs: a priority-1 thread on each CPU runs whenever Ping or Pong waits, so no CPU halts and a wake-up is a preemption (a DPC/reschedule IPI to the other CPU, then a dispatcher request and a switch there): p50 ${metrics.pingPongBusyP50Ns} ns, p99 ${metrics.pingPongBusyP99Ns} ns = ${metrics.pingPongBusyVsIpi}x the IPI p50 (${metrics.pingPongBusyVsIpiMin}-${metrics.pingPongBusyVsIpiMax}x) against the ${PINGPONG_VS_IPI_TARGET}x target: ${metOrNot(busyRatio <= PINGPONG_VS_IPI_TARGET)}`,

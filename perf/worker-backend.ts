@@ -31,7 +31,6 @@ async function workerRate(cycles: number): Promise<number> {
     mode: 'deterministic',
     seed: 1,
     durationNs: cycles,
-    timeScale: 1,
     verbose: false,
     command: 'irqlab run perf-compute --cpus 1 --mode deterministic',
   });
