@@ -138,7 +138,17 @@ export function setIrql(cpu: Cpu, newIrql: number): void {
   cpu.f64[cpu.counters + CounterField.TIME_AT_IRQL + prcb.irql] += now - prcb.lastIrqlChangeNs;
   prcb.lastIrqlChangeNs = now;
   cpu.record(TraceEvent.IRQL, prcb.irql, newIrql, 0);
-  if (newIrql < prcb.irql) cpu.workPending = true;
+  if (newIrql < prcb.irql) {
+    cpu.workPending = true;
+    // §2.9: the DPC watchdog counts consecutive ticks at ≥ DISPATCH_LEVEL "without dropping below
+    // it". The drop ends the stretch here, not at the next tick: a CPU that drops and halts takes
+    // no ticks (tick skipping), and its next DPC would otherwise continue the old count
+    if (newIrql < DISPATCH_LEVEL && prcb.irql >= DISPATCH_LEVEL) {
+      prcb.dpcWatchdogCount = 0;
+      prcb.dpcTimeCount = 0;
+      prcb.watchdogSerial = 0;
+    }
+  }
   prcb.irql = newIrql;
   cpu.i32[prcb.shared + PrcbField.IRQL] = newIrql;
 }
