@@ -122,7 +122,7 @@ export function runVirtualTimeLoop(processor: Processor, port: ProcessorPort, bo
     processor.releaseHeldInterrupts();
     const now = processor.now();
     const gvt = board.publish(cpu, now);
-    const lead = now - board.runningMinimum();
+    const lead = now - board.lastRunningMinimum;
     if (lead > stats.maxSkewNs) stats.maxSkewNs = lead;
     // run to the slack, or to the next interrupt sent ahead of its time (it is raised there)
     const roomNs = Math.min(gvt + slackNs, processor.apic.nextHeldNs()) - now;
@@ -197,9 +197,9 @@ function waitForGvt(processor: Processor, port: ProcessorPort, board: VirtualTim
     for (;;) {
       processor.drainInbox();
       if (processor.isFrozen || processor.isStopRequested || processor.workPending) return;
-      // publish again: a waker racing this CPU's own publication may have left an older clock
-      // there (src/shm/virtual-time.ts), and a waiter whose published clock is the minimum would
-      // wait for itself. This also calls the coordinator if its next event is what holds the GVT
+      // publish again (the same clock, or a later one if a message moved it): this rings the
+      // coordinator when its next event is what holds the GVT, and a waiter must never be left
+      // waiting on a published clock of its own that is older than its real one
       if (board.publish(cpu, processor.now()) >= needNs) return;
       port.sleep(SLEEP_MS);
     }

@@ -118,6 +118,7 @@ export class VirtualTimeBoard {
    */
   afterChange(): number {
     const min = this.runningMinimum();
+    this.lastRunningMinimum = min;
     const next = this.f64[this.nextEventAt]!;
     // a read-modify-write, not a load: it orders the clock store above before the look at the
     // waiters (a waiter registers, then reads the clocks)
@@ -125,6 +126,9 @@ export class VirtualTimeBoard {
     if (min >= next) this.callCoordinator();
     return Math.min(min, next);
   }
+
+  /** the running minimum that the last publish() / afterChange() saw (the driver's lead statistic reuses it) */
+  lastRunningMinimum = Infinity;
 
   private ringSatisfiedWaiters(gvt: number): void {
     for (let cpu = 0; cpu < this.cpus; cpu++) {
