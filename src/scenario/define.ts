@@ -181,6 +181,25 @@ export interface CheckDeclaration {
   detail?: string;
 }
 
+/** What `outcome(run)` returns: a small value; a tuple is shown as its items joined by ', '. */
+export type OutcomeValue = string | number | boolean | readonly (string | number | boolean)[];
+
+/** How an outcome is graded (jcstress's Expect): ACCEPTABLE, ACCEPTABLE_INTERESTING, FORBIDDEN. */
+export type OutcomeExpectation = 'acceptable' | 'interesting' | 'forbidden';
+
+/** One grade: outcomes that `match` (the outcome's text exactly, a RegExp, or a predicate over the text) are `expect`. */
+export interface OutcomeGrade {
+  match: string | RegExp | ((outcome: string) => boolean);
+  expect: OutcomeExpectation;
+  description: string;
+}
+
+/** What `irqlab explore` may vary in this scenario (emulated ns; 0 or absent: not varied). */
+export interface ExploreDeclaration {
+  /** the bounds of the perturb strategy: how late a device assertion, the clock's phase, an IPI may land */
+  jitter?: { deviceNs?: number; tickPhaseNs?: number; ipiDelayNs?: number };
+}
+
 export interface ScenarioDefinition {
   name: string;
   /** one line, shown by `irqlab list` */
@@ -201,6 +220,14 @@ export interface ScenarioDefinition {
   traceTags?: Record<number, string>;
   results?: (run: RunView) => Record<string, number | string | boolean | number[]>;
   checks?: (run: RunView) => CheckDeclaration[];
+  /**
+   * The run's outcome, for `irqlab explore`'s outcome table: a small value (a bugcheck is an
+   * outcome by itself, named by its code, and this is not called for it).
+   */
+  outcome?: (run: RunView) => OutcomeValue;
+  /** how outcomes are graded; an outcome no grade matches is UNKNOWN */
+  outcomes?: readonly OutcomeGrade[];
+  explore?: ExploreDeclaration;
 }
 
 /** 100 ns units per millisecond (due times, intervals and timeouts are LARGE_INTEGERs in 100 ns units). */
