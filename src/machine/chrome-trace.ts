@@ -23,6 +23,10 @@ import { dirname, resolve } from 'node:path';
 import { TraceEvent, traceEventName } from '../kernel/trace-events.js';
 import type { CompiledScenario } from '../scenario/compile.js';
 import { UsageError } from '../util/errors.js';
+import { operationName } from '../ipc/dispatcher-ops.js';
+import { bugcheckName } from '../kernel/bugcheck.js';
+
+const hex = (value: number): string => `0x${(value >>> 0).toString(16)}`;
 
 interface ChromeEvent {
   name: string;
@@ -32,6 +36,8 @@ interface ChromeEvent {
   tid: number;
   cat?: string;
   s?: string;
+  id?: number;
+  bp?: string;
   args?: Record<string, number | string>;
 }
 
@@ -95,9 +101,27 @@ export class ChromeTraceWriter {
   private pending: string[] = [];
   private first = true;
   private closed = false;
-  /** slices (B events) still open on each CPU, innermost last */
+  /** slices (B events) still open on each CPU, innermost last (a thread slice at the bottom) */
   private readonly openSlices: Array<Array<{ name: string; cat: string }>> = [];
   private lastTs = 0;
+  /**
+   * (KDPC, the CPU whose queue it went to) → the successful inserts not yet paired with a DPC start
+   * there, and the starts not yet paired with an insert. The CPUs' records arrive in per-CPU order,
+   * not in global time order, so pairing is first-in first-out per queue: exact when one CPU inserts
+   * a given DPC into a given queue (an ISR's DPC); when several CPUs insert the same KDPC into one
+   * queue, an arrow may join an insert to the run of another's.
+   */
+  private readonly dpcInserts = new Map<number, Array<{ cpu: number; ts: number }>>();
+  private readonly dpcStarts = new Map<number, Array<{ cpu: number; ts: number }>>();
+  /** (sender, target) → IPI sends not yet paired with their receipt, and receipts not yet paired */
+  private readonly ipiSends = new Map<number, Array<{ cpu: number; ts: number }>>();
+  private readonly ipiReceipts = new Map<number, Array<{ cpu: number; ts: number }>>();
+  private nextFlowId = 1;
+  /** each CPU's DPC queue depth, as the inserts and starts arrive */
+  private readonly dpcDepth: number[] = [];
+  private readonly dpcDepthTs: number[] = [];
+  /** routine names of the interrupt objects on each vector */
+  private readonly isrNames = new Map<number, string>();
 
   /** Open (create or truncate) `file` now, before the run: a path that cannot be written fails here (UsageError). */
   static open(file: string, compiled: CompiledScenario, flushEvents = TRACE_FLUSH_EVENTS): ChromeTraceWriter {
@@ -117,9 +141,16 @@ export class ChromeTraceWriter {
     writeSync(this.fd, HEADER);
     for (let cpu = 0; cpu < compiled.machine.cpus; cpu++) {
       this.openSlices.push([]);
+      this.dpcDepth.push(0);
+      this.dpcDepthTs.push(0);
       this.push({ name: 'thread_name', ph: 'M', ts: 0, pid: 1, tid: cpu, args: { name: `CPU ${cpu}` } });
     }
     this.push({ name: 'process_name', ph: 'M', ts: 0, pid: 1, tid: 0, args: { name: 'irqlab machine' } });
+    for (const intr of compiled.machine.interrupts) {
+      const routine = this.routine(intr.routine);
+      const known = this.isrNames.get(intr.vector);
+      this.isrNames.set(intr.vector, known === undefined ? routine : `${known} / ${routine}`);
+    }
   }
 
   /** Events formatted and held in memory, not yet written (never more than the flush size). */
@@ -127,30 +158,159 @@ export class ChromeTraceWriter {
     return this.pending.length;
   }
 
+  private routine(index: number): string {
+    return this.compiled.machine.routines[index]?.name ?? `#${index}`;
+  }
+
+  private dpcName(index: number): string {
+    return this.compiled.machine.dpcNames[index] ?? `#${index}`;
+  }
+
+  private threadName(id: number): string {
+    const cpus = this.compiled.machine.cpus;
+    if (id >= 1 && id <= cpus) return `Idle#${id - 1}`;
+    return this.compiled.machine.threads.find((t) => t.id === id)?.name ?? `#${id}`;
+  }
+
+  private address(address: number): string {
+    for (const [name, info] of this.compiled.machine.variableNames) {
+      if (address >= info.address && address < info.address + info.words * 4) return address === info.address ? name : `${name}+${address - info.address}`;
+    }
+    return `0x${(address >>> 0).toString(16)}`;
+  }
+
   add(cpu: number, timeNs: number, event: number, a: number, b: number, c: number): void {
     const ts = timeNs / 1000;
     if (ts > this.lastTs) this.lastTs = ts;
-    const routine = (index: number): string => this.compiled.machine.routines[index]?.name ?? `#${index}`;
-    const dpc = (index: number): string => this.compiled.machine.dpcNames[index] ?? `#${index}`;
     switch (event) {
       case TraceEvent.ISR_ENTER:
-        this.begin(cpu, ts, `ISR 0x${a.toString(16)}`, 'isr');
+        this.begin(cpu, ts, `ISR ${this.isrNames.get(a) ?? `0x${a.toString(16)}`}`, 'isr', { vector: `0x${a.toString(16)}` });
         return;
       case TraceEvent.ISR_EXIT:
-        this.end(cpu, ts, `ISR 0x${a.toString(16)}`, 'isr', { claimed: b });
+        this.end(cpu, ts, 'isr', { claimed: b });
         return;
       case TraceEvent.DPC_START:
-        this.begin(cpu, ts, `DPC ${dpc(a)}`, 'dpc', { routine: routine(b) });
+        this.begin(cpu, ts, `DPC ${this.routine(b)}`, 'dpc', { dpc: this.dpcName(a), routine: this.routine(b), ...(c ? { 'from timer': 1 } : {}) });
+        this.dpcQueueDepth(cpu, ts, -1);
+        this.pair(this.dpcStarts, this.dpcInserts, a * 1024 + cpu, { cpu, ts }, 'DPC', false);
         return;
       case TraceEvent.DPC_END:
-        this.end(cpu, ts, `DPC ${dpc(a)}`, 'dpc');
+        this.end(cpu, ts, 'dpc');
         return;
+      case TraceEvent.DPC_INSERT:
+        this.instant(cpu, ts, 'KeInsertQueueDpc', { dpc: this.dpcName(a), target: a === b ? cpu : b, inserted: c ? 'TRUE' : 'FALSE (already queued)' });
+        if (c) {
+          this.dpcQueueDepth(b, ts, +1);
+          this.pair(this.dpcInserts, this.dpcStarts, a * 1024 + b, { cpu, ts }, 'DPC', true);
+        }
+        return;
+      case TraceEvent.IPI_SEND:
+        this.instant(cpu, ts, 'IPI send', { to: `CPU ${a}`, requests: `0x${b.toString(16)}` });
+        this.pair(this.ipiSends, this.ipiReceipts, cpu * 1024 + a, { cpu, ts }, 'IPI', true);
+        return;
+      case TraceEvent.IPI_RECEIVE:
+        this.instant(cpu, ts, 'IPI receive', { from: `CPU ${a}`, requests: `0x${b.toString(16)}` });
+        this.pair(this.ipiReceipts, this.ipiSends, a * 1024 + cpu, { cpu, ts }, 'IPI', false);
+        return;
+      case TraceEvent.CONTEXT_SWITCH: {
+        const stack = this.openSlices[cpu]!;
+        // SwapContext runs with no ISR or DPC of this CPU in progress; whatever is still open here was cut short
+        while (stack.length > 0) {
+          const top = stack[stack.length - 1]!;
+          this.end(cpu, ts, 'thread', top.cat === 'thread' ? undefined : { unfinished: 1 });
+        }
+        this.begin(cpu, ts, this.threadName(b), 'thread', { from: this.threadName(a), 'resumes at IRQL': c });
+        return;
+      }
       case TraceEvent.IRQL:
         this.push({ name: `IRQL CPU ${cpu}`, ph: 'C', ts, pid: 1, tid: cpu, args: { irql: b } });
         return;
+      case TraceEvent.BUGCHECK:
+        this.push({
+          name: `BUGCHECK 0x${(a >>> 0).toString(16)} ${bugcheckName(a)}`,
+          ph: 'i',
+          s: 'g',
+          ts,
+          pid: 1,
+          tid: cpu,
+          cat: 'bugcheck',
+          args: { cpu, p1: hex(b), p2: hex(c) },
+        });
+        return;
       default:
-        this.push({ name: traceEventName(event), ph: 'i', s: 't', ts, pid: 1, tid: cpu, args: { a, b, c } });
+        this.instant(cpu, ts, traceEventName(event), this.namedArgs(event, a, b, c));
     }
+  }
+
+  /** The arguments of an instant event, by name (the trace records carry three numbers). */
+  private namedArgs(event: number, a: number, b: number, c: number): Record<string, number | string> {
+    switch (event) {
+      case TraceEvent.CLOCK:
+        return { tick: a, vector: `0x${b.toString(16)}` };
+      case TraceEvent.USER:
+        return { tag: this.compiled.machine.traceTags[a] ?? a, value: b };
+      case TraceEvent.THREAD_EXIT:
+        return { routine: this.routine(a), result: b };
+      case TraceEvent.GENERIC_CALL:
+        return { routine: this.routine(a), argument: b, side: c ? 'target' : 'caller' };
+      case TraceEvent.IPI_PACKET:
+        return { from: `CPU ${a}`, routine: this.routine(b) };
+      case TraceEvent.DISPATCHER:
+        return { operation: operationName(a) ?? a, status: hex(b), flags: c };
+      case TraceEvent.SPIN_LOCK:
+        return { lock: this.address(a), action: b === 1 ? 'acquired' : b === 0 ? 'released' : 'found held (spinning)', queued: c };
+      case TraceEvent.TIMER_EXPIRED:
+        return { dpc: this.dpcName(a) };
+      case TraceEvent.PAGE_FAULT:
+        return { address: this.address(a), access: b === 1 ? 'write' : b === 8 ? 'execute' : 'read', pc: c };
+      case TraceEvent.PAGE_IN:
+        return { page: this.address(a), thread: this.threadName(b) };
+      default:
+        return { a, b, c };
+    }
+  }
+
+  /**
+   * Pair one end of a flow arrow (a DPC's insert with its start, an IPI's send with its receipt):
+   * when the other end is already waiting, write both ends; else wait for it. Arrows are written when
+   * paired (so every flow id has both ends; an insert never followed by a start draws no arrow).
+   */
+  private pair(
+    mine: Map<number, Array<{ cpu: number; ts: number }>>,
+    theirs: Map<number, Array<{ cpu: number; ts: number }>>,
+    key: number,
+    end: { cpu: number; ts: number },
+    cat: string,
+    isStart: boolean,
+  ): void {
+    const other = theirs.get(key);
+    if (other === undefined || other.length === 0) {
+      const queue = mine.get(key);
+      if (queue) queue.push(end);
+      else mine.set(key, [end]);
+      return;
+    }
+    const partner = other.shift()!;
+    const [from, to] = isStart ? [end, partner] : [partner, end];
+    const id = this.nextFlowId++;
+    const name = cat === 'DPC' ? 'KeInsertQueueDpc → DPC' : 'IPI';
+    this.push({ name, ph: 's', id, ts: from.ts, pid: 1, tid: from.cpu, cat: `flow.${cat}` });
+    this.push({ name, ph: 'f', bp: 'e', id, ts: to.ts, pid: 1, tid: to.cpu, cat: `flow.${cat}` });
+  }
+
+  private dpcQueueDepth(cpu: number, ts: number, change: number): void {
+    if (cpu < 0 || cpu >= this.dpcDepth.length) return;
+    // a start whose insert (from another CPU) has not arrived yet would go below zero: the insert comes next
+    const depth = Math.max(0, this.dpcDepth[cpu]! + change);
+    this.dpcDepth[cpu] = depth;
+    // an insert from another CPU can arrive after this CPU's later records: the counter never goes back in time
+    const at = Math.max(ts, this.dpcDepthTs[cpu]!);
+    this.dpcDepthTs[cpu] = at;
+    this.push({ name: `DPC queue CPU ${cpu}`, ph: 'C', ts: at, pid: 1, tid: cpu, args: { depth } });
+  }
+
+  private instant(cpu: number, ts: number, name: string, args: Record<string, number | string>): void {
+    this.push({ name, ph: 'i', s: 't', ts, pid: 1, tid: cpu, args });
   }
 
   private begin(cpu: number, ts: number, name: string, cat: string, args?: Record<string, number | string>): void {
@@ -158,9 +318,14 @@ export class ChromeTraceWriter {
     this.push({ name, ph: 'B', ts, pid: 1, tid: cpu, cat, ...(args ? { args } : {}) });
   }
 
-  private end(cpu: number, ts: number, name: string, cat: string, args?: Record<string, number | string>): void {
-    this.openSlices[cpu]?.pop();
-    this.push({ name, ph: 'E', ts, pid: 1, tid: cpu, cat, ...(args ? { args } : {}) });
+  /** End the innermost open slice of `cpu`, an ISR, DPC or thread slice (`cat`). */
+  private end(cpu: number, ts: number, cat: string, args?: Record<string, number | string>): void {
+    const stack = this.openSlices[cpu];
+    const slice = stack?.[stack.length - 1];
+    // an ISR or DPC end with no begin on this track must not end the thread's slice under it
+    if (stack === undefined || slice === undefined || (slice.cat === 'thread' && cat !== 'thread')) return;
+    stack.pop();
+    this.push({ name: slice.name, ph: 'E', ts, pid: 1, tid: cpu, cat: slice.cat, ...(args ? { args } : {}) });
   }
 
   private push(event: ChromeEvent): void {
@@ -187,8 +352,7 @@ export class ChromeTraceWriter {
     const ts = Math.max(endNs / 1000, this.lastTs);
     this.openSlices.forEach((stack, cpu) => {
       while (stack.length > 0) {
-        const slice = stack[stack.length - 1]!;
-        this.end(cpu, ts, slice.name, slice.cat, { unfinished: 1 });
+        this.end(cpu, ts, 'thread', { unfinished: 1 });
       }
     });
     try {

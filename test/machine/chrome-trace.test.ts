@@ -19,6 +19,10 @@ interface ChromeEvent {
   ph: string;
   ts: number;
   tid: number;
+  id?: number;
+  bp?: string;
+  s?: string;
+  cat?: string;
   args?: Record<string, unknown>;
 }
 
@@ -58,6 +62,40 @@ function expectBalancedSlices(events: readonly ChromeEvent[]): void {
     }
   }
   for (const [tid, stack] of stacks) expect(stack, `slices left open on CPU ${tid}`).toEqual([]);
+}
+
+/**
+ * The rules Perfetto's JSON importer relies on (no trace processor can be installed here, so the
+ * format's rules are checked instead): B/E nesting per track (expectBalancedSlices), timestamps that
+ * never go back on a track, and every flow id with exactly one start ('s') and one end ('f',
+ * bound to the enclosing slice), the end not before the start by more than the CPUs' clocks can differ.
+ */
+/** The most one CPU's clock runs ahead of another's in deterministic mode: one maximum slice (16,384 cycles at 1 GHz). */
+const MAX_CLOCK_SKEW_US = 16.384;
+
+function expectValidTimeline(events: readonly ChromeEvent[]): void {
+  expectBalancedSlices(events);
+  // per track (slices, instants) and per counter
+  const last = new Map<string, number>();
+  for (const event of events) {
+    if (event.ph === 'M' || event.ph === 's' || event.ph === 'f') continue;
+    const track = event.ph === 'C' ? `counter ${event.name}` : `CPU ${event.tid}`;
+    expect(event.ts, `time went back on ${track} at ${event.name}`).toBeGreaterThanOrEqual(last.get(track) ?? 0);
+    last.set(track, event.ts);
+  }
+  const flows = new Map<number, ChromeEvent[]>();
+  for (const event of events) if (event.ph === 's' || event.ph === 'f') flows.set(event.id!, [...(flows.get(event.id!) ?? []), event]);
+  for (const [id, ends] of flows) {
+    expect(ends.map((e) => e.ph).sort(), `flow ${id}`).toEqual(['f', 's']);
+    const [start, finish] = [ends.find((e) => e.ph === 's')!, ends.find((e) => e.ph === 'f')!];
+    expect(finish.bp).toBe('e');
+    // each CPU has its own clock; in deterministic mode a CPU's slice runs up to 16,384 cycles (16.4 µs
+    // at 1 GHz) past the others', so a CPU behind can see a DPC queued "later" by one ahead of it
+    expect(
+      finish.ts,
+      `${start.cat} flow ${id}: ends on CPU ${finish.tid} at ${finish.ts} µs, before it starts on CPU ${start.tid} at ${start.ts} µs`,
+    ).toBeGreaterThanOrEqual(start.ts - MAX_CLOCK_SKEW_US);
+  }
 }
 
 describe('ChromeTraceWriter', () => {
@@ -157,9 +195,67 @@ describe('--trace on a real run', () => {
     });
     expect(result.bugcheck?.code).toBe(0xe2);
     const events = parseTrace(file);
-    expectBalancedSlices(events);
+    expectValidTimeline(events);
     // 50 ISRs claim; the 51st bugchecks inside its ISR, whose slice the writer ends at the end of the trace
-    expect(events.filter((e) => e.name === 'ISR 0x50' && e.ph === 'B').length).toBe(51);
-    expect(events.filter((e) => e.args?.unfinished === 1).map((e) => e.name)).toContain('ISR 0x50');
+    expect(events.filter((e) => e.name === 'ISR DiskIsr' && e.ph === 'B').length).toBe(51);
+    expect(events.filter((e) => e.args?.unfinished === 1).map((e) => e.name)).toContain('ISR DiskIsr');
+    const bugcheck = events.filter((e) => e.cat === 'bugcheck');
+    expect(bugcheck.map((e) => [e.name, e.s])).toEqual([['BUGCHECK 0xe2 MANUALLY_INITIATED_CRASH', 'g']]);
+  });
+
+  it('names slices by routine and thread, draws an arrow from each KeInsertQueueDpc to its DPC and from each IPI send to its receipt, and gives instants named arguments', async () => {
+    const file = join(tempDir(), 'trace.json');
+    const definition = validateScenario(
+      defineScenario({
+        name: 'timeline',
+        description: 'a device whose ISR queues a DPC targeted at the other CPU; a thread on each CPU',
+        interrupts: { Disk: { vector: 0x50, routine: 'DiskIsr' } },
+        dpcs: { DiskDpc: { routine: 'DiskDpcRoutine', targetCpu: 1, importance: 'High' } },
+        devices: { disk: { vector: 0x50, ratePerSec: 20_000, cpus: [0] } },
+        threads: { Worker0: { routine: 'Spin', cpu: 0 }, Worker1: { routine: 'Spin', cpu: 1 } },
+        routines: {
+          DiskIsr: (a) => {
+            a.kcall('KeInsertQueueDpc', a.dpc('DiskDpc'), 0, 0);
+            a.ret(1);
+          },
+          DiskDpcRoutine: (a) => {
+            a.work(2_000);
+            a.ret(0);
+          },
+          Spin: (a) => {
+            a.label('top');
+            a.work(1_000);
+            a.jmp('top');
+          },
+        },
+      }),
+      { cpus: 2, arch: 'x64' },
+    );
+    await executeScenario(definition, null, {
+      cpus: 2,
+      mode: 'deterministic',
+      seed: 1,
+      durationNs: 2e6,
+      timeScale: 1,
+      verbose: false,
+      command: 'irqlab run timeline',
+      traceFile: file,
+    });
+    const events = parseTrace(file);
+    expectValidTimeline(events);
+    const begins = events.filter((e) => e.ph === 'B');
+    expect(begins.some((e) => e.tid === 0 && e.name === 'ISR DiskIsr')).toBe(true);
+    expect(begins.some((e) => e.tid === 1 && e.name === 'DPC DiskDpcRoutine' && e.args?.dpc === 'DiskDpc')).toBe(true);
+    expect(begins.some((e) => e.tid === 0 && e.name === 'Worker0' && e.cat === 'thread')).toBe(true);
+    expect(begins.some((e) => e.tid === 1 && e.name === 'Worker1' && e.cat === 'thread')).toBe(true);
+    const dpcFlows = events.filter((e) => e.cat === 'flow.DPC');
+    expect(dpcFlows.length).toBeGreaterThan(20);
+    for (const start of dpcFlows.filter((e) => e.ph === 's')) expect(start.tid).toBe(0);
+    for (const end of dpcFlows.filter((e) => e.ph === 'f')) expect(end.tid).toBe(1);
+    // a DPC targeted at another CPU is requested by IPI: those arrows go CPU 0 → CPU 1 too
+    expect(events.filter((e) => e.cat === 'flow.IPI' && e.ph === 's').length).toBeGreaterThan(0);
+    const insert = events.find((e) => e.name === 'KeInsertQueueDpc')!;
+    expect(insert.args).toEqual({ dpc: 'DiskDpc', target: 1, inserted: 'TRUE' });
+    expect(events.some((e) => e.name === 'DPC queue CPU 1' && e.ph === 'C')).toBe(true);
   });
 });
