@@ -292,7 +292,8 @@ export class ChromeTraceWriter {
     }
     const partner = other.shift()!;
     const [from, to] = isStart ? [end, partner] : [partner, end];
-    const id = this.nextFlowId++;
+    const id = this.nextFlowId;
+    this.nextFlowId = id + 1;
     const name = cat === 'DPC' ? 'KeInsertQueueDpc → DPC' : 'IPI';
     this.push({ name, ph: 's', id, ts: from.ts, pid: 1, tid: from.cpu, cat: `flow.${cat}` });
     this.push({ name, ph: 'f', bp: 'e', id, ts: to.ts, pid: 1, tid: to.cpu, cat: `flow.${cat}` });
