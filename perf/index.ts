@@ -1,5 +1,5 @@
 /**
- * The bench runner: `npm run bench -- [--scope ring|ipi|interrupts|boot|threads|time|load|in-process|worker-backend|fidelity|throughput|slack|all] [--json]`.
+ * The bench runner: `npm run bench -- [--scope ring|ipi|interrupts|boot|threads|time|load|in-process|worker-backend|fidelity|throughput|slack|explore|all] [--json]`.
  * Runs the chosen benchmarks one after another (never concurrently: each one measures the host),
  * prints each human-readable as it finishes, or with --json prints one object on stdout,
  * {host: {cores, cpuModel, node, platform}, results: BenchResult[]}, and nothing else there.
@@ -24,8 +24,23 @@ import { runWorkerBackendBench } from './worker-backend.js';
 import { runFidelityBench } from './fidelity.js';
 import { runThroughputBench } from './throughput.js';
 import { runSlackBench } from './slack.js';
+import { runExploreBench } from './explore.js';
 
-const SCOPES = ['ring', 'ipi', 'interrupts', 'boot', 'threads', 'time', 'load', 'in-process', 'worker-backend', 'fidelity', 'throughput', 'slack'] as const;
+const SCOPES = [
+  'ring',
+  'ipi',
+  'interrupts',
+  'boot',
+  'threads',
+  'time',
+  'load',
+  'in-process',
+  'worker-backend',
+  'fidelity',
+  'throughput',
+  'slack',
+  'explore',
+] as const;
 type Scope = (typeof SCOPES)[number];
 
 const BENCHES: Record<Scope, (opts: { json: boolean }) => Promise<BenchResult>> = {
@@ -41,15 +56,16 @@ const BENCHES: Record<Scope, (opts: { json: boolean }) => Promise<BenchResult>> 
   fidelity: runFidelityBench,
   throughput: runThroughputBench,
   slack: runSlackBench,
+  explore: runExploreBench,
 };
 
-const HELP = `usage: npm run bench -- [--scope ring|ipi|interrupts|boot|threads|time|load|in-process|worker-backend|fidelity|throughput|slack|all] [--json]
+const HELP = `usage: npm run bench -- [--scope ring|ipi|interrupts|boot|threads|time|load|in-process|worker-backend|fidelity|throughput|slack|explore|all] [--json]
 
-  --scope S   which benchmark to run (default all, in the order ring, ipi, interrupts, boot, threads, time, load, in-process, worker-backend, fidelity, throughput, slack)
+  --scope S   which benchmark to run (default all, in the order ring, ipi, interrupts, boot, threads, time, load, in-process, worker-backend, fidelity, throughput, slack, explore)
   --json      one JSON object on stdout: {host, results: [...]}
   -h, --help  this help
 
-Each benchmark also runs alone: node dist/perf/<ring|ipi|interrupts|boot|threads|time|load|in-process|worker-backend|fidelity|throughput|slack>.js [--json]
+Each benchmark also runs alone: node dist/perf/<ring|ipi|interrupts|boot|threads|time|load|in-process|worker-backend|fidelity|throughput|slack|explore>.js [--json]
 `;
 
 class UsageError extends Error {}
@@ -71,7 +87,7 @@ function parse(argv: string[]): { scopes: Scope[]; json: boolean } | null {
   if (scope === 'all') return { scopes: [...SCOPES], json: values.json ?? false };
   if (!(SCOPES as readonly string[]).includes(scope))
     throw new UsageError(
-      `unknown scope '${scope}' (expected ring, ipi, interrupts, boot, threads, time, load, in-process, worker-backend, fidelity, throughput, slack or all)`,
+      `unknown scope '${scope}' (expected ring, ipi, interrupts, boot, threads, time, load, in-process, worker-backend, fidelity, throughput, slack, explore or all)`,
     );
   return { scopes: [scope as Scope], json: values.json ?? false };
 }

@@ -39,3 +39,6 @@ export { TraceEvent, traceEventName } from './kernel/trace-events.js';
 export { ExitCode } from './machine/result.js';
 export type { RunResult, CpuSummary, ThreadSummary, LatencySummary, BugcheckInfo, CheckResult, RunMode, Arch } from './machine/result.js';
 export { BUGCHECK, bugcheckName } from './kernel/bugcheck.js';
+export { replayFile } from './explore/replay.js';
+export type { ReplayFileOptions, ReplayVerdict, RecordedRun } from './explore/replay.js';
+export type { ReplayFile, ReplayRecord, ReplayScenario, ReplayOutcome } from './explore/replay-file.js';

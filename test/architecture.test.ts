@@ -1,6 +1,6 @@
 // Fences the dependency rules of DESIGN.md §6: the kernel is pure; only src/ipc touches msgpackr;
 // workers are wiring; nothing in src imports workers/. And the layering: the main thread
-// (src/machine, above it src/cli and src/index.ts) sits on the actors (src/cpu, src/coordinator,
+// (src/machine, src/explore and src/inspect, above them src/cli and src/index.ts) sits on the actors (src/cpu, src/coordinator,
 // workers/) and the scenario compiler, which sit on the kernel and the plumbing (src/kernel,
 // src/hal, src/isa, src/ipc, src/shm, src/util). What actors and the main thread share (startup
 // config, run mode, report frames and run results) is in src/contract/, below both.
@@ -55,8 +55,23 @@ describe('layering', () => {
   });
 
   it('nothing below the main thread imports src/machine/ (the actors, the workers, the scenario layer, the kernel and the plumbing)', () => {
-    const below = [...srcFoldersExcept('machine', 'cli'), 'workers'];
+    const below = [...srcFoldersExcept('machine', 'cli', 'explore', 'inspect'), 'workers'];
     expect(crossings(below, ['src/machine'])).toEqual([]);
+  });
+
+  it('src/explore sits with src/machine, above the actors: it reaches them only through src/machine, and only src/cli and its pool worker entry import it', () => {
+    expect(crossings(['src/explore'], ['src/cpu', 'src/coordinator'])).toEqual([]);
+    const below = srcFoldersExcept('cli', 'explore');
+    expect(crossings(below, ['src/explore'])).toEqual([]);
+    const workerImports = files(join(root, 'workers')).flatMap((file) => importedPaths(file).map((target) => `${relative(root, file)} → ${target}`));
+    expect(workerImports.filter((line) => line.includes('src/explore/'))).toEqual(['workers/explore-worker.ts → src/explore/pool-worker.js']);
+  });
+
+  it('src/inspect (the time-travel inspector) sits with src/machine: only src/cli imports it, and of src/cli it uses only the report formatting', () => {
+    expect(crossings(srcFoldersExcept('cli', 'inspect'), ['src/inspect'])).toEqual([]);
+    expect(crossings(['workers'], ['src/inspect'])).toEqual([]);
+    const cliImports = files(join(root, 'src/inspect')).flatMap((file) => importedPaths(file).filter((target) => target.startsWith('src/cli/')));
+    expect([...new Set(cliImports)]).toEqual(['src/cli/format.js']);
   });
 
   it('src/coordinator never imports src/cpu/ (the two actors meet in src/kernel, src/ipc and src/contract)', () => {

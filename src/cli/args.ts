@@ -14,7 +14,16 @@ import { MIN_CLOCK_MS, MAX_CLOCK_MS } from '../scenario/validate.js';
 import type { RunMode } from '../machine/result.js';
 import { DEFAULT_SLACK_NS } from '../contract/config.js';
 import type { Pace } from '../contract/config.js';
+import { DEFAULT_PCT_DEPTH, MAX_PCT_DEPTH, STRATEGY_NAMES } from '../contract/schedule.js';
+import type { StrategyName } from '../contract/schedule.js';
+import { EXPLORE_HELP, parseExplore } from './explore-args.js';
+import type { ExploreArgs } from './explore-args.js';
+import { INSPECT_HELP, parseInspect } from './inspect-args.js';
+import type { InspectArgs } from './inspect-args.js';
+import { MINIMIZE_HELP, REPLAY_HELP, parseMinimize, parseReplay } from './replay-args.js';
+import type { MinimizeArgs, ReplayArgs } from './replay-args.js';
 
+export { MAX_PCT_DEPTH };
 export const MAX_CPUS = 64;
 export const MAX_SEED = 0xffffffff;
 export const DEFAULT_DURATION_MS = 100;
@@ -34,11 +43,16 @@ export const MAIN_HELP = `irqlab: an emulator of a multiprocessor Windows (NT) k
 Usage:
   irqlab run <scenario> [options]   run a built-in scenario or a scenario file (.ts, .mts, .js, .mjs)
   irqlab list [--json]              list the built-in scenarios
+  irqlab explore <scenario> -i N    run N seeds deterministically and tabulate their outcomes
+  irqlab replay <file>              re-run a replay file exactly (see 'irqlab replay --help')
+  irqlab minimize <file>            shrink a replay file's schedule to what its outcome needs
+  irqlab inspect <scenario|file>    step through a deterministic run with WinDbg's views
   irqlab <command> --help           help for a command
   irqlab --version                  print the version
 
 Exit codes: 0 ok, 1 usage or scenario error, 2 the emulated system failed (bugcheck or a failed
-check), 3 internal error; 130 and 143 when interrupted by SIGINT (Ctrl-C) or SIGTERM.
+check; explore: a FORBIDDEN outcome), 3 internal error, 4 incomplete exploration (explore
+--strict); 130 and 143 when interrupted by SIGINT (Ctrl-C) or SIGTERM.
 `;
 
 export const RUN_HELP = `Usage: irqlab run <scenario> [options]
@@ -67,6 +81,11 @@ Options:
                           number (default 1)
       --clock MS          the clock interrupt interval in ms, 0.5 to 15.625 (default: the scenario's
                           machine.clockIntervalMs, else 15.625)
+      --strategy NAME     deterministic mode's schedule: random (default: seeded slice lengths), pct
+                          (priorities over the CPUs with d - 1 change points) or perturb (random's
+                          slices, and device interrupts, the clock's phase and IPIs moved within
+                          the scenario's explore.jitter)
+      --depth D           pct's bug depth d, 1 to ${MAX_PCT_DEPTH} (default 3); only with --strategy pct
       --json              print one JSON object (the RunResult) on stdout and nothing else
       --trace FILE        write a Chrome trace (open at ui.perfetto.dev)
       --code-timeout S    host seconds one call of the scenario's own code may run (a native
@@ -112,9 +131,20 @@ export interface RunArgs {
   /** --code-timeout, host ms */
   codeTimeoutMs?: number;
   verbose: boolean;
+  /** --strategy and --depth (deterministic mode only) */
+  strategy?: StrategyName;
+  depth?: number;
 }
 
-export type Command = { command: 'help'; text: string } | { command: 'version' } | { command: 'list'; json: boolean } | { command: 'run'; args: RunArgs };
+export type Command =
+  | { command: 'help'; text: string }
+  | { command: 'version' }
+  | { command: 'list'; json: boolean }
+  | { command: 'run'; args: RunArgs }
+  | { command: 'explore'; args: ExploreArgs }
+  | { command: 'replay'; args: ReplayArgs }
+  | { command: 'minimize'; args: MinimizeArgs }
+  | { command: 'inspect'; args: InspectArgs };
 
 /** Everything a run needs once the scenario's defaults are known. */
 export interface ResolvedRun {
@@ -138,6 +168,9 @@ export interface ResolvedRun {
   /** --code-timeout, host ms (absent: DEFAULT_CODE_TIMEOUT_S) */
   codeTimeoutMs?: number;
   verbose: boolean;
+  /** deterministic mode's strategy and pct's depth, when given (absent: random) */
+  strategy?: StrategyName;
+  depth?: number;
   /**
    * the `irqlab run` line with this run's parameters: a deterministic run's replays it exactly; a
    * parallel run's runs the same configuration, which races anew (see reproduceCommand)
@@ -155,10 +188,10 @@ export function hostDefaults(): HostDefaults {
   return { availableParallelism: availableParallelism(), randomSeed: () => randomInt(0, MAX_SEED + 1) };
 }
 
-type ParseArgsError = Error & { code?: string };
+export type ParseArgsError = Error & { code?: string };
 
 /** Turn a parseArgs error into one line naming the option. */
-function parseArgsProblem(error: ParseArgsError, command: string): UsageError {
+export function parseArgsProblem(error: ParseArgsError, command: string): UsageError {
   const message = error.message;
   switch (error.code) {
     case 'ERR_PARSE_ARGS_UNKNOWN_OPTION': {
@@ -188,14 +221,17 @@ function firstLine(text: string): string {
   return text.split('\n', 1)[0]!.trim();
 }
 
-function shown(text: string): string {
+export function shown(text: string): string {
   return text === '' ? "''" : text;
 }
+
+/** The commands, as a usage error lists them. */
+const COMMAND_NAMES = "'run', 'explore', 'replay', 'minimize', 'inspect' or 'list'";
 
 /** Parse the whole command line (argv without node and the script). */
 export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Command {
   const first = argv[0];
-  if (first === undefined) throw new UsageError("missing command: expected 'run' or 'list' (see 'irqlab --help')");
+  if (first === undefined) throw new UsageError(`missing command: expected ${COMMAND_NAMES} (see 'irqlab --help')`);
   if (first.startsWith('-')) {
     let values: { help?: boolean; version?: boolean };
     try {
@@ -217,12 +253,24 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
       return parseRun(rest, env);
     case 'list':
       return parseList(rest);
+    case 'explore':
+      return parseExplore(rest, env);
+    case 'replay':
+      return parseReplay(rest);
+    case 'minimize':
+      return parseMinimize(rest);
+    case 'inspect':
+      return parseInspect(rest, env);
     case 'help':
       if (rest[0] === 'run') return { command: 'help', text: RUN_HELP };
       if (rest[0] === 'list') return { command: 'help', text: LIST_HELP };
+      if (rest[0] === 'explore') return { command: 'help', text: EXPLORE_HELP };
+      if (rest[0] === 'replay') return { command: 'help', text: REPLAY_HELP };
+      if (rest[0] === 'minimize') return { command: 'help', text: MINIMIZE_HELP };
+      if (rest[0] === 'inspect') return { command: 'help', text: INSPECT_HELP };
       return { command: 'help', text: MAIN_HELP };
     default:
-      throw new UsageError(`unknown command '${first}': expected 'run' or 'list' (see 'irqlab --help')`);
+      throw new UsageError(`unknown command '${first}': expected ${COMMAND_NAMES} (see 'irqlab --help')`);
   }
 }
 
@@ -240,6 +288,15 @@ function parseList(argv: readonly string[]): Command {
   }
   if (values.help) return { command: 'help', text: LIST_HELP };
   return { command: 'list', json: values.json === true };
+}
+
+/** The one positional argument of `irqlab <command>`. */
+export function onePositional(positionals: readonly string[], command: string, what: string): string {
+  if (positionals.length === 0) throw new UsageError(`${command} needs ${what}`);
+  if (positionals.length > 1) throw new UsageError(`unexpected argument '${positionals[1]}': ${command} takes one file (see 'irqlab ${command} --help')`);
+  const file = positionals[0]!;
+  if (file.trim() === '') throw new UsageError(`the file argument of ${command} is empty`);
+  return file;
 }
 
 function parseRun(argv: readonly string[], env: NodeJS.ProcessEnv): Command {
@@ -260,6 +317,8 @@ function parseRun(argv: readonly string[], env: NodeJS.ProcessEnv): Command {
         json: { type: 'boolean' },
         trace: { type: 'string' },
         'code-timeout': { type: 'string' },
+        strategy: { type: 'string' },
+        depth: { type: 'string' },
         verbose: { type: 'boolean', short: 'v' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -300,6 +359,12 @@ function parseRun(argv: readonly string[], env: NodeJS.ProcessEnv): Command {
   if (values.slack !== undefined) args.slackNs = parseSlack(values.slack);
   if (values['time-scale'] !== undefined) args.timeScale = parseTimeScale(values['time-scale']);
   checkTimeOptions(args);
+  if (values.strategy !== undefined) args.strategy = parseStrategy(values.strategy);
+  if (values.depth !== undefined) args.depth = parseDepth(values.depth);
+  // a schedule is deterministic mode's: a parallel run races for real
+  if (args.mode !== 'deterministic' && args.strategy !== undefined)
+    throw new UsageError('--strategy applies to --mode deterministic only (a parallel run races for real)');
+  if (args.depth !== undefined && args.strategy !== 'pct') throw new UsageError('--depth applies to --strategy pct only');
   return { command: 'run', args };
 }
 
@@ -334,6 +399,21 @@ export function parseCpus(text: string): number {
 export function parseMode(text: string): RunMode {
   if (text === 'parallel' || text === 'deterministic') return text;
   throw new UsageError(`--mode must be 'parallel' or 'deterministic' (got ${shown(text)})`);
+}
+
+/** --strategy: how a deterministic run's choices are made (src/contract/schedule.ts). */
+export function parseStrategy(text: string): StrategyName {
+  if ((STRATEGY_NAMES as readonly string[]).includes(text)) return text as StrategyName;
+  throw new UsageError(`--strategy must be ${STRATEGY_NAMES.map((name) => `'${name}'`).join(', ')} (got ${shown(text)})`);
+}
+
+/** --depth: PCT's bug depth d, an integer from 1 to MAX_PCT_DEPTH. */
+export function parseDepth(text: string): number {
+  const value = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(value) || value < 1 || value > MAX_PCT_DEPTH) {
+    throw new UsageError(`--depth must be an integer from 1 to ${MAX_PCT_DEPTH} (got ${shown(text)})`);
+  }
+  return value;
 }
 
 /** A seed: a decimal or 0x-hex integer from 0 to 2^32 - 1. `what` names the flag or variable. */
@@ -455,6 +535,8 @@ export function resolveRunOptions(
   if (args.clockMs !== undefined) resolved.clockMs = args.clockMs;
   if (args.trace !== undefined) resolved.traceFile = args.trace;
   if (args.codeTimeoutMs !== undefined) resolved.codeTimeoutMs = args.codeTimeoutMs;
+  if (args.strategy !== undefined) resolved.strategy = args.strategy;
+  if (args.depth !== undefined) resolved.depth = args.depth;
   resolved.command = reproduceCommand(resolved);
   return resolved;
 }
@@ -481,6 +563,9 @@ export interface RunParameters {
   slackNs?: number;
   /** parallel mode, host pace: 1 when absent */
   timeScale?: number;
+  /** deterministic mode's strategy (absent or 'random': left out of the line) and pct's depth (absent: the default) */
+  strategy?: StrategyName;
+  depth?: number;
 }
 
 /**
@@ -494,6 +579,10 @@ export function reproduceCommand(run: RunParameters): string {
   if (run.mode === 'deterministic' || !run.seedDrawn) parts.push('--seed', String(run.seed));
   parts.push('--duration', `${run.durationNs / 1e6}ms`);
   if (run.clockMs !== undefined) parts.push('--clock', String(run.clockMs));
+  if (run.mode === 'deterministic' && run.strategy !== undefined && run.strategy !== 'random') {
+    parts.push('--strategy', run.strategy);
+    if (run.strategy === 'pct') parts.push('--depth', String(run.depth ?? DEFAULT_PCT_DEPTH));
+  }
   if (run.mode === 'parallel') {
     if (run.pace === 'host') {
       parts.push('--pace', 'host');

@@ -68,6 +68,14 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo(), c
         return ExitCode.Ok;
       case 'run':
         return await run(command.args, io, cliOptions);
+      case 'explore':
+        return await (await import('./explore-command.js')).exploreCommand(command.args, io, cliOptions.handleSignals ?? true);
+      case 'replay':
+        return await (await import('./replay-command.js')).replayCommand(command.args, io, cliOptions.handleSignals ?? true);
+      case 'minimize':
+        return await (await import('./minimize-command.js')).minimizeCommand(command.args, io, cliOptions.handleSignals ?? true);
+      case 'inspect':
+        return await (await import('./inspect-command.js')).inspectCommand(command.args, io);
     }
   } catch (error) {
     return reportError(error, verbose, io);
@@ -117,6 +125,9 @@ async function run(args: RunArgs, io: CliIo, cliOptions: CliOptions): Promise<nu
         verbose: options.verbose,
         command: options.command,
         ...(options.codeTimeoutMs !== undefined ? { nativeTimeoutMs: options.codeTimeoutMs } : {}),
+        ...(options.strategy !== undefined
+          ? { schedule: { strategy: options.strategy, ...(options.depth !== undefined ? { depth: options.depth } : {}) } }
+          : {}),
         onProgress: (emulatedNs, durationNs) => progress.update(emulatedNs, durationNs),
       });
     } finally {

@@ -12,6 +12,9 @@ import type { Arch, RunMode } from './result.js';
 import type { DpcTunables } from '../kernel/dpc.js';
 import type { DeviceConfig } from '../hal/device.js';
 import type { LayoutParams } from '../shm/layout.js';
+import type { ApcObjectConfig } from '../kernel/apc-state.js';
+import type { DeviceObjectConfig, DriverObjectConfig } from '../kernel/io.js';
+import type { PerturbationBounds, ScheduleDecision, StrategyName } from './schedule.js';
 
 export interface InterruptObjectConfig {
   /** index of the KINTERRUPT (what `interrupt(name)` resolves to) */
@@ -55,6 +58,23 @@ export type DispatcherObjectConfig =
   | { id: number; name: string; kind: 'semaphore'; count: number; limit: number }
   | { id: number; name: string; kind: 'mutex' | 'mutant' }
   | { id: number; name: string; kind: 'timer'; synchronization: boolean };
+
+/**
+ * Deterministic mode's schedule as the actors run it (src/contract/schedule.ts, resolved by the
+ * compiler): the strategy with every parameter filled in, the explicit decisions if any, and
+ * whether the actors keep a log of their decisions (the in-process backend hands it to the caller).
+ */
+export interface MachineSchedule {
+  strategy: StrategyName;
+  /** pct: the bug depth d */
+  depth: number;
+  /** pct: the steps the change points are drawn over (absent: the neutral run's, filled in by src/machine/pct-steps.ts) */
+  steps?: number;
+  /** perturb: how far interrupt arrivals may move (the scenario's explore.jitter, else defaults) */
+  bounds: PerturbationBounds;
+  decisions?: ScheduleDecision[];
+  recordDecisions: boolean;
+}
 
 /** Parallel mode's time source (MachineConfig.pace). */
 export type Pace = 'virtual' | 'host';
@@ -118,6 +138,13 @@ export interface MachineConfig {
   nativeNames: string[];
   /** whether CPUs stream trace records to the main thread (a trace file was asked for) */
   traceToMain: boolean;
+  /** the scenario's KAPCs (src/kernel/apc-state.ts), by id; absent when it declares none */
+  apcs?: ApcObjectConfig[];
+  /** the scenario's drivers and device objects (src/kernel/io.ts), by id; absent when it declares none */
+  drivers?: DriverObjectConfig[];
+  deviceObjects?: DeviceObjectConfig[];
+  /** deterministic mode: the exploration strategy and its decisions (absent: 'random', today's seeded slices) */
+  schedule?: MachineSchedule;
 }
 
 export interface ProcessorConfig extends MachineConfig {

@@ -237,5 +237,7 @@ export const ExitCode = {
   SystemFailed: 2,
   /** a bug in the emulator itself */
   Internal: 3,
+  /** `irqlab explore --strict`: nothing was found, but the exploration was cut short (Coyote's 4) */
+  Incomplete: 4,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];

@@ -19,7 +19,7 @@ export const STRATEGY_NAMES: readonly StrategyName[] = ['random', 'pct', 'pertur
 
 /** The kinds of decision point. */
 export type DecisionKind =
-  /** a slice's length in cycles (neutral: the longest slice) */
+  /** a slice's length in cycles (neutral: random's and perturb's longest slice, 16384; pct's standard step, 1024) */
   | 'slice'
   /** which of the CPUs at the same emulated time runs first (neutral: the lowest-numbered) */
   | 'tie'
@@ -35,6 +35,13 @@ export type DecisionKind =
   | 'ipi-delay';
 
 export const DECISION_KINDS: readonly DecisionKind[] = ['slice', 'tie', 'priority', 'priority-change', 'device-delay', 'tick-phase', 'ipi-delay'];
+
+/** The decision points each strategy has (an explicit decision of another kind would never be taken). */
+export const STRATEGY_DECISION_KINDS: Readonly<Record<StrategyName, readonly DecisionKind[]>> = {
+  random: ['slice', 'tie'],
+  pct: ['slice', 'priority', 'priority-change'],
+  perturb: ['slice', 'tie', 'device-delay', 'tick-phase', 'ipi-delay'],
+};
 
 /** One decision: at the `ordinal`-th decision point of `kind` (0-based; per CPU for 'ipi-delay'), take `value`. */
 export interface ScheduleDecision {
@@ -59,6 +66,11 @@ export interface ScheduleOptions {
   strategy: StrategyName;
   /** pct: the bug depth d (d − 1 priority change points); default 3 */
   depth?: number;
+  /**
+   * pct: how many scheduling steps the d − 1 change points are drawn over (default: the steps of
+   * the scenario's neutral PCT run, src/machine/pct-steps.ts)
+   */
+  steps?: number;
   /** perturb: the bounds (from the scenario's `explore.jitter`, else defaults) */
   bounds?: PerturbationBounds;
   /** explicit decisions: when present, every decision point not listed takes its neutral value */
@@ -66,3 +78,5 @@ export interface ScheduleOptions {
 }
 
 export const DEFAULT_PCT_DEPTH = 3;
+/** --depth's upper bound (PCT's d: d − 1 priority change points per run) */
+export const MAX_PCT_DEPTH = 100;

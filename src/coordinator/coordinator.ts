@@ -26,9 +26,12 @@ import type { MachineLayout } from '../shm/layout.js';
 import type { MachineConfig } from '../contract/config.js';
 import type { ActorPort, HostClock } from '../ipc/actor-port.js';
 import { Prng, deriveSeed } from '../util/prng.js';
+import { DecisionSource } from '../contract/decision-source.js';
 import { DispatcherLockServer } from './dispatcher-lock-server.js';
 import { EventDelivery } from './event-delivery.js';
 import { SliceScheduler } from './slice-scheduler.js';
+import { createStrategy } from './schedule-strategy.js';
+import { Perturbation } from './perturbation.js';
 import type { SliceGrant } from './slice-scheduler.js';
 import type { VirtualTimeBoard } from '../shm/virtual-time.js';
 
@@ -65,6 +68,8 @@ export class Coordinator {
   private readonly events: EventDelivery;
   /** deterministic mode's slice scheduler */
   readonly scheduler: SliceScheduler;
+  /** deterministic mode: the decision points of the schedule (explicit decisions, the log of a recording run) */
+  readonly decisions: DecisionSource;
   /** Float64 view of the buffer, for ControlField.EMULATED_NS */
   private readonly f64: Float64Array;
 
@@ -96,8 +101,20 @@ export class Coordinator {
       bootSystemTime: BOOT_SYSTEM_TIME,
     });
     const deterministic = config.mode === 'deterministic';
+    const schedule = deterministic ? config.schedule : undefined;
+    this.decisions = new DecisionSource(schedule?.decisions, schedule?.recordDecisions ?? false);
+    // perturb: device assertions and the clock's phase move (the CPUs delay the IPIs they take)
+    const perturbation =
+      schedule?.strategy === 'perturb' ? new Perturbation(schedule.bounds, config.clockIntervalNs, new Prng(deriveSeed(config.seed, 8)), this.decisions) : null;
     this.events = new EventDelivery(
-      { cpus: config.cpus, deterministic, clockIntervalNs: config.clockIntervalNs, clockWatchdogTicks: config.clockWatchdogTicks },
+      {
+        cpus: config.cpus,
+        deterministic,
+        clockIntervalNs: config.clockIntervalNs,
+        clockWatchdogTicks: config.clockWatchdogTicks,
+        tickPhaseNs: perturbation?.tickPhaseNs ?? 0,
+        deviceDelay: perturbation?.deviceDelay ?? null,
+      },
       devices,
       this.dispatcher,
       this.i32,
@@ -111,7 +128,7 @@ export class Coordinator {
     });
     this.scheduler = new SliceScheduler(
       { cpus: config.cpus, durationNs: config.durationNs, cyclesPerNs: config.cyclesPerNs },
-      new Prng(deriveSeed(config.seed, 7)),
+      createStrategy(config, schedule, this.decisions),
       {
         nextEvent: (floorNs) => this.events.nextEvent(floorNs),
         deliver: (event, stampNs, woken) => {
@@ -122,6 +139,7 @@ export class Coordinator {
       (timeNs) => this.publishTime(timeNs),
       (cpu) => Atomics.load(this.i32, this.layout.doorbell(actorOfCpu(cpu)) + DoorbellField.COUNT),
     );
+    this.scheduler.decisionPosition = this.decisions.position;
   }
 
   /** Whether CPU `cpu` is halted in its idle loop (deterministic: as its last slice reported; parallel: as it published). */

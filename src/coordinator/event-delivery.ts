@@ -32,6 +32,9 @@ export interface EventDeliveryOptions {
   deterministic: boolean;
   clockIntervalNs: number;
   clockWatchdogTicks: number;
+  /** the perturb strategy's clock phase (default 0) and device assertion delays (default none): perturbation.ts */
+  tickPhaseNs?: number;
+  deviceDelay?: ((nominalNs: number) => number) | null;
 }
 
 export class EventDelivery {
@@ -71,11 +74,11 @@ export class EventDelivery {
     this.port = port;
     this.cpuIdle = cpuIdle;
     this.machineBugchecked = machineBugchecked;
-    this.devices = devices.map((device) => new InterruptSource(device));
+    this.devices = devices.map((device) => new InterruptSource(device, options.deviceDelay ?? null));
     for (const device of devices) {
       this.ioapic.program({ line: device.line, vector: device.vector, delivery: device.delivery, destinations: device.cpus });
     }
-    this.clock = new ClockSource(options.clockIntervalNs);
+    this.clock = new ClockSource(options.clockIntervalNs, options.tickPhaseNs ?? 0);
     this.watchdog = new ClockWatchdog(options.cpus, options.clockWatchdogTicks, i32, layout, port);
   }
 
@@ -96,10 +99,9 @@ export class EventDelivery {
    * reached; ticks skipped before it are not replayed one by one.
    */
   nextEvent(floorNs = 0): PendingEvent {
-    const interval = this.clock.intervalNs;
     // after a stretch of skipped ticks, the next one is the latest boundary at or before floorNs
-    let clockNs = Math.max(this.clock.nextEventNs(), Math.floor(floorNs / interval) * interval);
-    if (!this.anyCpuBusy()) clockNs = Math.max(clockNs, this.dispatcher.nextTimerTickNs());
+    let clockNs = Math.max(this.clock.nextEventNs(), this.clock.arrivalAtOrBefore(floorNs));
+    if (!this.anyCpuBusy()) clockNs = Math.max(clockNs, this.dispatcher.nextTimerTickNs() + this.clock.phaseNs);
     let best: PendingEvent = { timeNs: clockNs, source: 'clock', index: 0 };
     for (let i = 0; i < this.devices.length; i++) {
       const t = this.devices[i]!.nextEventNs();
@@ -123,6 +125,8 @@ export class EventDelivery {
     if (event.source === 'clock') {
       const tick = this.clock.fireAt(stampNs);
       const tickNs = tick * this.clock.intervalNs;
+      // the tick's own time is its boundary's (the timers'); it arrives at the boundary plus the phase
+      const arrivalNs = tickNs + this.clock.phaseNs;
       // KeUpdateSystemTime's TimerRequest test: the clock owner (CPU 0) runs the expiration
       const timerRequest = !this.timerRequestPending && this.dispatcher.timerDue(tickNs);
       if (timerRequest) this.timerRequestPending = true;
@@ -130,7 +134,7 @@ export class EventDelivery {
         const request = cpu === 0 && timerRequest;
         if (this.cpuIdle(cpu) && !request) continue;
         this.watchdog.tickSent(cpu, stampNs);
-        this.port.send(actorOfCpu(cpu), Kind.CLOCK_TICK, 4, tick, timeLo(tickNs), timeHi(tickNs), request ? 1 : 0);
+        this.port.send(actorOfCpu(cpu), Kind.CLOCK_TICK, 4, tick, timeLo(arrivalNs), timeHi(arrivalNs), request ? 1 : 0);
         woken(cpu);
       }
       this.watchdog.check(stampNs, this.clock.intervalNs, this.machineBugchecked());

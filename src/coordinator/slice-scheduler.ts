@@ -2,8 +2,8 @@
  * The deterministic slice scheduler: in deterministic mode one CPU runs at a time, for a slice of
  * seeded length, over a virtual clock derived from cycle counts; device and clock events are
  * delivered between slices, at their emulated time. Which CPU runs next and for how long is the
- * only choice the emulator makes (with the seed): this object is where exploration strategies
- * plug in.
+ * only choice the emulator makes (with the seed): the exploration strategy makes it
+ * (schedule-strategy.ts: random, pct, perturb).
  *
  * A step-function object with no transport: next() says which CPU runs, its budget, startNs and
  * untilNs (delivering the events due before it), completed() takes the slice's end (time, halted)
@@ -12,14 +12,10 @@
  * thread. Nothing here may depend on host timing.
  */
 
-import type { Prng } from '../util/prng.js';
 import type { PendingEvent } from './event-delivery.js';
-
-/** Slice lengths in deterministic mode, in cycles: seeded, so another seed interleaves differently. */
-const MIN_SLICE_CYCLES = 64;
-const MAX_SLICE_CYCLES = 16384;
-/** a lone runnable CPU's slice: up to the next event, at most this (progress reports stay live) */
-const MAX_LONE_SLICE_CYCLES = 50_000_000;
+import type { DecisionPosition } from '../contract/decision-source.js';
+import { MAX_LONE_SLICE_CYCLES } from './schedule-strategy.js';
+import type { ScheduleStrategy } from './schedule-strategy.js';
 
 /** One slice: `cpu` runs `budget` cycles from emulated time `startNs`, stopping at `untilNs` (the next event). */
 export interface SliceGrant {
@@ -44,7 +40,7 @@ export interface SliceSchedulerOptions {
 
 export class SliceScheduler {
   /** each CPU's emulated time: where its last slice ended (or where a wake-up moved it) */
-  private readonly localNs: number[];
+  readonly localNs: number[];
   /** halted in its idle loop at the end of its last slice: runs again only when sent something */
   readonly halted: boolean[];
   /** the doorbell count each halted CPU had seen at its halt (a different count: it was sent something) */
@@ -55,17 +51,25 @@ export class SliceScheduler {
   private current: SliceGrant | null = null;
   /** slices granted so far */
   slices = 0;
+  /** a recording run: where the tie, PCT and slice decisions of the next slice are taken (the coordinator's DecisionSource reads it) */
+  decisionPosition: DecisionPosition | null = null;
 
   private readonly options: SliceSchedulerOptions;
-  private readonly prng: Prng;
+  private readonly strategy: ScheduleStrategy;
   private readonly events: SliceEvents;
   /** the time the machine has reached (for the progress line; never read back) */
   private readonly publishTime: (timeNs: number) => void;
   /** CPU `cpu`'s doorbell count now */
   private readonly doorbellCount: (cpu: number) => number;
-  constructor(options: SliceSchedulerOptions, prng: Prng, events: SliceEvents, publishTime: (timeNs: number) => void, doorbellCount: (cpu: number) => number) {
+  constructor(
+    options: SliceSchedulerOptions,
+    strategy: ScheduleStrategy,
+    events: SliceEvents,
+    publishTime: (timeNs: number) => void,
+    doorbellCount: (cpu: number) => number,
+  ) {
     this.options = options;
-    this.prng = prng;
+    this.strategy = strategy;
     this.events = events;
     this.publishTime = publishTime;
     this.doorbellCount = doorbellCount;
@@ -88,23 +92,15 @@ export class SliceScheduler {
 
   /**
    * The next slice, after delivering every event due before it; null when the run has reached its
-   * duration. The earliest runnable CPU runs (halted CPUs do not hold time back; CPUs at the same
-   * time in a seeded order), for a seeded number of cycles that stops at the next event.
+   * duration. The strategy picks the CPU (random: the earliest runnable one, CPUs at the same time
+   * in a seeded order; halted CPUs do not hold time back) and the cycles; the slice stops at the
+   * next event.
    */
   next(): SliceGrant | null {
-    const { cpus, durationNs } = this.options;
+    const { durationNs } = this.options;
     for (;;) {
-      let cpu = -1;
-      let minNs = Infinity;
-      for (let c = 0; c < cpus; c++) {
-        if (this.halted[c]) continue;
-        const t = this.localNs[c]!;
-        // seeded tie-break: CPUs at the same time run in a seed-dependent order
-        if (t < minNs || (t === minNs && this.prng.next() < 0.5)) {
-          minNs = t;
-          cpu = c;
-        }
-      }
+      let cpu = this.strategy.earliest(this);
+      const minNs = cpu < 0 ? Infinity : this.localNs[cpu]!;
       const event = this.events.nextEvent(cpu < 0 ? this.lastEventNs : minNs);
       if (event.timeNs <= minNs || cpu < 0) {
         if (event.timeNs >= durationNs) {
@@ -121,14 +117,31 @@ export class SliceScheduler {
       // running alone has nobody to interleave with and runs to the next event (a message it sends
       // to a halted CPU ends its slice early, so that CPU wakes on time)
       const alone = this.halted.every((halted, c) => halted || c === cpu);
-      let budget = alone ? MAX_LONE_SLICE_CYCLES : this.prng.int(MIN_SLICE_CYCLES, MAX_SLICE_CYCLES);
       const untilNs = Math.min(event.timeNs, durationNs);
-      const room = Math.ceil((untilNs - minNs) * this.options.cyclesPerNs);
+      let budget = MAX_LONE_SLICE_CYCLES;
+      if (!alone) {
+        const position = this.decisionPosition;
+        if (position !== null) {
+          position.timeNs = minNs;
+          position.cpu = cpu;
+        }
+        cpu = this.strategy.pick(this, cpu, minNs, untilNs);
+        if (position !== null) {
+          position.timeNs = this.localNs[cpu]!;
+          position.cpu = cpu;
+        }
+        budget = this.strategy.budget();
+        // decisions taken elsewhere (event delivery's device delays) are at no position of this slice
+        if (position !== null) position.timeNs = -1;
+      }
+      // pct may pick a CPU after the earliest one (never past the next event)
+      const startNs = this.localNs[cpu]!;
+      const room = Math.ceil((untilNs - startNs) * this.options.cyclesPerNs);
       if (room < budget) budget = Math.max(1, room);
       // every CPU that is not halted is at minNs or later
       this.publishTime(minNs);
       this.slices++;
-      this.current = { cpu, budget, startNs: minNs, untilNs };
+      this.current = { cpu, budget, startNs, untilNs };
       return this.current;
     }
   }

@@ -11,6 +11,7 @@ import type { Cpu, DispatchReply, KernelGenerator, RunningRoutine } from '../ker
 import { SIGNAL_SPIN, SIGNAL_WAIT } from '../kernel/cpu.js';
 import { idleLoop } from '../kernel/idle.js';
 import { PASSIVE_LEVEL, irqlTable, vectorToIrql } from '../kernel/irql.js';
+import { interruptArrived } from '../kernel/interrupt.js';
 import type { IrqlTable } from '../kernel/irql.js';
 import { KERNEL_CALL_HANDLERS } from '../kernel/kcall-table.js';
 import { checkAccess, isMapped, memoryFault } from '../kernel/mm.js';
@@ -74,6 +75,8 @@ export abstract class CpuCore implements ExecHost, Cpu {
   readonly names: ConfigNames;
   protected readonly frames: Frame[] = [];
   private readonly contexts: Int32Array;
+  /** pushCall's frame at each depth (its context is this CPU's frame area at that depth) */
+  private readonly callFrames: Array<CodeFrame | undefined> = [];
   private readonly idleGen: KernelGenerator;
   private readonly argScratch = new Int32Array(4);
   /** the dispatcher's answer to this CPU's last request */
@@ -99,6 +102,8 @@ export abstract class CpuCore implements ExecHost, Cpu {
   protected sliceStartNs = 0;
   protected sliceStartCycles = 0;
   private readonly cyclesPerNs: number;
+  /** deterministic mode (the trace hash folds in each record's time) */
+  private readonly deterministic: boolean;
   /** parallel mode with --pace host: emulated time is the host clock (times the time scale) */
   protected readonly hostPaced: boolean;
   /** parallel mode on virtual time: the clock is executed cycles, bounded by the slack (src/shm/virtual-time.ts) */
@@ -135,6 +140,7 @@ export abstract class CpuCore implements ExecHost, Cpu {
     this.port = port;
     this.hostClock = hostClock;
     this.cyclesPerNs = config.cyclesPerNs;
+    this.deterministic = config.mode === 'deterministic';
     this.hostPaced = config.mode === 'parallel' && config.pace === 'host';
     this.virtualPace = config.mode === 'parallel' && config.pace === 'virtual';
     this.counters = layout.counters(this.cpu);
@@ -181,9 +187,29 @@ export abstract class CpuCore implements ExecHost, Cpu {
   // The Cpu port (src/kernel/cpu.ts): what kernel routines use of this processor
   // ======================================================================================
 
+  /**
+   * --pace host: the host clock as last read in Processor.run, which clears it before each
+   * instruction, after each spin turn and wait, when messages come in, and when it returns. A kernel
+   * step reads the time several times (setIrql, record, the message it sends: an IPI's path read it
+   * ~13 times per round trip) at 66–94 ns a read on a VM, and what one step does happens at one
+   * instant anyway.
+   */
+  protected hostNowCached = false;
+  private hostNowValue = 0;
+  /** --pace host: Processor.run is running a turn (the cache above is only filled there) */
+  protected cachingHostNow = false;
+
   /** This CPU's emulated time in ns. */
   now(): number {
-    if (this.hostPaced) return this.hostClock();
+    if (this.hostPaced) {
+      if (this.hostNowCached) return this.hostNowValue;
+      const t = this.hostClock();
+      if (this.cachingHostNow) {
+        this.hostNowValue = t;
+        this.hostNowCached = true;
+      }
+      return t;
+    }
     return this.sliceStartNs + (this.interp.cycles - this.sliceStartCycles) / this.cyclesPerNs;
   }
 
@@ -271,7 +297,11 @@ export abstract class CpuCore implements ExecHost, Cpu {
       while (this.dispatcherReply === null) yield SIGNAL_WAIT;
       this.interp.cycles += DISPATCHER_CALL_CYCLES;
     } else {
-      while (this.dispatcherReply === null) yield SIGNAL_SPIN;
+      while (this.dispatcherReply === null) {
+        // the answer is a message: look at the doorbell at every turn of this spin
+        this.untilDoorbellPoll = 0;
+        yield SIGNAL_SPIN;
+      }
     }
     const reply: DispatchReply = this.dispatcherReply;
     this.dispatcherReply = null;
@@ -300,7 +330,20 @@ export abstract class CpuCore implements ExecHost, Cpu {
     args[3] = a4;
     enterRoutine(this.contexts, base, this.routineEntry(routine), routine, stackTop, this.config.interruptStack.limit, args, this.memory);
     const serial = role === 'dpc' || role === 'isr' ? ++this.prcb.routineSerial : 0;
-    this.frames.push({ kind: FRAME_CODE, irql: this.prcb.irql, role, ctx: this.contexts, base, routine, onInterruptStack: true, serial });
+    // one frame object per depth, reused: every ISR, DPC and IPI worker is a call, and nothing keeps
+    // a frame once it is popped (reports and the DPC watchdog read the stack as it stands)
+    const depth = this.frames.length;
+    let frame = this.callFrames[depth];
+    if (frame === undefined) {
+      frame = { kind: FRAME_CODE, irql: this.prcb.irql, role, ctx: this.contexts, base, routine, onInterruptStack: true, serial };
+      this.callFrames[depth] = frame;
+    } else {
+      frame.irql = this.prcb.irql;
+      frame.role = role;
+      frame.routine = routine;
+      frame.serial = serial;
+    }
+    this.frames.push(frame);
   }
 
   /** `interruptedIrql`: the level the frame below was running at (what reports show for it). */
@@ -319,6 +362,11 @@ export abstract class CpuCore implements ExecHost, Cpu {
 
   frameCount(): number {
     return this.frames.length;
+  }
+
+  /** The frame stack, innermost last, read-only (the inspector's `k`, src/inspect/). */
+  get frameStack(): readonly Frame[] {
+    return this.frames;
   }
 
   frameRole(index: number): string | undefined {
@@ -363,7 +411,7 @@ export abstract class CpuCore implements ExecHost, Cpu {
   record(event: number, a: number, b: number, c: number): void {
     const time = this.now();
     const hash = this.hash;
-    if (this.config.mode === 'deterministic') {
+    if (this.deterministic) {
       hash.word(timeLo(Math.round(time)));
       hash.word(timeHi(Math.round(time)));
     }
@@ -391,6 +439,53 @@ export abstract class CpuCore implements ExecHost, Cpu {
       const slot = Math.floor(this.sampler.next() * seen);
       if (slot < LATENCY_SAMPLE_LIMIT) samples[slot] = value;
     }
+  }
+
+  // ======================================================================================
+  // Parallel mode on virtual time: held assertions, spins
+  // ======================================================================================
+
+  /**
+   * Parallel mode on virtual time: a spin turn that found nothing new (a spin lock still held, an
+   * acknowledgement not yet in) skips this CPU's clock ahead to the spin horizon, the earliest time
+   * anything it waits for can change (VirtualTimeBoard.spinHorizon: the other running CPUs'
+   * published clocks, the coordinator's next event), and never past `limit` (the slack, the next
+   * held interrupt). Every turn it skips would have read the same words with the same result: no
+   * other CPU writes at an emulated time before its own clock, and nothing is delivered before the
+   * next event. As the spin loops of simulators are fast-forwarded, and for the same reason: a
+   * spin turn costs ~100 ns of host time for 10 emulated cycles, a tenth of the emulated rate of
+   * ordinary code, so a spinner was the laggard that the CPU it waits for stopped at the slack for.
+   * What the guest sees is the time passing (its cycles, KeQueryPerformanceCounter) as if it had
+   * spun all along, and it sees the change it waits for near the clock of the CPU that made it
+   * (as last published), where a slow spinner saw it up to the slack earlier. Parallel mode only.
+   */
+  protected skipSpin(limit: number): void {
+    const board = this.board;
+    if (board === null) return;
+    const interp = this.interp;
+    const skip = Math.floor((board.spinHorizon(this.cpu) - this.now()) * this.config.cyclesPerNs);
+    if (skip > 0) interp.cycles += Math.min(skip, Math.max(0, limit - interp.cycles));
+  }
+
+  /**
+   * Parallel mode on virtual time: the held device assertions whose time this CPU's clock has
+   * reached (within a cycle) go into the local APIC now, stamped with their own time.
+   */
+  releaseHeldInterrupts(): void {
+    const apic = this.apic;
+    const horizon = this.now() + 1 / this.config.cyclesPerNs;
+    while (apic.nextHeldNs() < horizon) {
+      apic.takeHeld();
+      interruptArrived(this, apic.heldTakenVector, apic.heldTakenNs, apic.heldTakenSource);
+      this.workPending = true;
+    }
+  }
+
+  /** Parallel mode on virtual time: the cycle count at which the next held assertion is due (Infinity: none held). */
+  protected heldDueCycles(): number {
+    const heldNs = this.apic.nextHeldNs();
+    if (heldNs === Infinity) return Infinity;
+    return this.interp.cycles + Math.max(0, Math.floor((heldNs - this.now()) * this.config.cyclesPerNs));
   }
 
   // ======================================================================================

@@ -36,6 +36,7 @@ import { FRAME_CODE, FRAME_KERNEL } from './frames.js';
 import type { CodeFrame } from './frames.js';
 import { NativeRoutineError } from './native.js';
 import { describeEvent, describeFrames, describeInstruction } from './report.js';
+import { HeldIpis } from './held-ipis.js';
 
 export { CpuCore, USER_EVENTS_PER_CPU } from './cpu-core.js';
 export type { ProcessorPort } from './cpu-core.js';
@@ -58,6 +59,12 @@ const DETERMINISTIC_DOORBELL_POLL_INTERVAL = 256;
  * Atomics.load before every instruction.
  */
 const VIRTUAL_DOORBELL_POLL_INTERVAL = 64;
+/**
+ * --pace host: loop turns between two looks at the doorbell (one before every turn kept every
+ * instruction out of Interpreter.stepStraight). 16 turns are under a µs of host time, and a CPU
+ * pacing between chunks or asleep sees a message at once.
+ */
+const HOST_PACED_DOORBELL_POLL_INTERVAL = 16;
 /** instructions a thread may run between a Wait = TRUE set/release and its wait */
 const WAIT_NEXT_INSTRUCTION_LIMIT = 10_000;
 const PAUSE_CYCLES = 10;
@@ -81,6 +88,8 @@ export class Processor extends CpuCore {
   private doorbellSeen = -1;
   private spinStreak = 0;
   private haltedSinceNs = -1;
+  /** pct and perturb (deterministic mode): IPIs held until this CPU's clock reaches their time (held-ipis.ts) */
+  readonly heldIpis: HeldIpis | null = HeldIpis.forConfig(this.config);
   /** Slice grant hook for the deterministic driver (set by the worker loop). */
   onGrant: ((budgetCycles: number, startNs: number, untilNs: number) => void) | null = null;
 
@@ -98,13 +107,28 @@ export class Processor extends CpuCore {
     const doorbell = this.port.doorbell.i32;
     const doorbellIndex = this.port.doorbell.index;
     interp.cycleLimit = cycleLimit;
-    const pollInterval = this.config.mode === 'deterministic' ? DETERMINISTIC_DOORBELL_POLL_INTERVAL : this.virtualPace ? VIRTUAL_DOORBELL_POLL_INTERVAL : 1;
+    const paced = this.virtualPace ? VIRTUAL_DOORBELL_POLL_INTERVAL : HOST_PACED_DOORBELL_POLL_INTERVAL;
+    const pollInterval = this.config.mode === 'deterministic' ? DETERMINISTIC_DOORBELL_POLL_INTERVAL : paced;
+    const virtualPace = this.virtualPace;
+    // virtual time: the run raises each held assertion at its time (below), without a chunk per assertion
+    let limit = virtualPace ? Math.min(cycleLimit, this.heldDueCycles()) : cycleLimit;
+    interp.cycleLimit = limit;
     this.untilDoorbellPoll = 0;
+    // --pace host: the host clock is read afresh (CpuCore.now) for each instruction, spin turn, wait
+    // and message taken in; kernel steps in between happen at the instant read last
+    const hostPaced = this.hostPaced;
+    this.cachingHostNow = hostPaced;
+    this.hostNowCached = false;
     try {
       for (;;) {
         if (--this.untilDoorbellPoll <= 0) {
           this.untilDoorbellPoll = pollInterval;
-          if (Atomics.load(doorbell, doorbellIndex) !== this.doorbellSeen) this.drainInbox();
+          if (Atomics.load(doorbell, doorbellIndex) !== this.doorbellSeen) {
+            this.hostNowCached = false;
+            this.drainInbox();
+            // a message may have moved the clock or held the first assertion
+            if (virtualPace) interp.cycleLimit = limit = Math.min(cycleLimit, this.heldDueCycles());
+          }
         }
         if (this.workPending) {
           if (this.frozen) return RunExit.FROZEN;
@@ -117,7 +141,12 @@ export class Processor extends CpuCore {
           if (dispatchPendingInterrupt(this)) continue;
           this.workPending = false;
         }
-        if (interp.cycles >= cycleLimit || this.sliceEndRequested) {
+        if (interp.cycles >= limit || this.sliceEndRequested) {
+          if (limit < cycleLimit && interp.cycles >= limit) {
+            this.releaseHeldInterrupts();
+            interp.cycleLimit = limit = Math.min(cycleLimit, this.heldDueCycles());
+            continue;
+          }
           // a thread holding the dispatcher lock after a Wait = TRUE set runs on until its wait
           if (!this.prcb.waitNext) {
             this.sliceEndRequested = false;
@@ -128,6 +157,7 @@ export class Processor extends CpuCore {
         }
         const frame = this.frames[this.frames.length - 1]!;
         if (frame.kind === FRAME_CODE) {
+          this.hostNowCached = false;
           const ctx = frame.ctx;
           const base = frame.base;
           const hostCallsBefore = interp.hostCalls;
@@ -140,7 +170,7 @@ export class Processor extends CpuCore {
             // poll countdown, which it stops one short of, so the doorbell polls fall where they did.
             // Those checks before every instruction were a third of the run loop's time.
             if (this.untilDoorbellPoll <= 1 || this.sliceEndRequested || interp.hostCalls !== hostCallsBefore) continue;
-            status = interp.stepStraight(ctx, base, this.untilDoorbellPoll - 1, cycleLimit);
+            status = interp.stepStraight(ctx, base, this.untilDoorbellPoll - 1, limit);
             this.untilDoorbellPoll -= interp.stepsTaken;
             if (status === STEP_OK) continue;
           }
@@ -154,8 +184,9 @@ export class Processor extends CpuCore {
               this.faultFramePushed = false;
               continue;
             }
-            if (interp.cycles >= cycleLimit) continue;
+            if (interp.cycles >= limit) continue;
             interp.cycles += PAUSE_CYCLES;
+            if (virtualPace) this.skipSpin(limit);
             this.spun();
             continue;
           }
@@ -170,11 +201,14 @@ export class Processor extends CpuCore {
         }
         if (signal.value === SIGNAL_SPIN) {
           interp.cycles += PAUSE_CYCLES;
+          if (virtualPace) this.skipSpin(limit);
           this.spun();
+          this.hostNowCached = false;
         } else if (signal.value === SIGNAL_WAIT) {
           // nothing runs until the answer comes: sleep on the doorbell (the replier rings it), then look
           this.untilDoorbellPoll = 0;
           if (Atomics.load(doorbell, doorbellIndex) === this.doorbellSeen && !this.workPending) this.port.sleep(WAIT_SLEEP_MS);
+          this.hostNowCached = false;
         } else if (signal.value === SIGNAL_HALT) {
           if (Atomics.load(doorbell, doorbellIndex) !== this.doorbellSeen || hasDeliverable(this)) {
             this.workPending = true;
@@ -195,6 +229,8 @@ export class Processor extends CpuCore {
       }
       throw error;
     } finally {
+      this.cachingHostNow = false;
+      this.hostNowCached = false;
       this.f64[this.counters + CounterField.CYCLES] = interp.cycles;
       this.f64[this.counters + CounterField.INSTRUCTIONS] = interp.instructions;
     }
@@ -206,7 +242,7 @@ export class Processor extends CpuCore {
    * PAUSE loop. With more emulated CPUs than host cores, spinners would otherwise take the host CPU
    * away from the very CPU they wait for. Any message ends the nap at once; emulated time (the host
    * clock) passes as it would while spinning. Only host-paced parallel mode naps: deterministic
-   * mode runs only the granted CPU, and on virtual time a spinner's clock runs on with its spins
+   * mode runs only the granted CPU, and on virtual time a spinner's clock skips ahead (skipSpin)
    * until the slack stops it, and it sleeps there (src/cpu/driver.ts).
    */
   private spun(): void {
@@ -235,8 +271,21 @@ export class Processor extends CpuCore {
       this.deviceInterruptArrived(w[offset]!, joinTime(w[offset + 2]!, w[offset + 3]!), w[offset + 4]!);
       return;
     }
+    // an IPI is on a round trip's critical path: no message object either (as handle() would)
+    if (kind === Kind.IPI) {
+      this.workPending = true;
+      this.ipiMessageArrived(w[offset]!, w[offset + 1]!, joinTime(w[offset + 2]!, w[offset + 3]!));
+      return;
+    }
     this.handle(decodeMessage(kind, w, offset, length));
   };
+
+  /** IPI: CPU `from` sent request `bits` at `timeNs` (the caller has set workPending). */
+  private ipiMessageArrived(from: number, bits: number, timeNs: number): void {
+    if (this.heldIpis?.hold(from, bits, timeNs)) return;
+    this.takeAt(timeNs);
+    if (!ipiArrived(this, from, bits, timeNs)) this.freeze();
+  }
 
   /** IRQ_ASSERT: the IOAPIC delivered an assertion of `vector` raised at `timeNs` by `device`. */
   private deviceInterruptArrived(vector: number, timeNs: number, device: number): void {
@@ -310,8 +359,7 @@ export class Processor extends CpuCore {
         clockTickArrived(this, message.timeNs, message.timerRequest);
         return;
       case 'ipi':
-        this.takeAt(message.timeNs);
-        if (!ipiArrived(this, message.from, message.bits, message.timeNs)) this.freeze();
+        this.ipiMessageArrived(message.from, message.bits, message.timeNs);
         return;
       case 'dpc/link':
         this.takeAt(message.timeNs);
@@ -348,20 +396,6 @@ export class Processor extends CpuCore {
         throw new Error(`CPU ${this.cpu} cannot handle '${message.type}'`);
       default:
         assertNever(message);
-    }
-  }
-
-  /**
-   * Parallel mode on virtual time: the held device assertions whose time this CPU's clock has
-   * reached (within a cycle) go into the local APIC now, stamped with their own time.
-   */
-  releaseHeldInterrupts(): void {
-    const apic = this.apic;
-    const horizon = this.now() + 1 / this.config.cyclesPerNs;
-    while (apic.nextHeldNs() < horizon) {
-      apic.takeHeld();
-      interruptArrived(this, apic.heldTakenVector, apic.heldTakenNs, apic.heldTakenSource);
-      this.workPending = true;
     }
   }
 

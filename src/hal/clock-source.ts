@@ -4,16 +4,26 @@
  * clock interrupt to the clock owner (CPU 0) and as a clock IPI to the other CPUs that are not
  * idle (Windows 8+ skips the ticks of idle processors), and skips ticks altogether while every CPU
  * is idle and no timer is due.
+ *
+ * Its phase (the perturb strategy's, src/coordinator/perturbation.ts; 0 otherwise): tick k arrives
+ * at k·interval + phase, and is still the tick of time k·interval for KeUpdateSystemTime and the
+ * timer table: the clock interrupt lands later relative to what the CPUs run, not at another tick.
  */
 export class ClockSource {
   readonly intervalNs: number;
+  readonly phaseNs: number;
   /** ticks delivered so far */
   tick = 0;
-  constructor(intervalNs: number) {
+  constructor(intervalNs: number, phaseNs = 0) {
     this.intervalNs = intervalNs;
+    this.phaseNs = phaseNs;
   }
   nextEventNs(): number {
-    return (this.tick + 1) * this.intervalNs;
+    return (this.tick + 1) * this.intervalNs + this.phaseNs;
+  }
+  /** When the latest tick at or before emulated time `timeNs` arrives. */
+  arrivalAtOrBefore(timeNs: number): number {
+    return Math.floor((timeNs - this.phaseNs) / this.intervalNs) * this.intervalNs + this.phaseNs;
   }
   fire(): number {
     this.tick += 1;
@@ -25,7 +35,7 @@ export class ClockSource {
    * programs its timer for the next event instead of every interval.
    */
   fireAt(timeNs: number): number {
-    this.tick = Math.max(this.tick + 1, Math.floor(timeNs / this.intervalNs));
+    this.tick = Math.max(this.tick + 1, Math.floor((timeNs - this.phaseNs) / this.intervalNs));
     return this.tick;
   }
 }

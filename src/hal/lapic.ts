@@ -13,6 +13,71 @@
  * Source: Intel SDM vol. 3 ch. 10 (local APIC); xv6 lapic.c for the shape.
  */
 
+/**
+ * A FIFO of assertions (time, vector, source) in typed arrays: a ring that doubles when full, so
+ * queuing allocates nothing, and a queue that never drains (a saturated line, the stretch of
+ * assertions sent ahead) stays the size of its backlog instead of growing with the run.
+ */
+class AssertionFifo {
+  private times = new Float64Array(16);
+  private vectors = new Int32Array(16);
+  private sources = new Int32Array(16);
+  private head = 0;
+  size = 0;
+  /** what shift() took out */
+  shiftedNs = 0;
+  shiftedVector = 0;
+  shiftedSource = -1;
+
+  push(timeNs: number, vector: number, source: number): void {
+    if (this.size === this.times.length) this.grow();
+    const at = (this.head + this.size) & (this.times.length - 1);
+    this.times[at] = timeNs;
+    this.vectors[at] = vector;
+    this.sources[at] = source;
+    this.size++;
+  }
+
+  /** the oldest entry's time (Infinity: empty) */
+  firstNs(): number {
+    return this.size > 0 ? this.times[this.head]! : Infinity;
+  }
+
+  /** Take the oldest entry out (the queue must not be empty) into shifted*. */
+  shift(): void {
+    const head = this.head;
+    this.shiftedNs = this.times[head]!;
+    this.shiftedVector = this.vectors[head]!;
+    this.shiftedSource = this.sources[head]!;
+    this.head = (head + 1) & (this.times.length - 1);
+    this.size--;
+  }
+
+  /** the sources of the entries left, oldest first */
+  sourcesLeft(): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < this.size; i++) out.push(this.sources[(this.head + i) & (this.times.length - 1)]!);
+    return out;
+  }
+
+  private grow(): void {
+    const capacity = this.times.length;
+    const times = new Float64Array(capacity * 2);
+    const vectors = new Int32Array(capacity * 2);
+    const sources = new Int32Array(capacity * 2);
+    for (let i = 0; i < this.size; i++) {
+      const from = (this.head + i) & (capacity - 1);
+      times[i] = this.times[from]!;
+      vectors[i] = this.vectors[from]!;
+      sources[i] = this.sources[from]!;
+    }
+    this.times = times;
+    this.vectors = vectors;
+    this.sources = sources;
+    this.head = 0;
+  }
+}
+
 export class LocalApic {
   /** pending assertions per vector */
   private readonly pendingCount = new Int32Array(256);
@@ -29,25 +94,23 @@ export class LocalApic {
   /** vectors in service, innermost last (the ISR register as a stack) */
   readonly inService: number[] = [];
   private readonly irqlOfVector: Int32Array;
-  /** per-vector FIFO of assertion times (beyond the oldest) so latency is per assertion; read from `assertHead` */
-  private readonly assertTimes: number[][] = [];
-  /** the source of each queued assertion in assertTimes, index for index */
-  private readonly assertSources: number[][] = [];
-  private readonly assertHead = new Int32Array(256);
+  /** per vector, the pending assertions beyond the oldest (their times and sources), so latency is per assertion; made on first use */
+  private readonly queued: Array<AssertionFifo | undefined> = [];
 
+  /** per IRQL: how many of its vectors have assertions pending, and the vector accepted there last */
+  private readonly vectorsPendingAt = new Int32Array(32);
+  private readonly lastAccepted = new Int32Array(32);
   /** vectors of each IRQL, highest first: accepting scans only its level's vectors */
   private readonly vectorsByIrql: Int32Array[] = [];
 
   constructor(irqlOfVector: Int32Array) {
     this.irqlOfVector = irqlOfVector;
-    for (let v = 0; v < 256; v++) {
-      this.assertTimes.push([]);
-      this.assertSources.push([]);
-    }
     for (let irql = 0; irql < 32; irql++) {
       const vectors: number[] = [];
       for (let v = 255; v >= 0; v--) if (irqlOfVector[v] === irql) vectors.push(v);
       this.vectorsByIrql.push(Int32Array.from(vectors));
+      // a vector of this level, so that the hint in accept() never names another level's
+      this.lastAccepted[irql] = vectors[0] ?? 0;
     }
   }
 
@@ -57,9 +120,9 @@ export class LocalApic {
     if (this.pendingCount[vector] === 0) {
       this.oldestAssertNs[vector] = timeNs;
       this.oldestSource[vector] = source;
+      this.vectorsPendingAt[irql]! += 1;
     } else {
-      this.assertTimes[vector]!.push(timeNs);
-      this.assertSources[vector]!.push(source);
+      (this.queued[vector] ??= new AssertionFifo()).push(timeNs, vector, source);
     }
     this.pendingCount[vector]! += 1;
     this.pendingByIrql[irql]! += 1;
@@ -87,63 +150,59 @@ export class LocalApic {
   acceptedAssertNs = 0;
   acceptedSource = -1;
   accept(irql: number): number {
-    // the highest pending vector at this level
-    for (const vector of this.vectorsByIrql[irql]!) {
-      if (this.pendingCount[vector]! > 0) {
-        this.acceptedAssertNs = this.oldestAssertNs[vector]!;
-        this.acceptedSource = this.oldestSource[vector]!;
-        this.pendingCount[vector]! -= 1;
-        if (this.pendingCount[vector]! > 0) this.oldestAssertNs[vector] = this.nextAssertTime(vector);
-        this.pendingByIrql[irql]! -= 1;
-        if (this.pendingByIrql[irql] === 0) this.pendingIrqlMask &= ~(1 << irql);
-        this.inService.push(vector);
-        return vector;
+    // the highest pending vector at this level: the one accepted last, when it is the only one
+    // pending there (one device per level, the common case); else the first pending, highest first
+    let vector = this.lastAccepted[irql]!;
+    if (this.vectorsPendingAt[irql] !== 1 || !(this.pendingCount[vector]! > 0)) {
+      vector = -1;
+      const vectors = this.vectorsByIrql[irql]!;
+      for (let i = 0; i < vectors.length; i++) {
+        if (this.pendingCount[vectors[i]!]! > 0) {
+          vector = vectors[i]!;
+          break;
+        }
       }
+      if (vector < 0) throw new Error(`LocalApic.accept: nothing pending at IRQL ${irql}`);
+      this.lastAccepted[irql] = vector;
     }
-    throw new Error(`LocalApic.accept: nothing pending at IRQL ${irql}`);
+    this.acceptedAssertNs = this.oldestAssertNs[vector]!;
+    this.acceptedSource = this.oldestSource[vector]!;
+    this.pendingCount[vector]! -= 1;
+    if (this.pendingCount[vector]! > 0) this.oldestAssertNs[vector] = this.nextAssertTime(vector);
+    else this.vectorsPendingAt[irql]! -= 1;
+    this.pendingByIrql[irql]! -= 1;
+    if (this.pendingByIrql[irql] === 0) this.pendingIrqlMask &= ~(1 << irql);
+    this.inService.push(vector);
+    return vector;
   }
 
-  /** Pop the oldest queued assertion time of `vector` (O(1): a moving head, compacted when drained). */
+  /** Take the oldest queued assertion of `vector` out: its source becomes the oldest pending one's; returns its time. */
   private nextAssertTime(vector: number): number {
-    const times = this.assertTimes[vector]!;
-    const sources = this.assertSources[vector]!;
-    const head = this.assertHead[vector]!;
-    const time = times[head]!;
-    this.oldestSource[vector] = sources[head]!;
-    if (head + 1 >= times.length) {
-      times.length = 0;
-      sources.length = 0;
-      this.assertHead[vector] = 0;
-    } else if (head >= 4096 && head * 2 >= times.length) {
-      // never fully drained (a saturated line): drop the consumed half now and then
-      times.splice(0, head + 1);
-      sources.splice(0, head + 1);
-      this.assertHead[vector] = 0;
-    } else {
-      this.assertHead[vector] = head + 1;
-    }
-    return time;
+    const queue = this.queued[vector]!;
+    queue.shift();
+    this.oldestSource[vector] = queue.shiftedSource;
+    return queue.shiftedNs;
   }
 
   // ---- assertions sent ahead of their time (parallel mode on virtual time) ----
   // The coordinator sends a fixed-delivery device's assertions before the machine reaches their
   // time (their routing does not depend on the moment). They wait here, off the IRR, until this
   // CPU's clock reaches them: then post() them, so they are taken exactly when they were raised.
-  private readonly heldVectors: number[] = [];
-  private readonly heldTimes: number[] = [];
-  private readonly heldSources: number[] = [];
-  private heldHead = 0;
+  private readonly held = new AssertionFifo();
 
   /** An assertion raised at `timeNs`, later than this CPU's clock: keep it until then (in the order sent, which is time order). */
   hold(vector: number, timeNs: number, source: number): void {
-    this.heldVectors.push(vector);
-    this.heldTimes.push(timeNs);
-    this.heldSources.push(source);
+    this.held.push(timeNs, vector, source);
   }
 
   /** When the next held assertion is due (Infinity: none held). */
   nextHeldNs(): number {
-    return this.heldHead < this.heldTimes.length ? this.heldTimes[this.heldHead]! : Infinity;
+    return this.held.firstNs();
+  }
+
+  /** How many assertions are held (sent ahead, not yet due). */
+  heldCount(): number {
+    return this.held.size;
   }
 
   /** Take the next held assertion out (call when it is due); heldTaken* tell what it was. */
@@ -151,23 +210,16 @@ export class LocalApic {
   heldTakenNs = 0;
   heldTakenSource = -1;
   takeHeld(): void {
-    const head = this.heldHead;
-    this.heldTakenVector = this.heldVectors[head]!;
-    this.heldTakenNs = this.heldTimes[head]!;
-    this.heldTakenSource = this.heldSources[head]!;
-    if (head + 1 >= this.heldTimes.length) {
-      this.heldVectors.length = 0;
-      this.heldTimes.length = 0;
-      this.heldSources.length = 0;
-      this.heldHead = 0;
-    } else {
-      this.heldHead = head + 1;
-    }
+    const held = this.held;
+    held.shift();
+    this.heldTakenVector = held.shiftedVector;
+    this.heldTakenNs = held.shiftedNs;
+    this.heldTakenSource = held.shiftedSource;
   }
 
   /** The sources of the assertions still held (the run ended before their time). */
   heldSourcesLeft(): number[] {
-    return this.heldSources.slice(this.heldHead);
+    return this.held.sourcesLeft();
   }
 
   /** End of interrupt: the innermost vector leaves service. */

@@ -39,6 +39,8 @@ export function createWorkerPort(
     inbound.push({ from: other, ring: new SpscRing(i32, layout.ring(other, self)) });
     outbound.push({ to: other, ring: new SpscRing(i32, layout.ring(self, other)), doorbell: new Doorbell(i32, layout.doorbell(other)) });
   }
+  const doorbellOf: Array<Doorbell | undefined> = [];
+  for (const route of outbound) doorbellOf[route.to] = route.doorbell;
   const inbox = new Inbox(doorbell, inbound);
   // parallel-mode actors may wait for ring space (draining their own inbox meanwhile); in
   // deterministic mode only one actor runs, so a full ring just backs up into the backlog
@@ -59,10 +61,8 @@ export function createWorkerPort(
       outbox.sendWords(to, kind, words, start, length);
       if (blocking && inbox.spilledWords() > spilled) doorbell.ring();
     },
-    wake: (to) => {
-      const route = outbound.find((o) => o.to === to);
-      route?.doorbell.ring();
-    },
+    // an IPI target nudges its sender on every acknowledgement: by index, not a search
+    wake: (to) => doorbellOf[to]?.ring(),
     doorbell: { i32, index: layout.doorbell(self) + DoorbellField.COUNT },
     sendReport: (_to, report) => {
       const bytes = packReport(report);

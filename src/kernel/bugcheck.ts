@@ -8,11 +8,14 @@
 import type { KernelCallHandler } from './cpu.js';
 
 export const BUGCHECK = {
+  APC_INDEX_MISMATCH: 0x1,
   IRQL_NOT_GREATER_OR_EQUAL: 0x9,
   IRQL_NOT_LESS_OR_EQUAL: 0xa,
   MAXIMUM_WAIT_OBJECTS_EXCEEDED: 0xc,
   SPIN_LOCK_ALREADY_OWNED: 0xf,
   SPIN_LOCK_NOT_OWNED: 0x10,
+  KERNEL_APC_PENDING_DURING_EXIT: 0x20,
+  MULTIPLE_IRP_COMPLETE_REQUESTS: 0x44,
   THREAD_TERMINATE_HELD_MUTEX: 0x46,
   IRQL_GT_ZERO_AT_SYSTEM_SERVICE: 0x4a,
   PAGE_FAULT_IN_NONPAGED_AREA: 0x50,
@@ -20,6 +23,7 @@ export const BUGCHECK = {
   KMODE_EXCEPTION_NOT_HANDLED: 0x1e,
   ATTEMPTED_SWITCH_FROM_DPC: 0xb8,
   DRIVER_VERIFIER_DETECTED_VIOLATION: 0xc4,
+  DRIVER_VERIFIER_IOMANAGER_VIOLATION: 0xc9,
   IRQL_UNEXPECTED_VALUE: 0xc8,
   DRIVER_IRQL_NOT_LESS_OR_EQUAL: 0xd1,
   HARDWARE_INTERRUPT_STORM: 0xf2,
@@ -35,6 +39,16 @@ interface BugcheckSpec {
 }
 
 const SPECS: Record<number, BugcheckSpec> = {
+  1: {
+    name: 'APC_INDEX_MISMATCH',
+    description: 'A thread returned to user mode (or a worker routine returned) with APCs disabled or attached to another process.',
+    params: [
+      'the system service or worker routine',
+      'ApcStateIndex',
+      'CombinedApcDisable (SpecialApcDisable << 16 | KernelApcDisable)',
+      '0: system call, 1: worker routine',
+    ],
+  },
   9: {
     name: 'IRQL_NOT_GREATER_OR_EQUAL',
     description: 'KeRaiseIrql was asked to raise to a level below the current IRQL.',
@@ -59,6 +73,16 @@ const SPECS: Record<number, BugcheckSpec> = {
     name: 'SPIN_LOCK_NOT_OWNED',
     description: 'A spin lock was released by a CPU that does not hold it.',
     params: ['the spin lock address', 'owning CPU (−1: none)', 'reserved', 'reserved'],
+  },
+  32: {
+    name: 'KERNEL_APC_PENDING_DURING_EXIT',
+    description: 'A thread exited with kernel APCs still queued or with APCs disabled.',
+    params: ['the first kernel APC still queued (0: none)', 'CombinedApcDisable', 'the IRQL', 'reserved'],
+  },
+  68: {
+    name: 'MULTIPLE_IRP_COMPLETE_REQUESTS',
+    description: 'A driver completed an IRP that was already completed (or not owned by a driver).',
+    params: ['the IRP', 'reserved', 'reserved', 'reserved'],
   },
   30: {
     name: 'KMODE_EXCEPTION_NOT_HANDLED',
@@ -98,12 +122,27 @@ const SPECS: Record<number, BugcheckSpec> = {
   200: {
     name: 'IRQL_UNEXPECTED_VALUE',
     description: 'A routine returned at a different IRQL from the one it was called at (a DPC routine must return at DISPATCH_LEVEL).',
-    params: ['(current IRQL << 16) | (expected IRQL << 8)', 'the routine', 'the DPC or APC object', 'reserved'],
+    params: ['(current IRQL << 16) | (expected IRQL << 8)', 'the routine', 'the DPC or APC object', 'reserved (an APC: its NormalRoutine)'],
+  },
+  201: {
+    name: 'DRIVER_VERIFIER_IOMANAGER_VIOLATION',
+    description: 'An I/O rule was broken (irqlab checks these always, as Driver Verifier I/O verification would).',
+    params: [
+      'the violation: 0x06 IoCompleteRequest with STATUS_PENDING, 0x0E IoCompleteRequest above DISPATCH_LEVEL, 0x10 IoCallDriver above DISPATCH_LEVEL, 0x1000 (irqlab) STATUS_PENDING returned without IoMarkIrpPending or the reverse',
+      'per violation: the status or the IRQL',
+      'per violation: the IRP',
+      'reserved (0x1000: 1 if the IRP was marked pending)',
+    ],
   },
   209: {
     name: 'DRIVER_IRQL_NOT_LESS_OR_EQUAL',
     description: 'A driver accessed pageable or invalid memory at an IRQL that was too high.',
     params: ['memory referenced', 'IRQL at the time', '0: read, 1: write, 8: execute', 'the address of the instruction'],
+  },
+  213: {
+    name: 'DRIVER_PAGE_FAULT_IN_FREED_SPECIAL_POOL',
+    description: 'A driver referenced memory it had already freed (raised by the scenario, standing in for Driver Verifier special pool).',
+    params: ['memory referenced', '0: read, 1: write', 'the address that referenced it (if known)', 'reserved'],
   },
   226: {
     name: 'MANUALLY_INITIATED_CRASH',
@@ -134,6 +173,11 @@ const SPECS: Record<number, BugcheckSpec> = {
       'allotment (ticks)',
       "triage block (irqlab's spin-lock deadlock detector: the spin lock's address)",
     ],
+  },
+  313: {
+    name: 'KERNEL_SECURITY_CHECK_FAILURE',
+    description: 'A kernel data structure was found corrupted (raised by the scenario: P1 = 3 is a corrupted list entry).',
+    params: ['the kind of corruption (3: a LIST_ENTRY)', 'the trap frame (irqlab scenarios pass the corrupted entry)', 'the exception record', 'reserved'],
   },
 };
 

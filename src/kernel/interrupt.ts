@@ -82,7 +82,7 @@ function takeHardwareInterrupt(cpu: Cpu, vector: number, level: number, asserted
       cpu.f64[counters + DeviceCounterField.TAKEN] += 1;
       cpu.f64[counters + DeviceCounterField.PENDING] -= 1;
     }
-    cpu.pushKernel(interruptDispatchName(vector), 'isr', deviceInterrupt(cpu, vector, level, assertedNs, oldIrql, device), true, oldIrql);
+    cpu.pushKernel(interruptDispatchName(vector), 'isr', new KiInterruptDispatch(cpu, vector, level, assertedNs, oldIrql, device), true, oldIrql);
   }
 }
 
@@ -98,63 +98,172 @@ export function endInterrupt(cpu: Cpu, oldIrql: number): void {
   setIrql(cpu, oldIrql);
 }
 
-/** KiInterruptDispatch / KiChainedDispatch (§9.3). */
-function* deviceInterrupt(cpu: Cpu, vector: number, level: number, assertedNs: number, oldIrql: number, device: number): KernelGenerator {
-  const prcb = cpu.prcb;
-  const now = cpu.now();
-  cpu.sampleLatency(0, now - assertedNs);
-  cpu.record(TraceEvent.ISR_ENTER, vector, 0, 0);
-  const chain = prcb.interruptChains[vector]!;
-  let claimed = false;
-  if (chain.length > 0) {
-    const latched = chain[0]!.mode === 1;
-    for (let pass = 0; pass < 64; pass++) {
-      let claimedThisPass = false;
-      for (const intr of chain) {
-        const before = prcb.irql;
-        if (intr.synchronizeIrql > prcb.irql) setIrql(cpu, intr.synchronizeIrql);
-        yield* acquireInterruptLock(cpu, intr);
-        cpu.pushCall('isr', intr.routine, intr.id, intr.context);
-        const result = yield SIGNAL_CALL;
-        if (prcb.irql !== intr.synchronizeIrql && prcb.irql !== level) {
-          throw new BugCheck(BUGCHECK.IRQL_UNEXPECTED_VALUE, (prcb.irql << 16) | (intr.synchronizeIrql << 8), intr.routine, intr.id, 0).withDetail(
-            `ISR ${cpu.names.routine(intr.routine)} of ${intr.name} returned at ${irqlName(cpu.config.arch, prcb.irql)} instead of ${irqlName(cpu.config.arch, intr.synchronizeIrql)}`,
+/** What KiInterruptDispatch's next() hands the run loop: shared and frozen (the run loop only reads them). */
+const YIELD_CALL: IteratorResult<number, void> = Object.freeze({ value: SIGNAL_CALL, done: false });
+const YIELD_SPIN: IteratorResult<number, void> = Object.freeze({ value: SIGNAL_SPIN, done: false });
+const RETURNED: IteratorResult<number, void> = Object.freeze({ value: undefined, done: true });
+
+/** where KiInterruptDispatch resumes */
+const AT_START = 0;
+const SPINNING_FOR_LOCK = 1;
+const ISR_CALLED = 2;
+const ENDED = 3;
+
+/**
+ * KiInterruptDispatch / KiChainedDispatch (§9.3): each connected ISR at its SynchronizeIrql under
+ * its interrupt's lock; a latched chain runs again (up to 64 passes) until no ISR claims it; an
+ * unclaimed level-triggered line fires again (the storm rule). A kernel frame like the others,
+ * written as a state machine rather than a generator: it runs for every device interrupt, and a
+ * generator per interrupt (its object, a result object per step, a frame per resume) was a
+ * measurable share of that path. The steps and their order are exactly the generator's.
+ */
+class KiInterruptDispatch implements KernelGenerator {
+  private state = AT_START;
+  private chain: readonly KInterruptConfig[] = [];
+  private latched = false;
+  private pass = 0;
+  private index = 0;
+  private claimed = false;
+  private claimedThisPass = false;
+  /** the IRQL before the current ISR's SynchronizeIrql */
+  private before = 0;
+  readonly [Symbol.toStringTag] = 'KiInterruptDispatch';
+
+  private readonly cpu: Cpu;
+  private readonly vector: number;
+  private readonly level: number;
+  private readonly assertedNs: number;
+  private readonly oldIrql: number;
+  private readonly device: number;
+  constructor(cpu: Cpu, vector: number, level: number, assertedNs: number, oldIrql: number, device: number) {
+    this.cpu = cpu;
+    this.vector = vector;
+    this.level = level;
+    this.assertedNs = assertedNs;
+    this.oldIrql = oldIrql;
+    this.device = device;
+  }
+
+  next(...args: [] | [number]): IteratorResult<number, void> {
+    switch (this.state) {
+      case AT_START:
+        return this.start();
+      case SPINNING_FOR_LOCK: {
+        const intr = this.chain[this.index]!;
+        const owner = tryInterruptLock(this.cpu, intr);
+        return owner === 0 ? this.callIsr(intr) : this.spinFor(intr, owner);
+      }
+      case ISR_CALLED:
+        return this.isrReturned(args[0] ?? 0);
+      default:
+        return RETURNED;
+    }
+  }
+
+  return(): IteratorResult<number, void> {
+    this.state = ENDED;
+    return RETURNED;
+  }
+
+  throw(error: unknown): IteratorResult<number, void> {
+    this.state = ENDED;
+    throw error;
+  }
+
+  [Symbol.iterator](): this {
+    return this;
+  }
+
+  private start(): IteratorResult<number, void> {
+    const cpu = this.cpu;
+    const now = cpu.now();
+    cpu.sampleLatency(0, now - this.assertedNs);
+    cpu.record(TraceEvent.ISR_ENTER, this.vector, 0, 0);
+    this.chain = cpu.prcb.interruptChains[this.vector]!;
+    if (this.chain.length === 0) return this.end();
+    this.latched = this.chain[0]!.mode === 1;
+    return this.enterIsr();
+  }
+
+  /** The ISR at `index`: raise to its SynchronizeIrql, take its interrupt's lock, call it. */
+  private enterIsr(): IteratorResult<number, void> {
+    const cpu = this.cpu;
+    const intr = this.chain[this.index]!;
+    this.before = cpu.prcb.irql;
+    if (intr.synchronizeIrql > cpu.prcb.irql) setIrql(cpu, intr.synchronizeIrql);
+    const owner = tryInterruptLock(cpu, intr);
+    return owner === 0 ? this.callIsr(intr) : this.spinFor(intr, owner);
+  }
+
+  /** The lock is held by `owner` (CPU number + 1): spin one turn (never on a lock this CPU holds, see spinForInterruptLock). */
+  private spinFor(intr: KInterruptConfig, owner: number): IteratorResult<number, void> {
+    if (owner === this.cpu.prcb.number + 1) throw alreadyOwned(this.cpu, intr);
+    this.state = SPINNING_FOR_LOCK;
+    return YIELD_SPIN;
+  }
+
+  private callIsr(intr: KInterruptConfig): IteratorResult<number, void> {
+    this.cpu.pushCall('isr', intr.routine, intr.id, intr.context);
+    this.state = ISR_CALLED;
+    return YIELD_CALL;
+  }
+
+  private isrReturned(result: number): IteratorResult<number, void> {
+    const cpu = this.cpu;
+    const prcb = cpu.prcb;
+    const intr = this.chain[this.index]!;
+    if (prcb.irql !== intr.synchronizeIrql && prcb.irql !== this.level) {
+      throw new BugCheck(BUGCHECK.IRQL_UNEXPECTED_VALUE, (prcb.irql << 16) | (intr.synchronizeIrql << 8), intr.routine, intr.id, 0).withDetail(
+        `ISR ${cpu.names.routine(intr.routine)} of ${intr.name} returned at ${irqlName(cpu.config.arch, prcb.irql)} instead of ${irqlName(cpu.config.arch, intr.synchronizeIrql)}`,
+      );
+    }
+    releaseInterruptLock(cpu, intr);
+    setIrql(cpu, this.before);
+    let passOver = false;
+    if (result !== 0) {
+      this.claimedThisPass = true;
+      this.claimed = true;
+      if (!this.latched) passOver = true;
+    }
+    if (!passOver && ++this.index < this.chain.length) return this.enterIsr();
+    // a latched chain runs again while an ISR claimed it (64 passes at most)
+    if (!this.latched || !this.claimedThisPass || ++this.pass >= 64) return this.end();
+    this.index = 0;
+    this.claimedThisPass = false;
+    return this.enterIsr();
+  }
+
+  private end(): IteratorResult<number, void> {
+    const cpu = this.cpu;
+    const prcb = cpu.prcb;
+    const vector = this.vector;
+    const chain = this.chain;
+    this.state = ENDED;
+    cpu.record(TraceEvent.ISR_EXIT, vector, this.claimed ? 1 : 0, 0);
+    if (!this.claimed) {
+      cpu.f64[cpu.counters + CounterField.UNCLAIMED_INTERRUPTS] += 1;
+      const levelTriggered = chain.length === 0 || chain[0]!.mode === 0;
+      if (levelTriggered) {
+        // nobody quiesced the device: a level-triggered line is still asserted and fires again
+        prcb.unclaimedInARow++;
+        if (prcb.unclaimedInARow >= cpu.config.interruptStormThreshold) {
+          throw new BugCheck(BUGCHECK.HARDWARE_INTERRUPT_STORM, vector, chain[0]?.routine ?? 0, 0, 0).withDetail(
+            `vector 0x${vector.toString(16)} fired ${prcb.unclaimedInARow} times in a row with no ISR claiming it${chain.length ? ` (chain: ${chain.map((c) => cpu.names.routine(c.routine)).join(', ')})` : ' (no interrupt object connected)'}`,
           );
         }
-        releaseInterruptLock(cpu, intr);
-        setIrql(cpu, before);
-        if (result !== 0) {
-          claimedThisPass = true;
-          claimed = true;
-          if (!latched) break;
+        cpu.apic.post(vector, cpu.now(), this.device);
+        const counters = deviceCounters(cpu, this.device);
+        if (counters >= 0) {
+          cpu.f64[counters + DeviceCounterField.REASSERTED] += 1;
+          cpu.f64[counters + DeviceCounterField.PENDING] += 1;
         }
       }
-      if (!latched || !claimedThisPass) break;
+    } else {
+      prcb.unclaimedInARow = 0;
     }
+    endInterrupt(cpu, this.oldIrql);
+    return RETURNED;
   }
-  cpu.record(TraceEvent.ISR_EXIT, vector, claimed ? 1 : 0, 0);
-  if (!claimed) {
-    cpu.f64[cpu.counters + CounterField.UNCLAIMED_INTERRUPTS] += 1;
-    const levelTriggered = chain.length === 0 || chain[0]!.mode === 0;
-    if (levelTriggered) {
-      // nobody quiesced the device: a level-triggered line is still asserted and fires again
-      prcb.unclaimedInARow++;
-      if (prcb.unclaimedInARow >= cpu.config.interruptStormThreshold) {
-        throw new BugCheck(BUGCHECK.HARDWARE_INTERRUPT_STORM, vector, chain[0]?.routine ?? 0, 0, 0).withDetail(
-          `vector 0x${vector.toString(16)} fired ${prcb.unclaimedInARow} times in a row with no ISR claiming it${chain.length ? ` (chain: ${chain.map((c) => cpu.names.routine(c.routine)).join(', ')})` : ' (no interrupt object connected)'}`,
-        );
-      }
-      cpu.apic.post(vector, cpu.now(), device);
-      const counters = deviceCounters(cpu, device);
-      if (counters >= 0) {
-        cpu.f64[counters + DeviceCounterField.REASSERTED] += 1;
-        cpu.f64[counters + DeviceCounterField.PENDING] += 1;
-      }
-    }
-  } else {
-    prcb.unclaimedInARow = 0;
-  }
-  endInterrupt(cpu, oldIrql);
 }
 
 /**
@@ -163,18 +272,32 @@ function* deviceInterrupt(cpu: Cpu, vector: number, level: number, assertedNs: n
  * SPIN_LOCK_ALREADY_OWNED, as a checked build reports.
  */
 function* acquireInterruptLock(cpu: Cpu, intr: KInterruptConfig): KernelGenerator {
+  const owner = tryInterruptLock(cpu, intr);
+  if (owner !== 0) yield* spinForInterruptLock(cpu, intr, owner);
+}
+
+/** One try at a KINTERRUPT's ActualLock: 0 when taken, else the owner seen (CPU number + 1). */
+function tryInterruptLock(cpu: Cpu, intr: KInterruptConfig): number {
+  return Atomics.compareExchange(cpu.i32, cpu.layout.interruptLock(intr.lock), 0, cpu.prcb.number + 1);
+}
+
+/** The lock was found held by `owner`: spin until it is taken, as acquireInterruptLock says. */
+function* spinForInterruptLock(cpu: Cpu, intr: KInterruptConfig, owner: number): KernelGenerator {
   const word = cpu.layout.interruptLock(intr.lock);
   const self = cpu.prcb.number;
   for (;;) {
-    const owner = Atomics.compareExchange(cpu.i32, word, 0, self + 1);
-    if (owner === 0) return;
-    if (owner === self + 1) {
-      throw new BugCheck(BUGCHECK.SPIN_LOCK_ALREADY_OWNED, word * 4, self, intr.id, 0).withDetail(
-        `the interrupt spin lock of ${intr.name} is already held by this CPU (CPU ${self}): a SynchronizeIrql below another sharer's DIRQL?`,
-      );
-    }
+    if (owner === self + 1) throw alreadyOwned(cpu, intr);
     yield SIGNAL_SPIN;
+    owner = Atomics.compareExchange(cpu.i32, word, 0, self + 1);
+    if (owner === 0) return;
   }
+}
+
+function alreadyOwned(cpu: Cpu, intr: KInterruptConfig): BugCheck {
+  const self = cpu.prcb.number;
+  return new BugCheck(BUGCHECK.SPIN_LOCK_ALREADY_OWNED, cpu.layout.interruptLock(intr.lock) * 4, self, intr.id, 0).withDetail(
+    `the interrupt spin lock of ${intr.name} is already held by this CPU (CPU ${self}): a SynchronizeIrql below another sharer's DIRQL?`,
+  );
 }
 
 function releaseInterruptLock(cpu: Cpu, intr: KInterruptConfig): void {

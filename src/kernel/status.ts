@@ -14,6 +14,11 @@ export const STATUS = {
   TIMEOUT: 0x102,
   PENDING: 0x103,
   NO_YIELD_PERFORMED: 0x40000024,
+  /** a completion routine keeps the IRP (§8.3) */
+  MORE_PROCESSING_REQUIRED: 0xc0000016,
+  /** IopInvalidDeviceRequest: the driver has no dispatch routine for the request */
+  INVALID_DEVICE_REQUEST: 0xc0000010,
+  CANCELLED: 0xc0000120,
   INVALID_PARAMETER: 0xc000000d,
   MUTANT_NOT_OWNED: 0xc0000046,
   SEMAPHORE_LIMIT_EXCEEDED: 0xc0000047,

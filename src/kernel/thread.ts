@@ -18,6 +18,7 @@ import type { Caller, DispatcherLock, DispatchOutcome } from './dispatcher-lock.
 import type { PlacementEffects } from './scheduler.js';
 import { KTimer } from './timer.js';
 import { KMutant } from './mutant.js';
+import { KApcState } from './apc-state.js';
 import { BUGCHECK } from './bugcheck.js';
 import { LOW_REALTIME_PRIORITY, STATUS, THREAD_QUANTUM } from './status.js';
 
@@ -134,6 +135,8 @@ export class KThread extends DispatcherObject {
   exitStatus = 0;
   /** declared to start at boot; others wait for PsCreateSystemThread */
   startAtBoot = true;
+  /** KTHREAD.ApcState: its APC lists and alert state (src/kernel/apc.ts); the APC words it changes itself are in the thread table */
+  readonly apcState = new KApcState();
 
   constructor(init: ThreadInit) {
     super(init.id, init.name, ObjectType.Thread, 0);

@@ -18,10 +18,13 @@ import type {
 } from './result.js';
 import { compileScenario } from '../scenario/compile.js';
 import type { CompiledScenario } from '../scenario/compile.js';
-import type { RunView, ScenarioDefinition } from '../scenario/define.js';
+import type { NativeRoutine, RunView, ScenarioDefinition } from '../scenario/define.js';
 import type { Pace } from '../contract/config.js';
+import type { ScheduleOptions } from '../contract/schedule.js';
+import type { RecordedDecision } from '../contract/decision-source.js';
 import { Machine } from './machine.js';
 import { runInProcess } from './in-process.js';
+import { withPctSteps } from './pct-steps.js';
 import type { MachineEvents, MachineOutcome } from './machine.js';
 import { CounterField, DeviceCounterField, ThreadCounterField, ThreadField } from '../shm/layout.js';
 import { SpscRing } from '../shm/spsc-ring.js';
@@ -78,13 +81,32 @@ export interface RunOptions {
    * and trace hash, without thread wake-ups; see src/machine/in-process.ts)
    */
   backend?: RunBackend;
+  /**
+   * deterministic mode: the exploration strategy (`random`, the default: today's seeded slices;
+   * `pct` with `depth`; `perturb`), its parameters, and explicit decisions to take instead of the
+   * strategy's (a replay file's, a minimizer's candidate). `bounds` left out: the scenario's
+   * `explore.jitter`, else the defaults (src/scenario/compile.ts). See src/contract/schedule.ts.
+   */
+  schedule?: ScheduleOptions;
+  /**
+   * in-process backend only: called once the run is over (its result assembled, before
+   * executeScenario resolves) with every decision the run took, each with its neutral value: the
+   * coordinator's in the order taken, then each CPU's 'ipi-delay' decisions. Fed back as
+   * `schedule.decisions` (the non-neutral ones suffice), they replay the run exactly.
+   */
+  onDecisions?: (decisions: RecordedDecision[]) => void;
 }
 
 export type RunBackend = 'workers' | 'in-process';
 
 /** Run a definition that has already been validated for options.cpus. */
 export async function executeScenario(definition: ScenarioDefinition, nativeModule: string | null, options: RunOptions): Promise<RunResult> {
-  const compiled = compileScenario(definition, {
+  return (await executeCompiled(definition, compileForRun(definition, nativeModule, options), nativeModule, options)).result;
+}
+
+/** The compiled scenario a run with these options boots from (explore compiles each iteration through here, as a run does). */
+export function compileForRun(definition: ScenarioDefinition, nativeModule: string | null, options: RunOptions): CompiledScenario {
+  return compileScenario(definition, {
     cpus: options.cpus,
     mode: options.mode,
     seed: options.seed,
@@ -95,7 +117,26 @@ export async function executeScenario(definition: ScenarioDefinition, nativeModu
     traceToMain: options.traceFile !== undefined || options.on?.trace !== undefined,
     nativeModule,
     ...(options.clockIntervalMs !== undefined ? { clockIntervalMs: options.clockIntervalMs } : {}),
+    ...(options.schedule !== undefined ? { schedule: options.schedule } : {}),
+    recordDecisions: options.onDecisions !== undefined,
   });
+}
+
+/**
+ * Run a scenario compileScenario() compiled for these options; resolves to the result and the view
+ * of the run's end that results(), checks() and outcome() read (explore grades outcome(view)).
+ * `natives`: the scenario's native routines, already loaded (the in-process backend only; explore's
+ * pool workers load the module once), instead of importing `nativeModule` for this run.
+ */
+export async function executeCompiled(
+  definition: ScenarioDefinition,
+  compiledForRun: CompiledScenario,
+  nativeModule: string | null,
+  options: RunOptions,
+  natives?: readonly (NativeRoutine | undefined)[],
+): Promise<{ result: RunResult; view: RunView }> {
+  // pct without a step estimate: probe for it first (src/machine/pct-steps.ts)
+  const compiled = await withPctSteps(definition, compiledForRun, nativeModule, options, natives);
   const machine = new Machine(compiled, {
     scenario: definition.name,
     ...(options.nativeTimeoutMs !== undefined ? { nativeTimeoutMs: options.nativeTimeoutMs } : {}),
@@ -111,7 +152,7 @@ export async function executeScenario(definition: ScenarioDefinition, nativeModu
   let outcome: MachineOutcome;
   try {
     if (options.backend === 'in-process') {
-      outcome = await runInProcess(machine, compiled, definition.name);
+      outcome = await runInProcess(machine, compiled, definition.name, natives);
     } else {
       const bootMs = await machine.boot();
       outcome = await machine.run(bootMs);
@@ -121,7 +162,13 @@ export async function executeScenario(definition: ScenarioDefinition, nativeModu
     // the trace was streamed as the run went; end open slices and the JSON, whatever the outcome
     trace?.close(maxCpuTimeNs(machine, compiled.machine.cpus));
   }
-  return assembleResult(definition, compiled, machine, outcome, options);
+  const assembled = assembleResult(definition, compiled, machine, outcome, options);
+  if (options.onDecisions) {
+    if (outcome.decisions === undefined)
+      throw new TypeError('options.onDecisions needs a run that records its decisions: the in-process backend, with onDecisions given when it was compiled');
+    options.onDecisions(outcome.decisions);
+  }
+  return assembled;
 }
 
 /** The latest emulated time any CPU reached (where a trace cut short by a bugcheck ends its open slices). */
@@ -183,7 +230,13 @@ function summarizeLatency(samples: number[]): LatencySummary {
   };
 }
 
-function assembleResult(definition: ScenarioDefinition, compiled: CompiledScenario, machine: Machine, outcome: MachineOutcome, options: RunOptions): RunResult {
+function assembleResult(
+  definition: ScenarioDefinition,
+  compiled: CompiledScenario,
+  machine: Machine,
+  outcome: MachineOutcome,
+  options: RunOptions,
+): { result: RunResult; view: RunView } {
   const { machine: config } = compiled;
   const f64 = machine.f64;
   const deviceCounts = deviceCountsAtEnd(machine, config.cpus, compiled.devices.length);
@@ -347,7 +400,7 @@ function assembleResult(definition: ScenarioDefinition, compiled: CompiledScenar
       detail: bugcheck.detail,
     };
   }
-  return {
+  const result: RunResult = {
     scenario: definition.name,
     mode: options.mode,
     pace: options.mode === 'parallel' ? config.pace : null,
@@ -377,6 +430,7 @@ function assembleResult(definition: ScenarioDefinition, compiled: CompiledScenar
     threads,
     userEventLimit,
   };
+  return { result, view };
 }
 
 /** A value as the start of a sentence: its type and, when short, the value itself. */

@@ -21,14 +21,38 @@ import { COORDINATOR_ACTOR, MAIN_ACTOR, actorOfCpu, cpuOfActor, decodeMessage } 
 import type { BugcheckReport, CoordinatorReport, CpuReport, Report, ScenarioErrorReport } from '../ipc/messages.js';
 import { ControlField, MachineState } from '../shm/layout.js';
 import type { CompiledScenario } from '../scenario/compile.js';
+import type { NativeRoutine } from '../scenario/define.js';
 import { InternalError, ScenarioError } from '../util/errors.js';
 import type { Machine, MachineOutcome } from './machine.js';
+
+/**
+ * The actors of an in-process run, for a caller that reads them while the run goes (the inspector,
+ * src/inspect/): it stops the run by throwing from a trace listener, which unwinds runInProcess,
+ * and then reads the coordinator's and the CPUs' state as it was at that record.
+ */
+export interface InProcessActors {
+  coordinator: Coordinator;
+  processors: readonly Processor[];
+  /** the actors' transport: its `stalled` hook is where the coordinator serves a waiting CPU's dispatcher request */
+  hub: MemoryHub;
+}
 
 /** Deterministic mode reads no host clock; the actors' constructors still take one. */
 const noHostClock = (): number => 0;
 
-/** Run the machine's scenario in this thread to its end. `scenario`: its name, for error messages. */
-export async function runInProcess(machine: Machine, compiled: CompiledScenario, scenario?: string): Promise<MachineOutcome> {
+/**
+ * Run the machine's scenario in this thread to its end. `scenario`: its name, for error messages.
+ * `natives`: the native routines in the compiled order, when the caller has the module loaded
+ * already (explore's pool workers); else they are imported from the compiled module path.
+ * `observe`: given the actors once they are built, before the run starts (InProcessActors).
+ */
+export async function runInProcess(
+  machine: Machine,
+  compiled: CompiledScenario,
+  scenario?: string,
+  natives?: readonly (NativeRoutine | undefined)[],
+  observe?: (actors: InProcessActors) => void,
+): Promise<MachineOutcome> {
   const config = compiled.machine;
   if (config.mode !== 'deterministic') throw new InternalError(`the in-process backend runs deterministic mode only (got '${config.mode}')`);
   const started = performance.now();
@@ -47,15 +71,16 @@ export async function runInProcess(machine: Machine, compiled: CompiledScenario,
       : {}),
   });
   const coordinator = new Coordinator(config, compiled.devices, sab, layout, hub.port(COORDINATOR_ACTOR), noHostClock);
-  const natives = await loadNatives(config.nativeModule, config.nativeNames);
+  const loadedNatives = natives ? [...natives] : await loadNatives(config.nativeModule, config.nativeNames);
   const cpus = compiled.processors.map((processorConfig, cpu) => {
     const port = hub.port(actorOfCpu(cpu));
     const processor = new Processor(processorConfig, sab, layout, port, noHostClock);
-    processor.natives = natives;
+    processor.natives = loadedNatives;
     return { processor, slices: new DeterministicSlices(processor, port) };
   });
   // a CPU waiting for its dispatcher reply lets the coordinator serve the request
   hub.stalled = () => coordinator.pollInbox() > 0;
+  observe?.({ coordinator, processors: cpus.map(({ processor }) => processor), hub });
   const bootMs = performance.now() - started;
   const runStarted = performance.now();
   const i32 = new Int32Array(sab);
@@ -110,5 +135,9 @@ export async function runInProcess(machine: Machine, compiled: CompiledScenario,
     unresponsive,
     hostTimeMs: performance.now() - runStarted,
     bootMs,
+    // the coordinator's decisions, then each CPU's (the actors are all here: their logs are at hand)
+    ...(config.schedule?.recordDecisions
+      ? { decisions: [...coordinator.decisions.recorded(), ...cpus.flatMap(({ processor }) => processor.heldIpis?.decisions.recorded() ?? [])] }
+      : {}),
   };
 }

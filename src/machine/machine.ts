@@ -20,6 +20,7 @@ import type { Message, Report, CpuReport, CoordinatorReport, BugcheckReport, Sce
 import { unpackReport } from '../ipc/report-codec.js';
 import type { CompiledScenario } from '../scenario/compile.js';
 import type { WorkerData } from '../contract/config.js';
+import type { RecordedDecision } from '../contract/decision-source.js';
 import { InternalError, ScenarioError } from '../util/errors.js';
 
 export interface MachineEvents {
@@ -39,6 +40,8 @@ export interface MachineOutcome {
   unresponsive: number[];
   hostTimeMs: number;
   bootMs: number;
+  /** the in-process backend, when the run recorded its decisions: every decision taken (src/contract/decision-source.ts) */
+  decisions?: RecordedDecision[];
 }
 
 /** Host time to wait for reports once the run is over; only a wedged worker (a native routine looping forever) hits it. */

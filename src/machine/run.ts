@@ -13,8 +13,10 @@ import { validateScenario, MIN_CLOCK_MS, MAX_CLOCK_MS } from '../scenario/valida
 import { executeScenario } from './execute.js';
 import type { RunOptions } from './execute.js';
 import type { MachineEvents } from './machine.js';
-import { DEFAULT_DURATION_MS, DETERMINISTIC_DEFAULT_SEED, MAX_CPUS, MAX_SEED, MAX_SLACK_NS, reproduceCommand } from '../cli/args.js';
+import { DEFAULT_DURATION_MS, DETERMINISTIC_DEFAULT_SEED, MAX_CPUS, MAX_PCT_DEPTH, MAX_SEED, MAX_SLACK_NS, reproduceCommand } from '../cli/args.js';
 import { DEFAULT_SLACK_NS } from '../contract/config.js';
+import { DECISION_KINDS, STRATEGY_DECISION_KINDS, STRATEGY_NAMES } from '../contract/schedule.js';
+import type { DecisionKind, StrategyName } from '../contract/schedule.js';
 
 export type { RunOptions } from './execute.js';
 export type { MachineEvents } from './machine.js';
@@ -77,6 +79,10 @@ const OPTION_CHECKS: { [K in keyof Required<RunScenarioOptions>]: (value: unknow
   backend: (value, name) => {
     if (value !== 'workers' && value !== 'in-process') throw new TypeError(`${name} must be 'workers' or 'in-process' (got ${shown(value)})`);
   },
+  schedule: (value, name) => checkSchedule(value, name),
+  onDecisions: (value, name) => {
+    if (typeof value !== 'function') throw new TypeError(`${name} must be a function (got ${shown(value)})`);
+  },
   onProgress: (value, name) => {
     if (typeof value !== 'function') throw new TypeError(`${name} must be a function (got ${shown(value)})`);
   },
@@ -107,6 +113,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunScenarioOp
     throw new TypeError(`options.backend 'in-process' runs deterministic mode only: add mode: 'deterministic' (got mode '${mode}')`);
   }
   checkTimeOptions(given, mode);
+  checkScheduleOptions(given, mode);
   const resolved: RunOptions = {
     ...given,
     cpus: given.cpus ?? machine.cpus ?? Math.max(1, Math.min(MAX_CPUS, availableParallelism())),
@@ -122,6 +129,12 @@ export async function runScenario(loaded: LoadedScenario, options: RunScenarioOp
     if (pace === 'virtual') resolved.slackNs = given.slackNs !== undefined ? Math.round(given.slackNs) : DEFAULT_SLACK_NS;
     else resolved.timeScale = given.timeScale ?? 1;
   }
+  const badCpu = given.schedule?.decisions?.findIndex((d) => d.cpu !== undefined && d.cpu >= resolved.cpus) ?? -1;
+  if (badCpu >= 0) {
+    throw new RangeError(
+      `runScenario: options.schedule.decisions[${badCpu}].cpu is ${given.schedule!.decisions![badCpu]!.cpu}, but the machine has ${resolved.cpus} CPUs (0 to ${resolved.cpus - 1})`,
+    );
+  }
   if (given.command === undefined) {
     resolved.command = reproduceCommand({
       scenario: loaded.source,
@@ -134,6 +147,8 @@ export async function runScenario(loaded: LoadedScenario, options: RunScenarioOp
       ...(resolved.pace !== undefined ? { pace: resolved.pace } : {}),
       ...(resolved.slackNs !== undefined ? { slackNs: resolved.slackNs } : {}),
       ...(resolved.timeScale !== undefined ? { timeScale: resolved.timeScale } : {}),
+      ...(resolved.schedule !== undefined ? { strategy: resolved.schedule.strategy } : {}),
+      ...(resolved.schedule?.depth !== undefined ? { depth: resolved.schedule.depth } : {}),
     });
   }
   const guard = guardHandlers(given.on);
@@ -164,6 +179,88 @@ function checkTimeOptions(given: RunScenarioOptions, mode: RunOptions['mode']): 
   }
   if (given.timeScale !== undefined && pace !== 'host') {
     throw new TypeError(`runScenario: options.timeScale applies to pace 'host' only (add pace: 'host'; with pace 'virtual', emulated time is executed cycles)`);
+  }
+}
+
+/** The largest PCT step estimate, and perturbation bound (ns), a schedule may ask for (the largest depth: --depth's). */
+export const MAX_PCT_STEPS = 1e12;
+export const MAX_PERTURBATION_NS = 1e9;
+const SCHEDULE_KEYS = ['strategy', 'depth', 'steps', 'bounds', 'decisions'];
+const BOUND_KEYS = ['deviceNs', 'tickPhaseNs', 'ipiDelayNs'];
+/** a decision's fields; a recorded decision's own (neutral, where it was taken) may come along, and a replay does not read them */
+const DECISION_KEYS = ['kind', 'ordinal', 'value', 'cpu', 'neutral', 'atNs', 'atCpu'];
+
+/** options.schedule: a ScheduleOptions (src/contract/schedule.ts), each parameter for its strategy only. */
+function checkSchedule(value: unknown, name: string): void {
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new TypeError(`${name} must be an object { strategy, … } (got ${shown(value)})`);
+  const schedule = value as Record<string, unknown>;
+  for (const key of Object.keys(schedule)) {
+    if (!SCHEDULE_KEYS.includes(key)) throw new TypeError(`${name} has an unknown field '${key}' (fields: ${SCHEDULE_KEYS.join(', ')})`);
+  }
+  const strategy = schedule.strategy;
+  if (!STRATEGY_NAMES.includes(strategy as StrategyName)) {
+    throw new TypeError(`${name}.strategy must be one of ${STRATEGY_NAMES.map((s) => `'${s}'`).join(', ')} (got ${shown(strategy)})`);
+  }
+  const only = (field: string, owner: StrategyName): void => {
+    if (schedule[field] !== undefined && strategy !== owner)
+      throw new TypeError(`${name}.${field} applies to strategy '${owner}' only (got strategy '${strategy}')`);
+  };
+  only('depth', 'pct');
+  only('steps', 'pct');
+  only('bounds', 'perturb');
+  if (schedule.depth !== undefined) integerIn(schedule.depth, `${name}.depth`, 1, MAX_PCT_DEPTH);
+  if (schedule.steps !== undefined) integerIn(schedule.steps, `${name}.steps`, 1, MAX_PCT_STEPS);
+  if (schedule.bounds !== undefined) {
+    const bounds = schedule.bounds;
+    if (typeof bounds !== 'object' || bounds === null || Array.isArray(bounds))
+      throw new TypeError(`${name}.bounds must be an object { deviceNs, tickPhaseNs, ipiDelayNs } (got ${shown(bounds)})`);
+    for (const key of BOUND_KEYS) {
+      const bound = (bounds as Record<string, unknown>)[key];
+      if (typeof bound !== 'number' || !Number.isFinite(bound) || bound < 0 || bound > MAX_PERTURBATION_NS) {
+        throw failure(bound, `${name}.bounds.${key} must be a number of emulated ns from 0 to ${MAX_PERTURBATION_NS} (got ${shown(bound)})`);
+      }
+    }
+    for (const key of Object.keys(bounds)) {
+      if (!BOUND_KEYS.includes(key)) throw new TypeError(`${name}.bounds has an unknown field '${key}' (fields: ${BOUND_KEYS.join(', ')})`);
+    }
+  }
+  if (schedule.decisions === undefined) return;
+  if (!Array.isArray(schedule.decisions))
+    throw new TypeError(`${name}.decisions must be an array of { kind, ordinal, value, cpu? } (got ${shown(schedule.decisions)})`);
+  const kinds = STRATEGY_DECISION_KINDS[strategy as StrategyName];
+  const seen = new Set<string>();
+  schedule.decisions.forEach((entry: unknown, i: number) => {
+    const at = `${name}.decisions[${i}]`;
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry))
+      throw new TypeError(`${at} must be an object { kind, ordinal, value, cpu? } (got ${shown(entry)})`);
+    const decision = entry as Record<string, unknown>;
+    for (const key of Object.keys(decision)) {
+      if (!DECISION_KEYS.includes(key)) throw new TypeError(`${at} has an unknown field '${key}' (fields: ${DECISION_KEYS.join(', ')})`);
+    }
+    const kind = decision.kind as DecisionKind;
+    if (!DECISION_KINDS.includes(kind)) throw new TypeError(`${at}.kind must be one of ${DECISION_KINDS.join(', ')} (got ${shown(decision.kind)})`);
+    if (!kinds.includes(kind)) throw new TypeError(`${at}: strategy '${strategy}' has no '${kind}' decisions (its kinds: ${kinds.join(', ')})`);
+    integerIn(decision.ordinal, `${at}.ordinal`, 0, Number.MAX_SAFE_INTEGER);
+    if (typeof decision.value !== 'number' || !Number.isFinite(decision.value))
+      throw failure(decision.value, `${at}.value must be a finite number (got ${shown(decision.value)})`);
+    if (kind === 'ipi-delay') integerIn(decision.cpu, `${at}.cpu (the receiving CPU of an 'ipi-delay')`, 0, MAX_CPUS - 1);
+    else if (decision.cpu !== undefined) throw new TypeError(`${at}.cpu applies to 'ipi-delay' decisions only (got kind '${kind}')`);
+    const key = `${kind}/${decision.cpu ?? ''}/${decision.ordinal}`;
+    if (seen.has(key)) throw new TypeError(`${at} repeats an earlier decision's kind, ordinal${kind === 'ipi-delay' ? ' and cpu' : ''}`);
+    seen.add(key);
+  });
+}
+
+/** A schedule is deterministic mode's; recording decisions needs the in-process backend (the actors are at hand there). */
+function checkScheduleOptions(given: RunScenarioOptions, mode: RunOptions['mode']): void {
+  if (given.schedule !== undefined && mode !== 'deterministic') {
+    throw new TypeError(
+      "runScenario: options.schedule applies to mode 'deterministic' only (a parallel run races for real, it has no schedule): add mode: 'deterministic'",
+    );
+  }
+  if (given.onDecisions !== undefined && given.backend !== 'in-process') {
+    throw new TypeError("runScenario: options.onDecisions needs backend 'in-process' (the decisions are taken in the CPUs' threads otherwise)");
   }
 }
 

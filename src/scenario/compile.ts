@@ -14,9 +14,16 @@ import { BuildError } from '../isa/builder.js';
 import { vectorToIrql, irqlTable } from '../kernel/irql.js';
 import { DEFAULT_DPC_TUNABLES, importanceFromName } from '../kernel/dpc.js';
 import { deriveSeed } from '../util/prng.js';
+import { NO_ROUTINE } from '../kernel/apc-state.js';
+import type { ApcObjectConfig } from '../kernel/apc-state.js';
+import { IRP_MAJOR_NAMES, IrpMajorFunction } from '../kernel/io.js';
+import type { DeviceObjectConfig, DriverObjectConfig } from '../kernel/io.js';
+import { KernelMode, UserMode } from '../kernel/status.js';
 import type { ScenarioDefinition } from './define.js';
 import type { DeviceConfig } from '../hal/device.js';
-import type { MachineConfig, Pace, ProcessorConfig, InterruptObjectConfig, ThreadConfig, DispatcherObjectConfig } from '../contract/config.js';
+import type { MachineConfig, MachineSchedule, Pace, ProcessorConfig, InterruptObjectConfig, ThreadConfig, DispatcherObjectConfig } from '../contract/config.js';
+import { DEFAULT_PCT_DEPTH } from '../contract/schedule.js';
+import type { PerturbationBounds, ScheduleOptions } from '../contract/schedule.js';
 import { DEFAULT_SLACK_NS } from '../contract/config.js';
 import type { Arch, RunMode } from '../contract/result.js';
 import { ScenarioError, describeThrown, scenarioThrew } from '../util/errors.js';
@@ -46,6 +53,43 @@ export interface CompileOptions {
   nativeModule: string | null;
   /** --clock: the clock interval in ms, overriding the scenario's machine.clockIntervalMs */
   clockIntervalMs?: number;
+  /** deterministic mode: the exploration strategy, its parameters and explicit decisions (default: random) */
+  schedule?: ScheduleOptions;
+  /** deterministic mode: the actors keep a log of every decision (the in-process backend hands it over) */
+  recordDecisions?: boolean;
+}
+
+/**
+ * The perturb strategy's bounds when neither the run nor the scenario gives them: a device
+ * assertion up to 2 µs late and an IPI up to 2 µs late (about an interrupt's path through the
+ * APIC bus and a busy receiver's instruction boundary on real hardware, and a tenth of a maximum
+ * slice here), and the clock at any phase of its interval. A scenario that declares
+ * `explore.jitter` sets its own; a field it leaves out is not varied.
+ */
+export const DEFAULT_DEVICE_JITTER_NS = 2000;
+export const DEFAULT_IPI_DELAY_NS = 2000;
+
+/** The schedule the machine runs: the options given, with the bounds from them, else the scenario's jitter, else the defaults. */
+export function resolveSchedule(
+  def: ScenarioDefinition,
+  schedule: ScheduleOptions | undefined,
+  clockIntervalNs: number,
+  recordDecisions: boolean,
+): MachineSchedule {
+  const jitter = def.explore?.jitter;
+  const bounds: PerturbationBounds = schedule?.bounds ?? {
+    deviceNs: jitter ? (jitter.deviceNs ?? 0) : DEFAULT_DEVICE_JITTER_NS,
+    tickPhaseNs: jitter ? (jitter.tickPhaseNs ?? 0) : clockIntervalNs,
+    ipiDelayNs: jitter ? (jitter.ipiDelayNs ?? 0) : DEFAULT_IPI_DELAY_NS,
+  };
+  return {
+    strategy: schedule?.strategy ?? 'random',
+    depth: schedule?.depth ?? DEFAULT_PCT_DEPTH,
+    ...(schedule?.steps !== undefined ? { steps: schedule.steps } : {}),
+    bounds: { deviceNs: Math.max(0, bounds.deviceNs), tickPhaseNs: Math.max(0, bounds.tickPhaseNs), ipiDelayNs: Math.max(0, bounds.ipiDelayNs) },
+    ...(schedule?.decisions !== undefined ? { decisions: schedule.decisions.map((d) => ({ ...d })) } : {}),
+    recordDecisions,
+  };
 }
 
 export interface VariableInfo {
@@ -74,6 +118,26 @@ export interface CompiledScenario {
 }
 
 const align = (value: number, to: number): number => Math.ceil(value / to) * to;
+
+/**
+ * The DRIVER_OBJECTs and DEVICE_OBJECTs (device ids in declaration order across drivers; a driver
+ * without `devices` gets one named after it), each device's file-object event taking the object ids
+ * from `firstEventId` on. Dispatch routines are filled in once the program is linked.
+ */
+function compileDrivers(def: ScenarioDefinition, firstEventId: number): { drivers: DriverObjectConfig[]; deviceObjects: DeviceObjectConfig[] } {
+  const drivers: DriverObjectConfig[] = [];
+  const deviceObjects: DeviceObjectConfig[] = [];
+  for (const [name, d] of Object.entries(def.drivers ?? {})) {
+    const driver: DriverObjectConfig = { id: drivers.length, name, dispatch: {}, devices: [] };
+    for (const [deviceName, device] of Object.entries(d.devices ?? { [name]: {} })) {
+      const id = deviceObjects.length;
+      deviceObjects.push({ id, name: deviceName, driver: driver.id, io: device.io ?? 'synchronous', fileEvent: firstEventId + id });
+      driver.devices.push(id);
+    }
+    drivers.push(driver);
+  }
+  return { drivers, deviceObjects };
+}
 
 export function compileScenario(def: ScenarioDefinition, options: CompileOptions): CompiledScenario {
   const arch: Arch = def.machine?.arch ?? 'x64';
@@ -142,6 +206,12 @@ export function compileScenario(def: ScenarioDefinition, options: CompileOptions
   for (const [name, m] of Object.entries(def.mutexes ?? {})) objects.push({ id: nextObjectId++, name, kind: m.kind ?? 'mutex' });
   for (const [name, t] of Object.entries(def.timers ?? {}))
     objects.push({ id: nextObjectId++, name, kind: 'timer', synchronization: t.type === 'synchronization' });
+  // each device object's file object has an event (FILE_OBJECT.Event), after every declared object so that their ids stay
+  const { drivers, deviceObjects } = compileDrivers(def, nextObjectId);
+  for (const device of deviceObjects) {
+    objects.push({ id: device.fileEvent, name: `${device.name}.FileObject.Event`, kind: 'event', synchronization: false, signaled: false });
+    nextObjectId++;
+  }
   const objectId = (kind: 'event' | 'semaphore' | 'mutex' | 'timer', name: string): number | undefined =>
     objects.find((o) => o.name === name && (kind === 'mutex' ? o.kind === 'mutex' || o.kind === 'mutant' : o.kind === kind))?.id;
 
@@ -211,6 +281,23 @@ export function compileScenario(def: ScenarioDefinition, options: CompileOptions
       target: d.targetCpu ?? -1,
     };
   });
+
+  const apcs: ApcObjectConfig[] = Object.entries(def.apcs ?? {}).map(([name, d], id) => ({
+    id,
+    name,
+    kernelRoutine: routineIndex(d.kernelRoutine),
+    normalRoutine: d.normalRoutine === undefined ? NO_ROUTINE : routineIndex(d.normalRoutine),
+    rundownRoutine: d.rundownRoutine === undefined ? NO_ROUTINE : routineIndex(d.rundownRoutine),
+    mode: d.mode === 'user' && d.normalRoutine !== undefined ? UserMode : KernelMode,
+    context: d.context ?? 0,
+  }));
+  for (const driver of drivers) {
+    const declared = def.drivers![driver.name]!.dispatch;
+    for (const major of IRP_MAJOR_NAMES) {
+      const routine = declared[major];
+      if (routine !== undefined) driver.dispatch[IrpMajorFunction[major]] = routineIndex(routine);
+    }
+  }
 
   const lockNames: string[] = [];
   const interrupts: InterruptObjectConfig[] = interruptNames.map((name, id) => {
@@ -310,6 +397,9 @@ export function compileScenario(def: ScenarioDefinition, options: CompileOptions
     nativeModule: nativeNames.length > 0 ? options.nativeModule : null,
     nativeNames,
     traceToMain: options.traceToMain,
+    ...(apcs.length > 0 ? { apcs } : {}),
+    ...(drivers.length > 0 ? { drivers, deviceObjects } : {}),
+    schedule: resolveSchedule(def, options.schedule, clockIntervalNs, options.recordDecisions ?? false),
   };
 
   const processors: ProcessorConfig[] = [];

@@ -147,6 +147,41 @@ export interface MutexDeclaration {
   kind?: 'mutex' | 'mutant';
 }
 
+/**
+ * A KAPC (nt-semantics.md §5): its routines, mode and context. The thread (and the APC environment)
+ * are given at run time by KeInitializeApc; KeInsertQueueApc queues it. With no normalRoutine it is
+ * a special kernel APC (its KernelRoutine only, at APC_LEVEL; held off only by a guarded region).
+ */
+export interface ApcDeclaration {
+  /** KernelRoutine(Apc, &NormalRoutine, &NormalContext, &SystemArgument1, &SystemArgument2): at APC_LEVEL, in the target thread */
+  kernelRoutine: string;
+  /** NormalRoutine(NormalContext, SystemArgument1, SystemArgument2): at PASSIVE_LEVEL for a kernel APC, in user mode for a user APC */
+  normalRoutine?: string;
+  /** RundownRoutine(Apc): called instead of delivery when the thread exits with the APC still queued */
+  rundownRoutine?: string;
+  /** 'kernel' or 'user' (a user APC needs a normalRoutine: it is what runs in user mode) */
+  mode: 'kernel' | 'user';
+  /** NormalContext (default 0) */
+  context?: number;
+}
+
+/** The IRP_MJ_* requests a driver may handle: IRP_MJ_CREATE, _CLOSE, _READ, _WRITE, _DEVICE_CONTROL, _CLEANUP. */
+export type IrpMajor = 'create' | 'close' | 'read' | 'write' | 'deviceControl' | 'cleanup';
+
+/** A DEVICE_OBJECT, with the one FILE_OBJECT opened on it at boot (its handle is what NtReadFile/ReadFile/ReadFileEx take). */
+export interface DeviceObjectDeclaration {
+  /** 'synchronous' (default): ReadFile waits inside the system service on the file object; 'overlapped': FILE_FLAG_OVERLAPPED, for ReadFileEx */
+  io?: 'synchronous' | 'overlapped';
+}
+
+/** A DRIVER_OBJECT (nt-semantics.md §8): its dispatch routines and its device objects. */
+export interface DriverDeclaration {
+  /** MajorFunction[]: DispatchRoutine(DeviceObject, Irp) → NTSTATUS in r0 (r1 = the device object, r2 = the IRP); a request with none fails with STATUS_INVALID_DEVICE_REQUEST */
+  dispatch: Partial<Record<IrpMajor, string>>;
+  /** its device objects by name (default: one synchronous device named after the driver); names are unique across drivers */
+  devices?: Record<string, DeviceObjectDeclaration>;
+}
+
 /** A native escape hatch: TypeScript run atomically with respect to local interrupts. */
 export type NativeRoutine = (args: readonly number[], machine: NativeMachineView) => number | undefined;
 
@@ -216,6 +251,10 @@ export interface ScenarioDefinition {
   semaphores?: Record<string, SemaphoreDeclaration>;
   mutexes?: Record<string, MutexDeclaration>;
   timers?: Record<string, TimerDeclaration>;
+  /** KAPCs, initialised at run time by KeInitializeApc */
+  apcs?: Record<string, ApcDeclaration>;
+  /** drivers with their device objects (I/O requests: NtReadFile, ReadFile, ReadFileEx) */
+  drivers?: Record<string, DriverDeclaration>;
   /** names for TRACE tags, shown in reports and timelines instead of the number (e.g. { 1: 'ReadFile' }) */
   traceTags?: Record<number, string>;
   results?: (run: RunView) => Record<string, number | string | boolean | number[]>;

@@ -35,9 +35,14 @@ const TOP_KEYS = [
   'semaphores',
   'mutexes',
   'timers',
+  'apcs',
+  'drivers',
   'traceTags',
   'results',
   'checks',
+  'outcome',
+  'outcomes',
+  'explore',
 ];
 const MACHINE_KEYS = [
   'cpus',
@@ -67,6 +72,14 @@ const EVENT_KEYS = ['type', 'signaled'];
 const SEMAPHORE_KEYS = ['count', 'limit'];
 const MUTEX_KEYS = ['kind'];
 const TIMER_KEYS = ['type'];
+const APC_KEYS = ['kernelRoutine', 'normalRoutine', 'rundownRoutine', 'mode', 'context'];
+const DRIVER_KEYS = ['dispatch', 'devices'];
+const IRP_MAJORS = ['create', 'close', 'read', 'write', 'deviceControl', 'cleanup'];
+const DEVICE_OBJECT_KEYS = ['io'];
+const OUTCOME_GRADE_KEYS = ['match', 'expect', 'description'];
+const EXPECTATIONS = ['acceptable', 'interesting', 'forbidden'];
+const EXPLORE_KEYS = ['jitter'];
+const JITTER_KEYS = ['deviceNs', 'tickPhaseNs', 'ipiDelayNs'];
 const IMPORTANCES = ['Low', 'Medium', 'High', 'MediumHigh'];
 const MAX_IOAPIC_LINE = 255;
 const MAX_MEMORY_WORDS = 1 << 24;
@@ -238,14 +251,94 @@ class Validator {
       }
     }
 
+    const apcs = this.record('apcs', def.apcs, false);
+    for (const [name, value] of Object.entries(apcs ?? {})) this.apc(`apcs.${name}`, this.entry(`apcs.${name}`, value), routines);
+
+    const drivers = this.record('drivers', def.drivers, false);
+    if (drivers) this.drivers(drivers, routines);
+
     const traceTags = this.record('traceTags', def.traceTags, false);
     for (const [tag, name] of Object.entries(traceTags ?? {})) {
       if (!/^-?\d+$/.test(tag)) this.fail(`traceTags key ${JSON.stringify(tag)} must be a TRACE tag number`);
       if (typeof name !== 'string' || name === '') this.fail(`traceTags.${tag} must be a non-empty name (got ${describeValue(name)})`);
     }
 
-    for (const key of ['results', 'checks'] as const) {
+    for (const key of ['results', 'checks', 'outcome'] as const) {
       if (def[key] !== undefined && typeof def[key] !== 'function') this.fail(`${key} must be a function (run) => … (got ${describeValue(def[key])})`);
+    }
+    if (def.outcomes !== undefined) this.outcomes(def.outcomes);
+    const explore = this.record('explore', def.explore, false);
+    if (explore) this.explore(explore);
+  }
+
+  /** outcomes: the grades `irqlab explore` applies, first match wins. */
+  outcomes(outcomes: unknown): void {
+    if (!Array.isArray(outcomes)) this.fail(`outcomes must be an array of { match, expect, description } (got ${describeValue(outcomes)})`);
+    outcomes.forEach((value: unknown, i: number) => {
+      const path = `outcomes[${i}]`;
+      const grade = this.entry(path, value);
+      this.keys(path, grade, OUTCOME_GRADE_KEYS);
+      const match = grade.match;
+      if (typeof match !== 'string' && !(match instanceof RegExp) && typeof match !== 'function') {
+        this.fail(`${path}.match must be the outcome's text, a RegExp or a function (outcome) => boolean (got ${describeValue(match)})`);
+      }
+      if (!EXPECTATIONS.includes(grade.expect as string)) {
+        this.fail(`${path}.expect must be one of ${EXPECTATIONS.map((e) => `'${e}'`).join(', ')} (got ${describeValue(grade.expect)})`);
+      }
+      if (typeof grade.description !== 'string') this.fail(`${path}.description must be a string (got ${describeValue(grade.description)})`);
+      if (/[\r\n]/.test(grade.description)) this.fail(`${path}.description must be one line`);
+    });
+  }
+
+  explore(explore: Obj): void {
+    this.keys('explore', explore, EXPLORE_KEYS);
+    const jitter = this.record('explore.jitter', explore.jitter, false);
+    if (!jitter) return;
+    this.keys('explore.jitter', jitter, JITTER_KEYS);
+    for (const key of JITTER_KEYS) {
+      const value = jitter[key];
+      if (value !== undefined && (!isFiniteNumber(value) || value < 0)) {
+        this.fail(`explore.jitter.${key} must be a number of emulated ns ≥ 0 (got ${describeValue(value)})`);
+      }
+    }
+  }
+
+  /** A KAPC: its routines exist; a user APC has a NormalRoutine (what runs in user mode). */
+  apc(path: string, apc: Obj, routines: Obj): void {
+    this.keys(path, apc, APC_KEYS);
+    this.routine(`${path}.kernelRoutine`, apc.kernelRoutine, routines);
+    if (apc.normalRoutine !== undefined) this.routine(`${path}.normalRoutine`, apc.normalRoutine, routines);
+    if (apc.rundownRoutine !== undefined) this.routine(`${path}.rundownRoutine`, apc.rundownRoutine, routines);
+    if (apc.mode !== 'kernel' && apc.mode !== 'user') this.fail(`${path}.mode must be 'kernel' or 'user' (got ${describeValue(apc.mode)})`);
+    if (apc.mode === 'user' && apc.normalRoutine === undefined) {
+      this.fail(`${path} is a user APC without a normalRoutine (the routine that runs in user mode); an APC with no normalRoutine is a special kernel APC`);
+    }
+    this.optionalWord(`${path}.context`, apc.context);
+  }
+
+  /** Drivers: dispatch routines by IRP_MJ name; device object names unique across drivers. */
+  drivers(drivers: Obj, routines: Obj): void {
+    const deviceOwners = new Map<string, string>();
+    for (const [name, value] of Object.entries(drivers)) {
+      const path = `drivers.${name}`;
+      const driver = this.entry(path, value);
+      this.keys(path, driver, DRIVER_KEYS);
+      const dispatch = this.record(`${path}.dispatch`, driver.dispatch, true)!;
+      this.keys(`${path}.dispatch`, dispatch, IRP_MAJORS);
+      for (const [major, routine] of Object.entries(dispatch)) this.routine(`${path}.dispatch.${major}`, routine, routines);
+      const devices = this.record(`${path}.devices`, driver.devices, false) ?? { [name]: {} };
+      if (Object.keys(devices).length === 0) this.fail(`${path}.devices is empty (omit it for one device named after the driver)`);
+      for (const [deviceName, deviceValue] of Object.entries(devices)) {
+        const devicePath = `${path}.devices.${deviceName}`;
+        const device = this.entry(devicePath, deviceValue);
+        this.keys(devicePath, device, DEVICE_OBJECT_KEYS);
+        if (device.io !== undefined && device.io !== 'synchronous' && device.io !== 'overlapped') {
+          this.fail(`${devicePath}.io must be 'synchronous' or 'overlapped' (got ${describeValue(device.io)})`);
+        }
+        const owner = deviceOwners.get(deviceName);
+        if (owner !== undefined) this.fail(`${devicePath}: drivers.${owner} already has a device object named '${deviceName}' (names are file handles)`);
+        deviceOwners.set(deviceName, name);
+      }
     }
   }
 

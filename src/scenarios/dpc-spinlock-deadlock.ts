@@ -45,4 +45,21 @@ export default defineScenario({
       a.ret();
     },
   },
+  // `irqlab explore dpc-spinlock-deadlock`: the deadlock is a bugcheck (0x133); with no bugcheck the DPC got the lock
+  outcome: (run) => (run.read('Shared') === 1 ? 'the DPC ran after the lock was released' : 'the DPC never ran'),
+  outcomes: [
+    {
+      match: '0x133 DPC_WATCHDOG_VIOLATION',
+      expect: 'forbidden',
+      description:
+        "the device interrupted while the PASSIVE thread held the lock; the DPC spun on it on the holder's own CPU until the deadlock detector stopped the machine",
+    },
+    {
+      match: 'the DPC ran after the lock was released',
+      expect: 'acceptable',
+      description: 'the interrupt came after the thread released the lock: the same bug, outside its 5 ms window',
+    },
+  ],
+  // perturb: the device's interrupt anywhere from 1 ms to 7 ms; the thread holds the lock for the first 5 ms
+  explore: { jitter: { deviceNs: 6_000_000 } },
 });

@@ -71,6 +71,46 @@ export const BUILTIN_SCENARIOS: readonly BuiltinScenario[] = [
     description: 'a DPC routine that polls forever: 0x133 DPC_WATCHDOG_VIOLATION with P1 = 0 after DpcTimeLimit ticks',
     file: 'dpc-watchdog.js',
   },
+  {
+    name: 'dpc-list-race',
+    description: 'a PASSIVE thread pushes requests on a list a DPC drains, no lock: lost nodes, requests completed twice, a cycle that ends in 0x139',
+    file: 'dpc-list-race.js',
+  },
+  {
+    name: 'dpc-list-race-fixed',
+    description: 'dpc-list-race with the spin lock: KeAcquireSpinLock in the thread, KeAcquireSpinLockAtDpcLevel in the DPC; every request completes once',
+    file: 'dpc-list-race-fixed.js',
+  },
+  {
+    name: 'dpc-double-insert',
+    description: 'two CPUs KeInsertQueueDpc one KDPC at once; the second insert returns FALSE and a driver counting work per insert loses an item',
+    file: 'dpc-double-insert.js',
+  },
+  {
+    name: 'dpc-double-insert-fixed',
+    description: 'dpc-double-insert with an interlocked work count the DPC drains: a coalesced insert loses nothing',
+    file: 'dpc-double-insert-fixed.js',
+  },
+  {
+    name: 'timer-cancel-race',
+    description: "KeCancelTimer returns FALSE while the timer's DPC runs on another CPU; the driver frees the DPC's context anyway: 0xD5",
+    file: 'timer-cancel-race.js',
+  },
+  {
+    name: 'timer-cancel-race-fixed',
+    description: 'timer-cancel-race with a rundown: when KeCancelTimer returns FALSE the unload waits for the DPC to signal an event before freeing',
+    file: 'timer-cancel-race-fixed.js',
+  },
+  {
+    name: 'isr-torn-read',
+    description: 'an ISR writes a two-word value that PASSIVE readers load word by word: a torn read when the interrupt lands between the loads',
+    file: 'isr-torn-read.js',
+  },
+  {
+    name: 'isr-torn-read-fixed',
+    description: 'isr-torn-read with the reads under KeSynchronizeExecution: the ISR cannot run between the two loads, no read is torn',
+    file: 'isr-torn-read-fixed.js',
+  },
 ];
 
 export function findBuiltinScenario(name: string): BuiltinScenario | undefined {

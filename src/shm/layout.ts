@@ -239,8 +239,27 @@ export const ThreadField = {
   /** bit per CPU it has run on (CPUs 0–31 / 32–63), set with Atomics.or by the CPU switching it in */
   RAN_ON_LO: ContextField.WORDS + 1,
   RAN_ON_HI: ContextField.WORDS + 2,
-  WORDS: ContextField.WORDS + 3,
+  /**
+   * The thread's APC words (src/kernel/apc-state.ts, ApcThreadWords; why they live here is in that
+   * module's header). KERNEL_APC_DISABLE and SPECIAL_APC_DISABLE: NT's KernelApcDisable and
+   * SpecialApcDisable (0, or negative inside a critical / guarded region), written by whoever owns
+   * the thread's execution (the CPU running it, or the dispatcher while it is blocked in a call).
+   * KERNEL_APC_IN_PROGRESS: 1 while a normal kernel APC's NormalRoutine runs on it.
+   */
+  KERNEL_APC_DISABLE: ContextField.WORDS + 3,
+  SPECIAL_APC_DISABLE: ContextField.WORDS + 4,
+  KERNEL_APC_IN_PROGRESS: ContextField.WORDS + 5,
+  /** ApcPendingBit: KernelApcPending, UserApcPending (Atomics.or / Atomics.and: the dispatcher and the running CPU both write it) */
+  APC_PENDING: ContextField.WORDS + 6,
+  /** ApcQueuedBit: the kernel / user APC list is non-empty (written by the dispatcher, which owns the lists) */
+  APC_QUEUED: ContextField.WORDS + 7,
+  WORDS: ContextField.WORDS + 8,
 } as const;
+
+/** Bits of ThreadField.APC_PENDING. */
+export const ApcPendingBit = { KERNEL: 1, USER: 2 } as const;
+/** Bits of ThreadField.APC_QUEUED. */
+export const ApcQueuedBit = { KERNEL: 1, USER: 2 } as const;
 
 /** Per-thread counters, as Float64 values, written by the CPU running the thread (index into a Float64Array, see MachineLayout.threadCounters). */
 export const ThreadCounterField = {

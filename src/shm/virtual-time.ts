@@ -253,6 +253,25 @@ export class VirtualTimeBoard {
     return min;
   }
 
+  /**
+   * The earliest emulated time at which anything outside CPU `cpu` can change what it sees: the
+   * minimum over the other running CPUs' published clocks (each is at or before its CPU's real
+   * clock, so whatever that CPU writes or sends from now on is stamped no earlier) and the
+   * coordinator's next undelivered event. A spin that has found nothing new cannot find anything
+   * new before then (Processor.run skips its clock there).
+   */
+  spinHorizon(cpu: number): number {
+    let min = this.f64[this.nextEventAt]!;
+    const f64 = this.f64;
+    const i32 = this.i32;
+    for (let other = 0; other < this.cpus; other++) {
+      if (other === cpu || Atomics.load(i32, this.idleAt[other]!) !== 0) continue;
+      const t = f64[this.clockAt[other]!]!;
+      if (t < min) min = t;
+    }
+    return min;
+  }
+
   /** The coordinator's next undelivered event (the run's end at the latest). */
   nextEventNs(): number {
     return this.f64[this.nextEventAt]!;

@@ -78,8 +78,8 @@ describe('parseCommandLine: commands', () => {
   });
 
   it('rejects a missing or unknown command', () => {
-    expect(usageError([])).toBe("missing command: expected 'run' or 'list' (see 'irqlab --help')");
-    expect(usageError(['walk'])).toBe("unknown command 'walk': expected 'run' or 'list' (see 'irqlab --help')");
+    expect(usageError([])).toBe("missing command: expected 'run', 'explore', 'replay', 'minimize', 'inspect' or 'list' (see 'irqlab --help')");
+    expect(usageError(['walk'])).toBe("unknown command 'walk': expected 'run', 'explore', 'replay', 'minimize', 'inspect' or 'list' (see 'irqlab --help')");
     expect(usageError(['--frobnicate'])).toBe("unknown option '--frobnicate' for 'irqlab' (see 'irqlab --help')");
   });
 

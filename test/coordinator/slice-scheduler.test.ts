@@ -7,6 +7,8 @@ import { SliceScheduler } from '../../src/coordinator/slice-scheduler.js';
 import type { SliceGrant } from '../../src/coordinator/slice-scheduler.js';
 import type { PendingEvent } from '../../src/coordinator/event-delivery.js';
 import { Prng } from '../../src/util/prng.js';
+import { RandomSlices } from '../../src/coordinator/schedule-strategy.js';
+import { DecisionSource } from '../../src/contract/decision-source.js';
 
 /** A machine whose only event is a clock tick every `intervalNs` that goes to every CPU. */
 function machine(cpus: number, seed: number, intervalNs = 1_000_000) {
@@ -15,7 +17,7 @@ function machine(cpus: number, seed: number, intervalNs = 1_000_000) {
   const doorbells = new Array<number>(cpus).fill(0);
   const scheduler = new SliceScheduler(
     { cpus, durationNs: 5_000_000, cyclesPerNs: 1 },
-    new Prng(seed),
+    new RandomSlices(new Prng(seed), new DecisionSource(undefined, false)),
     {
       nextEvent: (): PendingEvent => ({ timeNs: nextTick, source: 'clock', index: 0 }),
       deliver: (event, stampNs, woken) => {

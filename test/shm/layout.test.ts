@@ -1,6 +1,8 @@
 // Pins every shared-memory offset: a change here is a format change and must be deliberate.
 import { describe, expect, it } from 'vitest';
 import {
+  ApcPendingBit,
+  ApcQueuedBit,
   computeLayout,
   ContextField,
   ControlField,
@@ -71,7 +73,20 @@ describe('shared-memory layout', () => {
       WORDS: 8,
     });
     expect(TraceField).toEqual({ TIME_LO: 0, TIME_HI: 1, EVENT: 2, A: 3, B: 4, C: 5, WORDS: 6 });
-    expect(ThreadField).toEqual({ CONTEXT: 0, SWAP_BUSY: 21, RAN_ON_LO: 22, RAN_ON_HI: 23, WORDS: 24 });
+    expect(ThreadField).toEqual({
+      CONTEXT: 0,
+      SWAP_BUSY: 21,
+      RAN_ON_LO: 22,
+      RAN_ON_HI: 23,
+      KERNEL_APC_DISABLE: 24,
+      SPECIAL_APC_DISABLE: 25,
+      KERNEL_APC_IN_PROGRESS: 26,
+      APC_PENDING: 27,
+      APC_QUEUED: 28,
+      WORDS: 29,
+    });
+    expect(ApcPendingBit).toEqual({ KERNEL: 1, USER: 2 });
+    expect(ApcQueuedBit).toEqual({ KERNEL: 1, USER: 2 });
     expect(ThreadCounterField).toEqual({ RUN_NS: 0, CONTEXT_SWITCHES: 1, WORDS: 2 });
     expect(DeviceCounterField).toEqual({ RECEIVED: 0, TAKEN: 1, REASSERTED: 2, PENDING: 3, UNDELIVERED: 4, BACKLOGGED: 5, WORDS: 6 });
     expect(CounterField.TIME_AT_IRQL).toBe(16);
@@ -105,8 +120,8 @@ describe('shared-memory layout', () => {
     expect(layout.threadCounters(0)).toBe((98 + 4 * 304 * 2) / 2);
     expect(layout.threadCounters(5)).toBe((98 + 4 * 304 * 2) / 2 + 5 * 2);
     expect(layout.thread(0)).toBe(98 + 4 * 304 * 2 + 6 * 2 * 2);
-    expect(layout.thread(5)).toBe(layout.thread(0) + 5 * 24);
-    expect(layout.dpc(0)).toBe(layout.thread(0) + 6 * 24);
+    expect(layout.thread(5)).toBe(layout.thread(0) + 5 * 29);
+    expect(layout.dpc(0)).toBe(layout.thread(0) + 6 * 29);
     // one page-state word per 4 KB page of memory (8192 words = 8 pages), plus one
     expect(layout.pageState(0)).toBe(layout.dpc(0) + 3 * 8);
     expect(layout.interruptLock(0)).toBe(layout.pageState(0) + 9);

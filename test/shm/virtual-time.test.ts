@@ -159,3 +159,28 @@ describe('virtual time: halts and wakes', () => {
     expect(coordinator.allHalted()).toBe(true);
   });
 });
+
+describe('virtual time: the spin horizon', () => {
+  it("a spinner's horizon is the other running CPUs' earliest clock and the next event, never its own clock or a halted CPU's", () => {
+    const m = machine(3);
+    const [cpu0, cpu1, cpu2, coordinator] = [m.board(), m.board(), m.board(), m.board()];
+    coordinator.setNextEvent(90_000);
+    cpu0.publish(0, 10_000);
+    cpu1.publish(1, 30_000);
+    cpu2.publish(2, 50_000);
+    // CPU 0 holds the GVT; nothing another CPU does can be stamped before 30 µs
+    expect(cpu0.gvt()).toBe(10_000);
+    expect(cpu0.spinHorizon(0)).toBe(30_000);
+    expect(cpu1.spinHorizon(1)).toBe(10_000);
+    // a halted CPU writes nothing until a waker takes it back, at the waker's time
+    expect(cpu1.halt(1, 30_000, m.doorbellCount(CPU_ACTOR(1)))).toBe(true);
+    expect(cpu0.spinHorizon(0)).toBe(50_000);
+    // the next undelivered event bounds it: an interrupt or a tick may come then
+    coordinator.setNextEvent(40_000);
+    expect(cpu0.spinHorizon(0)).toBe(40_000);
+    // alone and nothing due before the run's end: the end
+    expect(cpu2.halt(2, 50_000, m.doorbellCount(CPU_ACTOR(2)))).toBe(true);
+    coordinator.setNextEvent(1_000_000);
+    expect(cpu0.spinHorizon(0)).toBe(1_000_000);
+  });
+});
