@@ -39,6 +39,19 @@ export { TraceEvent, traceEventName } from './kernel/trace-events.js';
 export { ExitCode } from './machine/result.js';
 export type { RunResult, CpuSummary, ThreadSummary, LatencySummary, BugcheckInfo, CheckResult, RunMode, Arch } from './machine/result.js';
 export { BUGCHECK, bugcheckName } from './kernel/bugcheck.js';
+export { BreaktraceStopped } from './machine/latency-breaktrace.js';
+export type { BreaktraceInfo, BreaktraceOptions } from './machine/latency-breaktrace.js';
+export type {
+  LatencyReport,
+  LatencyDistribution,
+  LatencySeriesReport,
+  RoutineExecutionReport,
+  LatencyBudgetResult,
+  CpuFrozenState,
+  FrozenDpc,
+  FrozenSpinLock,
+  FrozenReadyThread,
+} from './machine/result.js';
 export { replayFile } from './explore/replay.js';
 export type { ReplayFileOptions, ReplayVerdict, RecordedRun } from './explore/replay.js';
 export type { ReplayFile, ReplayRecord, ReplayScenario, ReplayOutcome } from './explore/replay-file.js';

@@ -17,6 +17,7 @@ import type { Pace } from '../contract/config.js';
 import { DEFAULT_PCT_DEPTH, MAX_PCT_DEPTH, STRATEGY_NAMES } from '../contract/schedule.js';
 import type { StrategyName } from '../contract/schedule.js';
 import { EXPLORE_HELP, parseExplore } from './explore-args.js';
+import { LATENCY_RUN_HELP, LATENCY_RUN_OPTIONS, latencyRunArgs, parseLatencyFlags, type LatencyRunArgs } from './latency-args.js';
 import type { ExploreArgs } from './explore-args.js';
 import { INSPECT_HELP, parseInspect } from './inspect-args.js';
 import type { InspectArgs } from './inspect-args.js';
@@ -88,7 +89,7 @@ Options:
       --depth D           pct's bug depth d, 1 to ${MAX_PCT_DEPTH} (default 3); only with --strategy pct
       --json              print one JSON object (the RunResult) on stdout and nothing else
       --trace FILE        write a Chrome trace (open at ui.perfetto.dev)
-      --code-timeout S    host seconds one call of the scenario's own code may run (a native
+${LATENCY_RUN_HELP}      --code-timeout S    host seconds one call of the scenario's own code may run (a native
                           routine, a builder callback, results(), checks(), the module's top
                           level: at least 60) before the run ends with exit 1 (default ${DEFAULT_CODE_TIMEOUT_S})
   -v, --verbose           more detail on stderr; stacks with errors
@@ -111,7 +112,7 @@ Options:
 `;
 
 /** The run flags as given, before the scenario supplies its defaults. */
-export interface RunArgs {
+export interface RunArgs extends LatencyRunArgs {
   scenario: string;
   cpus?: number;
   mode: RunMode;
@@ -147,7 +148,7 @@ export type Command =
   | { command: 'inspect'; args: InspectArgs };
 
 /** Everything a run needs once the scenario's defaults are known. */
-export interface ResolvedRun {
+export interface ResolvedRun extends LatencyRunArgs {
   scenario: string;
   cpus: number;
   mode: RunMode;
@@ -316,6 +317,7 @@ function parseRun(argv: readonly string[], env: NodeJS.ProcessEnv): Command {
         clock: { type: 'string' },
         json: { type: 'boolean' },
         trace: { type: 'string' },
+        ...LATENCY_RUN_OPTIONS,
         'code-timeout': { type: 'string' },
         strategy: { type: 'string' },
         depth: { type: 'string' },
@@ -355,6 +357,7 @@ function parseRun(argv: readonly string[], env: NodeJS.ProcessEnv): Command {
     args.trace = values.trace;
   }
   if (values['code-timeout'] !== undefined) args.codeTimeoutMs = parseCodeTimeout(values['code-timeout']);
+  Object.assign(args, parseLatencyFlags(values, args.mode));
   if (values.pace !== undefined) args.pace = parsePace(values.pace);
   if (values.slack !== undefined) args.slackNs = parseSlack(values.slack);
   if (values['time-scale'] !== undefined) args.timeScale = parseTimeScale(values['time-scale']);
@@ -537,6 +540,7 @@ export function resolveRunOptions(
   if (args.codeTimeoutMs !== undefined) resolved.codeTimeoutMs = args.codeTimeoutMs;
   if (args.strategy !== undefined) resolved.strategy = args.strategy;
   if (args.depth !== undefined) resolved.depth = args.depth;
+  Object.assign(resolved, latencyRunArgs(args));
   resolved.command = reproduceCommand(resolved);
   return resolved;
 }

@@ -412,6 +412,7 @@ export function formatBugcheck(result: RunResult): string {
   out.push(...stackText(bc.frames, '  '));
   out.push('');
 
+  out.push(...frozenStateText(bc));
   out.push('LAST EVENTS:');
   for (const cpu of bc.cpus) {
     const state = cpu.responded ? 'responded to the freeze' : 'did NOT respond to the freeze (stopped from outside)';
@@ -438,6 +439,27 @@ export function formatBugcheck(result: RunResult): string {
     out.push('To replay this run:', bc.replayCommand);
   }
   return `${out.join('\n')}\n`;
+}
+
+/** The frozen state beyond the frames: the faulting CPU's DPC queue, the spin locks held and their owners, each CPU's ready lists. */
+function frozenStateText(bc: BugcheckInfo): string[] {
+  const out: string[] = [];
+  const faulting = bc.cpus.find((c) => c.cpu === bc.cpu);
+  out.push(`DPC_QUEUE (processor ${bc.cpu}, in the order it would run them):`);
+  if (!faulting || faulting.dpcQueue.length === 0) out.push('  (empty)');
+  for (const d of faulting?.dpcQueue ?? [])
+    out.push(`  ${d.dpc}  routine ${d.routine}, queued at ${formatMicros(d.queuedNs)} µs${d.fromIsr ? ' by an ISR' : ''}`);
+  out.push('', 'SPIN_LOCKS_HELD:');
+  const held = bc.cpus.flatMap((c) => c.heldLocks);
+  if (held.length === 0) out.push('  (none)');
+  for (const l of held) out.push(`  ${l.lock}  held by CPU ${l.ownerCpu}, thread ${l.ownerThread}, taken by ${l.takenBy} at ${l.irqlName}`);
+  out.push('', 'READY_THREADS (highest priority first):');
+  for (const c of bc.cpus) {
+    const list = c.readyThreads.map((t) => `${t.thread} (priority ${t.priority})`).join(', ');
+    out.push(`  Processor ${c.cpu}: ${list || '(none)'}`);
+  }
+  out.push('');
+  return out;
 }
 
 function stackText(frames: BugcheckInfo['frames'], indent: string): string[] {

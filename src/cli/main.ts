@@ -22,6 +22,8 @@ import { loadScenario } from '../scenario/load.js';
 import type { LoadedScenario } from '../scenario/load.js';
 import { validateScenario } from '../scenario/validate.js';
 import { checkTracePath } from '../machine/chrome-trace.js';
+import { BreaktraceStopped } from '../machine/latency-breaktrace.js';
+import { formatLatencyReport } from './latency-format.js';
 import { ExitCode } from '../machine/result.js';
 import type { RunResult } from '../machine/result.js';
 import { BUILTIN_SCENARIOS } from '../scenarios/index.js';
@@ -104,6 +106,7 @@ async function run(args: RunArgs, io: CliIo, cliOptions: CliOptions): Promise<nu
     const arch = machine?.arch === 'x86' ? 'x86' : 'x64';
     validateScenario(loaded.definition, { cpus: options.cpus, arch });
     if (options.traceFile !== undefined) checkTracePath(options.traceFile, loaded.kind === 'file' ? loaded.source : undefined);
+    if (options.breaktraceFile !== undefined) checkTracePath(options.breaktraceFile, loaded.kind === 'file' ? loaded.source : undefined, '--breaktrace-out');
     if (options.verbose) {
       io.stderr.write(`irqlab: ${loaded.kind === 'builtin' ? 'built-in scenario' : 'scenario file'} ${loaded.source}\n`);
       io.stderr.write(`irqlab: ${options.command}\n`);
@@ -122,6 +125,7 @@ async function run(args: RunArgs, io: CliIo, cliOptions: CliOptions): Promise<nu
         ...(options.timeScale !== undefined ? { timeScale: options.timeScale } : {}),
         ...(options.clockMs !== undefined ? { clockIntervalMs: options.clockMs } : {}),
         ...(options.traceFile !== undefined ? { traceFile: options.traceFile } : {}),
+        ...(options.breaktraceNs !== undefined ? { breaktrace: { aboveNs: options.breaktraceNs, file: options.breaktraceFile! } } : {}),
         verbose: options.verbose,
         command: options.command,
         ...(options.codeTimeoutMs !== undefined ? { nativeTimeoutMs: options.codeTimeoutMs } : {}),
@@ -130,6 +134,12 @@ async function run(args: RunArgs, io: CliIo, cliOptions: CliOptions): Promise<nu
           : {}),
         onProgress: (emulatedNs, durationNs) => progress.update(emulatedNs, durationNs),
       });
+    } catch (error) {
+      if (!(error instanceof BreaktraceStopped)) throw error;
+      // cyclictest's --breaktrace: the run stopped at the first routine over the bound; exit 2 as a failed check
+      if (options.json) io.stdout.write(`${JSON.stringify({ breaktrace: error.info }, null, 2)}\n`);
+      else io.stdout.write(`${error.message} (${error.info.records} trace records, Chrome trace JSON: open it at ui.perfetto.dev)\n`);
+      return ExitCode.SystemFailed;
     } finally {
       progress.clear();
     }
@@ -137,6 +147,7 @@ async function run(args: RunArgs, io: CliIo, cliOptions: CliOptions): Promise<nu
       io.stdout.write(formatJson(result));
     } else {
       io.stdout.write(formatSummary(result));
+      if (options.latency) io.stdout.write(`\n${formatLatencyReport(result.latency, result.cpus)}`);
       if (result.bugcheck) io.stdout.write(`\n${formatBugcheck(result)}`);
     }
     if (options.traceFile !== undefined && options.verbose) io.stderr.write(`irqlab: trace written to ${options.traceFile}\n`);

@@ -25,6 +25,63 @@ export interface LatencySummary {
   maxNs: number;
 }
 
+/** A latency series' distribution (from HdrHistogram: percentiles within 0.1 % of the exact sample; count, mean and max exact). */
+export interface LatencyDistribution {
+  count: number;
+  meanNs: number;
+  p50Ns: number;
+  p90Ns: number;
+  p99Ns: number;
+  p999Ns: number;
+  maxNs: number;
+  /** LatencyMon's buckets, µs: '<1', '1-10', '10-100', '100-250', '250-1000', '>=1000' → sample count */
+  buckets: Record<string, number>;
+}
+
+/** A series over the whole machine and on each CPU (perCpu[i] is CPU i). */
+export interface LatencySeriesReport {
+  overall: LatencyDistribution;
+  perCpu: LatencyDistribution[];
+}
+
+/** One ISR or DPC routine's execution (exclusive: time in interrupts taken while it ran is not its own). */
+export interface RoutineExecutionReport {
+  kind: 'isr' | 'dpc';
+  routine: string;
+  /** the driver the scenario names for it; the routine's name when it names none */
+  driver: string;
+  count: number;
+  totalNs: number;
+  maxNs: number;
+  meanNs: number;
+  /** per CPU it ran on: its runs, total time, and that time as a percentage of the CPU's emulated time */
+  perCpu: Array<{ cpu: number; count: number; totalNs: number; maxNs: number; sharePercent: number }>;
+}
+
+/** A scenario's `latency` budget, checked at the end (also listed in RunResult.checks). */
+export interface LatencyBudgetResult {
+  /** the budget's key, e.g. 'isrToDpcP99Us' */
+  budget: string;
+  limitUs: number;
+  actualUs: number;
+  passed: boolean;
+  /** what was measured ('ISR → DPC start p99', 'DPC routine Foo') */
+  what: string;
+}
+
+export interface LatencyReport {
+  /** device line asserted → its ISR starts (summary of series.assertToIsr) */
+  assertToIsr: LatencySummary;
+  /** an ISR queues a DPC → that DPC's routine starts (summary of series.isrToDpc) */
+  isrToDpc: LatencySummary;
+  series: { assertToIsr: LatencySeriesReport; isrToDpc: LatencySeriesReport };
+  /** ISR and DPC routines, highest single execution first */
+  routines: RoutineExecutionReport[];
+  budgets: LatencyBudgetResult[];
+  /** one line in LatencyMon's spirit: which budget was exceeded and by what, or that all were met; null without budgets */
+  verdict: string | null;
+}
+
 export interface CpuSummary {
   cpu: number;
   /** hardware (device) interrupts taken, all vectors */
@@ -132,6 +189,38 @@ export interface CpuFrozenState {
   /** true when the CPU answered the freeze IPI; false if it had to be stopped from outside */
   responded: boolean;
   lastEvents: CpuEvent[];
+  /** the CPU's DPC queue (DpcListHead) in the order it would run them */
+  dpcQueue: FrozenDpc[];
+  /** spin locks this CPU held, each with its owner (this CPU, the thread it ran, who in its frames took it) */
+  heldLocks: FrozenSpinLock[];
+  /** the CPU's ready lists from the dispatcher database, highest priority first (each list in run order) */
+  readyThreads: FrozenReadyThread[];
+}
+
+export interface FrozenDpc {
+  /** the KDPC's declared name */
+  dpc: string;
+  routine: string;
+  queuedNs: number;
+  /** queued by an ISR */
+  fromIsr: boolean;
+}
+
+export interface FrozenSpinLock {
+  /** the lock's variable name (and offset) */
+  lock: string;
+  address: number;
+  ownerCpu: number;
+  ownerThread: string;
+  /** the frame that took it ("DPC Foo", "thread Bar") */
+  takenBy: string;
+  /** the IRQL the taker was at when it took the lock (before KeAcquireSpinLock raised it) */
+  irqlName: string;
+}
+
+export interface FrozenReadyThread {
+  thread: string;
+  priority: number;
 }
 
 export interface BugcheckInfo {
@@ -185,12 +274,11 @@ export interface RunResult {
   traceHash: string;
   traceEvents: number;
   perCpu: CpuSummary[];
-  latency: {
-    /** device line asserted → its ISR starts */
-    assertToIsr: LatencySummary;
-    /** an ISR queues a DPC → that DPC's routine starts */
-    isrToDpc: LatencySummary;
-  };
+  /**
+   * the latency report (`irqlab run --latency`; README "Latency report"): the assertToIsr and
+   * isrToDpc summaries, and the full report from the CPUs' histograms
+   */
+  latency: LatencyReport;
   results: Record<string, number | string | boolean | number[]>;
   checks: CheckResult[];
   bugcheck: BugcheckInfo | null;

@@ -99,6 +99,7 @@ export class Coordinator {
       idleStackTops: config.interruptStackTops,
       clockIntervalNs: config.clockIntervalNs,
       bootSystemTime: BOOT_SYSTEM_TIME,
+      ...(config.apcs ? { apcs: config.apcs } : {}),
     });
     const deterministic = config.mode === 'deterministic';
     const schedule = deterministic ? config.schedule : undefined;
@@ -245,6 +246,10 @@ export class Coordinator {
       bugcheckCpu: this.bugcheckCpu,
       threads: this.threadReports(),
       maxReadyDepth: this.dispatcher.scheduler.prcbs.map((p) => p.maxReadyCount),
+      // each CPU's ready lists, highest priority first (the bugcheck report's frozen state)
+      readyThreads: this.dispatcher.scheduler.prcbs.map((p) =>
+        [...p.readyLists].reverse().flatMap((list) => list.map((t) => ({ thread: t.name, priority: t.priority }))),
+      ),
     });
     this.endedBy = reason;
     // every CPU must get its RUN_STOP before main hears the run is over: wait out full rings. After

@@ -20,14 +20,30 @@ import type { Message } from '../ipc/messages.js';
 import type { ActorPort } from '../ipc/actor-port.js';
 import { ControlField } from '../shm/layout.js';
 import type { MachineLayout } from '../shm/layout.js';
+import { SharedApcWords } from '../kernel/apc-state.js';
+import type { WaitApc } from '../kernel/wait-block.js';
+import { KernelMode, UserMode } from '../kernel/status.js';
+import {
+  alertThreadOperation,
+  exitThreadApcs,
+  initializeApcOperation,
+  insertQueueApcOperation,
+  removeQueueApcOperation,
+  takeApcOperation,
+  testAlertThreadOperation,
+} from '../kernel/apc-operations.js';
 
 export type DispatchRequest = Extract<Message, { type: 'dispatch/request' }>;
+
+const NO_PAYLOAD: number[] = [];
 
 export class DispatcherLockServer {
   /** requests from other CPUs while one holds the dispatcher lock across a Wait = TRUE set/release */
   private readonly deferredRequests: DispatchRequest[] = [];
   private readonly replyWords = new Int32Array(DISPATCH_REPLY_WORDS + 64);
   private publishedBias = 0;
+  /** a thread's APC words in the shared thread table (the dispatcher reads and writes them only while the thread is not executing) */
+  private readonly apcWordsOf = (threadId: number): SharedApcWords => new SharedApcWords(this.i32, this.layout.thread(threadId - 1));
 
   readonly dispatcher: DispatcherDatabase;
   private readonly i32: Int32Array;
@@ -97,7 +113,7 @@ export class DispatcherLockServer {
       case 'KeReleaseMutant':
         return db.releaseMutant(caller, request.mutant, request.increment, request.abandon, request.wait);
       case 'KeWaitForObjects':
-        return db.waitForObjects(caller, request.objects, request.waitType, request.waitReason, request.timeout, callPc);
+        return db.waitForObjects(caller, request.objects, request.waitType, request.waitReason, request.timeout, callPc, this.waitApc(caller, request));
       case 'KeInitializeTimer':
         return db.initializeTimer(caller, request.timer, request.synchronization);
       case 'KeSetTimer':
@@ -110,7 +126,7 @@ export class DispatcherLockServer {
         return outcome;
       }
       case 'KeDelayExecutionThread':
-        return db.delayExecution(caller, request.interval, callPc);
+        return db.delayExecution(caller, request.interval, callPc, this.waitApc(caller, request));
       case 'MmAccessFault':
         return db.pageFault(caller, request.page, this.pagingLatencyNs);
       case 'KeSetSystemTime':
@@ -120,13 +136,25 @@ export class DispatcherLockServer {
       case 'NtYieldExecution':
         return db.yieldExecution(caller);
       case 'PspExitThread':
-        return db.terminateThread(caller, request.exitStatus);
+        return exitThreadApcs(db, caller, this.apcWordsOf) ?? db.terminateThread(caller, request.exitStatus);
       case 'PsCreateSystemThread':
         return db.startThread(caller, request.thread, request.startContext);
       case 'KeSetPriorityThread':
         return db.setPriority(caller, request.thread, request.priority);
       case 'KeQueryPriorityThread':
         return db.queryPriority(caller, request.thread);
+      case 'KeInitializeApc':
+        return initializeApcOperation(db, caller, request.apc, request.thread, request.environment);
+      case 'KeInsertQueueApc':
+        return insertQueueApcOperation(db, caller, request.apc, request.systemArgument1, request.systemArgument2, request.increment, this.apcWordsOf);
+      case 'KeRemoveQueueApc':
+        return removeQueueApcOperation(db, caller, request.apc, this.apcWordsOf);
+      case 'KiTakeApc':
+        return takeApcOperation(db, caller, request.previousMode, request.user, this.apcWordsOf);
+      case 'KeAlertThread':
+        return alertThreadOperation(db, caller, request.thread, request.mode);
+      case 'KeTestAlertThread':
+        return testAlertThreadOperation(db, caller, request.mode, this.apcWordsOf);
       case 'PeekNextThread':
         return {
           status: db.peekNextThread(caller.cpu).id,
@@ -143,6 +171,12 @@ export class DispatcherLockServer {
     }
   }
 
+  /** A wait's APC side: its Alertable and WaitMode as the caller passed them, and the waiting thread's words. */
+  private waitApc(caller: Caller, request: { alertable: boolean; waitMode: number }): WaitApc | undefined {
+    if (caller.thread <= this.dispatcher.cpus) return undefined;
+    return { alertable: request.alertable, waitMode: request.waitMode === UserMode ? UserMode : KernelMode, words: this.apcWordsOf(caller.thread) };
+  }
+
   private reply(cpu: number, outcome: DispatchOutcome): void {
     const w = this.replyWords;
     const next = outcome.switchTo;
@@ -156,6 +190,13 @@ export class DispatcherLockServer {
       if (target < 32) ipiLo |= 1 << target;
       else ipiHi |= 1 << (target - 32);
     }
+    let apcIpiLo = 0;
+    let apcIpiHi = 0;
+    for (const target of outcome.apcInterruptCpus ?? []) {
+      if (target < 32) apcIpiLo |= 1 << target;
+      else apcIpiHi |= 1 << (target - 32);
+    }
+    if (outcome.apcInterruptSelf) flags |= ReplyFlag.APC_INTERRUPT_SELF;
     const length = encodeDispatchReply(w, {
       status: outcome.status,
       flags,
@@ -170,6 +211,9 @@ export class DispatcherLockServer {
       bugcheckParams: outcome.bugcheck?.params ?? [0, 0, 0, 0],
       systemTime: outcome.systemTime,
       dpcs: outcome.dpcs,
+      apcIpiLo,
+      apcIpiHi,
+      payload: outcome.payload ?? NO_PAYLOAD,
     });
     // the resume action is delivered once, to the CPU that switches the thread in
     if (next) next.resume = { action: ResumeAction.None, value: 0 };

@@ -29,12 +29,12 @@ import { Kind, COORDINATOR_ACTOR, actorOfCpu, timeHi, timeLo } from '../ipc/mess
 import type { ActorPort, HostClock } from '../ipc/actor-port.js';
 import { InternalError } from '../util/errors.js';
 import { TraceHash } from '../util/hash.js';
-import { Prng, deriveSeed } from '../util/prng.js';
 import type { ProcessorConfig } from '../contract/config.js';
 import type { VirtualTimeBoard } from '../shm/virtual-time.js';
 import { FRAME_CODE, FRAME_KERNEL } from './frames.js';
 import type { CodeFrame, Frame, KernelFrame } from './frames.js';
 import { callNative } from './native.js';
+import { LatencyRecorder } from './latency-recorder.js';
 import type { NativeRoutine } from './native.js';
 import { ConfigNames, describeRunning } from './report.js';
 
@@ -48,7 +48,6 @@ const DISPATCHER_REPLY_TIMEOUT_MS = 30_000;
 /** cycles a kernel call costs */
 const KERNEL_CALL_CYCLES = 20;
 const MAX_FRAMES = 64;
-const LATENCY_SAMPLE_LIMIT = 65536;
 export const LAST_EVENTS = 32;
 /**
  * TRACE events each CPU keeps for run.userEvents (the final report carries them to the main
@@ -118,10 +117,8 @@ export abstract class CpuCore implements ExecHost, Cpu {
   protected readonly lastEventTimes = new Float64Array(LAST_EVENTS);
   protected readonly lastEventWords = new Int32Array(LAST_EVENTS * 4);
   protected lastEventNext = 0;
-  protected readonly assertToIsr: number[] = [];
-  protected readonly isrToDpc: number[] = [];
-  private readonly latencySeen = [0, 0];
-  private readonly sampler: Prng;
+  /** latency series and per-routine execution times (the --latency report); records nothing in the trace */
+  readonly latency: LatencyRecorder;
   readonly userEvents: Array<{ cpu: number; timeNs: number; tag: number; value: number }> = [];
   /** TRACE events past USER_EVENTS_PER_CPU: still in the trace and the hash, not in run.userEvents */
   protected userEventsDropped = 0;
@@ -161,7 +158,7 @@ export abstract class CpuCore implements ExecHost, Cpu {
     // the IRQL a device vector interrupts at is the one its interrupt object declares
     for (const intr of config.interrupts) irqlOfVector[intr.vector] = intr.irql;
     this.apic = new LocalApic(irqlOfVector);
-    this.sampler = new Prng(deriveSeed(config.seed, 1000 + this.cpu));
+    this.latency = new LatencyRecorder((routine) => this.names.routine(routine));
     this.i32[this.prcb.shared + PrcbField.MAXIMUM_DPC_QUEUE_DEPTH] = this.prcb.dpcRate.maximumDpcQueueDepth;
     this.idleGen = idleLoop(this);
     this.frames.push(this.idleFrame());
@@ -344,6 +341,7 @@ export abstract class CpuCore implements ExecHost, Cpu {
       frame.serial = serial;
     }
     this.frames.push(frame);
+    if (role === 'isr' || role === 'dpc') this.latency.routineStarted(role, routine, this.now());
   }
 
   /** `interruptedIrql`: the level the frame below was running at (what reports show for it). */
@@ -351,9 +349,16 @@ export abstract class CpuCore implements ExecHost, Cpu {
     if (this.frames.length >= MAX_FRAMES) throw new BugCheck(BUGCHECK.UNEXPECTED_KERNEL_MODE_TRAP, 8, this.currentPc(), 0, 0);
     this.frames.push({ kind: FRAME_KERNEL, irql: interruptedIrql, name, role, gen, resume: 0, hardware, callPc: hardware ? -1 : this.kcallPc });
     if (hardware) {
+      this.latency.interruptEntered(this.now());
       const nesting = ++this.prcb.nesting;
       if (nesting > this.f64[this.counters + CounterField.MAX_NESTING]!) this.f64[this.counters + CounterField.MAX_NESTING] = nesting;
     }
+  }
+
+  /** A hardware interrupt's kernel frame returned (popped by the run loop). */
+  protected hardwareFrameReturned(): void {
+    this.prcb.nesting--;
+    this.latency.interruptExited(this.now());
   }
 
   switchBottomFrame(threadId: number): void {
@@ -431,14 +436,7 @@ export abstract class CpuCore implements ExecHost, Cpu {
   }
 
   sampleLatency(which: number, value: number): void {
-    const samples = which === 0 ? this.assertToIsr : this.isrToDpc;
-    const seen = ++this.latencySeen[which]!;
-    if (samples.length < LATENCY_SAMPLE_LIMIT) samples.push(value);
-    else {
-      // reservoir sampling keeps percentiles honest over long runs; seeded, so replays match
-      const slot = Math.floor(this.sampler.next() * seen);
-      if (slot < LATENCY_SAMPLE_LIMIT) samples[slot] = value;
-    }
+    this.latency.sample(which, value);
   }
 
   // ======================================================================================

@@ -35,7 +35,7 @@ import { CpuCore, LAST_EVENTS, USER_EVENTS_PER_CPU } from './cpu-core.js';
 import { FRAME_CODE, FRAME_KERNEL } from './frames.js';
 import type { CodeFrame } from './frames.js';
 import { NativeRoutineError } from './native.js';
-import { describeEvent, describeFrames, describeInstruction } from './report.js';
+import { describeDpcQueue, describeEvent, describeFrames, describeHeldLocks, describeInstruction } from './report.js';
 import { HeldIpis } from './held-ipis.js';
 
 export { CpuCore, USER_EVENTS_PER_CPU } from './cpu-core.js';
@@ -196,7 +196,7 @@ export class Processor extends CpuCore {
         const signal = frame.gen.next(frame.resume);
         if (signal.done) {
           this.frames.pop();
-          if (frame.hardware) this.prcb.nesting--;
+          if (frame.hardware) this.hardwareFrameReturned();
           continue;
         }
         if (signal.value === SIGNAL_SPIN) {
@@ -257,6 +257,7 @@ export class Processor extends CpuCore {
       return;
     }
     this.frames.pop();
+    if (frame.role === 'isr' || frame.role === 'dpc') this.latency.routineReturned(this.now());
     const below = this.frames[this.frames.length - 1];
     if (below && below.kind === FRAME_KERNEL) below.resume = result;
   }
@@ -535,8 +536,9 @@ export class Processor extends CpuCore {
       lastEvents: this.describeLastEvents(),
       traceHash: this.hash.hex(),
       traceEvents: this.traceCount,
-      assertToIsr: this.assertToIsr,
-      isrToDpc: this.isrToDpc,
+      latency: this.latency.report(),
+      dpcQueue: describeDpcQueue(this.prcb, this.i32, this.layout, this.config, this.names),
+      heldLocks: describeHeldLocks(this.prcb, this.config, this.names),
       userEvents: this.userEvents,
       userEventsDropped: this.userEventsDropped,
       userEventsLimit: USER_EVENTS_PER_CPU,

@@ -11,9 +11,11 @@ import { irqlName } from '../kernel/irql.js';
 import { TraceEvent } from '../kernel/trace-events.js';
 import { disassemble } from '../isa/disasm.js';
 import { ReplyFlag, operationName } from '../ipc/dispatcher-ops.js';
-import { ContextField } from '../shm/layout.js';
+import { ContextField, DpcField } from '../shm/layout.js';
+import type { MachineLayout } from '../shm/layout.js';
+import type { Prcb } from '../kernel/prcb.js';
 import type { ProcessorConfig } from '../contract/config.js';
-import type { BugcheckFrame } from '../contract/result.js';
+import type { BugcheckFrame, FrozenDpc, FrozenSpinLock } from '../contract/result.js';
 import { FRAME_CODE, FRAME_KERNEL } from './frames.js';
 import type { Frame } from './frames.js';
 
@@ -105,6 +107,7 @@ export function describeInstruction(frames: readonly Frame[], code: Int32Array, 
 export function describeEvent(config: ProcessorConfig, names: ReportNames, event: number, a: number, b: number, c: number): string {
   const routine = (index: number): string => config.routines[index]?.name ?? `#${index}`;
   const dpcName = (index: number): string => config.dpcNames[index] ?? `#${index}`;
+  const apcName = (index: number): string => `APC ${config.apcs?.[index]?.name ?? `#${index}`}`;
   switch (event) {
     case TraceEvent.ISR_ENTER:
       return `vector 0x${a.toString(16)}`;
@@ -142,6 +145,7 @@ export function describeEvent(config: ProcessorConfig, names: ReportNames, event
         c & ReplyFlag.SWITCH ? 'switch' : '',
         c & ReplyFlag.REQUEST_DISPATCH ? 'dispatch requested' : '',
         c & ReplyFlag.BUGCHECK ? 'bugcheck' : '',
+        c & ReplyFlag.APC_INTERRUPT_SELF ? 'APC interrupt requested' : '',
       ].filter(Boolean);
       return `${op} → 0x${(b >>> 0).toString(16)}${flags.length ? ` (${flags.join(', ')})` : ''}`;
     }
@@ -153,7 +157,40 @@ export function describeEvent(config: ProcessorConfig, names: ReportNames, event
       return `page at 0x${(a >>> 0).toString(16)} resident (thread ${names.thread(b)})`;
     case TraceEvent.SPIN_LOCK:
       return `${names.address(a)} ${b === 1 ? 'acquired' : b === 0 ? 'released' : 'held by another: spinning'}${c ? ' (queued)' : ''}`;
+    case TraceEvent.APC_INSERT:
+      return `${apcName(a)} ${b ? 'queued' : 'not queued (FALSE)'}${c === 1 ? ': APC interrupt here' : c === 2 ? ': IPI(APC) sent' : ''}`;
+    case TraceEvent.APC_DELIVER:
+    case TraceEvent.APC_DELIVER_END:
+      return `${apcName(a)}: ${c === 2 ? 'NormalRoutine' : c === 3 ? 'user-mode NormalRoutine' : 'KernelRoutine'} ${routine(b)}${event === TraceEvent.APC_DELIVER_END ? ' returned' : ''}`;
     default:
       return `${a} ${b} ${c}`;
   }
+}
+
+/** The DPC queue in run order, without entries a KeRemoveQueueDpc has taken off (their DpcData no longer carries the tag). */
+export function describeDpcQueue(prcb: Prcb, i32: Int32Array, layout: MachineLayout, config: ProcessorConfig, names: ReportNames): FrozenDpc[] {
+  const out: FrozenDpc[] = [];
+  for (const entry of prcb.dpcQueue) {
+    const record = layout.dpc(entry.dpc);
+    if (i32[record + DpcField.DPC_DATA] !== entry.tag) continue;
+    const dpc = config.dpcNames[entry.dpc] ?? `#${entry.dpc}`;
+    out.push({ dpc, routine: names.routine(i32[record + DpcField.ROUTINE]!), queuedNs: entry.insertedNs, fromIsr: entry.fromIsr });
+  }
+  return out;
+}
+
+/** The spin locks this CPU holds, by address, each with its owner (this CPU, the thread, the frame that took it). */
+export function describeHeldLocks(prcb: Prcb, config: ProcessorConfig, names: ReportNames): FrozenSpinLock[] {
+  const out: FrozenSpinLock[] = [];
+  for (const [address, held] of prcb.heldLocks) {
+    out.push({
+      lock: names.address(address),
+      address,
+      ownerCpu: prcb.number,
+      ownerThread: names.thread(held.thread),
+      takenBy: held.what,
+      irqlName: irqlName(config.arch, held.irql),
+    });
+  }
+  return out.sort((a, b) => a.address - b.address);
 }

@@ -9,7 +9,8 @@
  * the caller's header [code, cpu, thread, oldIrql, quantum, flags, callPc, timeLo, timeHi], then
  * the operation's fields in their listed order; a reply (Kind.DISPATCH_REPLY) is [status, flags,
  * next, nextWaitIrql, quantum, resumeAction, resumeValue, ipiLo, ipiHi, bugcheckCode, p1, p2, p3,
- * p4, systemTimeLo, systemTimeHi, dpcCount, then the expired timers' DPCs]. The codes are the wire
+ * p4, systemTimeLo, systemTimeHi, dpcCount, apcIpiLo, apcIpiHi, payloadCount, then the expired
+ * timers' DPCs, then the payload]. The codes are the wire
  * format (and appear in traces as the DISPATCHER event's first word): append only.
  */
 
@@ -76,8 +77,9 @@ export const DISPATCHER_OPERATIONS = {
   },
   /**
    * KeWaitForSingleObject / KeWaitForMultipleObjects. `alertable` and `waitMode` (KPROCESSOR_MODE)
-   * are the caller's arguments, carried for APCs; the dispatcher does not act on them yet (every
-   * wait behaves as a non-alertable one, as before they were carried).
+   * are the caller's arguments (KiCheckAlertability: STATUS_ALERTED / STATUS_USER_APC). The status
+   * STATUS_KERNEL_APC (never a switch) tells the caller to take the pending kernel APC and issue the
+   * wait again.
    */
   KeWaitForObjects: {
     code: 7,
@@ -149,6 +151,46 @@ export const DISPATCHER_OPERATIONS = {
   /** a touch of a non-resident pageable page below DISPATCH_LEVEL: wait for the disk read */
   MmAccessFault: { code: 20, fields: [['page', 'word']], status: 'STATUS_SUCCESS' },
   KeSetSystemTime: { code: 21, fields: [['time', 'time']], status: 'STATUS_SUCCESS' },
+  /** KeInitializeApc on a declared KAPC (its routines, mode and context are the declaration's) */
+  KeInitializeApc: {
+    code: 22,
+    fields: [
+      ['apc', 'word'],
+      ['thread', 'word'],
+      ['environment', 'word'],
+    ],
+    status: 'TRUE, or FALSE when the APC is still inserted',
+  },
+  /** the reply's APC IPI mask and APC_INTERRUPT_SELF flag say which processors must take the APC interrupt */
+  KeInsertQueueApc: {
+    code: 23,
+    fields: [
+      ['apc', 'word'],
+      ['systemArgument1', 'word'],
+      ['systemArgument2', 'word'],
+      ['increment', 'word'],
+    ],
+    status: 'TRUE if queued, FALSE if already inserted, not initialised, or the thread is exiting',
+  },
+  KeRemoveQueueApc: { code: 24, fields: [['apc', 'word']], status: 'TRUE if it was inserted' },
+  /** one turn of KiDeliverApc (§5.6) on the caller's current thread: the payload is [apc, kernelRoutine, normalRoutine, normalContext, sa1, sa2] */
+  KiTakeApc: {
+    code: 25,
+    fields: [
+      ['previousMode', 'word'],
+      ['user', 'flag'],
+    ],
+    status: 'ApcTakeKind: 0 empty, 1 special, 2 normal, 3 held by KernelApcDisable, 4 held by KernelApcInProgress, 5 user',
+  },
+  KeAlertThread: {
+    code: 26,
+    fields: [
+      ['thread', 'word'],
+      ['mode', 'word'],
+    ],
+    status: 'the previous Alerted[mode]',
+  },
+  KeTestAlertThread: { code: 27, fields: [['mode', 'word']], status: 'TRUE if the thread was alerted in mode' },
 } as const satisfies Record<string, OperationDefinition>;
 
 type Operations = typeof DISPATCHER_OPERATIONS;
@@ -191,18 +233,32 @@ export interface DispatchReplyFields {
   systemTime: number;
   /** KDPCs of timers that expired in the operation, to queue or call in this order */
   dpcs: number[];
+  /** CPUs to send IPI(APC): a kernel APC was queued to the thread running there */
+  apcIpiLo: number;
+  apcIpiHi: number;
+  /** an operation's extra words (KiTakeApc: the APC's call fields) */
+  payload: number[];
 }
+
+/** KiTakeApc's status: what the head of the current thread's APC list allowed. */
+export const ApcTakeKind = { EMPTY: 0, SPECIAL: 1, NORMAL: 2, BLOCKED_DISABLE: 3, BLOCKED_IN_PROGRESS: 4, USER: 5 } as const;
 
 /** DISPATCH_REQUEST header flags */
 export const RequestFlag = { DPC_ACTIVE: 1 } as const;
 /** DISPATCH_REPLY flags */
-export const ReplyFlag = { SWITCH: 1, REQUEST_DISPATCH: 2, BUGCHECK: 4 } as const;
+export const ReplyFlag = {
+  SWITCH: 1,
+  REQUEST_DISPATCH: 2,
+  BUGCHECK: 4,
+  /** HalRequestSoftwareInterrupt(APC_LEVEL) on the calling CPU: a kernel APC was queued to the thread it runs */
+  APC_INTERRUPT_SELF: 8,
+} as const;
 
 const HEADER_WORDS = 9;
 /** the largest request before a wait's object ids (size a request buffer as this + the most ids) */
 export const DISPATCH_REQUEST_FIXED_WORDS = HEADER_WORDS + 8;
-/** words of a reply before the expired timers' DPCs */
-export const DISPATCH_REPLY_WORDS = 17;
+/** words of a reply before the expired timers' DPCs (then the payload) */
+export const DISPATCH_REPLY_WORDS = 20;
 
 const OPERATION_BY_CODE: DispatcherOpName[] = [];
 for (const name of Object.keys(DISPATCHER_OPERATIONS) as DispatcherOpName[]) OPERATION_BY_CODE[DISPATCHER_OPERATIONS[name].code] = name;
@@ -338,11 +394,22 @@ export function encodeDispatchReply(w: Int32Array, reply: DispatchReplyFields): 
   w[14] = timeLo(reply.systemTime);
   w[15] = timeHi(reply.systemTime);
   w[16] = reply.dpcs.length;
+  w[17] = reply.apcIpiLo;
+  w[18] = reply.apcIpiHi;
+  w[19] = reply.payload.length;
   for (let i = 0; i < reply.dpcs.length; i++) w[DISPATCH_REPLY_WORDS + i] = reply.dpcs[i]!;
-  return DISPATCH_REPLY_WORDS + reply.dpcs.length;
+  const payloadAt = DISPATCH_REPLY_WORDS + reply.dpcs.length;
+  for (let i = 0; i < reply.payload.length; i++) w[payloadAt + i] = reply.payload[i]!;
+  return payloadAt + reply.payload.length;
 }
 
+/** No payload: shared by the replies that carry none (decoding does not allocate for them). */
+const NO_PAYLOAD: number[] = [];
+
 export function decodeDispatchReply(w: Int32Array, o: number): DispatchReplyFields {
+  const dpcCount = w[o + 16]!;
+  const payloadCount = w[o + 19]!;
+  const payloadAt = o + DISPATCH_REPLY_WORDS + dpcCount;
   return {
     status: w[o]!,
     flags: w[o + 1]!,
@@ -356,6 +423,9 @@ export function decodeDispatchReply(w: Int32Array, o: number): DispatchReplyFiel
     bugcheckCode: w[o + 9]!,
     bugcheckParams: [w[o + 10]!, w[o + 11]!, w[o + 12]!, w[o + 13]!],
     systemTime: joinTime(w[o + 14]!, w[o + 15]!),
-    dpcs: Array.from(w.subarray(o + DISPATCH_REPLY_WORDS, o + DISPATCH_REPLY_WORDS + w[o + 16]!)),
+    dpcs: Array.from(w.subarray(o + DISPATCH_REPLY_WORDS, o + DISPATCH_REPLY_WORDS + dpcCount)),
+    apcIpiLo: w[o + 17]!,
+    apcIpiHi: w[o + 18]!,
+    payload: payloadCount === 0 ? NO_PAYLOAD : Array.from(w.subarray(payloadAt, payloadAt + payloadCount)),
   };
 }

@@ -12,6 +12,8 @@
 import { decodeDispatchReply, decodeDispatchRequest } from './dispatcher-ops.js';
 import type { DispatchReplyFields, DispatchRequestHeader, DispatcherRequest } from './dispatcher-ops.js';
 import { joinTime } from './wire-time.js';
+import type { CpuLatencyReport } from '../cpu/latency-recorder.js';
+import type { FrozenDpc, FrozenReadyThread, FrozenSpinLock } from '../contract/result.js';
 
 export { joinTime, timeHi, timeLo } from './wire-time.js';
 
@@ -182,8 +184,11 @@ export interface CpuReport {
   lastEvents: ReportEvent[];
   traceHash: string;
   traceEvents: number;
-  assertToIsr: number[];
-  isrToDpc: number[];
+  /** latency histograms and per-routine execution times (src/cpu/latency-recorder.ts) */
+  latency: CpuLatencyReport;
+  /** the DPC queue and the spin locks held when the report was made (a bugcheck report's frozen state) */
+  dpcQueue: FrozenDpc[];
+  heldLocks: FrozenSpinLock[];
   userEvents: Array<{ cpu: number; timeNs: number; tag: number; value: number }>;
   /** TRACE events this CPU emitted past its userEventsLimit and did not keep in userEvents */
   userEventsDropped: number;
@@ -214,6 +219,8 @@ export interface CoordinatorReport {
   threads: ThreadReport[];
   /** deepest each CPU's ready lists have been */
   maxReadyDepth: number[];
+  /** each CPU's ready lists at the end (or the bugcheck), highest priority first */
+  readyThreads: FrozenReadyThread[][];
 }
 
 /** One thread as the dispatcher database saw it at the end of the run. */

@@ -10,7 +10,7 @@ import { kernelCallByName, type KernelCallName } from './kcalls.js';
 import { MAX_CALL_ARGS, Op, encodeCallWord0, encodeWord0, type Opcode } from './opcodes.js';
 import { isReg, type Reg } from './registers.js';
 
-export type SymKind = 'var' | 'dpc' | 'routine' | 'interrupt' | 'native' | 'event' | 'lock' | 'timer' | 'thread' | 'semaphore' | 'mutex';
+export type SymKind = 'var' | 'dpc' | 'routine' | 'interrupt' | 'native' | 'event' | 'lock' | 'timer' | 'thread' | 'semaphore' | 'mutex' | 'apc';
 
 /**
  * A name resolved at link time: a byte address for 'var' and 'lock', an id otherwise ('routine'
@@ -294,6 +294,10 @@ export class RoutineBuilder {
   }
   mutex(name: string): Sym {
     return { sym: 'mutex', name };
+  }
+  /** a KAPC declared in the scenario's `apcs` */
+  apc(name: string): Sym {
+    return { sym: 'apc', name };
   }
 
   /**

@@ -48,7 +48,7 @@ const table = [
   {
     name: 'HalRequestSoftwareInterrupt',
     args: ['irql'],
-    doc: 'request a DISPATCH (2) software interrupt on this CPU; APC (1) is bugcheck 0x1E STATUS_NOT_IMPLEMENTED until irqlab has APCs',
+    doc: 'request a DISPATCH (2) or APC (1) software interrupt on this CPU: taken when the IRQL drops below that level (APC: KiDeliverApc on the running thread)',
   },
   {
     name: 'KeSynchronizeExecution',
@@ -136,6 +136,34 @@ const table = [
     name: 'KeQueryDpcWatchdogInformation',
     args: ['information'],
     doc: 'write DpcTimeLimit, DpcTimeCount, DpcWatchdogLimit, DpcWatchdogCount (ticks; counts are the time remaining) at address information; r0 = STATUS_SUCCESS inside a DPC, else STATUS_UNSUCCESSFUL',
+  },
+  // ---- APCs (nt-semantics.md §5)
+  {
+    name: 'KeInitializeApc',
+    args: ['apc', 'thread', 'environment'],
+    doc: 'initialise a declared KAPC for a thread (0: the current one) with its declared routines, mode and context; environment: OriginalApcEnvironment 0, CurrentApcEnvironment 2; r0 = FALSE if it is still inserted',
+  },
+  {
+    name: 'KeInsertQueueApc',
+    args: ['apc', 'systemArgument1', 'systemArgument2', 'increment'],
+    doc: 'queue an APC to its thread (specials ahead of normal kernel APCs); r0 = FALSE if already inserted, not initialised or the thread is exiting; a thread running elsewhere gets IPI(APC), a waiting one is unwaited',
+  },
+  { name: 'KeRemoveQueueApc', args: ['apc'], doc: 'unlink a queued APC; r0 = TRUE if it was queued' },
+  { name: 'KeAreApcsDisabled', args: [], doc: 'r0 = TRUE inside a critical or guarded region' },
+  { name: 'KeAreAllApcsDisabled', args: [], doc: 'r0 = TRUE inside a guarded region or at APC_LEVEL or above' },
+  { name: 'KeEnterCriticalRegion', args: [], doc: 'hold off normal kernel APCs and user APCs for the running thread (nests)' },
+  { name: 'KeLeaveCriticalRegion', args: [], doc: 'leave a critical region; at the outermost, queued kernel APCs are delivered (at once at PASSIVE_LEVEL)' },
+  { name: 'KeEnterGuardedRegion', args: [], doc: 'hold off every APC, special kernel APCs too, for the running thread (nests)' },
+  { name: 'KeLeaveGuardedRegion', args: [], doc: 'leave a guarded region; at the outermost, queued kernel APCs are delivered' },
+  {
+    name: 'KeAlertThread',
+    args: ['thread', 'mode'],
+    doc: 'alert a thread (KernelMode 0, UserMode 1): an alertable wait of that mode ends with STATUS_ALERTED; r0 = the previous Alerted',
+  },
+  {
+    name: 'KeTestAlertThread',
+    args: ['mode'],
+    doc: 'r0 = TRUE (and cleared) if the running thread was alerted in mode; in user mode with user APCs queued, one is made pending',
   },
 ] as const;
 

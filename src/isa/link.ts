@@ -61,6 +61,7 @@ const KIND_NAMES: Record<SymKind, string> = {
   thread: 'thread',
   semaphore: 'semaphore',
   mutex: 'mutex',
+  apc: 'APC',
 };
 
 /**

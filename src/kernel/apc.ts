@@ -21,6 +21,7 @@ import type { ApcEnvironmentCode, ApcMode, ApcObjectConfig, ApcThreadWords } fro
 import type { Caller, DispatcherLock, DispatchOutcome, DispatchBugcheck } from './dispatcher-lock.js';
 import { type KThread, ThreadState } from './thread.js';
 import { BUGCHECK } from './bugcheck.js';
+import { KMutant } from './mutant.js';
 import { APC_LEVEL, PASSIVE_LEVEL } from './irql.js';
 import { KernelMode, STATUS, UserMode, WaitReason } from './status.js';
 
@@ -188,7 +189,16 @@ function signalTarget(apc: KApc, thread: KThread, inserter: ApcInserter, words: 
 function breaksKernelWait(apc: KApc, thread: KThread, words: ApcThreadWords): boolean {
   if (thread.waitIrql !== PASSIVE_LEVEL || words.specialApcDisable !== 0) return false;
   if (thread.waitReason === WaitReason.PageIn) return false;
-  return apc.special || (words.kernelApcDisable === 0 && !words.kernelApcInProgress);
+  return apc.special || (words.kernelApcDisable === 0 && !holdsKernelMutex(thread) && !words.kernelApcInProgress);
+}
+
+/**
+ * A KMUTEX held blocks normal kernel APCs, as NT's KeWaitForMutexObject's KernelApcDisable does.
+ * The emulator keeps it in the dispatcher (which knows what the thread owns) rather than in the
+ * thread-table word: the count a driver's KeAreApcsDisabled reads covers the regions only.
+ */
+export function holdsKernelMutex(thread: KThread): boolean {
+  return thread.ownedMutants.some((mutant) => mutant instanceof KMutant && mutant.apcDisable !== 0);
 }
 
 /** What KeInsertQueueApc did, under the dispatcher lock: the outcome for the inserting CPU and the APC interrupt it must request. */

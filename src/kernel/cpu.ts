@@ -19,6 +19,7 @@ import type { MachineLayout } from '../shm/layout.js';
 import type { DpcTunables } from './dpc.js';
 import type { Arch, IrqlTable } from './irql.js';
 import type { Prcb } from './prcb.js';
+import type { ApcObjectConfig } from './apc-state.js';
 
 export const SIGNAL_SPIN = 1;
 export const SIGNAL_CALL = 2;
@@ -76,6 +77,8 @@ export interface CpuConfig {
   readonly interruptStackTops: readonly number[];
   readonly threads: ReadonlyArray<{ readonly id: number; readonly stackTop: number }>;
   readonly dpc: DpcTunables;
+  /** the scenario's KAPCs, for names in reports (absent: none declared) */
+  readonly apcs?: readonly ApcObjectConfig[];
 }
 
 /** Names for bugcheck detail text (src/cpu/report.ts implements them from the scenario's tables). */

@@ -10,11 +10,13 @@
  */
 
 import { BugCheck, BUGCHECK } from './bugcheck.js';
+import { apcAddress } from './apc-state.js';
+import { apcName } from './apc-call.js';
 import type { Cpu, DispatchReply, KernelCallHandler, KernelGenerator } from './cpu.js';
 import { SIGNAL_SPIN } from './cpu.js';
 import { insertQueueDpc } from './dpc.js';
 import { sendIpi } from './ipi.js';
-import { DISPATCH_LEVEL, irqlName, requestSoftwareInterrupt, setIrql } from './irql.js';
+import { APC_LEVEL, DISPATCH_LEVEL, irqlName, requestSoftwareInterrupt, setIrql } from './irql.js';
 import { STATUS } from './status.js';
 import { ResumeAction } from './thread.js';
 import { TraceEvent } from './trace-events.js';
@@ -23,7 +25,7 @@ import { KCALL_DONE, PAGE_SHIFT } from '../isa/interpreter.js';
 import { IpiRequest, timeHi, timeLo } from '../ipc/messages.js';
 import { ReplyFlag, encodeDispatchRequest, operationDefinition, requestSubject } from '../ipc/dispatcher-ops.js';
 import type { DispatcherRequest } from '../ipc/dispatcher-ops.js';
-import { ContextField, CounterField, ThreadCounterField, ThreadField } from '../shm/layout.js';
+import { ApcPendingBit, ApcQueuedBit, ContextField, CounterField, ThreadCounterField, ThreadField } from '../shm/layout.js';
 
 /** stand-in kernel addresses of KTHREADs for bugcheck parameters (the emulator has no kernel address space) */
 export function threadAddress(threadId: number): number {
@@ -42,7 +44,8 @@ export function* dispatcherCall(cpu: Cpu, request: DispatcherRequest, oldIrql: n
   const header = {
     cpu: prcb.number,
     thread: prcb.currentThread,
-    oldIrql,
+    // inside an APC routine the thread cannot be switched (see Prcb.apcDeliveryDepth): the dispatcher then requests a DISPATCH interrupt instead
+    oldIrql: prcb.apcDeliveryDepth > 0 && oldIrql < DISPATCH_LEVEL ? DISPATCH_LEVEL : oldIrql,
     quantum: prcb.quantum,
     dpcActive: prcb.dpcRoutineActive,
     callPc,
@@ -63,15 +66,24 @@ export function* dispatcherCall(cpu: Cpu, request: DispatcherRequest, oldIrql: n
     const bit = target < 32 ? (reply.ipiLo >>> target) & 1 : (reply.ipiHi >>> (target - 32)) & 1;
     if (bit) sendIpi(cpu, target, IpiRequest.DPC | IpiRequest.RESCHEDULE);
   }
+  // a kernel APC queued to a thread running on another CPU: that CPU takes it at its next boundary below APC_LEVEL (§5.4 step 4)
+  if ((reply.apcIpiLo | reply.apcIpiHi) !== 0) {
+    for (let target = 0; target < cpu.config.cpus; target++) {
+      const bit = target < 32 ? (reply.apcIpiLo >>> target) & 1 : (reply.apcIpiHi >>> (target - 32)) & 1;
+      if (bit) sendIpi(cpu, target, IpiRequest.APC);
+    }
+  }
   // a timer that expired inside the call (KeSetTimer with a due time already past): queue its DPC
   if (!definition.callerRunsTimerDpcs) {
     for (const dpc of reply.dpcs) insertQueueDpc(cpu, dpc, timeLo(reply.systemTime), timeHi(reply.systemTime));
   }
   if (reply.flags & ReplyFlag.SWITCH) {
+    // an APC for the thread switched out stays pending in its own words: the switch-in re-derives the request
     yield* swapContext(cpu, reply);
   } else {
     if (running >= 0) Atomics.store(cpu.i32, running + ThreadField.SWAP_BUSY, 0);
     prcb.quantum = reply.quantum;
+    if (reply.flags & ReplyFlag.APC_INTERRUPT_SELF) requestSoftwareInterrupt(cpu, APC_LEVEL);
   }
   if (reply.flags & ReplyFlag.REQUEST_DISPATCH) {
     prcb.reschedulePending = true;
@@ -117,7 +129,34 @@ function* swapContext(cpu: Cpu, reply: DispatchReply): Generator<number, void, n
   prcb.currentThread = next;
   prcb.quantum = reply.quantum;
   prcb.quantumEnd = false;
+  requestApcForIncomingThread(cpu, next);
   cpu.record(TraceEvent.CONTEXT_SWITCH, old, next, reply.nextWaitIrql);
+}
+
+/**
+ * §12 item 2: APC-pending belongs to the thread. An APC request left on this CPU belonged to the
+ * thread switched out (its KernelApcPending keeps it); the incoming thread's own KernelApcPending,
+ * outside a guarded region, requests the APC interrupt here. It fires when that thread's IRQL is
+ * below APC_LEVEL: at once for a thread that waited at PASSIVE_LEVEL (before its code, §4.8 step 7),
+ * when it lowers for one that waited at APC_LEVEL.
+ */
+function requestApcForIncomingThread(cpu: Cpu, next: number): void {
+  const prcb = cpu.prcb;
+  prcb.softPending &= ~(1 << APC_LEVEL);
+  if (next === prcb.idleThread) return;
+  const record = cpu.layout.thread(next - 1);
+  if ((Atomics.load(cpu.i32, record + ThreadField.APC_PENDING) & ApcPendingBit.KERNEL) === 0) return;
+  if (cpu.i32[record + ThreadField.SPECIAL_APC_DISABLE] !== 0) return;
+  requestSoftwareInterrupt(cpu, APC_LEVEL);
+}
+
+/** The running thread has kernel APCs queued (APC_QUEUED): request the APC interrupt; KiDeliverApc decides what may run. */
+function requestQueuedKernelApcs(cpu: Cpu): void {
+  const prcb = cpu.prcb;
+  if (prcb.currentThread === prcb.idleThread) return;
+  const record = cpu.layout.thread(prcb.currentThread - 1);
+  if ((Atomics.load(cpu.i32, record + ThreadField.APC_QUEUED) & ApcQueuedBit.KERNEL) === 0) return;
+  requestSoftwareInterrupt(cpu, APC_LEVEL);
 }
 
 /** Add the running thread's time since it was switched in (or since the last charge) to its counter. */
@@ -176,6 +215,14 @@ function dispatcherBugcheck(cpu: Cpu, reply: DispatchReply): BugCheck {
   if (code === BUGCHECK.THREAD_TERMINATE_HELD_MUTEX) {
     return new BugCheck(code, threadAddress(p1), p2, 0, 0).withDetail(`thread ${names.thread(p1)} terminated while holding ${names.object(p2)} (a KMUTEX)`);
   }
+  if (code === BUGCHECK.KERNEL_APC_PENDING_DURING_EXIT) {
+    const apcId = ((p1 >>> 0) - apcAddress(0)) / (apcAddress(1) - apcAddress(0));
+    const queued = p1 !== 0 ? `APC ${apcName(cpu, apcId)} still queued` : 'no kernel APC queued';
+    const disabled = p2 !== 0 ? `, APCs disabled (CombinedApcDisable 0x${(p2 >>> 0).toString(16)}: a critical or guarded region never left)` : '';
+    return new BugCheck(code, p1 >>> 0, p2 >>> 0, p3 >>> 0, p4 >>> 0).withDetail(
+      `thread ${names.thread(cpu.prcb.currentThread)} exited with ${queued}${disabled}`,
+    );
+  }
   return new BugCheck(code, p1 >>> 0, p2 >>> 0, p3 >>> 0, p4 >>> 0);
 }
 
@@ -211,6 +258,8 @@ export function* dispatcherOperation(cpu: Cpu, request: DispatcherRequest, ctx: 
     return;
   }
   ctx[base + ContextField.R0] = reply.status;
+  // releasing a KMUTEX may end what held normal kernel APCs off (apc.ts holdsKernelMutex): let KiDeliverApc look
+  if (request.op === 'KeReleaseMutant') requestQueuedKernelApcs(cpu);
   const keepLock = 'wait' in request && request.wait;
   if (keepLock && prcb.currentThread !== prcb.idleThread) {
     // Wait = TRUE: return at SYNCH_LEVEL holding the dispatcher lock; the wait that must follow releases it

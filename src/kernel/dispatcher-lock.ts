@@ -26,6 +26,8 @@ import { KTimer, TimerTable } from './timer.js';
 import { BUGCHECK } from './bugcheck.js';
 import { STATUS, WaitReason } from './status.js';
 import { DISPATCH_LEVEL } from './irql.js';
+import { KApc } from './apc-state.js';
+import type { ApcObjectConfig } from './apc-state.js';
 
 export interface DispatcherConfig {
   cpus: number;
@@ -41,6 +43,8 @@ export interface DispatcherConfig {
   clockIntervalNs: number;
   /** system time (100 ns since 1601) at interrupt time 0 */
   bootSystemTime: number;
+  /** the scenario's KAPCs, by id (absent: none declared) */
+  apcs?: readonly ApcObjectConfig[];
 }
 
 /** Who is calling: the CPU, the thread it runs, and the IRQL the call started at. */
@@ -83,6 +87,12 @@ export interface DispatchOutcome {
    */
   dpcs: number[];
   systemTime: number;
+  /** other CPUs to send IPI(APC): a kernel APC was queued to the thread running there (APC operations only) */
+  apcInterruptCpus?: number[];
+  /** request an APC software interrupt on the caller's CPU (a kernel APC queued to its own thread) */
+  apcInterruptSelf?: boolean;
+  /** an operation's extra answer words (KiTakeApc: the APC's call fields) */
+  payload?: number[];
 }
 
 /** What an operation holds once it has entered: the caller's PRCB, its current thread, and the placements it makes. */
@@ -109,11 +119,16 @@ export class DispatcherLock {
   readonly bootSystemTime: number;
   /** KeSetSystemTime moves system time by this much against interrupt time */
   systemTimeBias = 0;
+  /** the scenario's KAPCs by id, and their declarations (KeInitializeApc re-reads the routines) */
+  readonly apcs: KApc[];
+  readonly apcConfigs: readonly ApcObjectConfig[];
 
   constructor(config: DispatcherConfig) {
     this.cpus = config.cpus;
     this.clockIntervalNs = config.clockIntervalNs;
     this.bootSystemTime = config.bootSystemTime;
+    this.apcConfigs = config.apcs ?? [];
+    this.apcs = this.apcConfigs.map((apc) => KApc.fromConfig(apc));
     this.timerTable = new TimerTable(Math.round(config.clockIntervalNs / 100));
     const idle: KThread[] = [];
     for (let cpu = 0; cpu < config.cpus; cpu++) {

@@ -24,6 +24,7 @@ import { releaseSemaphore } from './semaphore.js';
 import { releaseMutant } from './mutant.js';
 import { newEffects, peekNextThread, dispatch, yieldExecution } from './scheduler.js';
 import { waitForObjects, delayExecution, pageFault } from './wait-block.js';
+import type { WaitApc } from './wait-block.js';
 import { initializeTimer, setTimer, cancelTimer, expireTimers, setSystemTime, nextTimerTickNs, timerDue } from './timer.js';
 import { DispatcherLock } from './dispatcher-lock.js';
 import type { Caller, DispatchOutcome } from './dispatcher-lock.js';
@@ -83,12 +84,20 @@ export class DispatcherDatabase extends DispatcherLock {
 
   // Waits (§4.11–4.13): src/kernel/wait-block.ts
 
-  waitForObjects(caller: Caller, objectIds: readonly number[], waitType: number, waitReason: number, timeout: number | null, callPc: number): DispatchOutcome {
-    return waitForObjects(this, caller, objectIds, waitType, waitReason, timeout, callPc);
+  waitForObjects(
+    caller: Caller,
+    objectIds: readonly number[],
+    waitType: number,
+    waitReason: number,
+    timeout: number | null,
+    callPc: number,
+    apc?: WaitApc,
+  ): DispatchOutcome {
+    return waitForObjects(this, caller, objectIds, waitType, waitReason, timeout, callPc, apc);
   }
 
-  delayExecution(caller: Caller, interval: number, callPc: number): DispatchOutcome {
-    return delayExecution(this, caller, interval, callPc);
+  delayExecution(caller: Caller, interval: number, callPc: number, apc?: WaitApc): DispatchOutcome {
+    return delayExecution(this, caller, interval, callPc, apc);
   }
 
   pageFault(caller: Caller, page: number, latencyNs: number): DispatchOutcome {

@@ -241,7 +241,8 @@ export function* dispatchInterrupt(cpu: Cpu, oldIrql: number): KernelGenerator {
   if (dpcQueueDepth(cpu) > 0 || prcb.timerRequest) yield* retireDpcList(cpu);
   else clearDpcRequest(cpu);
   let resumeIrql = oldIrql;
-  if (prcb.quantumEnd || prcb.reschedulePending) {
+  // a thread inside an APC routine is switched when the delivery ends (apc-call.ts asks again then)
+  if ((prcb.quantumEnd || prcb.reschedulePending) && prcb.apcDeliveryDepth === 0) {
     const quantumEnd = prcb.quantumEnd;
     prcb.quantumEnd = false;
     prcb.reschedulePending = false;

@@ -1,6 +1,6 @@
 /**
  * KINTERRUPT (nt-semantics.md §1.4, §6.3, §9): the delivery order at an instruction boundary
- * (hardware interrupts by level, then the DISPATCH software interrupt), KiInterruptDispatch and
+ * (hardware interrupts by level, then the DISPATCH software interrupt, then the APC one), KiInterruptDispatch and
  * KiChainedDispatch (each connected ISR at its SynchronizeIrql under the interrupt's ActualLock;
  * a latched chain is re-run until no ISR claims it), the storm rule (a level-triggered line that
  * nobody claims fires again; interruptStormThreshold times in a row is 0xF2), HalEndSystemInterrupt
@@ -13,7 +13,8 @@ import type { Cpu, KInterruptConfig, KernelCallHandler, KernelGenerator } from '
 import { SIGNAL_CALL, SIGNAL_SPIN } from './cpu.js';
 import { dispatchInterrupt } from './dpc.js';
 import { ipiInterrupt } from './ipi.js';
-import { DISPATCH_LEVEL, irqlName, setIrql } from './irql.js';
+import { APC_LEVEL, DISPATCH_LEVEL, PASSIVE_LEVEL, irqlName, setIrql } from './irql.js';
+import { apcInterrupt } from './apc-call.js';
 import { STATUS } from './status.js';
 import { TraceEvent } from './trace-events.js';
 import { KCALL_DONE } from '../isa/interpreter.js';
@@ -38,7 +39,8 @@ export function interruptArrived(cpu: Cpu, vector: number, timeNs: number, devic
 export function hasDeliverable(cpu: Cpu): boolean {
   const prcb = cpu.prcb;
   if (cpu.apic.highestPendingIrql() > prcb.irql) return true;
-  return (prcb.softPending & (1 << DISPATCH_LEVEL)) !== 0 && prcb.irql < DISPATCH_LEVEL;
+  if ((prcb.softPending & (1 << DISPATCH_LEVEL)) !== 0 && prcb.irql < DISPATCH_LEVEL) return true;
+  return (prcb.softPending & (1 << APC_LEVEL)) !== 0 && prcb.irql === PASSIVE_LEVEL && prcb.currentThread !== prcb.idleThread;
 }
 
 /** Take the highest deliverable interrupt, if any, by pushing its kernel frame: hardware first by level, then DISPATCH. */
@@ -56,6 +58,12 @@ export function dispatchPendingInterrupt(cpu: Cpu): boolean {
     const oldIrql = prcb.irql;
     setIrql(cpu, DISPATCH_LEVEL);
     cpu.pushKernel('KiDispatchInterrupt', 'dispatch', dispatchInterrupt(cpu, oldIrql), false, oldIrql);
+    return true;
+  }
+  // the APC software interrupt last (§1.4): KiDeliverApc for the thread running here; the idle thread has no APCs
+  if ((prcb.softPending & (1 << APC_LEVEL)) !== 0 && prcb.irql === PASSIVE_LEVEL && prcb.currentThread !== prcb.idleThread) {
+    prcb.softPending &= ~(1 << APC_LEVEL);
+    apcInterrupt(cpu);
     return true;
   }
   return false;

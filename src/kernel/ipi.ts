@@ -13,7 +13,7 @@ import type { Cpu, KernelCallHandler, KernelGenerator } from './cpu.js';
 import { SIGNAL_CALL, SIGNAL_SPIN } from './cpu.js';
 import { requestDpcInterrupt } from './dpc.js';
 import { endInterrupt } from './interrupt.js';
-import { apcNotEmulated, DISPATCH_LEVEL, requestSoftwareInterrupt, setIrql } from './irql.js';
+import { APC_LEVEL, DISPATCH_LEVEL, requestSoftwareInterrupt, setIrql } from './irql.js';
 import { prcbAddress } from './prcb.js';
 import { TraceEvent } from './trace-events.js';
 import { KCALL_DONE } from '../isa/interpreter.js';
@@ -53,7 +53,7 @@ export function* ipiInterrupt(cpu: Cpu, oldIrql: number): KernelGenerator {
   const prcb = cpu.prcb;
   const bits = prcb.ipiRequests;
   prcb.ipiRequests = 0;
-  if (bits & IpiRequest.APC) throw apcNotEmulated(cpu, 'an APC IPI');
+  if (bits & IpiRequest.APC) requestSoftwareInterrupt(cpu, APC_LEVEL);
   if (bits & IpiRequest.DPC) requestDpcInterrupt(cpu);
   if (bits & IpiRequest.RESCHEDULE) {
     prcb.reschedulePending = true;

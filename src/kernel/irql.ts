@@ -2,8 +2,8 @@
  * IRQL: the interrupt request levels of NT, for x64 (0–15) and x86 (0–31), and the mapping from an
  * interrupt vector to its IRQL (x64: vector >> 4, the APIC priority class; x86: the APIC HAL's
  * table); and the CPU-side rules over them: KeRaiseIrql / KeLowerIrql, HalRequestSoftwareInterrupt
- * (delivered when the IRQL drops below its level: DISPATCH here; the delivery order, hardware by
- * level then DISPATCH, is interrupt.ts's). The per-CPU current IRQL lives in the Prcb
+ * (delivered when the IRQL drops below its level: DISPATCH and APC; the delivery order, hardware by
+ * level, then DISPATCH, then APC, is interrupt.ts's). The per-CPU current IRQL lives in the Prcb
  * (src/kernel/prcb.ts) and only its own CPU changes it. Source: nt-semantics.md §1.1–1.5.
  */
 
@@ -11,7 +11,6 @@ import { BugCheck, BUGCHECK } from './bugcheck.js';
 import type { Cpu, KernelCallHandler } from './cpu.js';
 import { KCALL_DONE } from '../isa/interpreter.js';
 import { ContextField, CounterField, PrcbField } from '../shm/layout.js';
-import { STATUS } from './status.js';
 import { TraceEvent } from './trace-events.js';
 
 /** Which IRQL table a machine uses. */
@@ -184,17 +183,6 @@ export function requestSoftwareInterrupt(cpu: Cpu, level: number): void {
   cpu.workPending = true;
 }
 
-/**
- * An APC request (HalRequestSoftwareInterrupt(APC_LEVEL), an IPI with the APC bit): irqlab has no
- * APCs yet, and a request that is recorded and never delivered would let a scenario believe it ran.
- * Until KAPC exists it is bugcheck 0x1E with STATUS_NOT_IMPLEMENTED, saying so.
- */
-export function apcNotEmulated(cpu: Cpu, what: string): BugCheck {
-  return new BugCheck(BUGCHECK.KMODE_EXCEPTION_NOT_HANDLED, STATUS.NOT_IMPLEMENTED, cpu.currentPc(), APC_LEVEL, 0).withDetail(
-    `${what} on CPU ${cpu.prcb.number}: irqlab does not emulate APCs (APC_LEVEL software interrupts) yet, so the request cannot be delivered`,
-  );
-}
-
 // ======================================================================================
 // Kernel calls
 // ======================================================================================
@@ -229,8 +217,8 @@ export const irqlCalls = {
   },
   HalRequestSoftwareInterrupt: (cpu, args) => {
     const level = args[0]!;
-    if (level === APC_LEVEL) throw apcNotEmulated(cpu, 'HalRequestSoftwareInterrupt(APC_LEVEL)');
-    if (level === DISPATCH_LEVEL) cpu.prcb.softPending |= 1 << DISPATCH_LEVEL;
+    // APC_LEVEL: KiDeliverApc on the current thread when the IRQL drops below APC_LEVEL (interrupt.ts)
+    if (level === DISPATCH_LEVEL || level === APC_LEVEL) cpu.prcb.softPending |= 1 << level;
     cpu.workPending = true;
     return KCALL_DONE;
   },

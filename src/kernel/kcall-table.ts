@@ -8,6 +8,7 @@
  */
 
 import type { KernelCallHandler } from './cpu.js';
+import { apcCalls } from './apc-call.js';
 import { bugCheckCalls } from './bugcheck.js';
 import { clockCalls } from './clock.js';
 import { dispatcherObjectCalls } from './dispatcher-call.js';
@@ -20,7 +21,7 @@ import { waitCalls } from './wait-gate.js';
 import { KERNEL_CALLS } from '../isa/kcalls.js';
 import type { KernelCallName } from '../isa/kcalls.js';
 
-const modules = { irqlCalls, dpcCalls, ipiCalls, bugCheckCalls, clockCalls, interruptCalls, dispatcherObjectCalls, waitCalls, spinLockCalls };
+const modules = { irqlCalls, dpcCalls, ipiCalls, bugCheckCalls, clockCalls, interruptCalls, dispatcherObjectCalls, waitCalls, spinLockCalls, apcCalls };
 
 type Modules = typeof modules;
 type CallsOf<M extends keyof Modules> = keyof Modules[M];

@@ -93,6 +93,12 @@ export class Prcb {
   quantumEnd = false;
   /** the dispatcher may have placed a NextThread here (a reschedule IPI, a reply): ask at the next DISPATCH interrupt */
   reschedulePending = false;
+  /**
+   * KiDeliverApc frames on this CPU's stack (apc-call.ts). An APC routine runs nested on the
+   * thread's frame, which a context switch cannot carry: while one runs, a reschedule waits for the
+   * delivery to end and the routine may not block (emulator policy).
+   */
+  apcDeliveryDepth = 0;
   /** emulated ns the running thread was switched in (or last charged) */
   threadSinceNs = 0;
 

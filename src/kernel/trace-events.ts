@@ -31,6 +31,12 @@ export const TraceEvent = {
   PAGE_FAULT: 21,
   /** a = address of the page, b = the thread */
   PAGE_IN: 22,
+  /** KeInsertQueueApc answered: a = the KAPC, b = TRUE/FALSE, c = 1 APC interrupt here, 2 IPI(APC) sent, 0 neither */
+  APC_INSERT: 23,
+  /** KiDeliverApc calls an APC routine: a = the KAPC, b = the routine, c = 1 KernelRoutine, 2 NormalRoutine, 3 user */
+  APC_DELIVER: 24,
+  /** that routine returned: a = the KAPC, b = the routine, c = as APC_DELIVER */
+  APC_DELIVER_END: 25,
 } as const;
 
 const NAMES: Record<number, string> = {
@@ -56,6 +62,9 @@ const NAMES: Record<number, string> = {
   20: 'timer',
   21: 'page-fault',
   22: 'page-in',
+  23: 'apc-insert',
+  24: 'apc-deliver',
+  25: 'apc-deliver-end',
 };
 
 export function traceEventName(event: number): string {

@@ -17,6 +17,19 @@ import { type KThread, ThreadState, ResumeAction, DispatcherInvariantError } fro
 import { KMutant } from './mutant.js';
 import { computeDueTime, remainingDueTime, type DueTime } from './timer.js';
 import { STATUS, WaitType, WaitReason } from './status.js';
+import type { ApcMode, ApcThreadWords } from './apc-state.js';
+import { checkAlertability, kernelApcBeforeWait } from './apc.js';
+
+/**
+ * A wait's APC side (§4.11 steps 2 and 4): its Alertable and WaitMode, and the waiting thread's
+ * words in the shared thread table (the coordinator hands them in; absent in tests of the pure
+ * database, where no APC is ever pending).
+ */
+export interface WaitApc {
+  alertable: boolean;
+  waitMode: ApcMode;
+  words: ApcThreadWords;
+}
 
 /** The index WaitAny would be satisfied by (the lowest satisfiable one), or −1. */
 export function firstSatisfiable(thread: KThread, objects: readonly DispatcherObject[]): number {
@@ -101,12 +114,14 @@ export function waitForObjects(
   waitReason: number,
   timeout: number | null,
   callPc: number,
+  apc?: WaitApc,
 ): DispatchOutcome {
   // a wait broken to re-test keeps its relative timeout running from where it was (§4.11 step 7)
   const restarting = lock.prcb(caller.cpu).currentThread.restartingWait;
   const { prcb, thread, effects } = lock.enter(caller);
   lock.releaseKeptLock(thread);
   if (thread.isIdle) throw new DispatcherInvariantError(`the idle thread of CPU ${caller.cpu} cannot wait`);
+  if (apc && kernelApcBeforeWait(apc.words, caller.oldIrql)) return restartAfterKernelApc(lock, prcb, effects);
   // §4.11 step 2: a wait clears Preempted (a woken waiter is queued at the tail, not the head)
   thread.preempted = false;
   const objects: DispatcherObject[] = [];
@@ -119,6 +134,8 @@ export function waitForObjects(
   thread.restartingWait = false;
   const satisfied = trySatisfy(thread, objects, waitType);
   if (satisfied >= 0) return lock.exitDispatcher(caller, prcb, effects, satisfied);
+  const alerted = apc ? checkAlertability(thread.apcState, apc.words, apc.alertable, apc.waitMode) : null;
+  if (alerted !== null) return lock.exitDispatcher(caller, prcb, effects, alerted);
   let due: DueTime | null = null;
   if (timeout !== null) {
     due = restarting && timeout < 0 ? remainingDueTime(lock, thread, caller.timeNs) : computeDueTime(lock, timeout, caller.timeNs);
@@ -129,6 +146,15 @@ export function waitForObjects(
   thread.restartPc = callPc;
   thread.onTimeout = { action: ResumeAction.SetResult, value: STATUS.TIMEOUT };
   return block(lock, caller, prcb, thread, effects, waitReason, due);
+}
+
+/**
+ * §4.11 step 2: a kernel APC is pending for a wait that starts below APC_LEVEL: the wait does not
+ * block; STATUS_KERNEL_APC tells the caller's CPU to deliver it (lower its IRQL) and issue the
+ * wait again (wait-gate.ts). Never a switch here: the caller must get this status itself, now.
+ */
+function restartAfterKernelApc(lock: DispatcherLock, prcb: SchedulerPrcb, effects: PlacementEffects): DispatchOutcome {
+  return lock.outcome(prcb, effects, STATUS.KERNEL_APC, null);
 }
 
 /**
@@ -165,10 +191,11 @@ function block(
  * KeDelayExecutionThread (§4.12): block on the thread's timer alone; STATUS_SUCCESS when the
  * interval elapses. An interval already expired (zero, or an absolute time in the past) yields.
  */
-export function delayExecution(lock: DispatcherLock, caller: Caller, interval: number, callPc: number): DispatchOutcome {
+export function delayExecution(lock: DispatcherLock, caller: Caller, interval: number, callPc: number, apc?: WaitApc): DispatchOutcome {
   const prcb = lock.prcb(caller.cpu);
   const current = prcb.currentThread;
   lock.releaseKeptLock(current);
+  if (apc && !current.isIdle && kernelApcBeforeWait(apc.words, caller.oldIrql)) return restartAfterKernelApc(lock, prcb, lock.enter(caller).effects);
   const restarting = current.restartingWait;
   current.restartingWait = false;
   const due = restarting && interval < 0 ? remainingDueTime(lock, current, caller.timeNs) : computeDueTime(lock, interval, caller.timeNs);
@@ -184,6 +211,8 @@ export function delayExecution(lock: DispatcherLock, caller: Caller, interval: n
   }
   const { effects, thread } = lock.enter(caller);
   if (thread.isIdle) throw new DispatcherInvariantError(`the idle thread of CPU ${caller.cpu} cannot delay`);
+  const alerted = apc ? checkAlertability(thread.apcState, apc.words, apc.alertable, apc.waitMode) : null;
+  if (alerted !== null) return lock.exitDispatcher(caller, prcb, effects, alerted);
   thread.preempted = false;
   thread.waits++;
   thread.restartPc = callPc;

@@ -11,9 +11,10 @@
 import { BugCheck, BUGCHECK } from './bugcheck.js';
 import type { Cpu, KernelCallHandler, KernelGenerator } from './cpu.js';
 import { dispatcherCall, dispatcherOperation, switchFromDpc } from './dispatcher-call.js';
-import { DISPATCH_LEVEL, PASSIVE_LEVEL, irqlName, setIrql } from './irql.js';
+import { apcRoutineCannotBlock } from './apc-call.js';
+import { APC_LEVEL, DISPATCH_LEVEL, PASSIVE_LEVEL, irqlName, requestSoftwareInterrupt, setIrql } from './irql.js';
 import { readLargeInteger, readWord } from './mm.js';
-import { MAXIMUM_WAIT_OBJECTS, THREAD_WAIT_OBJECTS, WaitType } from './status.js';
+import { MAXIMUM_WAIT_OBJECTS, STATUS, THREAD_WAIT_OBJECTS, WaitType } from './status.js';
 import { TraceEvent } from './trace-events.js';
 import { KCALL_DONE } from '../isa/interpreter.js';
 import { ReplyFlag } from '../ipc/dispatcher-ops.js';
@@ -22,7 +23,7 @@ import { ContextField } from '../shm/layout.js';
 
 /**
  * A wait's APC-related arguments (Alertable, WaitMode), carried to the dispatcher as the caller
- * passed them. Nothing acts on them yet: until APCs exist every wait behaves as a non-alertable one.
+ * passed them (KiCheckAlertability, §4.11 step 4: src/kernel/wait-block.ts).
  */
 interface WaitApcFields {
   alertable: boolean;
@@ -44,6 +45,7 @@ export type BlockingKind = 'wait' | 'poll' | 'switch' | 'exit';
  * PASSIVE_LEVEL, throws `refuse()`.
  */
 export function blockingCallGate(cpu: Cpu, name: string, oldIrql: number, kind: BlockingKind, refuse: () => BugCheck): boolean {
+  if (cpu.prcb.apcDeliveryDepth > 0 && kind !== 'poll') throw apcRoutineCannotBlock(cpu, name);
   const inDpc = cpu.prcb.dpcRoutineActive;
   const fromDpc = kind === 'exit' ? inDpc && oldIrql >= DISPATCH_LEVEL : kind !== 'poll' && inDpc && oldIrql === DISPATCH_LEVEL;
   if (fromDpc) {
@@ -112,6 +114,10 @@ function* waitOperation(cpu: Cpu, request: DispatcherRequest, waitNextIrql: numb
     setIrql(cpu, reply.nextWaitIrql);
     return;
   }
+  if (reply.status === STATUS.KERNEL_APC) {
+    restartAfterKernelApc(cpu, oldIrql, callPc, ctx, base);
+    return;
+  }
   ctx[base + ContextField.R0] = reply.status;
   setIrql(cpu, oldIrql);
 }
@@ -146,7 +152,22 @@ function* delayOperation(cpu: Cpu, request: DispatcherRequest, oldIrql: number, 
     setIrql(cpu, reply.nextWaitIrql);
     return;
   }
+  if (reply.status === STATUS.KERNEL_APC) {
+    restartAfterKernelApc(cpu, oldIrql, callPc, ctx, base);
+    return;
+  }
   ctx[base + ContextField.R0] = reply.status;
+  setIrql(cpu, oldIrql);
+}
+
+/**
+ * §4.11 step 2 on the CPU: the dispatcher found a kernel APC pending as the wait began. The wait
+ * call is issued again (pc back on it) after the APC interrupt, which lowering to the caller's
+ * PASSIVE_LEVEL takes first: the caller never sees STATUS_KERNEL_APC.
+ */
+function restartAfterKernelApc(cpu: Cpu, oldIrql: number, callPc: number, ctx: Int32Array, base: number): void {
+  ctx[base + ContextField.PC] = callPc;
+  requestSoftwareInterrupt(cpu, APC_LEVEL);
   setIrql(cpu, oldIrql);
 }
 

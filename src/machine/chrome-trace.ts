@@ -49,23 +49,24 @@ const FOOTER = '\n]}\n';
 
 /**
  * Refuse, before the run, a trace path that cannot be written or would overwrite the scenario
- * file itself (UsageError: exit 1). `scenarioFile`: the scenario's own path, when it is a file.
+ * file itself (UsageError: exit 1). `scenarioFile`: the scenario's own path, when it is a file;
+ * `flag`: the option the path came from, for the message (--breaktrace-out checks its path here too).
  */
-export function checkTracePath(file: string, scenarioFile?: string): void {
+export function checkTracePath(file: string, scenarioFile?: string, flag = '--trace'): void {
   const path = resolve(file);
   const dir = dirname(path);
-  if (!existsSync(dir)) throw new UsageError(`--trace: directory '${dirname(file)}' does not exist`);
-  if (!statSync(dir).isDirectory()) throw new UsageError(`--trace: '${dirname(file)}' is not a directory`);
+  if (!existsSync(dir)) throw new UsageError(`${flag}: directory '${dirname(file)}' does not exist`);
+  if (!statSync(dir).isDirectory()) throw new UsageError(`${flag}: '${dirname(file)}' is not a directory`);
   if (existsSync(path)) {
-    if (statSync(path).isDirectory()) throw new UsageError(`--trace: '${file}' is a directory`);
+    if (statSync(path).isDirectory()) throw new UsageError(`${flag}: '${file}' is a directory`);
     if (scenarioFile !== undefined && existsSync(scenarioFile) && realpathSync(path) === realpathSync(scenarioFile)) {
-      throw new UsageError(`--trace: '${file}' is the scenario file itself; writing the trace there would overwrite it`);
+      throw new UsageError(`${flag}: '${file}' is the scenario file itself; writing the trace there would overwrite it`);
     }
   }
   try {
     accessSync(existsSync(path) ? path : dir, constants.W_OK);
   } catch (error) {
-    throw new UsageError(`--trace: cannot write '${file}' (${(error as NodeJS.ErrnoException).code ?? 'not writable'})`);
+    throw new UsageError(`${flag}: cannot write '${file}' (${(error as NodeJS.ErrnoException).code ?? 'not writable'})`);
   }
 }
 
@@ -162,6 +163,10 @@ export class ChromeTraceWriter {
     return this.compiled.machine.routines[index]?.name ?? `#${index}`;
   }
 
+  private apcName(index: number): string {
+    return this.compiled.machine.apcs?.[index]?.name ?? `#${index}`;
+  }
+
   private dpcName(index: number): string {
     return this.compiled.machine.dpcNames[index] ?? `#${index}`;
   }
@@ -224,6 +229,19 @@ export class ChromeTraceWriter {
       }
       case TraceEvent.IRQL:
         this.push({ name: `IRQL CPU ${cpu}`, ph: 'C', ts, pid: 1, tid: cpu, args: { irql: b } });
+        return;
+      case TraceEvent.APC_DELIVER:
+        this.begin(cpu, ts, `APC ${this.routine(b)}`, 'apc', { apc: this.apcName(a), routine: this.routine(b), kind: apcRoutineKind(c) });
+        return;
+      case TraceEvent.APC_DELIVER_END:
+        this.end(cpu, ts, 'apc');
+        return;
+      case TraceEvent.APC_INSERT:
+        this.instant(cpu, ts, 'KeInsertQueueApc', {
+          apc: this.apcName(a),
+          inserted: b ? 'TRUE' : 'FALSE',
+          signal: c === 1 ? 'APC interrupt here' : c === 2 ? 'IPI(APC)' : 'none',
+        });
         return;
       case TraceEvent.BUGCHECK:
         this.push({
@@ -364,4 +382,9 @@ export class ChromeTraceWriter {
       closeSync(this.fd);
     }
   }
+}
+
+/** APC_DELIVER's third word, in words. */
+function apcRoutineKind(step: number): string {
+  return step === 2 ? 'NormalRoutine' : step === 3 ? 'user-mode NormalRoutine' : 'KernelRoutine';
 }

@@ -11,7 +11,6 @@ import type {
   CpuSummary,
   DeviceAssertionSummary,
   InterruptAccounting,
-  LatencySummary,
   RunMode,
   RunResult,
   ThreadSummary,
@@ -35,9 +34,11 @@ import { waitReasonName } from '../kernel/status.js';
 import { bugcheckDescription, bugcheckName, bugcheckParamMeanings } from '../kernel/bugcheck.js';
 import { irqlName } from '../kernel/irql.js';
 import { TraceHash } from '../util/hash.js';
-import { ScenarioError, describeThrown, scenarioThrew } from '../util/errors.js';
+import { InternalError, ScenarioError, describeThrown, scenarioThrew } from '../util/errors.js';
 import { ChromeTraceWriter, checkTracePath } from './chrome-trace.js';
-import { percentile } from '../util/stats.js';
+import { budgetChecks, buildLatencyReport } from './latency-report.js';
+import { BreaktraceWatch } from './latency-breaktrace.js';
+import type { BreaktraceOptions, BreaktraceStopped } from './latency-breaktrace.js';
 
 export interface RunOptions {
   /** 1..64 */
@@ -60,6 +61,12 @@ export interface RunOptions {
   clockIntervalMs?: number;
   /** write the event trace (Chrome trace JSON, opens in ui.perfetto.dev) here */
   traceFile?: string;
+  /**
+   * deterministic mode: stop at the first ISR or DPC routine that executes longer than aboveNs and
+   * write the records before it to `file`; the run then rejects with BreaktraceStopped (the run
+   * goes on the in-process backend, whatever `backend` says; src/machine/latency-breaktrace.ts)
+   */
+  breaktrace?: BreaktraceOptions;
   verbose: boolean;
   /**
    * the `irqlab run` line with this run's parameters (for reports; RunResult.command): for a
@@ -114,7 +121,7 @@ export function compileForRun(definition: ScenarioDefinition, nativeModule: stri
     ...(options.pace !== undefined ? { pace: options.pace } : {}),
     ...(options.slackNs !== undefined ? { slackNs: options.slackNs } : {}),
     timeScale: options.timeScale ?? 1,
-    traceToMain: options.traceFile !== undefined || options.on?.trace !== undefined,
+    traceToMain: options.traceFile !== undefined || options.on?.trace !== undefined || options.breaktrace !== undefined,
     nativeModule,
     ...(options.clockIntervalMs !== undefined ? { clockIntervalMs: options.clockIntervalMs } : {}),
     ...(options.schedule !== undefined ? { schedule: options.schedule } : {}),
@@ -149,19 +156,27 @@ export async function executeCompiled(
   if (options.on?.progress) machine.events.on('progress', options.on.progress);
   if (options.on?.trace) machine.events.on('trace', options.on.trace);
   if (options.on?.bugcheck) machine.events.on('bugcheck', options.on.bugcheck);
-  let outcome: MachineOutcome;
+  const breaktrace = options.breaktrace ? new BreaktraceWatch(options.breaktrace, compiled) : null;
+  if (breaktrace) machine.events.on('trace', breaktrace.listener);
+  let outcome: MachineOutcome | undefined;
+  let stopped: BreaktraceStopped | null = null;
   try {
-    if (options.backend === 'in-process') {
-      outcome = await runInProcess(machine, compiled, definition.name, natives);
+    if (options.backend === 'in-process' || breaktrace) {
+      outcome = await runInProcess(machine, compiled, definition.name, natives, breaktrace?.observe);
     } else {
       const bootMs = await machine.boot();
       outcome = await machine.run(bootMs);
     }
+  } catch (error) {
+    stopped = breaktrace?.stopped(error) ?? null;
+    if (stopped === null) throw error;
   } finally {
     await machine.shutdown();
     // the trace was streamed as the run went; end open slices and the JSON, whatever the outcome
     trace?.close(maxCpuTimeNs(machine, compiled.machine.cpus));
   }
+  if (stopped !== null) throw stopped;
+  if (outcome === undefined) throw new InternalError('the run ended without an outcome');
   const assembled = assembleResult(definition, compiled, machine, outcome, options);
   if (options.onDecisions) {
     if (outcome.decisions === undefined)
@@ -219,17 +234,6 @@ function deviceCountsAtEnd(machine: Machine, cpus: number, devices: number): Dev
   return out;
 }
 
-function summarizeLatency(samples: number[]): LatencySummary {
-  if (samples.length === 0) return { count: 0, p50Ns: 0, p99Ns: 0, maxNs: 0 };
-  const sorted = Float64Array.from(samples).sort();
-  return {
-    count: samples.length,
-    p50Ns: Math.round(percentile(sorted, 50)),
-    p99Ns: Math.round(percentile(sorted, 99)),
-    maxNs: Math.round(sorted[sorted.length - 1]!),
-  };
-}
-
 function assembleResult(
   definition: ScenarioDefinition,
   compiled: CompiledScenario,
@@ -277,8 +281,13 @@ function assembleResult(
   }
   const threads = summarizeThreads(machine, config.cpus, outcome);
   const reports = outcome.cpuReports;
-  const assertToIsr = summarizeLatency(reports.flatMap((r) => r.assertToIsr));
-  const isrToDpc = summarizeLatency(reports.flatMap((r) => r.isrToDpc));
+  const emulatedTimeAtEnd = outcome.reason === 'end' ? outcome.coordinator.timeNs : Math.max(...reports.map((r) => r.timeNs), 0);
+  const latency = buildLatencyReport(
+    Array.from({ length: config.cpus }, (_, cpu) => reports.find((r) => r.cpu === cpu)?.latency),
+    emulatedTimeAtEnd,
+    definition.latency,
+  );
+  const { assertToIsr, isrToDpc } = latency;
 
   // the trace hash: every CPU's running hash in CPU order, then the coordinator's
   const hash = new TraceHash();
@@ -345,6 +354,8 @@ function assembleResult(
         scenarioCode('checks()', () => definition.checks!(view)),
       )
     : [];
+  // the scenario's latency budgets are checks too: exceeding one fails the run (exit 2)
+  checks.push(...budgetChecks(latency));
 
   const deviceAssertions: DeviceAssertionSummary[] = outcome.coordinator.deviceAssertions.map((device, index) => {
     const atCpus = deviceCounts.map((row) => row[index]!);
@@ -377,8 +388,28 @@ function assembleResult(
       const report = reports.find((r) => r.cpu === cpu);
       cpus.push(
         report
-          ? { cpu, irql: report.irql, irqlName: report.irqlName, frames: report.frames, responded: true, lastEvents: report.lastEvents }
-          : { cpu, irql: -1, irqlName: 'unknown', frames: [], responded: false, lastEvents: [] },
+          ? {
+              cpu,
+              irql: report.irql,
+              irqlName: report.irqlName,
+              frames: report.frames,
+              responded: true,
+              lastEvents: report.lastEvents,
+              dpcQueue: report.dpcQueue,
+              heldLocks: report.heldLocks,
+              readyThreads: outcome.coordinator.readyThreads[cpu] ?? [],
+            }
+          : {
+              cpu,
+              irql: -1,
+              irqlName: 'unknown',
+              frames: [],
+              responded: false,
+              lastEvents: [],
+              dpcQueue: [],
+              heldLocks: [],
+              readyThreads: outcome.coordinator.readyThreads[cpu] ?? [],
+            },
       );
     }
     const top = bugcheck.frames[bugcheck.frames.length - 1];
@@ -416,7 +447,7 @@ function assembleResult(
     traceHash: hash.hex(),
     traceEvents,
     perCpu,
-    latency: { assertToIsr, isrToDpc },
+    latency,
     results,
     checks,
     bugcheck: bugcheckInfo,

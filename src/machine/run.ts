@@ -76,6 +76,18 @@ const OPTION_CHECKS: { [K in keyof Required<RunScenarioOptions>]: (value: unknow
     if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)
       throw failure(value, `${name} must be a positive number of milliseconds (got ${shown(value)})`);
   },
+  breaktrace: (value, name) => {
+    const given = value as { aboveNs?: unknown; file?: unknown } | null;
+    if (
+      typeof given !== 'object' ||
+      given === null ||
+      typeof given.aboveNs !== 'number' ||
+      !(given.aboveNs > 0) ||
+      typeof given.file !== 'string' ||
+      given.file.trim() === ''
+    )
+      throw new TypeError(`${name} must be { aboveNs: a positive number of ns, file: a file name } (got ${shown(value)})`);
+  },
   backend: (value, name) => {
     if (value !== 'workers' && value !== 'in-process') throw new TypeError(`${name} must be 'workers' or 'in-process' (got ${shown(value)})`);
   },
@@ -109,6 +121,9 @@ export async function runScenario(loaded: LoadedScenario, options: RunScenarioOp
   const machine = machineDefaults(loaded.definition);
   const arch = machine.arch === 'x86' ? 'x86' : 'x64';
   const mode = given.mode ?? 'parallel';
+  if (given.breaktrace !== undefined && mode !== 'deterministic') {
+    throw new TypeError(`options.breaktrace stops deterministic runs only: add mode: 'deterministic' (got mode '${mode}')`);
+  }
   if (given.backend === 'in-process' && mode !== 'deterministic') {
     throw new TypeError(`options.backend 'in-process' runs deterministic mode only: add mode: 'deterministic' (got mode '${mode}')`);
   }

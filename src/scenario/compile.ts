@@ -240,6 +240,11 @@ export function compileScenario(def: ScenarioDefinition, options: CompileOptions
         const index = nativeNames.indexOf(name);
         return index < 0 ? undefined : index;
       }
+      case 'apc': {
+        // a KAPC's id: its index among the declared APCs
+        const index = Object.keys(def.apcs ?? {}).indexOf(name);
+        return index < 0 ? undefined : index;
+      }
       default:
         return undefined;
     }

@@ -260,6 +260,12 @@ export interface ScenarioDefinition {
   results?: (run: RunView) => Record<string, number | string | boolean | number[]>;
   checks?: (run: RunView) => CheckDeclaration[];
   /**
+   * latency budgets in µs, checked at the end like `checks` (a run over one fails, exit 2): e.g.
+   * { isrToDpcP99Us: 50, maxDpcUs: 100 }. Keys: `assertToIsr` or `isrToDpc` followed by P50, P90,
+   * P99, P999 or Max and `Us`; maxIsrUs / maxDpcUs bound any one ISR / DPC routine's execution
+   */
+  latency?: Readonly<Record<string, number>>;
+  /**
    * The run's outcome, for `irqlab explore`'s outcome table: a small value (a bugcheck is an
    * outcome by itself, named by its code, and this is not called for it).
    */

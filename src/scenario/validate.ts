@@ -14,6 +14,7 @@ import type { Arch } from '../kernel/irql.js';
 import { irqlTable, irqlName, vectorToIrql } from '../kernel/irql.js';
 import { REGISTER_COUNT } from '../isa/registers.js';
 import { ScenarioError } from '../util/errors.js';
+import { LATENCY_BUDGET_KEYS } from './latency-budgets.js';
 
 export interface ValidationMachine {
   cpus: number;
@@ -40,6 +41,7 @@ const TOP_KEYS = [
   'traceTags',
   'results',
   'checks',
+  'latency',
   'outcome',
   'outcomes',
   'explore',
@@ -267,6 +269,13 @@ class Validator {
       if (def[key] !== undefined && typeof def[key] !== 'function') this.fail(`${key} must be a function (run) => … (got ${describeValue(def[key])})`);
     }
     if (def.outcomes !== undefined) this.outcomes(def.outcomes);
+    const latency = this.record('latency', def.latency, false);
+    if (latency) {
+      this.keys('latency', latency, LATENCY_BUDGET_KEYS);
+      for (const [key, value] of Object.entries(latency)) {
+        if (!isFiniteNumber(value) || value < 0) this.fail(`latency.${key} must be a number of µs, 0 or more (got ${describeValue(value)})`);
+      }
+    }
     const explore = this.record('explore', def.explore, false);
     if (explore) this.explore(explore);
   }

@@ -111,6 +111,12 @@ export const BUILTIN_SCENARIOS: readonly BuiltinScenario[] = [
     description: 'isr-torn-read with the reads under KeSynchronizeExecution: the ISR cannot run between the two loads, no read is torn',
     file: 'isr-torn-read-fixed.js',
   },
+  {
+    name: 'apc-delivery',
+    description:
+      "kernel APCs of the article 'System mechanisms 05 - APC': special vs normal in a critical region, a guarded region, APC_LEVEL, and an IPI(APC) to a thread on the other CPU",
+    file: 'apc-delivery.js',
+  },
 ];
 
 export function findBuiltinScenario(name: string): BuiltinScenario | undefined {

@@ -53,6 +53,12 @@ const samples: { [N in DispatcherOpName]: DispatcherRequestOf<N> } = {
   KeDelayExecutionThread: { op: 'KeDelayExecutionThread', interval: -100000, alertable: false, waitMode: 0 },
   MmAccessFault: { op: 'MmAccessFault', page: 77 },
   KeSetSystemTime: { op: 'KeSetSystemTime', time: 2 ** 50 + 3 },
+  KeInitializeApc: { op: 'KeInitializeApc', apc: 3, thread: 9, environment: 2 },
+  KeInsertQueueApc: { op: 'KeInsertQueueApc', apc: 3, systemArgument1: -5, systemArgument2: 0x7fff0000, increment: 2 },
+  KeRemoveQueueApc: { op: 'KeRemoveQueueApc', apc: 3 },
+  KiTakeApc: { op: 'KiTakeApc', previousMode: 1, user: true },
+  KeAlertThread: { op: 'KeAlertThread', thread: 9, mode: 1 },
+  KeTestAlertThread: { op: 'KeTestAlertThread', mode: 0 },
 };
 
 function encodeRequest(request: DispatcherRequestOf<DispatcherOpName>): { words: Int32Array; length: number } {
@@ -107,10 +113,38 @@ describe('dispatcher operations on the wire', () => {
       bugcheckParams: [0, 0, 0, 0],
       systemTime: 2 ** 45 + 1,
       dpcs: [4, 2],
+      apcIpiLo: 0,
+      apcIpiHi: 0,
+      payload: [],
     };
     const words = new Int32Array(DISPATCH_REPLY_WORDS + 2);
     const length = encodeDispatchReply(words, reply);
     expect(length).toBe(DISPATCH_REPLY_WORDS + 2);
+    expect(decodeMessage(Kind.DISPATCH_REPLY, words, 0, length)).toEqual({ type: 'dispatch/reply', ...reply });
+  });
+
+  it('a reply crosses the wire with its APC IPI mask, its APC-interrupt-here flag and a payload after the DPCs', () => {
+    const reply: DispatchReplyFields = {
+      status: 1,
+      flags: ReplyFlag.APC_INTERRUPT_SELF,
+      next: 0,
+      nextWaitIrql: 0,
+      quantum: 6,
+      resumeAction: 0,
+      resumeValue: 0,
+      ipiLo: 0,
+      ipiHi: 0,
+      bugcheckCode: 0,
+      bugcheckParams: [0, 0, 0, 0],
+      systemTime: 7,
+      dpcs: [3],
+      apcIpiLo: 0b100,
+      apcIpiHi: 2,
+      payload: [5, 11, -1, 0, 7, -8],
+    };
+    const words = new Int32Array(DISPATCH_REPLY_WORDS + 7);
+    const length = encodeDispatchReply(words, reply);
+    expect(length).toBe(DISPATCH_REPLY_WORDS + 7);
     expect(decodeMessage(Kind.DISPATCH_REPLY, words, 0, length)).toEqual({ type: 'dispatch/reply', ...reply });
   });
 });

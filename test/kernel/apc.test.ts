@@ -1,8 +1,8 @@
 // APCs (nt-semantics.md §5, §4.11's APC steps, §12 items 2, 10, 12, 13), in-process: the pure APC
 // functions of src/kernel/apc.ts over a thread's KApcState and its thread-table words, and
 // KeInsertQueueApc / KeAlertThread as dispatcher operations on the KernelMachine of kernel-machine.ts.
-// The CPU side (the APC software interrupt, IPI(APC), user-mode returns) is not wired yet: these
-// tests drive KiDeliverApc's iterator the way the CPU will.
+// These tests drive KiDeliverApc's iterator, the specification the CPU's KiDeliverApc frame
+// (src/kernel/apc-call.ts) follows; the kernel-mode delivery end to end is test/cpu/apc-delivery.test.ts.
 import { describe, expect, it } from 'vitest';
 import {
   ApcBuiltinRoutine,

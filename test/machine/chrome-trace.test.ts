@@ -258,4 +258,32 @@ describe('--trace on a real run', () => {
     expect(insert.args).toEqual({ dpc: 'DiskDpc', target: 1, inserted: 'TRUE' });
     expect(events.some((e) => e.name === 'DPC queue CPU 1' && e.ph === 'C')).toBe(true);
   });
+
+  it('shows APC routines as slices named by routine on the CPU that ran them, and each KeInsertQueueApc as an instant naming the APC', async () => {
+    const file = join(tempDir(), 'trace.json');
+    const apcDelivery = (await import('../../src/scenarios/apc-delivery.js')).default;
+    await executeScenario(validateScenario(apcDelivery, { cpus: 2, arch: 'x64' }), null, {
+      cpus: 2,
+      mode: 'deterministic',
+      seed: 1,
+      durationNs: 5e6,
+      timeScale: 1,
+      verbose: false,
+      command: 'irqlab run apc-delivery',
+      traceFile: file,
+    });
+    const events = parseTrace(file);
+    expectValidTimeline(events);
+    const apcSlices = events.filter((e) => e.ph === 'B' && e.cat === 'apc').map((e) => [e.tid, e.name, e.args?.apc, e.args?.kind]);
+    expect(apcSlices).toEqual([
+      [0, 'APC S1Kernel', 'S1', 'KernelRoutine'],
+      [0, 'APC N1Kernel', 'N1', 'KernelRoutine'],
+      [0, 'APC N1Normal', 'N1', 'NormalRoutine'],
+      [0, 'APC S2Kernel', 'S2', 'KernelRoutine'],
+      [0, 'APC S3Kernel', 'S3', 'KernelRoutine'],
+      [1, 'APC S4Kernel', 'S4', 'KernelRoutine'],
+    ]);
+    const remote = events.find((e) => e.name === 'KeInsertQueueApc' && e.args?.apc === 'S4')!;
+    expect(remote.args).toEqual({ apc: 'S4', inserted: 'TRUE', signal: 'IPI(APC)' });
+  });
 });

@@ -1,0 +1,158 @@
+/**
+ * The APC dispatcher operations (src/ipc/dispatcher-ops.ts codes 22–27: KeInitializeApc,
+ * KeInsertQueueApc, KeRemoveQueueApc, KiTakeApc, KeAlertThread, KeTestAlertThread) as the
+ * coordinator's dispatcher-lock server serves them: src/kernel/apc.ts's functions under the lock,
+ * over the dispatcher's half of the APC state and the target thread's words in the shared thread
+ * table (handed in as `wordsOf`: the dispatcher itself touches no shared memory), with what the
+ * operation asks of a processor turned into the outcome's APC fields.
+ */
+
+import type { KApc, KApcState } from './apc-state.js';
+import type { ApcEnvironmentCode, ApcMode, ApcThreadWords } from './apc-state.js';
+import type { ApcCall } from './apc.js';
+import type { KernelApcTake } from './apc.js';
+import {
+  alertThread,
+  declaredRoutines,
+  holdsKernelMutex,
+  initializeApc,
+  insertQueueApc,
+  removeQueueApc,
+  rundownThreadApcs,
+  takeNextKernelApc,
+  takeUserApc,
+  testAlertThread,
+} from './apc.js';
+import type { Caller, DispatcherLock, DispatchOutcome } from './dispatcher-lock.js';
+import { STATUS } from './status.js';
+import { ApcTakeKind } from '../ipc/dispatcher-ops.js';
+
+/** The thread-table words of a thread, by id (the coordinator's view of the shared thread table). */
+export type ApcWordsOf = (threadId: number) => ApcThreadWords & { publishQueued(state: KApcState): void };
+
+function declaredApc(lock: DispatcherLock, apcId: number): KApc | null {
+  return lock.apcs[apcId] ?? null;
+}
+
+/** KeInitializeApc(apc, thread, environment) on a declared KAPC: TRUE, or FALSE when it is still inserted. */
+export function initializeApcOperation(lock: DispatcherLock, caller: Caller, apcId: number, threadId: number, environment: number): DispatchOutcome {
+  const { prcb, thread: current, effects } = lock.enter(caller);
+  const apc = declaredApc(lock, apcId);
+  const thread = threadId === 0 ? current : lock.thread(threadId);
+  if (!apc || !thread || thread.isIdle) return lock.raise(prcb, STATUS.INVALID_HANDLE, apc ? threadId : apcId, current.id);
+  const initialized = initializeApc(apc, thread, environment as ApcEnvironmentCode, declaredRoutines(lock.apcConfigs[apcId]!));
+  return lock.outcome(prcb, effects, initialized ? 1 : 0, null);
+}
+
+/**
+ * KeInsertQueueApc as the coordinator serves it: insertQueueApc, then the signal turned into what
+ * the reply carries (an IPI(APC) to the CPU running the target, or an APC interrupt on the caller's).
+ */
+export function insertQueueApcOperation(
+  lock: DispatcherLock,
+  caller: Caller,
+  apcId: number,
+  systemArgument1: number,
+  systemArgument2: number,
+  increment: number,
+  wordsOf: ApcWordsOf,
+): DispatchOutcome {
+  const apc = declaredApc(lock, apcId);
+  if (!apc) {
+    const { prcb, thread } = lock.enter(caller);
+    return lock.raise(prcb, STATUS.INVALID_HANDLE, apcId, thread.id);
+  }
+  if (!apc.thread) {
+    const { prcb, effects } = lock.enter(caller);
+    return lock.outcome(prcb, effects, 0, null);
+  }
+  const words = wordsOf(apc.thread.id);
+  const { outcome, result } = insertQueueApc(lock, caller, apc, systemArgument1, systemArgument2, increment, words);
+  if (result.inserted) words.publishQueued(apc.thread.apcState);
+  if (result.inserted && result.signal.kind === 'apc-interrupt') {
+    if (result.signal.remote) outcome.apcInterruptCpus = [result.signal.cpu];
+    else outcome.apcInterruptSelf = true;
+  }
+  return outcome;
+}
+
+/** KeRemoveQueueApc: TRUE if it was inserted. */
+export function removeQueueApcOperation(lock: DispatcherLock, caller: Caller, apcId: number, wordsOf: ApcWordsOf): DispatchOutcome {
+  const { prcb, thread: current, effects } = lock.enter(caller);
+  const apc = declaredApc(lock, apcId);
+  if (!apc) return lock.raise(prcb, STATUS.INVALID_HANDLE, apcId, current.id);
+  if (!apc.thread) return lock.outcome(prcb, effects, 0, null);
+  const words = wordsOf(apc.thread.id);
+  const removed = removeQueueApc(apc, words);
+  words.publishQueued(apc.thread.apcState);
+  return lock.outcome(prcb, effects, removed ? 1 : 0, null);
+}
+
+/** A normal kernel APC at the head while the thread owns a KMUTEX: delivery stops, as for a critical region. */
+function heldByKernelMutex(words: ApcThreadWords): KernelApcTake {
+  words.kernelApcPending = false;
+  return { kind: 'blocked', reason: 'kernel-apc-disable' };
+}
+
+function takePayload(apc: KApc, call: ApcCall): number[] {
+  return [apc.id, call.kernelRoutine, call.normalRoutine, call.normalContext, call.systemArgument1, call.systemArgument2];
+}
+
+/**
+ * One take of KiDeliverApc (§5.6) on the caller's current thread, under the lock: the kernel list's
+ * head (`user` false) or, returning to user mode, one user APC (`user` true).
+ */
+export function takeApcOperation(lock: DispatcherLock, caller: Caller, previousMode: number, user: boolean, wordsOf: ApcWordsOf): DispatchOutcome {
+  const { prcb, thread, effects } = lock.enter(caller);
+  const words = wordsOf(thread.id);
+  const state = thread.apcState;
+  let status: number = ApcTakeKind.EMPTY;
+  let payload: number[] = [];
+  if (user) {
+    const taken = takeUserApc(state, words, previousMode as ApcMode);
+    if (taken) {
+      status = ApcTakeKind.USER;
+      payload = takePayload(taken.apc, taken.call);
+    }
+  } else {
+    const head = state.kernelList[0];
+    const take = head && !head.special && holdsKernelMutex(thread) ? heldByKernelMutex(words) : takeNextKernelApc(state, words);
+    if (take.kind === 'special' || take.kind === 'normal') {
+      status = take.kind === 'special' ? ApcTakeKind.SPECIAL : ApcTakeKind.NORMAL;
+      payload = takePayload(take.apc, take.call);
+    } else if (take.kind === 'blocked') {
+      status = take.reason === 'kernel-apc-disable' ? ApcTakeKind.BLOCKED_DISABLE : ApcTakeKind.BLOCKED_IN_PROGRESS;
+    }
+  }
+  words.publishQueued(state);
+  const outcome = lock.outcome(prcb, effects, status, null);
+  outcome.payload = payload;
+  return outcome;
+}
+
+/** KeAlertThread as the coordinator serves it (an invalid thread is 0x1E STATUS_INVALID_HANDLE). */
+export function alertThreadOperation(lock: DispatcherLock, caller: Caller, threadId: number, mode: number): DispatchOutcome {
+  return alertThread(lock, caller, threadId, mode as ApcMode);
+}
+
+/** KeTestAlertThread(mode) on the caller's current thread. */
+export function testAlertThreadOperation(lock: DispatcherLock, caller: Caller, mode: number, wordsOf: ApcWordsOf): DispatchOutcome {
+  const { prcb, thread, effects } = lock.enter(caller);
+  const alerted = testAlertThread(thread.apcState, wordsOf(thread.id), mode as ApcMode);
+  return lock.outcome(prcb, effects, alerted ? 1 : 0, null);
+}
+
+/**
+ * The APC half of PspExitThread, before the thread is terminated: no more insertions, user APCs
+ * flushed (none of them can run any more; irqlab has no user-mode rundown yet), and kernel APCs
+ * still queued or APCs still disabled are 0x20 KERNEL_APC_PENDING_DURING_EXIT. Null: go on.
+ */
+export function exitThreadApcs(lock: DispatcherLock, caller: Caller, wordsOf: ApcWordsOf): DispatchOutcome | null {
+  const prcb = lock.prcb(caller.cpu);
+  const thread = prcb.currentThread;
+  if (thread.isIdle) return null;
+  const words = wordsOf(thread.id);
+  const { bugcheck } = rundownThreadApcs(thread.apcState, words, caller.oldIrql);
+  words.publishQueued(thread.apcState);
+  return bugcheck ? lock.fail(bugcheck, prcb) : null;
+}
