@@ -13,6 +13,7 @@ import type { RunOptions } from '../../src/machine/execute.js';
 import { BreaktraceStopped } from '../../src/machine/latency-breaktrace.js';
 import { buildLatencyReport } from '../../src/machine/latency-report.js';
 import { LatencySeries, bucketOf } from '../../src/util/latency-histogram.js';
+import Int32HistogramModule from 'hdr-histogram-js/dist/Int32Histogram.js';
 import { formatLatencyReport } from '../../src/cli/latency-format.js';
 
 /** The exact p-th percentile of `values` by nearest rank (HdrHistogram's definition: rank ⌈p/100 · n⌉). */
@@ -68,6 +69,11 @@ function nestedIsrScenario(nested: boolean, extra: Partial<ScenarioDefinition> =
   });
 }
 
+// vitest's interop gives the CommonJS module's class as its default (see src/util/latency-histogram.ts)
+const Int32Histogram = (
+  typeof (Int32HistogramModule as unknown) === 'function' ? Int32HistogramModule : Int32HistogramModule.default
+) as typeof Int32HistogramModule.default;
+
 describe('latency histograms', () => {
   it('gives percentiles within HdrHistogram’s 0.1 % of the exact ones on known data, and exact count, mean and max', () => {
     const values: number[] = [];
@@ -106,6 +112,22 @@ describe('latency histograms', () => {
     expect(overall.maxNs).toBe(all.maxNs);
     expect(report.series.assertToIsr.perCpu.map((d) => d.count)).toEqual([3000, 3000, 3000]);
     expect(report.assertToIsr).toEqual({ count: 9000, p50Ns: overall.p50Ns, p99Ns: overall.p99Ns, maxNs: overall.maxNs });
+  });
+
+  it('counts samples in HdrHistogram’s own bucket layout first: the same percentiles as recording each sample into the histogram', () => {
+    const series = new LatencySeries();
+    const direct = new Int32Histogram(1, 1_000_000_000, 3);
+    direct.autoResize = true;
+    let x = 12345;
+    for (let i = 0; i < 50_000; i++) {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      // 0 ns to ~4 s, spread over every power of two (a few past the array, 2^31 ns and up)
+      const value = Math.floor(2 ** ((x % 3200) / 100));
+      series.record(value);
+      direct.recordValue(value);
+    }
+    for (const p of [0, 1, 10, 50, 90, 99, 99.9, 99.99, 100])
+      expect(series.percentile(p), `p${p}`).toBe(Math.min(series.maxNs, direct.getValueAtPercentile(p)));
   });
 
   it('counts samples in LatencyMon’s buckets: <1, 1–10, 10–100, 100–250, 250–1000, ≥1000 µs', () => {
