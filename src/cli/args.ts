@@ -18,6 +18,7 @@ import { DEFAULT_PCT_DEPTH, MAX_PCT_DEPTH, STRATEGY_NAMES } from '../contract/sc
 import type { StrategyName } from '../contract/schedule.js';
 import { EXPLORE_HELP, parseExplore } from './explore-args.js';
 import { LATENCY_RUN_HELP, LATENCY_RUN_OPTIONS, latencyRunArgs, parseLatencyFlags, type LatencyRunArgs } from './latency-args.js';
+import { LAZY_IRQL_RUN_HELP, LAZY_IRQL_RUN_OPTIONS, lazyIrqlArgs, type LazyIrqlRunArgs } from './irql-args.js';
 import type { ExploreArgs } from './explore-args.js';
 import { INSPECT_HELP, parseInspect } from './inspect-args.js';
 import type { InspectArgs } from './inspect-args.js';
@@ -89,7 +90,7 @@ Options:
       --depth D           pct's bug depth d, 1 to ${MAX_PCT_DEPTH} (default 3); only with --strategy pct
       --json              print one JSON object (the RunResult) on stdout and nothing else
       --trace FILE        write a Chrome trace (open at ui.perfetto.dev)
-${LATENCY_RUN_HELP}      --code-timeout S    host seconds one call of the scenario's own code may run (a native
+${LATENCY_RUN_HELP}${LAZY_IRQL_RUN_HELP}      --code-timeout S    host seconds one call of the scenario's own code may run (a native
                           routine, a builder callback, results(), checks(), the module's top
                           level: at least 60) before the run ends with exit 1 (default ${DEFAULT_CODE_TIMEOUT_S})
   -v, --verbose           more detail on stderr; stacks with errors
@@ -112,7 +113,7 @@ Options:
 `;
 
 /** The run flags as given, before the scenario supplies its defaults. */
-export interface RunArgs extends LatencyRunArgs {
+export interface RunArgs extends LatencyRunArgs, LazyIrqlRunArgs {
   scenario: string;
   cpus?: number;
   mode: RunMode;
@@ -148,7 +149,7 @@ export type Command =
   | { command: 'inspect'; args: InspectArgs };
 
 /** Everything a run needs once the scenario's defaults are known. */
-export interface ResolvedRun extends LatencyRunArgs {
+export interface ResolvedRun extends LatencyRunArgs, LazyIrqlRunArgs {
   scenario: string;
   cpus: number;
   mode: RunMode;
@@ -318,6 +319,7 @@ function parseRun(argv: readonly string[], env: NodeJS.ProcessEnv): Command {
         json: { type: 'boolean' },
         trace: { type: 'string' },
         ...LATENCY_RUN_OPTIONS,
+        ...LAZY_IRQL_RUN_OPTIONS,
         'code-timeout': { type: 'string' },
         strategy: { type: 'string' },
         depth: { type: 'string' },
@@ -332,12 +334,8 @@ function parseRun(argv: readonly string[], env: NodeJS.ProcessEnv): Command {
   }
   const { values, positionals } = parsed;
   if (values.help) return { command: 'help', text: RUN_HELP };
-  if (positionals.length === 0) {
-    throw new UsageError("run needs a scenario: a built-in name (see 'irqlab list') or a .ts/.js file");
-  }
-  if (positionals.length > 1) {
-    throw new UsageError(`unexpected argument '${positionals[1]}': run takes one scenario (see 'irqlab run --help')`);
-  }
+  if (positionals.length === 0) throw new UsageError("run needs a scenario: a built-in name (see 'irqlab list') or a .ts/.js file");
+  if (positionals.length > 1) throw new UsageError(`unexpected argument '${positionals[1]}': run takes one scenario (see 'irqlab run --help')`);
   const scenario = positionals[0]!;
   if (scenario.trim() === '') throw new UsageError('the scenario argument is empty');
 
@@ -357,7 +355,7 @@ function parseRun(argv: readonly string[], env: NodeJS.ProcessEnv): Command {
     args.trace = values.trace;
   }
   if (values['code-timeout'] !== undefined) args.codeTimeoutMs = parseCodeTimeout(values['code-timeout']);
-  Object.assign(args, parseLatencyFlags(values, args.mode));
+  Object.assign(args, parseLatencyFlags(values), lazyIrqlArgs({ lazyIrql: values['lazy-irql'] }));
   if (values.pace !== undefined) args.pace = parsePace(values.pace);
   if (values.slack !== undefined) args.slackNs = parseSlack(values.slack);
   if (values['time-scale'] !== undefined) args.timeScale = parseTimeScale(values['time-scale']);
@@ -540,7 +538,7 @@ export function resolveRunOptions(
   if (args.codeTimeoutMs !== undefined) resolved.codeTimeoutMs = args.codeTimeoutMs;
   if (args.strategy !== undefined) resolved.strategy = args.strategy;
   if (args.depth !== undefined) resolved.depth = args.depth;
-  Object.assign(resolved, latencyRunArgs(args));
+  Object.assign(resolved, latencyRunArgs(args), lazyIrqlArgs(args));
   resolved.command = reproduceCommand(resolved);
   return resolved;
 }
@@ -552,7 +550,7 @@ export function shellQuote(arg: string): string {
 }
 
 /** What a run's `irqlab run` line says. */
-export interface RunParameters {
+export interface RunParameters extends LazyIrqlRunArgs {
   scenario: string;
   cpus: number;
   mode: RunMode;
@@ -573,7 +571,7 @@ export interface RunParameters {
 }
 
 /**
- * `irqlab run <scenario> --cpus N --mode <m> --seed S --duration <d>ms`, + --clock when given, and
+ * `irqlab run <scenario> --cpus N --mode <m> --seed S --duration <d>ms`, + --clock and --lazy-irql when given, and
  * in parallel mode --pace host, --time-scale and --slack when not the default. A deterministic
  * run's line replays it exactly. A parallel run's line runs the same configuration, never the same
  * run (it races for real), so a seed drawn at random is left out: it would read as a replay.
@@ -583,6 +581,7 @@ export function reproduceCommand(run: RunParameters): string {
   if (run.mode === 'deterministic' || !run.seedDrawn) parts.push('--seed', String(run.seed));
   parts.push('--duration', `${run.durationNs / 1e6}ms`);
   if (run.clockMs !== undefined) parts.push('--clock', String(run.clockMs));
+  if (run.lazyIrql) parts.push('--lazy-irql');
   if (run.mode === 'deterministic' && run.strategy !== undefined && run.strategy !== 'random') {
     parts.push('--strategy', run.strategy);
     if (run.strategy === 'pct') parts.push('--depth', String(run.depth ?? DEFAULT_PCT_DEPTH));

@@ -105,6 +105,12 @@ export function formatInterruptAccounting(a: InterruptAccounting): string {
   return `device interrupts: ${left} = ${right}${gap}`;
 }
 
+/** One line on the local APICs' task-priority writes, and with lazy IRQL the writes it saved over eager IRQL. */
+export function formatTaskPriority(tpr: RunResult['taskPriority']): string {
+  const scheme = tpr.lazyIrql ? `lazy IRQL saved ${int(tpr.writesSaved)}` : 'eager IRQL: one per IRQL change; --lazy-irql defers them';
+  return `task-priority writes: ${int(tpr.writes)} (${scheme})`;
+}
+
 export function formatSummary(result: RunResult, host: HostFacts = { cores: availableParallelism() }): string {
   const out: string[] = [];
   const cpuWord = result.cpus === 1 ? 'CPU' : 'CPUs';
@@ -150,6 +156,7 @@ export function formatSummary(result: RunResult, host: HostFacts = { cores: avai
     notes.push(`device assertions: ${result.deviceAssertions.map((d) => `${d.name} ${int(d.asserted)}`).join(', ')}`);
   }
   if (result.interruptAccounting && result.deviceAssertions?.length) notes.push(formatInterruptAccounting(result.interruptAccounting));
+  if (result.taskPriority) notes.push(formatTaskPriority(result.taskPriority));
   if (notes.length > 0) out.push('', ...notes);
 
   const results = Object.entries(result.results ?? {});

@@ -1,6 +1,6 @@
 /**
  * `irqlab run`'s latency flags (args.ts parses the command line and hands their values here):
- * --latency prints the latency report, --breaktrace US stops a deterministic run at the first ISR
+ * --latency prints the latency report, --breaktrace US stops a run at the first ISR
  * or DPC routine whose execution exceeds US µs and writes the timeline before it. Pure, like
  * args.ts; imports nothing from it (args.ts uses LATENCY_RUN_HELP at its top level).
  */
@@ -20,9 +20,10 @@ export const LATENCY_RUN_OPTIONS = {
 
 export const LATENCY_RUN_HELP = `      --latency           print the latency report: per ISR and DPC routine its runs, total and
                           highest execution time and share of each CPU; per CPU and overall the
-                          assert → ISR and ISR → DPC latencies (p50 … p99.9, max, LatencyMon's
-                          buckets); the scenario's latency budgets. --json always carries it
-      --breaktrace US     deterministic mode: stop the run the first time an ISR or DPC routine
+                          assert → ISR, ISR → DPC, DPC queued → thread ready and ready → running
+                          latencies (p50 … p99.9, max, LatencyMon's buckets); the scenario's
+                          latency budgets. --json always carries it
+      --breaktrace US     stop the run the first time an ISR or DPC routine
                           executes for more than US µs (0.001 to 1000000) and write the timeline
                           of the records before it as a Chrome trace; exit 2
       --breaktrace-out F  where --breaktrace writes (default ./${DEFAULT_BREAKTRACE_FILE})
@@ -38,10 +39,11 @@ export interface LatencyRunArgs {
 }
 
 /** The latency flags' values, checked: each problem a UsageError with one line. */
-export function parseLatencyFlags(
-  values: { latency?: boolean | undefined; breaktrace?: string | undefined; 'breaktrace-out'?: string | undefined },
-  mode: string,
-): LatencyRunArgs {
+export function parseLatencyFlags(values: {
+  latency?: boolean | undefined;
+  breaktrace?: string | undefined;
+  'breaktrace-out'?: string | undefined;
+}): LatencyRunArgs {
   const out: LatencyRunArgs = {};
   if (values.latency) out.latency = true;
   if (values.breaktrace !== undefined) {
@@ -50,8 +52,6 @@ export function parseLatencyFlags(
     if (!(us >= 0.001 && us <= MAX_BREAKTRACE_US)) {
       throw new UsageError(`--breaktrace takes µs of execution, 0.001 to ${MAX_BREAKTRACE_US} (got '${values.breaktrace}')`);
     }
-    if (mode !== 'deterministic')
-      throw new UsageError('--breaktrace applies to --mode deterministic only (it replays the run in-process to stop it at the record)');
     out.breaktraceNs = Math.round(us * 1000);
     out.breaktraceFile = DEFAULT_BREAKTRACE_FILE;
   }

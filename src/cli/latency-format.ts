@@ -74,11 +74,14 @@ export function formatLatencyReport(latency: LatencyReport, cpus: number): strin
   const series = [
     ['device assert → ISR start', latency.series.assertToIsr],
     ['ISR → DPC start', latency.series.isrToDpc],
+    ['DPC queued → thread ready', latency.series.dpcToReady],
+    ['thread ready → running', latency.series.readyToRunning],
   ] as const;
   for (const [name, s] of series) {
     distributionRows.push(row(name, 'all', s.overall));
+    // a series with no sample (no DPC woke a thread) is one row, not one per CPU
     s.perCpu.forEach((d, cpu) => {
-      if (cpus > 1) distributionRows.push(row('', `CPU ${cpu}`, d));
+      if (cpus > 1 && s.overall.count > 0) distributionRows.push(row('', `CPU ${cpu}`, d));
     });
   }
   out.push('', 'Latencies (µs; the bucket columns count samples, LatencyMon’s ranges in µs)');

@@ -124,6 +124,7 @@ async function run(args: RunArgs, io: CliIo, cliOptions: CliOptions): Promise<nu
         ...(options.slackNs !== undefined ? { slackNs: options.slackNs } : {}),
         ...(options.timeScale !== undefined ? { timeScale: options.timeScale } : {}),
         ...(options.clockMs !== undefined ? { clockIntervalMs: options.clockMs } : {}),
+        ...(options.lazyIrql ? { lazyIrql: true } : {}),
         ...(options.traceFile !== undefined ? { traceFile: options.traceFile } : {}),
         ...(options.breaktraceNs !== undefined ? { breaktrace: { aboveNs: options.breaktraceNs, file: options.breaktraceFile! } } : {}),
         verbose: options.verbose,

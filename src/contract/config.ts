@@ -13,7 +13,7 @@ import type { DpcTunables } from '../kernel/dpc.js';
 import type { DeviceConfig } from '../hal/device.js';
 import type { LayoutParams } from '../shm/layout.js';
 import type { ApcObjectConfig } from '../kernel/apc-state.js';
-import type { DeviceObjectConfig, DriverObjectConfig } from '../kernel/io.js';
+import type { DeviceObjectConfig, DriverObjectConfig, IrpZoneConfig } from '../kernel/io.js';
 import type { PerturbationBounds, ScheduleDecision, StrategyName } from './schedule.js';
 
 export interface InterruptObjectConfig {
@@ -50,6 +50,8 @@ export interface ThreadConfig {
   affinity: boolean[];
   idealProcessor: number;
   startAtBoot: boolean;
+  /** declared `mode: 'user'`: its body runs in user mode (src/kernel/service-call.ts); absent for a kernel-mode thread */
+  userMode?: boolean;
 }
 
 /** A dispatcher object other than a thread (events, semaphores, mutexes), by object id. */
@@ -108,6 +110,11 @@ export interface MachineConfig {
   interruptStormThreshold: number;
   /** clock ticks a spin-lock acquire may spin before the deadlock detector reports it */
   spinTimeoutTicks: number;
+  /**
+   * lazy IRQL (§1.4, machine.lazyIrql or --lazy-irql): KeRaiseIrql only records the IRQL, and the
+   * local APIC's task priority is written when an interrupt arrives at or below it; false: eager
+   */
+  lazyIrql: boolean;
   /** QuantumReset of every thread, in quantum units (3 per clock tick) */
   threadQuantum: number;
   /** DPC watchdog (§2.9): clock ticks one DPC or ISR may run (DpcTimeLimit) … */
@@ -143,8 +150,12 @@ export interface MachineConfig {
   /** the scenario's drivers and device objects (src/kernel/io.ts), by id; absent when it declares none */
   drivers?: DriverObjectConfig[];
   deviceObjects?: DeviceObjectConfig[];
+  /** where the IRP records lie in emulated memory (src/kernel/io.ts IrpField); present with drivers */
+  irpZone?: IrpZoneConfig;
   /** deterministic mode: the exploration strategy and its decisions (absent: 'random', today's seeded slices) */
   schedule?: MachineSchedule;
+  /** --breaktrace: an ISR or DPC routine executing longer than this (emulated ns) annotates the trace, and the main thread stops the run */
+  latencyBreakAboveNs?: number;
 }
 
 export interface ProcessorConfig extends MachineConfig {

@@ -74,7 +74,11 @@ export interface LatencyReport {
   assertToIsr: LatencySummary;
   /** an ISR queues a DPC → that DPC's routine starts (summary of series.isrToDpc) */
   isrToDpc: LatencySummary;
-  series: { assertToIsr: LatencySeriesReport; isrToDpc: LatencySeriesReport };
+  /** a queued DPC's routine ends a thread's wait: from that DPC's KeInsertQueueDpc to the call that made the thread Ready (summary of series.dpcToReady) */
+  dpcToReady: LatencySummary;
+  /** a thread woken from a wait: from when it became Ready to its switch-in (summary of series.readyToRunning) */
+  readyToRunning: LatencySummary;
+  series: { assertToIsr: LatencySeriesReport; isrToDpc: LatencySeriesReport; dpcToReady: LatencySeriesReport; readyToRunning: LatencySeriesReport };
   /** ISR and DPC routines, highest single execution first */
   routines: RoutineExecutionReport[];
   budgets: LatencyBudgetResult[];
@@ -117,6 +121,10 @@ export interface CpuSummary {
   undeliveredInterrupts: number;
   /** unclaimed level-triggered interrupts this CPU posted again (the line was still asserted) */
   reassertedInterrupts: number;
+  /** writes of this CPU's local APIC task-priority register (RunResult.taskPriority) */
+  taskPriorityWrites: number;
+  /** lazy IRQL: the writes eager IRQL would have made here minus taskPriorityWrites (0 with eager IRQL) */
+  taskPriorityWritesSaved: number;
 }
 
 /**
@@ -314,6 +322,13 @@ export interface RunResult {
    * `dropped` counts the rest (all CPUs), `limitReached` says some CPU hit the limit
    */
   userEventLimit: { limitPerCpu: number; kept: number; dropped: number; limitReached: boolean };
+  /**
+   * the local APICs' task-priority register (nt-semantics.md §1.4): whether the run used lazy IRQL
+   * (machine.lazyIrql, --lazy-irql), its writes on all CPUs, and the writes lazy IRQL saved (what
+   * eager IRQL, which writes it at every IRQL change, would have written minus what was written; 0
+   * with eager IRQL). Outcomes and the trace hash are the same either way
+   */
+  taskPriority: { lazyIrql: boolean; writes: number; writesSaved: number };
 }
 
 /** Exit codes of the irqlab command. Documented in README.md ("Exit codes"). */

@@ -100,6 +100,9 @@ export class Coordinator {
       clockIntervalNs: config.clockIntervalNs,
       bootSystemTime: BOOT_SYSTEM_TIME,
       ...(config.apcs ? { apcs: config.apcs } : {}),
+      ...(config.drivers && config.deviceObjects
+        ? { drivers: config.drivers, deviceObjects: config.deviceObjects, irpZoneRecords: config.irpZone?.records ?? 0 }
+        : {}),
     });
     const deterministic = config.mode === 'deterministic';
     const schedule = deterministic ? config.schedule : undefined;
@@ -124,9 +127,17 @@ export class Coordinator {
       (cpu) => this.cpuIdle(cpu),
       () => this.bugchecked,
     );
-    this.lock = new DispatcherLockServer(this.dispatcher, this.i32, layout, port, config.pagingLatencyNs, () => {
-      this.events.timerRequestPending = false;
-    });
+    this.lock = new DispatcherLockServer(
+      this.dispatcher,
+      this.i32,
+      layout,
+      port,
+      config.pagingLatencyNs,
+      () => {
+        this.events.timerRequestPending = false;
+      },
+      config.traceToMain,
+    );
     this.scheduler = new SliceScheduler(
       { cpus: config.cpus, durationNs: config.durationNs, cyclesPerNs: config.cyclesPerNs },
       createStrategy(config, schedule, this.decisions),

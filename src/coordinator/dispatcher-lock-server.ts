@@ -26,21 +26,31 @@ import { KernelMode, UserMode } from '../kernel/status.js';
 import {
   alertThreadOperation,
   exitThreadApcs,
+  exitThreadUserApcsOperation,
+  queueUserApcOperation,
   initializeApcOperation,
   insertQueueApcOperation,
   removeQueueApcOperation,
   takeApcOperation,
   testAlertThreadOperation,
 } from '../kernel/apc-operations.js';
+import {
+  completeRequestOperation,
+  dispatchReturnedOperation,
+  freeIrpOperation,
+  iopCompleteRequestOperation,
+  readFileOperation,
+} from '../kernel/io-operations.js';
 
 export type DispatchRequest = Extract<Message, { type: 'dispatch/request' }>;
 
 const NO_PAYLOAD: number[] = [];
+const READY_QUEUE_PAIRS = 16;
 
 export class DispatcherLockServer {
   /** requests from other CPUs while one holds the dispatcher lock across a Wait = TRUE set/release */
   private readonly deferredRequests: DispatchRequest[] = [];
-  private readonly replyWords = new Int32Array(DISPATCH_REPLY_WORDS + 64);
+  private readonly replyWords: Int32Array;
   private publishedBias = 0;
   /** a thread's APC words in the shared thread table (the dispatcher reads and writes them only while the thread is not executing) */
   private readonly apcWordsOf = (threadId: number): SharedApcWords => new SharedApcWords(this.i32, this.layout.thread(threadId - 1));
@@ -52,6 +62,12 @@ export class DispatcherLockServer {
   private readonly pagingLatencyNs: number;
   /** the clock owner's timer expiration pass finished (KiTimerExpiration answered 1) */
   private readonly timerExpirationDone: () => void;
+  /**
+   * A traced run's timeline draws each CPU's ready-queue length: the length each CPU was last told
+   * (null when the run is not traced, and the replies carry none).
+   */
+  private readonly reportedReadyCounts: Int32Array | null;
+  private readonly readyQueuePairs: number[] = [];
   constructor(
     dispatcher: DispatcherDatabase,
     i32: Int32Array,
@@ -59,6 +75,7 @@ export class DispatcherLockServer {
     port: ActorPort,
     pagingLatencyNs: number,
     timerExpirationDone: () => void,
+    reportReadyQueues = false,
   ) {
     this.dispatcher = dispatcher;
     this.i32 = i32;
@@ -66,6 +83,8 @@ export class DispatcherLockServer {
     this.port = port;
     this.pagingLatencyNs = pagingLatencyNs;
     this.timerExpirationDone = timerExpirationDone;
+    this.reportedReadyCounts = reportReadyQueues ? new Int32Array(dispatcher.cpus) : null;
+    this.replyWords = new Int32Array(DISPATCH_REPLY_WORDS + 64 + 2 * READY_QUEUE_PAIRS);
   }
 
   /** At boot: ready the threads that start at boot; each CPU given a standby thread is told to reschedule. */
@@ -87,14 +106,32 @@ export class DispatcherLockServer {
   private serve({ header, request }: DispatchRequest): void {
     const db = this.dispatcher;
     const { callPc, ...caller }: { callPc: number } & Caller = header;
+    const wakesBefore = db.wakeSerials;
     const outcome = this.operate(db, caller, callPc, request);
+    const woken = db.wakeSerials - wakesBefore;
     if (db.systemTimeBias !== this.publishedBias) {
       // KeSetSystemTime moved system time: every CPU's KeQuerySystemTime reads the bias
       this.publishedBias = db.systemTimeBias;
       this.i32[this.layout.control + ControlField.SYSTEM_TIME_BIAS_LO] = timeLo(db.systemTimeBias);
       this.i32[this.layout.control + ControlField.SYSTEM_TIME_BIAS_HI] = timeHi(db.systemTimeBias);
     }
-    this.reply(header.cpu, outcome);
+    this.reply(header.cpu, outcome, woken, wakesBefore + 1);
+  }
+
+  /** The (cpu, length) pairs of the ready queues that changed since the last reply (traced runs only). */
+  private changedReadyQueues(): number[] {
+    const reported = this.reportedReadyCounts;
+    if (reported === null) return NO_PAYLOAD;
+    const pairs = this.readyQueuePairs;
+    pairs.length = 0;
+    // at most READY_QUEUE_PAIRS per reply (a reply must fit a 256-word ring of a 64-CPU machine): the rest go with the next
+    for (let cpu = 0; cpu < reported.length && pairs.length < 2 * READY_QUEUE_PAIRS; cpu++) {
+      const count = this.dispatcher.prcb(cpu).readyCount;
+      if (count === reported[cpu]) continue;
+      reported[cpu] = count;
+      pairs.push(cpu, count);
+    }
+    return pairs;
   }
 
   /** One operation against the database: the fields of each go to its routine. */
@@ -155,6 +192,20 @@ export class DispatcherLockServer {
         return alertThreadOperation(db, caller, request.thread, request.mode);
       case 'KeTestAlertThread':
         return testAlertThreadOperation(db, caller, request.mode, this.apcWordsOf);
+      case 'PspExitThreadApcs':
+        return exitThreadUserApcsOperation(db, caller, this.apcWordsOf);
+      case 'NtQueueApcThread':
+        return queueUserApcOperation(db, caller, request.thread, request.routine, request.context, this.apcWordsOf);
+      case 'IoCallDriver':
+        return readFileOperation(db, caller, request);
+      case 'IoDispatchReturned':
+        return dispatchReturnedOperation(db, caller, request.irp, request.status, request.control, this.apcWordsOf);
+      case 'IoCompleteRequest':
+        return completeRequestOperation(db, caller, request, this.apcWordsOf);
+      case 'IopCompleteRequest':
+        return iopCompleteRequestOperation(db, caller, request.irp, this.apcWordsOf);
+      case 'IopFreeIrp':
+        return freeIrpOperation(db, caller, request.irp);
       case 'PeekNextThread':
         return {
           status: db.peekNextThread(caller.cpu).id,
@@ -177,7 +228,7 @@ export class DispatcherLockServer {
     return { alertable: request.alertable, waitMode: request.waitMode === UserMode ? UserMode : KernelMode, words: this.apcWordsOf(caller.thread) };
   }
 
-  private reply(cpu: number, outcome: DispatchOutcome): void {
+  private reply(cpu: number, outcome: DispatchOutcome, woken: number, firstWakeSerial: number): void {
     const w = this.replyWords;
     const next = outcome.switchTo;
     let flags = 0;
@@ -214,9 +265,17 @@ export class DispatcherLockServer {
       apcIpiLo,
       apcIpiHi,
       payload: outcome.payload ?? NO_PAYLOAD,
+      woken,
+      firstWakeSerial: woken > 0 ? firstWakeSerial : 0,
+      nextWakeSerial: next ? next.wakeSerial : 0,
+      nextReadyNs: next && next.wakeSerial !== 0 ? next.readiedAtNs : 0,
+      readyQueues: this.changedReadyQueues(),
     });
-    // the resume action is delivered once, to the CPU that switches the thread in
-    if (next) next.resume = { action: ResumeAction.None, value: 0 };
+    // the resume action (and the wake the latency report measures) is delivered once, to the CPU that switches the thread in
+    if (next) {
+      next.resume = { action: ResumeAction.None, value: 0 };
+      next.wakeSerial = 0;
+    }
     this.port.sendWords(actorOfCpu(cpu), Kind.DISPATCH_REPLY, w, 0, length);
     this.port.flush();
   }

@@ -16,7 +16,9 @@ import type { IrqlTable } from '../kernel/irql.js';
 import { KERNEL_CALL_HANDLERS } from '../kernel/kcall-table.js';
 import { checkAccess, isMapped, memoryFault } from '../kernel/mm.js';
 import { Prcb } from '../kernel/prcb.js';
-import { STATUS } from '../kernel/status.js';
+import type { HeldLock } from '../kernel/prcb.js';
+import { KernelMode, STATUS, UserMode } from '../kernel/status.js';
+import { serviceCallFromUserMode } from '../kernel/service-call.js';
 import { TraceEvent } from '../kernel/trace-events.js';
 import { checkNotWaitNext } from '../kernel/wait-gate.js';
 import { LocalApic } from '../hal/lapic.js';
@@ -31,18 +33,18 @@ import { InternalError } from '../util/errors.js';
 import { TraceHash } from '../util/hash.js';
 import type { ProcessorConfig } from '../contract/config.js';
 import type { VirtualTimeBoard } from '../shm/virtual-time.js';
-import { FRAME_CODE, FRAME_KERNEL } from './frames.js';
+import { FRAME_CODE, FRAME_KERNEL, isUserCode } from './frames.js';
 import type { CodeFrame, Frame, KernelFrame } from './frames.js';
 import { callNative } from './native.js';
 import { LatencyRecorder } from './latency-recorder.js';
 import type { NativeRoutine } from './native.js';
-import { ConfigNames, describeRunning } from './report.js';
+import { ConfigNames, describeHolder, describeRunning } from './report.js';
 
 /** What a processor needs from the transport. */
 export type ProcessorPort = ActorPort;
 
 /** deterministic mode: the cycles a dispatcher request costs the caller (the request itself takes no host-timed spinning) */
-const DISPATCHER_CALL_CYCLES = 300;
+export const DISPATCHER_CALL_CYCLES = 300;
 /** host ms a CPU waits for the coordinator's answer before declaring the emulator broken */
 const DISPATCHER_REPLY_TIMEOUT_MS = 30_000;
 /** cycles a kernel call costs */
@@ -78,6 +80,8 @@ export abstract class CpuCore implements ExecHost, Cpu {
   private readonly callFrames: Array<CodeFrame | undefined> = [];
   private readonly idleGen: KernelGenerator;
   private readonly argScratch = new Int32Array(4);
+  /** the threads declared `mode: 'user'`: their bottom frame runs in user mode */
+  private readonly userThreads: ReadonlySet<number>;
   /** the dispatcher's answer to this CPU's last request */
   protected dispatcherReply: DispatchReply | null = null;
   /** a page fault pushed its MmAccessFault frame during the step that reported CHECK_RETRY */
@@ -128,6 +132,7 @@ export abstract class CpuCore implements ExecHost, Cpu {
   constructor(config: ProcessorConfig, sab: SharedArrayBuffer, layout: MachineLayout, port: ProcessorPort, hostClock: HostClock) {
     this.config = config;
     this.cpu = config.cpu;
+    this.userThreads = new Set(config.threads.filter((t) => t.userMode).map((t) => t.id));
     this.table = irqlTable(config.arch);
     this.layout = layout;
     this.i32 = new Int32Array(sab);
@@ -157,8 +162,9 @@ export abstract class CpuCore implements ExecHost, Cpu {
     irqlOfVector[this.table.ipiVector] = this.table.ipi;
     // the IRQL a device vector interrupts at is the one its interrupt object declares
     for (const intr of config.interrupts) irqlOfVector[intr.vector] = intr.irql;
-    this.apic = new LocalApic(irqlOfVector);
+    this.apic = new LocalApic(irqlOfVector, config.lazyIrql);
     this.latency = new LatencyRecorder((routine) => this.names.routine(routine));
+    if (config.latencyBreakAboveNs !== undefined) this.latency.armBreak(config.latencyBreakAboveNs, (event, a, b, c) => this.annotate(event, a, b, c));
     this.i32[this.prcb.shared + PrcbField.MAXIMUM_DPC_QUEUE_DEPTH] = this.prcb.dpcRate.maximumDpcQueueDepth;
     this.idleGen = idleLoop(this);
     this.frames.push(this.idleFrame());
@@ -172,7 +178,8 @@ export abstract class CpuCore implements ExecHost, Cpu {
   private threadFrame(threadId: number): CodeFrame {
     const base = this.layout.thread(threadId - 1) + ThreadField.CONTEXT;
     const routine = this.i32[base + ContextField.ROUTINE]!;
-    return { kind: FRAME_CODE, irql: PASSIVE_LEVEL, role: 'thread', ctx: this.i32, base, routine, onInterruptStack: false, serial: 0 };
+    const mode = this.userThreads.has(threadId) ? UserMode : KernelMode;
+    return { kind: FRAME_CODE, irql: PASSIVE_LEVEL, role: 'thread', ctx: this.i32, base, routine, onInterruptStack: false, serial: 0, mode };
   }
 
   /** The current IRQL (the Prcb's). */
@@ -308,7 +315,7 @@ export abstract class CpuCore implements ExecHost, Cpu {
   }
 
   /** Push a code frame that the kernel frame below is waiting on; the caller then yields SIGNAL_CALL. */
-  pushCall(role: string, routine: number, a1 = 0, a2 = 0, a3 = 0, a4 = 0): void {
+  pushCall(role: string, routine: number, a1 = 0, a2 = 0, a3 = 0, a4 = 0, mode = KernelMode): void {
     if (this.frames.length >= MAX_FRAMES) throw new BugCheck(BUGCHECK.UNEXPECTED_KERNEL_MODE_TRAP, 8, this.currentPc(), 0, 0);
     const base = this.frames.length * ContextField.WORDS;
     // interrupt-level code shares the CPU's interrupt stack, nesting below whatever runs on it
@@ -332,13 +339,14 @@ export abstract class CpuCore implements ExecHost, Cpu {
     const depth = this.frames.length;
     let frame = this.callFrames[depth];
     if (frame === undefined) {
-      frame = { kind: FRAME_CODE, irql: this.prcb.irql, role, ctx: this.contexts, base, routine, onInterruptStack: true, serial };
+      frame = { kind: FRAME_CODE, irql: this.prcb.irql, role, ctx: this.contexts, base, routine, onInterruptStack: true, serial, mode };
       this.callFrames[depth] = frame;
     } else {
       frame.irql = this.prcb.irql;
       frame.role = role;
       frame.routine = routine;
       frame.serial = serial;
+      frame.mode = mode;
     }
     this.frames.push(frame);
     if (role === 'isr' || role === 'dpc') this.latency.routineStarted(role, routine, this.now());
@@ -347,12 +355,21 @@ export abstract class CpuCore implements ExecHost, Cpu {
   /** `interruptedIrql`: the level the frame below was running at (what reports show for it). */
   pushKernel(name: string, role: string, gen: KernelGenerator, hardware: boolean, interruptedIrql = this.prcb.irql): void {
     if (this.frames.length >= MAX_FRAMES) throw new BugCheck(BUGCHECK.UNEXPECTED_KERNEL_MODE_TRAP, 8, this.currentPc(), 0, 0);
+    // the kernel entered from user mode (an interrupt, a service's frame): the return to that frame is a kernel → user transition
+    if (isUserCode(this.frames[this.frames.length - 1])) this.prcb.userReturnPending = true;
     this.frames.push({ kind: FRAME_KERNEL, irql: interruptedIrql, name, role, gen, resume: 0, hardware, callPc: hardware ? -1 : this.kcallPc });
     if (hardware) {
       this.latency.interruptEntered(this.now());
       const nesting = ++this.prcb.nesting;
       if (nesting > this.f64[this.counters + CounterField.MAX_NESTING]!) this.f64[this.counters + CounterField.MAX_NESTING] = nesting;
     }
+  }
+
+  /** A kernel frame's generator returned: pop it; back on a user-mode frame, the kernel → user return is looked at before its next instruction. */
+  protected kernelFrameReturned(frame: KernelFrame): void {
+    this.frames.pop();
+    if (frame.hardware) this.hardwareFrameReturned();
+    if (this.prcb.userReturnPending) this.workPending = true;
   }
 
   /** A hardware interrupt's kernel frame returned (popped by the run loop). */
@@ -362,7 +379,19 @@ export abstract class CpuCore implements ExecHost, Cpu {
   }
 
   switchBottomFrame(threadId: number): void {
-    this.frames[0] = threadId === this.prcb.idleThread ? this.idleFrame() : this.threadFrame(threadId);
+    const frame = threadId === this.prcb.idleThread ? this.idleFrame() : this.threadFrame(threadId);
+    this.frames[0] = frame;
+    // a user-mode thread was switched out in the kernel: it resumes by returning to user mode
+    this.prcb.userReturnPending = isUserCode(frame);
+    if (this.prcb.userReturnPending) this.workPending = true;
+  }
+
+  callerMode(): number {
+    return isUserCode(this.frames[this.frames.length - 1]) ? UserMode : KernelMode;
+  }
+
+  previousMode(): number {
+    return this.frames.some(isUserCode) ? UserMode : KernelMode;
   }
 
   frameCount(): number {
@@ -407,6 +436,20 @@ export abstract class CpuCore implements ExecHost, Cpu {
     return describeRunning(this.frames, frameIndex, this.names, this.prcb.currentThread);
   }
 
+  codeFrameAt(frameIndex: number): number {
+    for (let i = Math.min(frameIndex, this.frames.length - 1); i >= 0; i--) if (this.frames[i]!.kind === FRAME_CODE) return i;
+    return -1;
+  }
+
+  frameRoutine(index: number): number {
+    const frame = this.frames[index];
+    return frame !== undefined && frame.kind === FRAME_CODE ? frame.routine : -1;
+  }
+
+  describeLockHolder(held: HeldLock): string {
+    return describeHolder(held.holderRole, held.holderRoutine, this.names, held.thread);
+  }
+
   kernelRoutineName(): string {
     const top = this.frames[this.frames.length - 1];
     if (top !== undefined && top.kind === FRAME_KERNEL) return top.name;
@@ -437,6 +480,10 @@ export abstract class CpuCore implements ExecHost, Cpu {
 
   sampleLatency(which: number, value: number): void {
     this.latency.sample(which, value);
+  }
+
+  annotate(event: number, a: number, b: number, c: number): void {
+    this.port.trace?.(this.now(), event, a, b, c);
   }
 
   // ======================================================================================
@@ -498,6 +545,8 @@ export abstract class CpuCore implements ExecHost, Cpu {
       this.interp.cycles += KERNEL_CALL_CYCLES;
       if (this.prcb.waitNext && id !== KC.KeWaitForSingleObject && id !== KC.KeWaitForMultipleObjects)
         checkNotWaitNext(this, kernelCallById(id)?.name ?? `kernel call ${id}`);
+      // a call from user mode: a system service enters the kernel (and its return is a system-service exit); any other is 0x1E
+      if (isUserCode(this.frames[this.frames.length - 1])) serviceCallFromUserMode(this, id);
       const handler = KERNEL_CALL_HANDLERS[id];
       if (handler === undefined) throw new BugCheck(BUGCHECK.KMODE_EXCEPTION_NOT_HANDLED, STATUS.NOT_IMPLEMENTED, this.currentPc(), id, 0);
       return handler(this, args, ctx, base);

@@ -1,7 +1,8 @@
 /**
  * A CPU's latency record (the `--latency` report, src/machine/latency-report.ts): its latency
- * series (device assert → ISR start, ISR → DPC start) as mergeable histograms, and per ISR and
- * DPC routine the count, total and highest execution time in emulated time. Execution time is
+ * series (device assert → ISR start, ISR → DPC start, DPC queued → thread ready, ready → running)
+ * as mergeable histograms, and per ISR and DPC routine the count, total and highest execution
+ * time in emulated time. Execution time is
  * exclusive, as LatencyMon's: time spent in an interrupt taken while the routine ran (a nested
  * ISR, the clock, an IPI) is the nested routine's or nobody's, never the interruptee's.
  *
@@ -11,8 +12,11 @@
 
 import type { EncodedLatencySeries } from '../util/latency-histogram.js';
 import { LatencySeries } from '../util/latency-histogram.js';
+import { TraceAnnotation } from '../kernel/trace-annotations.js';
 
-export const LatencySeriesId = { ASSERT_TO_ISR: 0, ISR_TO_DPC: 1 } as const;
+const INT32_MAX = 0x7fffffff;
+
+export const LatencySeriesId = { ASSERT_TO_ISR: 0, ISR_TO_DPC: 1, DPC_TO_READY: 2, READY_TO_RUNNING: 3 } as const;
 
 export interface RoutineExecution {
   kind: 'isr' | 'dpc';
@@ -27,6 +31,10 @@ export interface RoutineExecution {
 export interface CpuLatencyReport {
   assertToIsr: EncodedLatencySeries;
   isrToDpc: EncodedLatencySeries;
+  /** a queued DPC's routine ended a thread's wait: from the DPC's KeInsertQueueDpc to the call that made the thread Ready */
+  dpcToReady: EncodedLatencySeries;
+  /** a thread woken from a wait: from when it became Ready to its switch-in here */
+  readyToRunning: EncodedLatencySeries;
   routines: RoutineExecution[];
 }
 
@@ -49,7 +57,7 @@ const INITIAL_DEPTH = 64;
  * host second, and an object per routine run and a Map lookup per return showed there.
  */
 export class LatencyRecorder {
-  readonly series = [new LatencySeries(), new LatencySeries()];
+  readonly series = [new LatencySeries(), new LatencySeries(), new LatencySeries(), new LatencySeries()];
   /** per (routine × 2 + kind): runs, total and highest exclusive execution time */
   private readonly rowCount: number[] = [];
   private readonly rowTotalNs: number[] = [];
@@ -67,10 +75,27 @@ export class LatencyRecorder {
   /** --breaktrace: a routine whose execution time exceeds this is reported in `breach` (first only) */
   breakAboveNs = Number.POSITIVE_INFINITY;
   breach: LatencyBreach | null = null;
+  /** told of the breach as it is found (armBreak: the CPU annotates its trace with it) */
+  private onBreach: ((breach: LatencyBreach) => void) | null = null;
   private readonly routineName: (routine: number) => string;
 
   constructor(routineName: (routine: number) => string) {
     this.routineName = routineName;
+  }
+
+  /**
+   * --breaktrace: the first routine over `aboveNs` annotates the CPU's trace (TraceAnnotation.BREACH,
+   * through `annotate`), and the main thread stops the run there (src/machine/latency-breaktrace.ts).
+   */
+  armBreak(aboveNs: number, annotate: (event: number, a: number, b: number, c: number) => void): void {
+    this.breakAboveNs = aboveNs;
+    this.onBreach = (breach) =>
+      annotate(
+        TraceAnnotation.BREACH,
+        breach.routine * 2 + (breach.kind === 'isr' ? 0 : 1),
+        Math.min(INT32_MAX, Math.round(breach.executionNs)),
+        Math.min(INT32_MAX, Math.round(breach.endNs - breach.startNs)),
+      );
   }
 
   sample(which: number, ns: number): void {
@@ -109,6 +134,7 @@ export class LatencyRecorder {
     if (executionNs > this.rowMaxNs[key]!) this.rowMaxNs[key] = executionNs;
     if (this.breach === null && executionNs > this.breakAboveNs) {
       this.breach = { kind: kindCode === 0 ? 'isr' : 'dpc', routine, startNs, endNs: nowNs, executionNs };
+      this.onBreach?.(this.breach);
     }
   }
 
@@ -173,6 +199,8 @@ export class LatencyRecorder {
     return {
       assertToIsr: this.series[LatencySeriesId.ASSERT_TO_ISR]!.encode(),
       isrToDpc: this.series[LatencySeriesId.ISR_TO_DPC]!.encode(),
+      dpcToReady: this.series[LatencySeriesId.DPC_TO_READY]!.encode(),
+      readyToRunning: this.series[LatencySeriesId.READY_TO_RUNNING]!.encode(),
       routines: this.routineRows(),
     };
   }

@@ -195,8 +195,7 @@ export class Processor extends CpuCore {
         }
         const signal = frame.gen.next(frame.resume);
         if (signal.done) {
-          this.frames.pop();
-          if (frame.hardware) this.hardwareFrameReturned();
+          this.kernelFrameReturned(frame);
           continue;
         }
         if (signal.value === SIGNAL_SPIN) {

@@ -9,6 +9,8 @@ import { bugcheckName } from '../kernel/bugcheck.js';
 import type { ReportNames } from '../kernel/cpu.js';
 import { irqlName } from '../kernel/irql.js';
 import { TraceEvent } from '../kernel/trace-events.js';
+import { builtinRoutineName } from '../kernel/apc-state.js';
+import { irpStageName, kapcName } from '../kernel/io.js';
 import { disassemble } from '../isa/disasm.js';
 import { ReplyFlag, operationName } from '../ipc/dispatcher-ops.js';
 import { ContextField, DpcField } from '../shm/layout.js';
@@ -16,7 +18,7 @@ import type { MachineLayout } from '../shm/layout.js';
 import type { Prcb } from '../kernel/prcb.js';
 import type { ProcessorConfig } from '../contract/config.js';
 import type { BugcheckFrame, FrozenDpc, FrozenSpinLock } from '../contract/result.js';
-import { FRAME_CODE, FRAME_KERNEL } from './frames.js';
+import { FRAME_CODE, FRAME_KERNEL, isUserCode } from './frames.js';
 import type { Frame } from './frames.js';
 
 /** Names from the scenario's tables (the compiled config). */
@@ -27,7 +29,7 @@ export class ConfigNames implements ReportNames {
   }
 
   routine(index: number): string {
-    return this.config.routines[index]?.name ?? `routine#${index}`;
+    return this.config.routines[index]?.name ?? builtinRoutineName(index) ?? `routine#${index}`;
   }
 
   thread(id: number): string {
@@ -57,14 +59,19 @@ export class ConfigNames implements ReportNames {
 export function describeRunning(frames: readonly Frame[], frameIndex: number, names: ReportNames, currentThread: number): string {
   for (let i = frameIndex; i >= 0; i--) {
     const f = frames[i]!;
-    if (f.kind !== FRAME_CODE) continue;
-    const routine = names.routine(f.routine);
-    if (f.role === 'thread') return `thread ${names.thread(currentThread)} (${routine})`;
-    if (f.role === 'dpc') return `DPC routine ${routine}`;
-    if (f.role === 'isr') return `ISR ${routine}`;
-    return `${f.role} routine ${routine}`;
+    if (f.kind === FRAME_CODE) return describeHolder(f.role, f.routine, names, currentThread);
   }
   return `thread ${names.thread(currentThread)}`;
+}
+
+/** Who runs a code frame of `role` and `routine` (−1: no code frame, the thread itself), in describeRunning's words. */
+export function describeHolder(role: string, routine: number, names: ReportNames, thread: number): string {
+  if (routine < 0) return `thread ${names.thread(thread)}`;
+  const name = names.routine(routine);
+  if (role === 'thread') return `thread ${names.thread(thread)} (${name})`;
+  if (role === 'dpc') return `DPC routine ${name}`;
+  if (role === 'isr') return `ISR ${name}`;
+  return `${role} routine ${name}`;
 }
 
 /** Frames from the bottom up, each with the IRQL it was running at (the top one: the current IRQL). */
@@ -72,7 +79,7 @@ export function describeFrames(frames: readonly Frame[], irql: number, config: P
   return frames.map((f, i) => {
     const above = frames[i + 1];
     const routine = f.kind === FRAME_CODE ? (config.routines[f.routine]?.name ?? `routine#${f.routine}`) : f.name;
-    return { kind: f.role, routine, irql: above ? above.irql : irql };
+    return { kind: f.role, routine: isUserCode(f) ? `${routine} (user mode)` : routine, irql: above ? above.irql : irql };
   });
 }
 
@@ -105,9 +112,9 @@ export function describeInstruction(frames: readonly Frame[], code: Int32Array, 
 
 /** One trace record in words, for the last-events window of a report. */
 export function describeEvent(config: ProcessorConfig, names: ReportNames, event: number, a: number, b: number, c: number): string {
-  const routine = (index: number): string => config.routines[index]?.name ?? `#${index}`;
+  const routine = (index: number): string => config.routines[index]?.name ?? builtinRoutineName(index) ?? `#${index}`;
   const dpcName = (index: number): string => config.dpcNames[index] ?? `#${index}`;
-  const apcName = (index: number): string => `APC ${config.apcs?.[index]?.name ?? `#${index}`}`;
+  const apcName = (index: number): string => `APC ${kapcName(config.apcs, index)}`;
   switch (event) {
     case TraceEvent.ISR_ENTER:
       return `vector 0x${a.toString(16)}`;
@@ -162,8 +169,26 @@ export function describeEvent(config: ProcessorConfig, names: ReportNames, event
     case TraceEvent.APC_DELIVER:
     case TraceEvent.APC_DELIVER_END:
       return `${apcName(a)}: ${c === 2 ? 'NormalRoutine' : c === 3 ? 'user-mode NormalRoutine' : 'KernelRoutine'} ${routine(b)}${event === TraceEvent.APC_DELIVER_END ? ' returned' : ''}`;
+    case TraceEvent.IRP:
+      return `IRP #${a} ${irpStageName(b)}${irpStageWord(b, c, routine)}`;
     default:
       return `${a} ${b} ${c}`;
+  }
+}
+
+/** The IRP event's third word, by stage (src/kernel/io.ts IrpTraceStage). */
+function irpStageWord(stage: number, word: number, routine: (index: number) => string): string {
+  switch (stage) {
+    case 1:
+      return `: major function 0x${word.toString(16)}`;
+    case 2:
+      return `: ${routine(word)}`;
+    case 6:
+      return '';
+    case 5:
+      return ` in the issuing thread: IO_STATUS_BLOCK.Status 0x${(word >>> 0).toString(16)} written`;
+    default:
+      return `: status 0x${(word >>> 0).toString(16)}`;
   }
 }
 
@@ -182,13 +207,13 @@ export function describeDpcQueue(prcb: Prcb, i32: Int32Array, layout: MachineLay
 /** The spin locks this CPU holds, by address, each with its owner (this CPU, the thread, the frame that took it). */
 export function describeHeldLocks(prcb: Prcb, config: ProcessorConfig, names: ReportNames): FrozenSpinLock[] {
   const out: FrozenSpinLock[] = [];
-  for (const [address, held] of prcb.heldLocks) {
+  for (const held of prcb.heldLocks.list()) {
     out.push({
-      lock: names.address(address),
-      address,
+      lock: names.address(held.address),
+      address: held.address,
       ownerCpu: prcb.number,
       ownerThread: names.thread(held.thread),
-      takenBy: held.what,
+      takenBy: describeHolder(held.holderRole, held.holderRoutine, names, held.thread),
       irqlName: irqlName(config.arch, held.irql),
     });
   }

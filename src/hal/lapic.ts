@@ -10,6 +10,12 @@
  * "N interrupts, 1 DPC" coalescing the scenarios show happens in KeInsertQueueDpc, where NT does it.
  * IPIs coalesce through their request bits, as in NT.
  *
+ * The task-priority register (TPR) is a word here that the kernel writes (src/kernel/irql.ts
+ * setIrql): with eager IRQL, at every IRQL change; with lazy IRQL (§1.4, the x86 HALs' scheme),
+ * only when an interrupt arrives at or below the IRQL and on the lowers that follow. Delivery still
+ * compares with the kernel's IRQL (prcb.irql), which is what the TPR mirrors or lags, so the two
+ * schemes deliver the same interrupts at the same moments; only the count of writes differs.
+ *
  * Source: Intel SDM vol. 3 ch. 10 (local APIC); xv6 lapic.c for the shape.
  */
 
@@ -93,7 +99,15 @@ export class LocalApic {
   private pendingIrqlMask = 0;
   /** vectors in service, innermost last (the ISR register as a stack) */
   readonly inService: number[] = [];
-  private readonly irqlOfVector: Int32Array;
+  /** the IRQL each vector interrupts at */
+  readonly irqlOfVector: Int32Array;
+  /**
+   * Lazy IRQL (machine.lazyIrql): KeRaiseIrql leaves the TPR alone; the kernel writes it when an
+   * interrupt arrives at or below the IRQL, and when lowering below what it holds.
+   */
+  readonly lazyIrql: boolean;
+  /** the task-priority register, as the IRQL it masks up to (eager: always the IRQL; lazy: at most the IRQL) */
+  taskPriority = 0;
   /** per vector, the pending assertions beyond the oldest (their times and sources), so latency is per assertion; made on first use */
   private readonly queued: Array<AssertionFifo | undefined> = [];
 
@@ -103,8 +117,9 @@ export class LocalApic {
   /** vectors of each IRQL, highest first: accepting scans only its level's vectors */
   private readonly vectorsByIrql: Int32Array[] = [];
 
-  constructor(irqlOfVector: Int32Array) {
+  constructor(irqlOfVector: Int32Array, lazyIrql = false) {
     this.irqlOfVector = irqlOfVector;
+    this.lazyIrql = lazyIrql;
     for (let irql = 0; irql < 32; irql++) {
       const vectors: number[] = [];
       for (let v = 255; v >= 0; v--) if (irqlOfVector[v] === irql) vectors.push(v);

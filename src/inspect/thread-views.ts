@@ -17,6 +17,7 @@ import type { KThread } from '../kernel/thread.js';
 import { TraceEvent } from '../kernel/trace-events.js';
 import { ContextField, ThreadCounterField, ThreadField } from '../shm/layout.js';
 import { FRAME_KERNEL } from '../cpu/frames.js';
+import { describeHolder } from '../cpu/report.js';
 import { formatDuration } from '../cli/format.js';
 import type { InspectSession, Snapshot } from './session.js';
 import { addr, objectAddress, symbolAt, word } from './format.js';
@@ -230,7 +231,9 @@ export function locksView(session: InspectSession, snapshot: Snapshot): string {
       const thread = snapshot.actors.coordinator.dispatcher.thread(s.holder.thread);
       const threadId = s.holder.thread;
       const wordCpu = s.holder.cpu;
-      const taken = record ? `, taken by ${record.what} at ${irqlName(arch, record.irql)}` : '';
+      const taken = record
+        ? `, taken by ${describeHolder(record.holderRole, record.holderRoutine, names, record.thread)} at ${irqlName(arch, record.irql)}`
+        : '';
       lines.push(
         `    Held by CPU ${wordCpu}, thread ${thread ? `${thread.name} (${addr(threadAddress(thread.id), arch)})` : `#${threadId}`}${taken}, since ${formatDuration(s.holder.sinceNs)} (${ticks(s.holder.sinceNs)})`,
       );

@@ -9,8 +9,9 @@
  * the caller's header [code, cpu, thread, oldIrql, quantum, flags, callPc, timeLo, timeHi], then
  * the operation's fields in their listed order; a reply (Kind.DISPATCH_REPLY) is [status, flags,
  * next, nextWaitIrql, quantum, resumeAction, resumeValue, ipiLo, ipiHi, bugcheckCode, p1, p2, p3,
- * p4, systemTimeLo, systemTimeHi, dpcCount, apcIpiLo, apcIpiHi, payloadCount, then the expired
- * timers' DPCs, then the payload]. The codes are the wire
+ * p4, systemTimeLo, systemTimeHi, dpcCount, apcIpiLo, apcIpiHi, payloadCount, woken,
+ * firstWakeSerial, nextWakeSerial, nextReadyLo, nextReadyHi, readyQueueCount, then the expired
+ * timers' DPCs, then the payload, then the ready-queue pairs]. The codes are the wire
  * format (and appear in traces as the DISPATCHER event's first word): append only.
  */
 
@@ -191,6 +192,74 @@ export const DISPATCHER_OPERATIONS = {
     status: 'the previous Alerted[mode]',
   },
   KeTestAlertThread: { code: 27, fields: [['mode', 'word']], status: 'TRUE if the thread was alerted in mode' },
+  // ---- the I/O path (nt-semantics.md §8; src/kernel/io-operations.ts): codes 28–32
+  /**
+   * NtReadFile's and NtDeviceIoControlFile's common part, up to IoCallDriver: the IRP for
+   * `majorFunction` (IRP_MJ_READ or IRP_MJ_DEVICE_CONTROL), the file's and caller's events reset,
+   * the dispatch routine found; payload = [IoRequestKind, value, IRP slot, dispatch routine, device]
+   */
+  IoCallDriver: {
+    code: 28,
+    fields: [
+      ['file', 'word'],
+      ['buffer', 'word'],
+      ['length', 'word'],
+      ['iosb', 'word'],
+      ['event', 'word'],
+      ['apcRoutine', 'word'],
+      ['apcContext', 'word'],
+      ['majorFunction', 'word'],
+      ['ioControlCode', 'word'],
+    ],
+    status: 'the IRP id (0 when none was sent to a driver)',
+  },
+  /**
+   * the dispatch routine returned `status` with the IRP's Control word as it left it: the §8.2 check,
+   * then how the service ends; payload = [IoRequestKind, value, completed here (an IRP completed
+   * inside its dispatch routine, finished by the issuer), iosb, iosbStatus, iosbInformation, freed]
+   */
+  IoDispatchReturned: {
+    code: 29,
+    fields: [
+      ['irp', 'word'],
+      ['status', 'word'],
+      ['control', 'word'],
+    ],
+    status: 'STATUS_SUCCESS, or a bugcheck (0xC9)',
+  },
+  /** IoCompleteRequest with the IoStatus and Control the driver left in the IRP's record; queues the completion APC (APC IPI / self flag) */
+  IoCompleteRequest: {
+    code: 30,
+    fields: [
+      ['irp', 'word'],
+      ['boost', 'word'],
+      ['status', 'word'],
+      ['information', 'word'],
+      ['control', 'word'],
+    ],
+    status: '1 when the completion APC was queued, 0 when the issuer finishes it (deferred) or the IRP was dropped',
+  },
+  /** the completion APC's KernelRoutine in the issuing thread: events set, the ReadFileEx user APC queued; payload = [iosb, status, information] for the CPU to write */
+  IopCompleteRequest: { code: 31, fields: [['irp', 'word']], status: 'STATUS_SUCCESS' },
+  /** IoFreeIrp: the user APC's KernelRoutine IopFreeIrpKernelApc, or a rundown */
+  IopFreeIrp: { code: 32, fields: [['irp', 'word']], status: 'STATUS_SUCCESS' },
+  // ---- user mode (src/kernel/service-call.ts, apc-operations.ts): codes 33–34 (helper U); later operations from 35
+  /**
+   * The user-APC half of PspExitThread, one APC per call: ApcQueueable cleared (no more insertions),
+   * then the next user APC still queued is unlinked; payload = [apc, rundownRoutine] for the CPU to
+   * run its RundownRoutine (NO_ROUTINE: freed). The 0x20 check stays PspExitThread's.
+   */
+  PspExitThreadApcs: { code: 33, fields: [], status: '1 when a user APC was unlinked (payload), 0 when none is left' },
+  /** NtQueueApcThread (QueueUserAPC): a user APC allocated for `thread` (0: the caller) whose KernelRoutine frees it */
+  NtQueueApcThread: {
+    code: 34,
+    fields: [
+      ['thread', 'word'],
+      ['routine', 'word'],
+      ['context', 'word'],
+    ],
+    status: 'TRUE if queued, FALSE if the thread is no thread or is exiting',
+  },
 } as const satisfies Record<string, OperationDefinition>;
 
 type Operations = typeof DISPATCHER_OPERATIONS;
@@ -238,10 +307,26 @@ export interface DispatchReplyFields {
   apcIpiHi: number;
   /** an operation's extra words (KiTakeApc: the APC's call fields) */
   payload: number[];
+  /** threads whose wait the operation ended (KiUnwaitThread): they became Ready at the caller's time */
+  woken: number;
+  /** the wake serial of the first of them (the others follow in order); pairs a wake with its switch-in in a timeline */
+  firstWakeSerial: number;
+  /** `next` was woken from a wait and has not run since: its wake serial (0: not woken) and when it became Ready */
+  nextWakeSerial: number;
+  nextReadyNs: number;
+  /** traced runs only: the CPUs whose ready-queue length changed since the last reply, as (cpu, length) pairs */
+  readyQueues: number[];
 }
 
 /** KiTakeApc's status: what the head of the current thread's APC list allowed. */
 export const ApcTakeKind = { EMPTY: 0, SPECIAL: 1, NORMAL: 2, BLOCKED_DISABLE: 3, BLOCKED_IN_PROGRESS: 4, USER: 5 } as const;
+
+/**
+ * IoCallDriver's and IoDispatchReturned's payload word 0: what the CPU does next. DISPATCH: call the
+ * dispatch routine (IoCallDriver only); RETURN: the service returns payload word 1; WAIT: wait on the
+ * file object's event (payload word 1), then ask again.
+ */
+export const IoRequestKind = { DISPATCH: 0, RETURN: 1, WAIT: 2 } as const;
 
 /** DISPATCH_REQUEST header flags */
 export const RequestFlag = { DPC_ACTIVE: 1 } as const;
@@ -256,9 +341,9 @@ export const ReplyFlag = {
 
 const HEADER_WORDS = 9;
 /** the largest request before a wait's object ids (size a request buffer as this + the most ids) */
-export const DISPATCH_REQUEST_FIXED_WORDS = HEADER_WORDS + 8;
-/** words of a reply before the expired timers' DPCs (then the payload) */
-export const DISPATCH_REPLY_WORDS = 20;
+export const DISPATCH_REQUEST_FIXED_WORDS = HEADER_WORDS + 9;
+/** words of a reply before the expired timers' DPCs (then the payload, then the ready-queue pairs) */
+export const DISPATCH_REPLY_WORDS = 26;
 
 const OPERATION_BY_CODE: DispatcherOpName[] = [];
 for (const name of Object.keys(DISPATCHER_OPERATIONS) as DispatcherOpName[]) OPERATION_BY_CODE[DISPATCHER_OPERATIONS[name].code] = name;
@@ -397,10 +482,18 @@ export function encodeDispatchReply(w: Int32Array, reply: DispatchReplyFields): 
   w[17] = reply.apcIpiLo;
   w[18] = reply.apcIpiHi;
   w[19] = reply.payload.length;
+  w[20] = reply.woken;
+  w[21] = reply.firstWakeSerial;
+  w[22] = reply.nextWakeSerial;
+  w[23] = timeLo(reply.nextReadyNs);
+  w[24] = timeHi(reply.nextReadyNs);
+  w[25] = reply.readyQueues.length;
   for (let i = 0; i < reply.dpcs.length; i++) w[DISPATCH_REPLY_WORDS + i] = reply.dpcs[i]!;
   const payloadAt = DISPATCH_REPLY_WORDS + reply.dpcs.length;
   for (let i = 0; i < reply.payload.length; i++) w[payloadAt + i] = reply.payload[i]!;
-  return payloadAt + reply.payload.length;
+  const queuesAt = payloadAt + reply.payload.length;
+  for (let i = 0; i < reply.readyQueues.length; i++) w[queuesAt + i] = reply.readyQueues[i]!;
+  return queuesAt + reply.readyQueues.length;
 }
 
 /** No payload: shared by the replies that carry none (decoding does not allocate for them). */
@@ -410,6 +503,8 @@ export function decodeDispatchReply(w: Int32Array, o: number): DispatchReplyFiel
   const dpcCount = w[o + 16]!;
   const payloadCount = w[o + 19]!;
   const payloadAt = o + DISPATCH_REPLY_WORDS + dpcCount;
+  const queueCount = w[o + 25]!;
+  const queuesAt = payloadAt + payloadCount;
   return {
     status: w[o]!,
     flags: w[o + 1]!,
@@ -427,5 +522,10 @@ export function decodeDispatchReply(w: Int32Array, o: number): DispatchReplyFiel
     apcIpiLo: w[o + 17]!,
     apcIpiHi: w[o + 18]!,
     payload: payloadCount === 0 ? NO_PAYLOAD : Array.from(w.subarray(payloadAt, payloadAt + payloadCount)),
+    woken: w[o + 20]!,
+    firstWakeSerial: w[o + 21]!,
+    nextWakeSerial: w[o + 22]!,
+    nextReadyNs: joinTime(w[o + 23]!, w[o + 24]!),
+    readyQueues: queueCount === 0 ? NO_PAYLOAD : Array.from(w.subarray(queuesAt, queuesAt + queueCount)),
   };
 }

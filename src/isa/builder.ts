@@ -10,7 +10,7 @@ import { kernelCallByName, type KernelCallName } from './kcalls.js';
 import { MAX_CALL_ARGS, Op, encodeCallWord0, encodeWord0, type Opcode } from './opcodes.js';
 import { isReg, type Reg } from './registers.js';
 
-export type SymKind = 'var' | 'dpc' | 'routine' | 'interrupt' | 'native' | 'event' | 'lock' | 'timer' | 'thread' | 'semaphore' | 'mutex' | 'apc';
+export type SymKind = 'var' | 'dpc' | 'routine' | 'interrupt' | 'native' | 'event' | 'lock' | 'timer' | 'thread' | 'semaphore' | 'mutex' | 'apc' | 'file';
 
 /**
  * A name resolved at link time: a byte address for 'var' and 'lock', an id otherwise ('routine'
@@ -298,6 +298,10 @@ export class RoutineBuilder {
   /** a KAPC declared in the scenario's `apcs` */
   apc(name: string): Sym {
     return { sym: 'apc', name };
+  }
+  /** the handle of the FILE_OBJECT opened on a device object the scenario's `drivers` declare (NtReadFile's FileHandle) */
+  file(device: string): Sym {
+    return { sym: 'file', name: device };
   }
 
   /**

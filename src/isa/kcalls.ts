@@ -7,7 +7,8 @@
  * Each is implemented by one handler in the kernel module of its object (src/kernel/dpc.ts,
  * spinlock.ts, …; the table, checked by the compiler: src/kernel/kcall-table.ts); the builder (src/isa/builder.ts) offers
  * a typed method for each. Who may call what at which IRQL is enforced by the implementation,
- * not here.
+ * not here; who may call what in which processor mode is marked here (`service`, `user`) and
+ * enforced by the CPU (src/cpu/cpu-core.ts kernelCall; src/kernel/service-call.ts's header).
  */
 
 export interface KernelCallSpec {
@@ -17,6 +18,15 @@ export interface KernelCallSpec {
   readonly args: readonly string[];
   /** one line for docs and `irqlab` help */
   readonly doc: string;
+  /**
+   * A system service: user-mode code may call it. The call enters kernel mode for its duration,
+   * and its return to user mode is a system-service exit (the 0x4A / 0x1 checks, then one pending
+   * user APC): src/kernel/service-call.ts. Every other call is kernel-only: from user mode it is
+   * 0x1E STATUS_PRIVILEGED_INSTRUCTION (emulator policy).
+   */
+  readonly service?: boolean;
+  /** Callable from user mode without entering the kernel (what a Win32 program reads from its TEB or the hardware). */
+  readonly user?: boolean;
 }
 
 const table = [
@@ -24,7 +34,7 @@ const table = [
   { name: 'KeRaiseIrql', args: ['newIrql'], doc: 'raise to newIrql (0x9 if lower than the current IRQL); r0 = old IRQL' },
   { name: 'KeLowerIrql', args: ['newIrql'], doc: 'lower to newIrql (0xA if higher than the current IRQL); pending interrupts are delivered' },
   { name: 'KeRaiseIrqlToDpcLevel', args: [], doc: 'raise to DISPATCH_LEVEL; r0 = old IRQL' },
-  { name: 'KeGetCurrentProcessorNumber', args: [], doc: "r0 = this CPU's number" },
+  { name: 'KeGetCurrentProcessorNumber', args: [], doc: "r0 = this CPU's number (user mode too: GetCurrentProcessorNumber)", user: true },
   { name: 'KeInitializeDpc', args: ['dpc', 'routine', 'context'], doc: 'reinitialise a declared KDPC: routine, context, Medium importance, untargeted' },
   {
     name: 'KeInsertQueueDpc',
@@ -55,10 +65,10 @@ const table = [
     args: ['interrupt', 'routine', 'context'],
     doc: "raise to the interrupt's SynchronizeIrql, take its lock, r0 = routine(context)",
   },
-  { name: 'KeQueryPerformanceCounter', args: [], doc: 'r0 = emulated time in ns (a 1 GHz performance counter), low 32 bits' },
+  { name: 'KeQueryPerformanceCounter', args: [], doc: 'r0 = emulated time in ns (a 1 GHz performance counter), low 32 bits (user mode too)', user: true },
   // ---- threads and the dispatcher
   { name: 'KeRaiseIrqlToSynchLevel', args: [], doc: 'raise to SYNCH_LEVEL; r0 = old IRQL' },
-  { name: 'KeGetCurrentThread', args: [], doc: 'r0 = the running thread (its object id)' },
+  { name: 'KeGetCurrentThread', args: [], doc: 'r0 = the running thread (its object id; user mode too: GetCurrentThreadId)', user: true },
   {
     name: 'KeSetEvent',
     args: ['event', 'increment', 'wait'],
@@ -164,6 +174,68 @@ const table = [
     name: 'KeTestAlertThread',
     args: ['mode'],
     doc: 'r0 = TRUE (and cleared) if the running thread was alerted in mode; in user mode with user APCs queued, one is made pending',
+  },
+  // ---- user mode and system services (helper U; src/kernel/service-call.ts)
+  {
+    name: 'ExGetPreviousMode',
+    args: [],
+    doc: 'r0 = the previous processor mode: UserMode 1 in a user-mode routine or in kernel code a user-mode call entered (a system service, a driver it calls), else KernelMode 0',
+    user: true,
+  },
+  {
+    name: 'NtWaitForSingleObject',
+    args: ['object', 'alertable', 'timeout'],
+    doc: "service: WaitForSingleObjectEx: wait in the caller's mode (UserRequest); timeout = address of a LARGE_INTEGER (0: none); r0 = STATUS_WAIT_0, STATUS_TIMEOUT, STATUS_USER_APC (0xC0, WAIT_IO_COMPLETION: an alertable user-mode wait ran a user APC on its way out) or STATUS_ALERTED",
+    service: true,
+  },
+  {
+    name: 'SleepEx',
+    args: ['milliseconds', 'alertable'],
+    doc: 'service: NtDelayExecution for milliseconds (0xFFFFFFFF: INFINITE); r0 = 0, or WAIT_IO_COMPLETION (0xC0) when an alertable sleep was ended by a user APC, which has run by the time it returns',
+    service: true,
+  },
+  {
+    name: 'NtTestAlert',
+    args: [],
+    doc: 'service: r0 = STATUS_ALERTED if the thread was alerted in user mode, else STATUS_SUCCESS; with user APCs queued, one runs on the return to user mode',
+    service: true,
+  },
+  {
+    name: 'QueueUserAPC',
+    args: ['routine', 'thread', 'data'],
+    doc: 'service: NtQueueApcThread: queue a user APC to a user-mode thread (0: the caller) that runs routine(data) in user mode at its next alertable wait or NtTestAlert; r0 = TRUE, or FALSE if the thread is no user-mode thread or is exiting',
+    service: true,
+  },
+  // ---- the I/O path (nt-semantics.md §8; helper IO, src/kernel/io-call.ts)
+  { name: 'IoMarkIrpPending', args: ['irp'], doc: 'mark the IRP pending (SL_PENDING_RETURNED): the dispatch routine must then return STATUS_PENDING (0x103)' },
+  {
+    name: 'IoCompleteRequest',
+    args: ['irp', 'boost'],
+    doc: "complete an IRP with the IoStatus stored in its record (words 0 Status, 1 Information); at ≤ DISPATCH_LEVEL (else 0xC9); a pended IRP's completion APC runs IopCompleteRequest in the issuing thread",
+  },
+  {
+    name: 'NtReadFile',
+    args: ['file', 'event', 'apcRoutine', 'apcContext', 'iosb', 'buffer', 'length'],
+    doc: "service: send IRP_MJ_READ to the file's driver; event 0: none; apcRoutine −1: none, else run in user mode as apcRoutine(apcContext, iosb, 0) after completion (an alertable wait); r0 = the NTSTATUS (STATUS_PENDING: completes later; a synchronous file waits for the final status)",
+    service: true,
+  },
+  {
+    name: 'ReadFile',
+    args: ['file', 'buffer', 'length', 'iosb'],
+    doc: 'service: NtReadFile without event or completion routine; on a synchronous file it waits for completion; r0 = the NTSTATUS (the final one on a synchronous file); iosb may be 0',
+    service: true,
+  },
+  {
+    name: 'ReadFileEx',
+    args: ['file', 'buffer', 'length', 'overlapped', 'completionRoutine'],
+    doc: "service: NtReadFile with a completion routine run in user mode as completionRoutine(overlapped, overlapped, 0) at the thread's next alertable wait; the OVERLAPPED's first two words receive Status and Information; r0 = the NTSTATUS (STATUS_PENDING: queued)",
+    service: true,
+  },
+  {
+    name: 'DeviceIoControl',
+    args: ['file', 'ioControlCode', 'buffer', 'length', 'iosb'],
+    doc: "service: send IRP_MJ_DEVICE_CONTROL (the code in the IRP record's word 7) to the file's driver; waits like ReadFile on a synchronous file; r0 = the NTSTATUS",
+    service: true,
   },
 ] as const;
 

@@ -62,6 +62,7 @@ const KIND_NAMES: Record<SymKind, string> = {
   semaphore: 'semaphore',
   mutex: 'mutex',
   apc: 'APC',
+  file: 'file (device object)',
 };
 
 /**

@@ -22,7 +22,9 @@ import { checkNotWaitNext } from './wait-gate.js';
 import { ApcTakeKind, ReplyFlag } from '../ipc/dispatcher-ops.js';
 import type { DispatcherRequestOf } from '../ipc/dispatcher-ops.js';
 import { APC_LEVEL, DISPATCH_LEVEL, PASSIVE_LEVEL, irqlName, requestSoftwareInterrupt, setIrql } from './irql.js';
-import { NO_ROUTINE, SharedApcWords, apcAddress } from './apc-state.js';
+import { NO_ROUTINE, SharedApcWords, apcAddress, isBuiltinRoutine } from './apc-state.js';
+import { ioApcRoutine } from './io-call.js';
+import { kapcName } from './io.js';
 import { areAllApcsDisabled, areApcsDisabled, enterCriticalRegion, enterGuardedRegion, leaveCriticalRegion, leaveGuardedRegion } from './apc.js';
 import type { RegionExit } from './apc.js';
 import { KernelMode, STATUS } from './status.js';
@@ -31,7 +33,7 @@ import { KCALL_DONE } from '../isa/interpreter.js';
 import { ContextField } from '../shm/layout.js';
 
 /** APC_DELIVER's third word: which routine of the APC runs. */
-export const ApcRoutineStep = { KERNEL: 1, NORMAL: 2, USER: 3 } as const;
+export const ApcRoutineStep = { KERNEL: 1, NORMAL: 2, USER: 3, RUNDOWN: 4 } as const;
 
 /** The running thread's APC words in the shared thread table. */
 export function currentApcWords(cpu: Cpu): SharedApcWords {
@@ -40,7 +42,7 @@ export function currentApcWords(cpu: Cpu): SharedApcWords {
 
 /** The name of a declared KAPC, for reports. */
 export function apcName(cpu: Cpu, apc: number): string {
-  return cpu.config.apcs?.[apc]?.name ?? `APC#${apc}`;
+  return kapcName(cpu.config.apcs, apc);
 }
 
 /**
@@ -74,8 +76,11 @@ function* deliverKernelApcs(cpu: Cpu): KernelGenerator {
         const [apc = 0, kernelRoutine = 0, normalRoutine = NO_ROUTINE, normalContext = 0, sa1 = 0, sa2 = 0] = reply.payload;
         // KernelRoutine(Apc, NormalContext, SystemArgument1, SystemArgument2): irqlab passes the values, not their addresses
         cpu.record(TraceEvent.APC_DELIVER, apc, kernelRoutine, ApcRoutineStep.KERNEL);
-        cpu.pushCall('apc', kernelRoutine, apc, normalContext, sa1, sa2);
-        yield SIGNAL_CALL;
+        if (isBuiltinRoutine(kernelRoutine)) yield* ioApcRoutine(cpu, apc, kernelRoutine);
+        else {
+          cpu.pushCall('apc', kernelRoutine, apc, normalContext, sa1, sa2);
+          yield SIGNAL_CALL;
+        }
         cpu.record(TraceEvent.APC_DELIVER_END, apc, kernelRoutine, ApcRoutineStep.KERNEL);
         if (prcb.irql !== APC_LEVEL) throw kernelRoutineIrql(cpu, apc, kernelRoutine, normalRoutine);
         if (kind !== ApcTakeKind.NORMAL) continue;
@@ -100,13 +105,13 @@ function* deliverKernelApcs(cpu: Cpu): KernelGenerator {
 }
 
 /** A reschedule or quantum end held off while an APC routine ran (Prcb.apcDeliveryDepth) is asked for now. */
-function apcDeliveryEnded(cpu: Cpu): void {
+export function apcDeliveryEnded(cpu: Cpu): void {
   const prcb = cpu.prcb;
   if (prcb.apcDeliveryDepth === 0 && (prcb.quantumEnd || prcb.reschedulePending)) requestSoftwareInterrupt(cpu, DISPATCH_LEVEL);
 }
 
 /** 0xC8 IRQL_UNEXPECTED_VALUE: a KernelRoutine returned at another IRQL than APC_LEVEL (apc.ts irqlUnexpectedValue's parameters). */
-function kernelRoutineIrql(cpu: Cpu, apc: number, kernelRoutine: number, normalRoutine: number): BugCheck {
+export function kernelRoutineIrql(cpu: Cpu, apc: number, kernelRoutine: number, normalRoutine: number): BugCheck {
   const irql = cpu.prcb.irql;
   return new BugCheck(BUGCHECK.IRQL_UNEXPECTED_VALUE, ((irql << 16) | (APC_LEVEL << 8)) >>> 0, kernelRoutine, apcAddress(apc), normalRoutine).withDetail(
     `the KernelRoutine ${cpu.names.routine(kernelRoutine)} of ${apcName(cpu, apc)} returned at ${irqlName(cpu.config.arch, irql)}; KiDeliverApc expects APC_LEVEL`,
@@ -116,7 +121,7 @@ function kernelRoutineIrql(cpu: Cpu, apc: number, kernelRoutine: number, normalR
 /** A wait, delay, yield or exit from inside an APC routine: the emulator cannot switch the thread there (see the header). */
 export function apcRoutineCannotBlock(cpu: Cpu, name: string): BugCheck {
   return new BugCheck(BUGCHECK.KMODE_EXCEPTION_NOT_HANDLED, STATUS.NOT_IMPLEMENTED, cpu.currentPc(), APC_LEVEL, 0).withDetail(
-    `${name} from an APC routine on thread ${cpu.names.thread(cpu.prcb.currentThread)}: irqlab does not yet let an APC routine block or switch the thread`,
+    `${name} from ${cpu.describeRunning()} on thread ${cpu.names.thread(cpu.prcb.currentThread)}, nested on the thread's frame (an APC routine, or a driver's dispatch routine): irqlab does not yet let such a routine block or switch the thread`,
   );
 }
 

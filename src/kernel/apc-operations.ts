@@ -1,13 +1,15 @@
 /**
  * The APC dispatcher operations (src/ipc/dispatcher-ops.ts codes 22–27: KeInitializeApc,
- * KeInsertQueueApc, KeRemoveQueueApc, KiTakeApc, KeAlertThread, KeTestAlertThread) as the
+ * KeInsertQueueApc, KeRemoveQueueApc, KiTakeApc, KeAlertThread, KeTestAlertThread; 33–34:
+ * PspExitThreadApcs, NtQueueApcThread) as the
  * coordinator's dispatcher-lock server serves them: src/kernel/apc.ts's functions under the lock,
  * over the dispatcher's half of the APC state and the target thread's words in the shared thread
  * table (handed in as `wordsOf`: the dispatcher itself touches no shared memory), with what the
  * operation asks of a processor turned into the outcome's APC fields.
  */
 
-import type { KApc, KApcState } from './apc-state.js';
+import { ApcBuiltinRoutine, ApcEnvironment, KApc, NO_ROUTINE, QUEUED_USER_APC_ID_BASE } from './apc-state.js';
+import type { KApcState } from './apc-state.js';
 import type { ApcEnvironmentCode, ApcMode, ApcThreadWords } from './apc-state.js';
 import type { ApcCall } from './apc.js';
 import type { KernelApcTake } from './apc.js';
@@ -24,7 +26,7 @@ import {
   testAlertThread,
 } from './apc.js';
 import type { Caller, DispatcherLock, DispatchOutcome } from './dispatcher-lock.js';
-import { STATUS } from './status.js';
+import { STATUS, UserMode } from './status.js';
 import { ApcTakeKind } from '../ipc/dispatcher-ops.js';
 
 /** The thread-table words of a thread, by id (the coordinator's view of the shared thread table). */
@@ -144,8 +146,9 @@ export function testAlertThreadOperation(lock: DispatcherLock, caller: Caller, m
 
 /**
  * The APC half of PspExitThread, before the thread is terminated: no more insertions, user APCs
- * flushed (none of them can run any more; irqlab has no user-mode rundown yet), and kernel APCs
- * still queued or APCs still disabled are 0x20 KERNEL_APC_PENDING_DURING_EXIT. Null: go on.
+ * flushed (the exiting CPU has already called the rundown routines of those queued when it began
+ * to exit: exitThreadUserApcsOperation), and kernel APCs still queued or APCs still disabled are
+ * 0x20 KERNEL_APC_PENDING_DURING_EXIT. Null: go on.
  */
 export function exitThreadApcs(lock: DispatcherLock, caller: Caller, wordsOf: ApcWordsOf): DispatchOutcome | null {
   const prcb = lock.prcb(caller.cpu);
@@ -155,4 +158,59 @@ export function exitThreadApcs(lock: DispatcherLock, caller: Caller, wordsOf: Ap
   const { bugcheck } = rundownThreadApcs(thread.apcState, words, caller.oldIrql);
   words.publishQueued(thread.apcState);
   return bugcheck ? lock.fail(bugcheck, prcb) : null;
+}
+
+/**
+ * The user-APC half of PspExitThread, one APC per call (a reply carries one rundown): the first call
+ * clears ApcQueueable (KeInsertQueueApc and NtQueueApcThread then return FALSE); each call unlinks
+ * the next user APC still queued (KeFlushQueueApc) for the CPU to call its RundownRoutine. Status 1
+ * with the payload [apc, rundownRoutine], 0 when none is left.
+ */
+export function exitThreadUserApcsOperation(lock: DispatcherLock, caller: Caller, wordsOf: ApcWordsOf): DispatchOutcome {
+  const { prcb, thread, effects } = lock.enter(caller);
+  const state = thread.apcState;
+  const words = wordsOf(thread.id);
+  state.apcQueueable = false;
+  const apc = state.userList.shift();
+  if (apc) apc.inserted = false;
+  if (state.userList.length === 0) words.userApcPending = false;
+  words.publishQueued(state);
+  const outcome = lock.outcome(prcb, effects, apc ? 1 : 0, null);
+  outcome.payload = apc ? [apc.id, apc.rundownRoutine] : [];
+  return outcome;
+}
+
+/**
+ * NtQueueApcThread (QueueUserAPC): allocate a user APC for `threadId` (0: the caller) whose
+ * NormalRoutine is `routine` (run in user mode with `context`), KernelRoutine the built-in
+ * PspQueueApcSpecialApc (it frees the APC) and no RundownRoutine (the exit frees it), then
+ * KeInsertQueueApc. FALSE for no thread or an exiting one.
+ */
+export function queueUserApcOperation(
+  lock: DispatcherLock,
+  caller: Caller,
+  threadId: number,
+  routine: number,
+  context: number,
+  wordsOf: ApcWordsOf,
+): DispatchOutcome {
+  const current = lock.prcb(caller.cpu).currentThread;
+  const thread = threadId === 0 ? current : lock.thread(threadId);
+  if (!thread || thread.isIdle) {
+    const { prcb, effects } = lock.enter(caller);
+    return lock.outcome(prcb, effects, 0, null);
+  }
+  lock.queuedUserApcs += 1;
+  const apc = new KApc(QUEUED_USER_APC_ID_BASE + lock.queuedUserApcs - 1, `QueueUserAPC#${lock.queuedUserApcs}`, ApcBuiltinRoutine.PspQueueApcSpecialApc);
+  initializeApc(apc, thread, ApcEnvironment.Original, {
+    kernelRoutine: ApcBuiltinRoutine.PspQueueApcSpecialApc,
+    rundownRoutine: NO_ROUTINE,
+    normalRoutine: routine,
+    mode: UserMode,
+    context,
+  });
+  const words = wordsOf(thread.id);
+  const { outcome, result } = insertQueueApc(lock, caller, apc, 0, 0, 0, words);
+  if (result.inserted) words.publishQueued(thread.apcState);
+  return outcome;
 }

@@ -62,7 +62,12 @@ export const ApcBuiltinRoutine = {
   IopFreeIrpKernelApc: -4,
   /** RundownRoutine of that user APC */
   IopAbortIrpKernelApc: -5,
+  /** KernelRoutine of the user APC NtQueueApcThread (QueueUserAPC) allocates: frees it (ExFreePool) */
+  PspQueueApcSpecialApc: -6,
 } as const;
+
+/** ids of the KAPCs QueueUserAPC allocates: after this (declared APCs and IRPs' APCs come first) */
+export const QUEUED_USER_APC_ID_BASE = 0x10000;
 
 const BUILTIN_NAMES: Record<number, string> = Object.fromEntries(Object.entries(ApcBuiltinRoutine).map(([name, value]) => [value, name]));
 

@@ -13,7 +13,7 @@ import { SIGNAL_CALL } from './cpu.js';
 import { dispatcherCall, dispatcherKcall } from './dispatcher-call.js';
 import { checkDpcReturnIrql, dpcIndex, dpcQueueDepth, insertQueueDpc, requestDpcInterrupt, updateDpcRate } from './dpc.js';
 import { endInterrupt } from './interrupt.js';
-import { DISPATCH_LEVEL, requestSoftwareInterrupt, setIrql } from './irql.js';
+import { DISPATCH_LEVEL, requestSoftwareInterrupt, setIrql, taskPriorityOnArrival } from './irql.js';
 import { readLargeInteger, touch, writeLargeInteger } from './mm.js';
 import { CLOCK_QUANTUM_DECREMENT, STATUS } from './status.js';
 import { BOOT_SYSTEM_TIME } from './timer.js';
@@ -27,7 +27,9 @@ export function clockTickArrived(cpu: Cpu, timeNs: number, timerRequest: boolean
   const prcb = cpu.prcb;
   prcb.ticksDelivered++;
   // CPU 0 owns the clock (KeUpdateSystemTime); the others take the clock IPI (KeUpdateRunTime)
-  cpu.apic.postOnce(prcb.number === 0 ? cpu.table.clockVector : cpu.table.clockIpiVector, timeNs);
+  const vector = prcb.number === 0 ? cpu.table.clockVector : cpu.table.clockIpiVector;
+  cpu.apic.postOnce(vector, timeNs);
+  taskPriorityOnArrival(cpu, vector);
   if (timerRequest) {
     // KeUpdateSystemTime found a timer due: TimerRequest, and a DISPATCH interrupt to expire it
     prcb.timerRequest = true;

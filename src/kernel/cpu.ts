@@ -18,11 +18,21 @@ import type { Message } from '../ipc/messages.js';
 import type { MachineLayout } from '../shm/layout.js';
 import type { DpcTunables } from './dpc.js';
 import type { Arch, IrqlTable } from './irql.js';
-import type { Prcb } from './prcb.js';
+import type { HeldLock, Prcb } from './prcb.js';
 import type { ApcObjectConfig } from './apc-state.js';
+import type { IrpZoneConfig } from './io.js';
 
 export const SIGNAL_SPIN = 1;
 export const SIGNAL_CALL = 2;
+
+/**
+ * What a kernel frame written as a state machine (not a generator) returns from next(): shared
+ * and frozen, since the run loop only reads them; the hot kernel frames (KiInterruptDispatch, a
+ * spin on a lock) are written so, as a generator allocates a result object per step.
+ */
+export const YIELD_CALL: IteratorResult<number, void> = Object.freeze({ value: SIGNAL_CALL, done: false });
+export const YIELD_SPIN: IteratorResult<number, void> = Object.freeze({ value: SIGNAL_SPIN, done: false });
+export const RETURNED: IteratorResult<number, void> = Object.freeze({ value: undefined, done: true });
 export const SIGNAL_HALT = 3;
 /** a bottom frame (idle loop, thread exit) replaced itself with another thread's frame: it is never resumed in place */
 export const SIGNAL_SWITCHED = 4;
@@ -75,10 +85,12 @@ export interface CpuConfig {
   readonly dpcNames: readonly string[];
   readonly interrupts: readonly KInterruptConfig[];
   readonly interruptStackTops: readonly number[];
-  readonly threads: ReadonlyArray<{ readonly id: number; readonly stackTop: number }>;
+  readonly threads: ReadonlyArray<{ readonly id: number; readonly stackTop: number; readonly userMode?: boolean }>;
   readonly dpc: DpcTunables;
   /** the scenario's KAPCs, for names in reports (absent: none declared) */
   readonly apcs?: readonly ApcObjectConfig[];
+  /** the IRP records in emulated memory (absent: no drivers declared) */
+  readonly irpZone?: IrpZoneConfig;
 }
 
 /** Names for bugcheck detail text (src/cpu/report.ts implements them from the scenario's tables). */
@@ -129,8 +141,13 @@ export interface Cpu {
   readonly instructions: number;
   /** a trace record (hash, last-events window, trace file) */
   record(event: number, a: number, b: number, c: number): void;
-  /** a latency sample: 0 assert → ISR, 1 ISR → DPC */
+  /** a latency sample: 0 assert → ISR, 1 ISR → DPC, 2 DPC queued → thread ready, 3 ready → running */
   sampleLatency(which: number, ns: number): void;
+  /**
+   * A timeline annotation (src/kernel/trace-annotations.ts): sent with the trace records when they
+   * go to the main thread, never hashed, never among the last events; nothing when the run is not traced.
+   */
+  annotate(event: number, a: number, b: number, c: number): void;
 
   /** send a message to another actor (see ActorPort.send) */
   send(to: number, kind: number, length: number, w0?: number, w1?: number, w2?: number, w3?: number, w4?: number): void;
@@ -141,8 +158,12 @@ export interface Cpu {
   /** send a dispatcher request (words already marshalled) and wait for the reply (dispatcher-call.ts) */
   requestDispatcher(words: Int32Array, length: number): Generator<number, DispatchReply, number>;
 
-  /** push a code frame (an ISR, a DPC, an IPI worker…) that the kernel frame below waits on (yield SIGNAL_CALL next) */
-  pushCall(role: string, routine: number, a1?: number, a2?: number, a3?: number, a4?: number): void;
+  /** push a code frame (an ISR, a DPC, an IPI worker…) that the kernel frame below waits on (yield SIGNAL_CALL next); in kernel mode unless `mode` is UserMode (a user APC's NormalRoutine) */
+  pushCall(role: string, routine: number, a1?: number, a2?: number, a3?: number, a4?: number, mode?: number): void;
+  /** the processor mode of the innermost code frame (the caller of the kernel call being run): KernelMode 0 / UserMode 1 */
+  callerMode(): number;
+  /** ExGetPreviousMode: UserMode when a user-mode frame is on this CPU's stack (the kernel was entered from user mode), else KernelMode */
+  previousMode(): number;
   /** push a kernel frame; `interruptedIrql` is the level of the frame below, for reports */
   pushKernel(name: string, role: string, gen: KernelGenerator, hardware: boolean, interruptedIrql?: number): void;
   /** make `threadId` (or the idle loop) the bottom frame: the context switch's last step */
@@ -158,6 +179,12 @@ export interface Cpu {
   currentPc(): number;
   /** "DPC routine Foo", "ISR Bar", "thread Main (Main)": the innermost code frame at or below frameIndex */
   describeRunning(frameIndex?: number): string;
+  /** the innermost code frame at or below `frameIndex` (−1: none) */
+  codeFrameAt(frameIndex: number): number;
+  /** a code frame's routine id (−1 for a kernel frame or no frame) */
+  frameRoutine(index: number): number;
+  /** a held lock's holder as describeRunning words it ("thread T (Routine)", "DPC routine R", …) */
+  describeLockHolder(held: HeldLock): string;
   /** the kernel routine running for the caller (a kernel frame's name, or the KCALL's), for reports */
   kernelRoutineName(): string;
 }

@@ -12,6 +12,7 @@
 import { BugCheck, BUGCHECK } from './bugcheck.js';
 import { apcAddress } from './apc-state.js';
 import { apcName } from './apc-call.js';
+import { ioBugcheckDetail } from './io.js';
 import type { Cpu, DispatchReply, KernelCallHandler, KernelGenerator } from './cpu.js';
 import { SIGNAL_SPIN } from './cpu.js';
 import { insertQueueDpc } from './dpc.js';
@@ -20,12 +21,18 @@ import { APC_LEVEL, DISPATCH_LEVEL, irqlName, requestSoftwareInterrupt, setIrql 
 import { STATUS } from './status.js';
 import { ResumeAction } from './thread.js';
 import { TraceEvent } from './trace-events.js';
+import { TraceAnnotation } from './trace-annotations.js';
 import { checkNotWaitNext } from './wait-gate.js';
+import { serviceCallRestarts } from './service-call.js';
 import { KCALL_DONE, PAGE_SHIFT } from '../isa/interpreter.js';
 import { IpiRequest, timeHi, timeLo } from '../ipc/messages.js';
 import { ReplyFlag, encodeDispatchRequest, operationDefinition, requestSubject } from '../ipc/dispatcher-ops.js';
 import type { DispatcherRequest } from '../ipc/dispatcher-ops.js';
 import { ApcPendingBit, ApcQueuedBit, ContextField, CounterField, ThreadCounterField, ThreadField } from '../shm/layout.js';
+
+/** Cpu.sampleLatency's series (src/cpu/latency-recorder.ts LatencySeriesId) */
+const LATENCY_DPC_TO_READY = 2;
+const LATENCY_READY_TO_RUNNING = 3;
 
 /** stand-in kernel addresses of KTHREADs for bugcheck parameters (the emulator has no kernel address space) */
 export function threadAddress(threadId: number): number {
@@ -58,6 +65,8 @@ export function* dispatcherCall(cpu: Cpu, request: DispatcherRequest, oldIrql: n
   if (running >= 0) Atomics.store(cpu.i32, running + ThreadField.SWAP_BUSY, 1);
   const reply = yield* cpu.requestDispatcher(w, length);
   cpu.record(TraceEvent.DISPATCHER, definition.code, reply.status, reply.flags);
+  if (reply.woken > 0) threadsWoken(cpu, reply, definition.code, header.timeNs);
+  for (let i = 0; i + 1 < reply.readyQueues.length; i += 2) cpu.annotate(TraceAnnotation.READY_QUEUE, reply.readyQueues[i]!, reply.readyQueues[i + 1]!, 0);
   if (reply.flags & ReplyFlag.BUGCHECK) {
     if (running >= 0) Atomics.store(cpu.i32, running + ThreadField.SWAP_BUSY, 0);
     throw dispatcherBugcheck(cpu, reply);
@@ -94,6 +103,19 @@ export function* dispatcherCall(cpu: Cpu, request: DispatcherRequest, oldIrql: n
 }
 
 /**
+ * The operation ended `reply.woken` waits, making those threads Ready at `readyNs` (the call's
+ * time). Called from a queued DPC's routine, each is a DPC queued → thread ready sample: from the
+ * DPC's KeInsertQueueDpc to now. The timeline's wake arrows start here.
+ */
+function threadsWoken(cpu: Cpu, reply: DispatchReply, operation: number, readyNs: number): void {
+  const insertedNs = cpu.prcb.dpcInsertedNs;
+  for (let i = 0; i < reply.woken; i++) {
+    if (insertedNs >= 0) cpu.sampleLatency(LATENCY_DPC_TO_READY, readyNs - insertedNs);
+    cpu.annotate(TraceAnnotation.WAKE_READIED, reply.firstWakeSerial + i, operation, 0);
+  }
+}
+
+/**
  * SwapContext (§4.8): switch this CPU from its current thread to the one the dispatcher chose.
  * The old thread's context is already in the shared thread table; the new one's is loaded by
  * making its frame the bottom frame. A switch while a DPC routine is active is 0xB8. The new
@@ -111,8 +133,10 @@ function* swapContext(cpu: Cpu, reply: DispatchReply): Generator<number, void, n
     while (Atomics.load(i32, record + ThreadField.SWAP_BUSY) !== 0) yield SIGNAL_SPIN;
     const base = record + ThreadField.CONTEXT;
     if (reply.resumeAction === ResumeAction.SetResult) i32[base + ContextField.R0] = reply.resumeValue;
-    else if (reply.resumeAction === ResumeAction.RestartCall) i32[base + ContextField.PC] = reply.resumeValue;
-    else if (reply.resumeAction === ResumeAction.StartContext) i32[base + ContextField.R0 + 1] = reply.resumeValue;
+    else if (reply.resumeAction === ResumeAction.RestartCall) {
+      i32[base + ContextField.PC] = reply.resumeValue;
+      serviceCallRestarts(cpu, next);
+    } else if (reply.resumeAction === ResumeAction.StartContext) i32[base + ContextField.R0 + 1] = reply.resumeValue;
     else if (reply.resumeAction === ResumeAction.PageIn) {
       // the disk read is done: the page is resident, and the faulting instruction (pc unchanged) runs again
       Atomics.store(i32, cpu.layout.pageState(reply.resumeValue), 0);
@@ -130,7 +154,10 @@ function* swapContext(cpu: Cpu, reply: DispatchReply): Generator<number, void, n
   prcb.quantum = reply.quantum;
   prcb.quantumEnd = false;
   requestApcForIncomingThread(cpu, next);
+  // a thread woken from a wait runs: the ready → running sample, and the end of its wake arrow
+  if (reply.nextWakeSerial !== 0) cpu.sampleLatency(LATENCY_READY_TO_RUNNING, cpu.now() - reply.nextReadyNs);
   cpu.record(TraceEvent.CONTEXT_SWITCH, old, next, reply.nextWaitIrql);
+  if (reply.nextWakeSerial !== 0) cpu.annotate(TraceAnnotation.WAKE_SWITCH_IN, reply.nextWakeSerial, next, 0);
 }
 
 /**
@@ -223,7 +250,9 @@ function dispatcherBugcheck(cpu: Cpu, reply: DispatchReply): BugCheck {
       `thread ${names.thread(cpu.prcb.currentThread)} exited with ${queued}${disabled}`,
     );
   }
-  return new BugCheck(code, p1 >>> 0, p2 >>> 0, p3 >>> 0, p4 >>> 0);
+  const bugcheck = new BugCheck(code, p1 >>> 0, p2 >>> 0, p3 >>> 0, p4 >>> 0);
+  const ioDetail = ioBugcheckDetail(code, reply.bugcheckParams);
+  return ioDetail === null ? bugcheck : bugcheck.withDetail(ioDetail);
 }
 
 /**

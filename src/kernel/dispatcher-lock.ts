@@ -28,6 +28,8 @@ import { STATUS, WaitReason } from './status.js';
 import { DISPATCH_LEVEL } from './irql.js';
 import { KApc } from './apc-state.js';
 import type { ApcObjectConfig } from './apc-state.js';
+import { IoManager } from './io.js';
+import type { DeviceObjectConfig, DriverObjectConfig } from './io.js';
 
 export interface DispatcherConfig {
   cpus: number;
@@ -45,6 +47,10 @@ export interface DispatcherConfig {
   bootSystemTime: number;
   /** the scenario's KAPCs, by id (absent: none declared) */
   apcs?: readonly ApcObjectConfig[];
+  /** the scenario's drivers, device objects and IRP zone size (absent: none declared) */
+  drivers?: readonly DriverObjectConfig[];
+  deviceObjects?: readonly DeviceObjectConfig[];
+  irpZoneRecords?: number;
 }
 
 /** Who is calling: the CPU, the thread it runs, and the IRQL the call started at. */
@@ -122,6 +128,14 @@ export class DispatcherLock {
   /** the scenario's KAPCs by id, and their declarations (KeInitializeApc re-reads the routines) */
   readonly apcs: KApc[];
   readonly apcConfigs: readonly ApcObjectConfig[];
+  /** waits ended so far (KiUnwaitThread): each wake's serial, for the latency report and the timeline's wake arrows */
+  wakeSerials = 0;
+  /** the emulated ns of the operation in progress (its caller's time): when the threads it wakes become Ready */
+  private operationTimeNs = 0;
+  /** the I/O database: drivers, device and file objects, the IRPs alive (src/kernel/io.ts) */
+  readonly io: IoManager;
+  /** KAPCs NtQueueApcThread has allocated so far (src/kernel/apc-operations.ts) */
+  queuedUserApcs = 0;
 
   constructor(config: DispatcherConfig) {
     this.cpus = config.cpus;
@@ -129,6 +143,7 @@ export class DispatcherLock {
     this.bootSystemTime = config.bootSystemTime;
     this.apcConfigs = config.apcs ?? [];
     this.apcs = this.apcConfigs.map((apc) => KApc.fromConfig(apc));
+    this.io = new IoManager(config.drivers ?? [], config.deviceObjects ?? [], this.apcConfigs.length, config.irpZoneRecords ?? 0);
     this.timerTable = new TimerTable(Math.round(config.clockIntervalNs / 100));
     const idle: KThread[] = [];
     for (let cpu = 0; cpu < config.cpus; cpu++) {
@@ -151,10 +166,14 @@ export class DispatcherLock {
       thread.startAtBoot = init.startAtBoot;
       this.register(thread);
     }
-    for (const e of config.events) this.register(new KEvent(e.id, e.name, e.synchronization, e.signaled));
-    for (const s of config.semaphores) this.register(new KSemaphore(s.id, s.name, s.count, s.limit));
-    for (const m of config.mutexes) this.register(new KMutant(m.id, m.name, m.kernelMutex));
-    for (const t of config.timers) this.register(new KTimer(t.id, t.name, t.synchronization));
+    const objects: DispatcherObject[] = [
+      ...config.events.map((e) => new KEvent(e.id, e.name, e.synchronization, e.signaled)),
+      ...config.semaphores.map((s) => new KSemaphore(s.id, s.name, s.count, s.limit)),
+      ...config.mutexes.map((m) => new KMutant(m.id, m.name, m.kernelMutex)),
+      ...config.timers.map((t) => new KTimer(t.id, t.name, t.synchronization)),
+    ];
+    // by id: the file objects' events come after every declared object, timers included
+    for (const object of objects.sort((a, b) => a.id - b.id)) this.register(object);
   }
 
   private register(object: DispatcherObject): void {
@@ -202,6 +221,7 @@ export class DispatcherLock {
       );
     }
     if (!thread.isIdle) thread.quantum = caller.quantum;
+    this.operationTimeNs = caller.timeNs;
     return { prcb, thread, effects: newEffects() };
   }
 
@@ -290,6 +310,8 @@ export class DispatcherLock {
     }
     thread.adjustUnwait = true;
     thread.adjustIncrement = increment;
+    thread.readiedAtNs = this.operationTimeNs;
+    thread.wakeSerial = ++this.wakeSerials;
     this.scheduler.readyThread(thread, cpu, effects);
   }
 

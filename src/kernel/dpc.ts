@@ -289,8 +289,10 @@ export function* retireDpcList(cpu: Cpu): KernelGenerator {
       if (entry.fromIsr) cpu.sampleLatency(1, now - entry.insertedNs);
       cpu.f64[cpu.counters + CounterField.DPCS] += 1;
       cpu.record(TraceEvent.DPC_START, entry.dpc, routine, 0);
+      prcb.dpcInsertedNs = entry.insertedNs;
       cpu.pushCall('dpc', routine, entry.dpc + 1, context, sa1, sa2);
       yield SIGNAL_CALL;
+      prcb.dpcInsertedNs = -1;
       cpu.record(TraceEvent.DPC_END, entry.dpc, 0, 0);
       checkDpcReturnIrql(cpu, entry.dpc, routine);
     }

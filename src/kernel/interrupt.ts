@@ -10,12 +10,13 @@
 import { BugCheck, BUGCHECK } from './bugcheck.js';
 import { clockInterrupt } from './clock.js';
 import type { Cpu, KInterruptConfig, KernelCallHandler, KernelGenerator } from './cpu.js';
-import { SIGNAL_CALL, SIGNAL_SPIN } from './cpu.js';
+import { RETURNED, SIGNAL_CALL, SIGNAL_SPIN, YIELD_CALL, YIELD_SPIN } from './cpu.js';
 import { dispatchInterrupt } from './dpc.js';
 import { ipiInterrupt } from './ipi.js';
-import { APC_LEVEL, DISPATCH_LEVEL, PASSIVE_LEVEL, irqlName, setIrql } from './irql.js';
+import { APC_LEVEL, DISPATCH_LEVEL, PASSIVE_LEVEL, irqlName, setIrql, taskPriorityOnArrival } from './irql.js';
 import { apcInterrupt } from './apc-call.js';
-import { STATUS } from './status.js';
+import { returnToUserMode } from './service-call.js';
+import { STATUS, UserMode } from './status.js';
 import { TraceEvent } from './trace-events.js';
 import { KCALL_DONE } from '../isa/interpreter.js';
 import { ContextField, CounterField, DeviceCounterField } from '../shm/layout.js';
@@ -28,6 +29,7 @@ export function deviceCounters(cpu: Cpu, device: number): number {
 /** The IOAPIC delivered a device interrupt (an IRQ_ASSERT message): it waits in the local APIC. */
 export function interruptArrived(cpu: Cpu, vector: number, timeNs: number, device: number): void {
   cpu.apic.post(vector, timeNs, device);
+  taskPriorityOnArrival(cpu, vector);
   const counters = deviceCounters(cpu, device);
   if (counters >= 0) {
     cpu.f64[counters + DeviceCounterField.RECEIVED] += 1;
@@ -66,6 +68,8 @@ export function dispatchPendingInterrupt(cpu: Cpu): boolean {
     apcInterrupt(cpu);
     return true;
   }
+  // below them all, the return from the kernel to a user-mode frame: the system-service exit, then one user APC (§5.7)
+  if (prcb.userReturnPending && cpu.callerMode() === UserMode) return returnToUserMode(cpu);
   return false;
 }
 
@@ -105,11 +109,6 @@ export function endInterrupt(cpu: Cpu, oldIrql: number): void {
   cpu.apic.eoi();
   setIrql(cpu, oldIrql);
 }
-
-/** What KiInterruptDispatch's next() hands the run loop: shared and frozen (the run loop only reads them). */
-const YIELD_CALL: IteratorResult<number, void> = Object.freeze({ value: SIGNAL_CALL, done: false });
-const YIELD_SPIN: IteratorResult<number, void> = Object.freeze({ value: SIGNAL_SPIN, done: false });
-const RETURNED: IteratorResult<number, void> = Object.freeze({ value: undefined, done: true });
 
 /** where KiInterruptDispatch resumes */
 const AT_START = 0;
@@ -260,6 +259,7 @@ class KiInterruptDispatch implements KernelGenerator {
           );
         }
         cpu.apic.post(vector, cpu.now(), this.device);
+        taskPriorityOnArrival(cpu, vector);
         const counters = deviceCounters(cpu, this.device);
         if (counters >= 0) {
           cpu.f64[counters + DeviceCounterField.REASSERTED] += 1;

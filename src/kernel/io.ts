@@ -9,15 +9,16 @@
  *
  * Pure data and decisions, like the APC module (src/kernel/apc.ts): each function returns what the
  * caller must then do (call a dispatch routine, queue an APC, write memory, set an event) instead of
- * doing it. The I/O database (`IoManager`) is meant to live with the dispatcher database in the
- * coordinator, because an IRP's completion queues an APC atomically with the APC lists; the driver
- * code itself (dispatch routines, DPCs calling IoCompleteRequest) runs on the CPUs.
+ * doing it. The I/O database (`IoManager`) lives with the dispatcher database in the coordinator
+ * (DispatcherLock.io; its operations: src/kernel/io-operations.ts), because an IRP's completion
+ * queues an APC atomically with the APC lists; the driver code itself (dispatch routines, DPCs
+ * calling IoCompleteRequest) runs on the CPUs (src/kernel/io-call.ts).
  *
  * One stack location per IRP (a single driver, no filter stack, no completion routines: the articles'
  * drivers need no more), no MDLs, no buffered-I/O copy (the driver writes the caller's buffer).
  */
 
-import { ApcBuiltinRoutine, ApcEnvironment, KApc, NO_ROUTINE } from './apc-state.js';
+import { ApcBuiltinRoutine, ApcEnvironment, KApc, NO_ROUTINE, QUEUED_USER_APC_ID_BASE } from './apc-state.js';
 import { initializeApc } from './apc.js';
 import type { DispatchBugcheck } from './dispatcher-lock.js';
 import type { KThread } from './thread.js';
@@ -89,7 +90,7 @@ export type IrpStage = 'allocated' | 'in-driver' | 'completing' | 'completion-ap
 export interface ReadRequest {
   /** the issuing thread */
   thread: KThread;
-  /** the file handle: its device object's id */
+  /** the device object's id (its file's handle is the id + 1: src/kernel/io-operations.ts deviceOfFileHandle) */
   device: number;
   buffer: number;
   length: number;
@@ -101,6 +102,8 @@ export interface ReadRequest {
   userApcRoutine: number;
   userApcContext: number;
   requestorMode: typeof KernelMode | typeof UserMode;
+  /** DeviceIoControl's IoControlCode (0 for a read) */
+  ioControlCode?: number;
 }
 
 /** IRP (§8.1): the fields of the path from NtReadFile to the completion routine. */
@@ -118,12 +121,19 @@ export class Irp {
   readonly requestorMode: number;
   readonly buffer: number;
   readonly length: number;
+  readonly ioControlCode: number;
+  /** its record in the IRP zone (the IRP pointer a driver gets), −1 without a zone */
+  slot = -1;
   /** IRP_DEFER_IO_COMPLETION: NtReadFile sets it; a request completed inside the dispatch routine is finished by the issuer itself */
   readonly deferIoCompletion = true;
   /** the file object is synchronous (FO_SYNCHRONOUS_IO): the issuer waits on its event */
   readonly synchronousApi: boolean;
   pendingReturned = false;
   cancel = false;
+  /** its dispatch routine has not returned yet: a completion meanwhile keeps the IRP until it has (IoDispatchReturned reads it) */
+  inDispatch = false;
+  /** the PriorityBoost IoCompleteRequest was given: the completion's event sets use it */
+  priorityBoost = 0;
   /** IoStatus, which the driver sets before it completes the IRP */
   ioStatus = { status: 0, information: 0 };
   readonly stack: IoStackLocation[];
@@ -143,6 +153,7 @@ export class Irp {
     this.requestorMode = request.requestorMode;
     this.buffer = request.buffer;
     this.length = request.length;
+    this.ioControlCode = request.ioControlCode ?? 0;
     this.synchronousApi = synchronous;
     this.stack = [{ majorFunction, device: request.device, control: 0 }];
     this.apc = new KApc(apcId, `Irp#${id}.Tail.Apc`, ApcBuiltinRoutine.IopCompleteRequest, NO_ROUTINE, ApcBuiltinRoutine.IopAbortRequest);
@@ -153,9 +164,138 @@ export class Irp {
   }
 }
 
+/**
+ * The IRP's memory record: the words a driver reads and writes through the IRP pointer it gets in
+ * r2 (emulated memory, like a KLOCK_QUEUE_HANDLE: not shared-memory layout). The I/O manager fills
+ * it before the dispatch routine runs; the driver sets IoStatus with stores, as real drivers do,
+ * and IoCompleteRequest reads it back. IoMarkIrpPending sets SL_PENDING_RETURNED in CONTROL.
+ */
+export const IrpField = {
+  /** IoStatus.Status */
+  STATUS: 0,
+  /** IoStatus.Information */
+  INFORMATION: 1,
+  /** the caller's buffer (UserBuffer) */
+  USER_BUFFER: 2,
+  /** Parameters.Read.Length / DeviceIoControl.OutputBufferLength */
+  LENGTH: 3,
+  /** the current stack location's MajorFunction */
+  MAJOR: 4,
+  /** the I/O manager's id of the IRP */
+  ID: 5,
+  /** the current stack location's Control (SL_PENDING_RETURNED) */
+  CONTROL: 6,
+  /** Parameters.DeviceIoControl.IoControlCode */
+  IO_CONTROL_CODE: 7,
+  WORDS: 8,
+} as const;
+
+/** Bytes of one IRP record in the IRP zone. */
+export const IRP_RECORD_BYTES = IrpField.WORDS * 4;
+/** IRP records in the zone when the scenario does not say (machine.irpZone). */
+export const DEFAULT_IRP_ZONE_RECORDS = 16;
+
+/** Where the IRP zone lies in emulated memory (compile.ts places it; absent without drivers). */
+export interface IrpZoneConfig {
+  /** byte address of record 0 */
+  address: number;
+  records: number;
+}
+
+/** The byte address of IRP record `slot`. */
+export function irpRecordAddress(zone: IrpZoneConfig, slot: number): number {
+  return zone.address + slot * IRP_RECORD_BYTES;
+}
+
+/** The KAPC id of IRP `irpId`'s Tail.Apc: IRPs' APCs follow the `declaredApcs` the scenario declares. */
+export function irpApcId(declaredApcs: number, irpId: number): number {
+  return declaredApcs + irpId - 1;
+}
+
+/** The IRP whose Tail.Apc has KAPC id `apcId` (the inverse of irpApcId). */
+export function irpOfApcId(declaredApcs: number, apcId: number): number {
+  return apcId - declaredApcs + 1;
+}
+
+/** The name of a KAPC by id: a declared one's, an IRP's embedded Tail.Apc after them, or one QueueUserAPC allocated. */
+export function kapcName(declared: readonly { name: string }[] | undefined, apcId: number): string {
+  const count = declared?.length ?? 0;
+  if (apcId >= 0 && apcId < count) return declared![apcId]!.name;
+  if (apcId >= QUEUED_USER_APC_ID_BASE) return `QueueUserAPC#${apcId - QUEUED_USER_APC_ID_BASE + 1}`;
+  return apcId >= count ? `Irp#${irpOfApcId(count, apcId)}.Tail.Apc` : `APC#${apcId}`;
+}
+
+/** The IRP trace event's stage word (TraceEvent.IRP: a = the IRP, b = the stage, c = as named here). */
+export const IrpTraceStage = {
+  /** NtReadFile / DeviceIoControl built it; c = the major function */
+  ALLOCATED: 1,
+  /** IoCallDriver calls the dispatch routine; c = the routine */
+  DISPATCHED: 2,
+  /** the dispatch routine returned STATUS_PENDING; c = that status */
+  PENDING: 3,
+  /** IoCompleteRequest; c = IoStatus.Status */
+  COMPLETED: 4,
+  /** IopCompleteRequest ran in the issuing thread, as its completion APC or at once for an IRP completed inside its dispatch routine (the IOSB written); c = IoStatus.Status */
+  COMPLETION_APC: 5,
+  /** IoFreeIrp */
+  FREED: 6,
+  /** the dispatch routine returned another status; c = that status */
+  RETURNED: 7,
+} as const;
+
+const IRP_STAGE_NAMES: Record<number, string> = {
+  1: 'allocated',
+  2: 'dispatched',
+  3: 'pending',
+  4: 'completed',
+  5: 'IopCompleteRequest',
+  6: 'freed',
+  7: 'dispatch returned',
+};
+
+export function irpStageName(stage: number): string {
+  return IRP_STAGE_NAMES[stage] ?? `stage ${stage}`;
+}
+
 /** A stand-in kernel address of an IRP for bugcheck parameters. */
 export function irpAddress(irpId: number): number {
-  return 0xfd000000 + irpId * 0x100;
+  return 0xfa000000 + irpId * 0x100;
+}
+
+/** The IRP id of a stand-in address (irpAddress), or null for another address. */
+function irpOfAddress(address: number): number | null {
+  const offset = (address >>> 0) - irpAddress(0);
+  return offset > 0 && offset % 0x100 === 0 ? offset / 0x100 : null;
+}
+
+/**
+ * The "in this run" prose of an I/O bugcheck the dispatcher raised (its reply carries only the
+ * code and parameters): 0xC9 by its subcode, 0x44. Null for any other bugcheck.
+ */
+export function ioBugcheckDetail(code: number, params: readonly number[]): string | null {
+  const [p1 = 0, p2 = 0, p3 = 0, p4 = 0] = params.map((p) => p >>> 0);
+  const hex = (value: number): string => `0x${value.toString(16)}`;
+  if (code === BUGCHECK.MULTIPLE_IRP_COMPLETE_REQUESTS) {
+    const irp = irpOfAddress(p1);
+    return `IoCompleteRequest on ${irp === null ? `IRP ${hex(p1)}` : `IRP #${irp}`}, which no driver owns any more (completed already) or was never sent`;
+  }
+  if (code !== BUGCHECK.DRIVER_VERIFIER_IOMANAGER_VIOLATION) return null;
+  const irp = irpOfAddress(p3);
+  const name = irp === null ? 'an IRP' : `IRP #${irp}`;
+  switch (p1) {
+    case IRQLAB_PENDING_MISMATCH:
+      return p4 !== 0
+        ? `the dispatch routine called IoMarkIrpPending on ${name} but returned ${hex(p2)}, not STATUS_PENDING`
+        : `the dispatch routine returned STATUS_PENDING for ${name} without calling IoMarkIrpPending`;
+    case 0x06:
+      return `IoCompleteRequest on ${name} with IoStatus.Status = STATUS_PENDING`;
+    case 0x0e:
+      return `IoCompleteRequest on ${name} at IRQL ${p2}, above DISPATCH_LEVEL`;
+    case 0x10:
+      return `IoCallDriver at IRQL ${p2}, above DISPATCH_LEVEL`;
+    default:
+      return null;
+  }
 }
 
 /** A broken I/O rule: the bugcheck, with the prose of its report. */
@@ -173,11 +313,21 @@ export class IoManager {
   irpsAllocated = 0;
   /** the APC ids of IRPs' Tail.Apc start after the declared APCs */
   private readonly firstIrpApcId: number;
+  /** IRP records in the zone (0: no zone, IRPs are not limited) and which are in use */
+  private readonly zoneSlots: boolean[];
+  /**
+   * A synchronous request's issuer waiting on the file object, by thread id: the final status once
+   * IopCompleteRequest ran (null before). The wait inside NtReadFile restarts as the system service
+   * call itself (a kernel APC breaks it: §4.11), so the restarted call finds its request here
+   * instead of issuing a new one (src/kernel/io-call.ts).
+   */
+  readonly synchronousWaits = new Map<number, { irp: number; event: number; finalStatus: number | null }>();
 
-  constructor(drivers: readonly DriverObjectConfig[], devices: readonly DeviceObjectConfig[], declaredApcs: number) {
+  constructor(drivers: readonly DriverObjectConfig[], devices: readonly DeviceObjectConfig[], declaredApcs: number, zoneRecords = 0) {
     this.drivers = drivers;
     this.devices = devices;
     this.firstIrpApcId = declaredApcs;
+    this.zoneSlots = new Array<boolean>(zoneRecords).fill(false);
   }
 
   device(id: number): DeviceObjectConfig | null {
@@ -190,13 +340,34 @@ export class IoManager {
    * The file's event is reset by the caller (NtReadFile clears FileObject->Event before it calls the driver).
    */
   allocateReadIrp(request: ReadRequest): Irp | null {
+    return this.allocateIrp(request, IrpMajorFunction.read);
+  }
+
+  /**
+   * An IRP for `majorFunction` (IRP_MJ_READ from NtReadFile, IRP_MJ_DEVICE_CONTROL from
+   * NtDeviceIoControlFile), in the lowest free record of the IRP zone. Null for a handle that is no
+   * file, or when every record is in use (the caller fails with STATUS_INSUFFICIENT_RESOURCES).
+   */
+  allocateIrp(request: ReadRequest, majorFunction: number): Irp | null {
     const device = this.device(request.device);
     if (!device) return null;
+    const slot = this.zoneSlots.indexOf(false);
+    if (this.zoneSlots.length > 0 && slot < 0) return null;
     this.irpsAllocated += 1;
     const id = this.irpsAllocated;
-    const irp = new Irp(id, request, this.firstIrpApcId + id - 1, IrpMajorFunction.read, device.io === 'synchronous');
+    const irp = new Irp(id, request, irpApcId(this.firstIrpApcId, id), majorFunction, device.io === 'synchronous');
+    if (slot >= 0) {
+      irp.slot = slot;
+      this.zoneSlots[slot] = true;
+    }
     this.irps.set(id, irp);
     return irp;
+  }
+
+  /** A freed IRP leaves the database; its record can hold the next one. */
+  forget(irp: Irp): void {
+    if (irp.slot >= 0) this.zoneSlots[irp.slot] = false;
+    this.irps.delete(irp.id);
   }
 
   /**
@@ -374,7 +545,8 @@ export function iopCompleteRequest(io: IoManager, irp: Irp): CompletionEffects {
 /** IoFreeIrp: the IRP is gone (the user APC's KernelRoutine IopFreeIrpKernelApc, its rundown, or the end of IopCompleteRequest). */
 export function freeIrp(io: IoManager, irp: Irp): void {
   irp.stage = 'freed';
-  io.irps.delete(irp.id);
+  // still inside its dispatch routine: the issuer's IoDispatchReturned forgets it
+  if (!irp.inDispatch) io.forget(irp);
 }
 
 /** The completion APC could not be queued (the issuing thread is exiting): the "dead IRP" path drops it. */

@@ -13,7 +13,7 @@ import type { Cpu, KernelCallHandler, KernelGenerator } from './cpu.js';
 import { SIGNAL_CALL, SIGNAL_SPIN } from './cpu.js';
 import { requestDpcInterrupt } from './dpc.js';
 import { endInterrupt } from './interrupt.js';
-import { APC_LEVEL, DISPATCH_LEVEL, requestSoftwareInterrupt, setIrql } from './irql.js';
+import { APC_LEVEL, DISPATCH_LEVEL, requestSoftwareInterrupt, setIrql, taskPriorityOnArrival } from './irql.js';
 import { prcbAddress } from './prcb.js';
 import { TraceEvent } from './trace-events.js';
 import { KCALL_DONE } from '../isa/interpreter.js';
@@ -45,6 +45,7 @@ export function ipiArrived(cpu: Cpu, from: number, bits: number, timeNs: number)
   if (bits & PACKET_GENERIC) prcb.packetSources.push(from | PACKET_GENERIC);
   if (bits & IpiRequest.FREEZE) return false;
   cpu.apic.postOnce(cpu.table.ipiVector, timeNs);
+  taskPriorityOnArrival(cpu, cpu.table.ipiVector);
   return true;
 }
 

@@ -148,8 +148,44 @@ export function setIrql(cpu: Cpu, newIrql: number): void {
       prcb.watchdogSerial = 0;
     }
   }
+  // the local APIC's task priority (§1.4): eager IRQL writes it at every change; lazy IRQL only when
+  // the new level is below what it holds (it was raised for an interrupt that arrived at or below
+  // the IRQL, see taskPriorityOnArrival); each change that writes nothing is a write saved
+  const apic = cpu.apic;
+  if (!apic.lazyIrql || newIrql < apic.taskPriority) {
+    apic.taskPriority = newIrql;
+    cpu.f64[cpu.counters + CounterField.TASK_PRIORITY_WRITES] += 1;
+  } else {
+    cpu.f64[cpu.counters + CounterField.TASK_PRIORITY_WRITES_SAVED] += 1;
+  }
   prcb.irql = newIrql;
   cpu.i32[prcb.shared + PrcbField.IRQL] = newIrql;
+}
+
+/**
+ * An interrupt (device, clock, IPI) reached this CPU's local APIC. With lazy IRQL the TPR may lag
+ * the IRQL, so the APIC would deliver one at or below the IRQL unless the vector in service masks
+ * it (the processor priority is the higher of the TPR and the in-service class): the HAL's
+ * begin-interrupt path notices, writes TPR := IRQL and leaves the interrupt pending until the IRQL
+ * drops (§1.4). It stays pending here exactly as with eager IRQL, since delivery compares with
+ * prcb.irql. With eager IRQL the TPR is the IRQL already: nothing to do.
+ */
+export function taskPriorityOnArrival(cpu: Cpu, vector: number): void {
+  const apic = cpu.apic;
+  if (!apic.lazyIrql) return;
+  const irql = cpu.prcb.irql;
+  const level = apic.irqlOfVector[vector]!;
+  if (level > apic.taskPriority && level <= irql && level > inServiceLevel(apic.inService, apic.irqlOfVector)) {
+    apic.taskPriority = irql;
+    cpu.f64[cpu.counters + CounterField.TASK_PRIORITY_WRITES] += 1;
+    // a write eager IRQL does not make
+    cpu.f64[cpu.counters + CounterField.TASK_PRIORITY_WRITES_SAVED] -= 1;
+  }
+}
+
+/** The level of the innermost vector in service (nested ones are higher), −1 when none is. */
+function inServiceLevel(inService: readonly number[], irqlOfVector: Int32Array): number {
+  return inService.length === 0 ? -1 : irqlOfVector[inService[inService.length - 1]!]!;
 }
 
 export function checkIrqlInRange(cpu: Cpu, irql: number): void {

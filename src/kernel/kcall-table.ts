@@ -14,14 +14,29 @@ import { clockCalls } from './clock.js';
 import { dispatcherObjectCalls } from './dispatcher-call.js';
 import { dpcCalls } from './dpc.js';
 import { interruptCalls } from './interrupt.js';
+import { ioCalls } from './io-call.js';
 import { ipiCalls } from './ipi.js';
 import { irqlCalls } from './irql.js';
 import { spinLockCalls } from './spinlock.js';
 import { waitCalls } from './wait-gate.js';
+import { serviceCalls } from './service-call.js';
 import { KERNEL_CALLS } from '../isa/kcalls.js';
 import type { KernelCallName } from '../isa/kcalls.js';
 
-const modules = { irqlCalls, dpcCalls, ipiCalls, bugCheckCalls, clockCalls, interruptCalls, dispatcherObjectCalls, waitCalls, spinLockCalls, apcCalls };
+const modules = {
+  irqlCalls,
+  dpcCalls,
+  ipiCalls,
+  bugCheckCalls,
+  clockCalls,
+  interruptCalls,
+  dispatcherObjectCalls,
+  waitCalls,
+  spinLockCalls,
+  apcCalls,
+  ioCalls,
+  serviceCalls,
+};
 
 type Modules = typeof modules;
 type CallsOf<M extends keyof Modules> = keyof Modules[M];

@@ -15,7 +15,7 @@
 
 import { BugCheck, BUGCHECK } from './bugcheck.js';
 import type { Cpu, KernelCallHandler, KernelGenerator } from './cpu.js';
-import { SIGNAL_SPIN } from './cpu.js';
+import { RETURNED, SIGNAL_SPIN, YIELD_SPIN } from './cpu.js';
 import { DISPATCH_LEVEL, irqlName, lowerIrql, setIrql } from './irql.js';
 import { invalidAccess, isMapped, touch } from './mm.js';
 import { TraceEvent } from './trace-events.js';
@@ -93,12 +93,20 @@ function acquireSpinLock(cpu: Cpu, name: string, address: number, raise: boolean
     return KCALL_DONE;
   }
   checkRecursiveAcquire(cpu, name, address, previous, callerFrame);
-  cpu.pushKernel(name, 'kernel', spinOnLock(cpu, name, address, index, callerFrame, oldIrql), false);
+  cpu.pushKernel(name, 'kernel', new SpinOnLock(cpu, name, address, index, callerFrame, oldIrql), false);
   return KCALL_DONE;
 }
 
 function tookLock(cpu: Cpu, address: number, frame: number, irql: number): void {
-  cpu.prcb.heldLocks.set(address, { frame, irql, what: cpu.describeRunning(frame), thread: cpu.prcb.currentThread });
+  const holder = cpu.codeFrameAt(frame);
+  cpu.prcb.heldLocks.take(
+    address,
+    frame,
+    irql,
+    cpu.prcb.currentThread,
+    holder < 0 ? 'thread' : cpu.frameRole(holder)!,
+    holder < 0 ? -1 : cpu.frameRoutine(holder),
+  );
   cpu.record(TraceEvent.SPIN_LOCK, address, 1, 0);
 }
 
@@ -108,24 +116,75 @@ function checkRecursiveAcquire(cpu: Cpu, name: string, address: number, word: nu
   const held = prcb.heldLocks.get(address);
   if (held && held.frame === callerFrame && held.thread === prcb.currentThread) {
     throw new BugCheck(BUGCHECK.SPIN_LOCK_ALREADY_OWNED, address, prcb.number, 0, 0).withDetail(
-      `${name}: ${held.what} already holds spin lock ${cpu.names.address(address)} (taken at ${irqlName(cpu.config.arch, held.irql)}); spinning on it could never end`,
+      `${name}: ${cpu.describeLockHolder(held)} already holds spin lock ${cpu.names.address(address)} (taken at ${irqlName(cpu.config.arch, held.irql)}); spinning on it could never end`,
     );
   }
 }
 
-function* spinOnLock(cpu: Cpu, name: string, address: number, index: number, callerFrame: number, oldIrql: number): KernelGenerator {
-  const prcb = cpu.prcb;
-  const startTick = prcb.ticksTaken;
-  const mine = spinLockWord(prcb.number, prcb.currentThread);
-  cpu.record(TraceEvent.SPIN_LOCK, address, 2, 0);
-  for (;;) {
-    const word = Atomics.load(cpu.memory, index);
-    if (word === 0 && Atomics.compareExchange(cpu.memory, index, 0, mine) === 0) {
-      tookLock(cpu, address, callerFrame, oldIrql);
-      return;
+/**
+ * The spin of a contended acquire: reads the lock word each turn (interrupts above the IRQL are
+ * taken between turns) until it is free and the exchange wins, or the deadlock detector's time
+ * is up. A state machine, not a generator: a contended run spins tens of thousands of turns, and
+ * a generator allocates a result object for each.
+ */
+class SpinOnLock implements KernelGenerator {
+  private started = false;
+  private ended = false;
+  private startTick = 0;
+  private mine = 0;
+  readonly [Symbol.toStringTag] = 'SpinOnLock';
+  private readonly cpu: Cpu;
+  private readonly name: string;
+  private readonly address: number;
+  private readonly index: number;
+  private readonly callerFrame: number;
+  private readonly oldIrql: number;
+
+  constructor(cpu: Cpu, name: string, address: number, index: number, callerFrame: number, oldIrql: number) {
+    this.cpu = cpu;
+    this.name = name;
+    this.address = address;
+    this.index = index;
+    this.callerFrame = callerFrame;
+    this.oldIrql = oldIrql;
+  }
+
+  next(): IteratorResult<number, void> {
+    if (this.ended) return RETURNED;
+    const cpu = this.cpu;
+    if (!this.started) {
+      // as a generator's body would, the spin starts at the first step, not when it is pushed
+      this.started = true;
+      this.startTick = cpu.prcb.ticksTaken;
+      this.mine = spinLockWord(cpu.prcb.number, cpu.prcb.currentThread);
+      cpu.record(TraceEvent.SPIN_LOCK, this.address, 2, 0);
     }
-    if (prcb.ticksTaken - startTick >= cpu.config.spinTimeoutTicks) throw spinDeadlock(cpu, name, address, word, callerFrame, prcb.ticksTaken - startTick);
-    yield SIGNAL_SPIN;
+    const word = Atomics.load(cpu.memory, this.index);
+    if (word === 0 && Atomics.compareExchange(cpu.memory, this.index, 0, this.mine) === 0) {
+      this.ended = true;
+      tookLock(cpu, this.address, this.callerFrame, this.oldIrql);
+      return RETURNED;
+    }
+    const spun = cpu.prcb.ticksTaken - this.startTick;
+    if (spun >= cpu.config.spinTimeoutTicks) {
+      this.ended = true;
+      throw spinDeadlock(cpu, this.name, this.address, word, this.callerFrame, spun);
+    }
+    return YIELD_SPIN;
+  }
+
+  return(): IteratorResult<number, void> {
+    this.ended = true;
+    return RETURNED;
+  }
+
+  throw(error: unknown): IteratorResult<number, void> {
+    this.ended = true;
+    throw error;
+  }
+
+  [Symbol.iterator](): this {
+    return this;
   }
 }
 
@@ -139,7 +198,7 @@ function spinDeadlock(cpu: Cpu, name: string, address: number, word: number, cal
   let verdict: string;
   const held = prcb.heldLocks.get(address);
   if ((word & 1) === 1 && spinLockHolderCpu(word) === prcb.number && held) {
-    holder = `${held.what} on this same CPU ${prcb.number}, which took it at ${irqlName(arch, held.irql)}`;
+    holder = `${cpu.describeLockHolder(held)} on this same CPU ${prcb.number}, which took it at ${irqlName(arch, held.irql)}`;
     verdict =
       held.frame < callerFrame
         ? held.irql < DISPATCH_LEVEL

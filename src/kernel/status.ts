@@ -18,6 +18,8 @@ export const STATUS = {
   MORE_PROCESSING_REQUIRED: 0xc0000016,
   /** IopInvalidDeviceRequest: the driver has no dispatch routine for the request */
   INVALID_DEVICE_REQUEST: 0xc0000010,
+  /** every record of the IRP zone is in use (src/kernel/io.ts) */
+  INSUFFICIENT_RESOURCES: 0xc000009a,
   CANCELLED: 0xc0000120,
   INVALID_PARAMETER: 0xc000000d,
   MUTANT_NOT_OWNED: 0xc0000046,
@@ -29,6 +31,8 @@ export const STATUS = {
   UNSUCCESSFUL: 0xc0000001,
   NOT_IMPLEMENTED: 0xc0000002,
   INTEGER_DIVIDE_BY_ZERO: 0xc0000094,
+  /** a kernel-only call from user mode (irqlab's 0x1E policy: src/kernel/service-call.ts) */
+  PRIVILEGED_INSTRUCTION: 0xc0000096,
 } as const;
 
 /** WaitType of KeWaitForMultipleObjects. */

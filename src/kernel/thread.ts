@@ -127,6 +127,13 @@ export class KThread extends DispatcherObject {
   adjustIncrement = 0;
   /** a pending unwait boost, applied when the thread is placed (AdjustUnwait) */
   adjustUnwait = false;
+  /**
+   * The latency report's ready → running: when KiUnwaitThread last made it Ready (the releasing
+   * caller's emulated ns) and that wake's serial (0: not woken since it last ran). Handed to the CPU
+   * that switches it in, then cleared: a thread preempted back to Ready is not a wake.
+   */
+  readiedAtNs = 0;
+  wakeSerial = 0;
   readonly ownedMutants: DispatcherObject[] = [];
   readonly stackTop: number;
   readonly idleOf: number;

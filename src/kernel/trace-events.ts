@@ -37,6 +37,8 @@ export const TraceEvent = {
   APC_DELIVER: 24,
   /** that routine returned: a = the KAPC, b = the routine, c = as APC_DELIVER */
   APC_DELIVER_END: 25,
+  /** an IRP's life (src/kernel/io.ts IrpTraceStage): a = the IRP's id, b = the stage, c = the stage's word */
+  IRP: 26,
 } as const;
 
 const NAMES: Record<number, string> = {
@@ -65,6 +67,7 @@ const NAMES: Record<number, string> = {
   23: 'apc-insert',
   24: 'apc-deliver',
   25: 'apc-deliver-end',
+  26: 'irp',
 };
 
 export function traceEventName(event: number): string {

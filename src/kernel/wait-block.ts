@@ -204,6 +204,11 @@ export function delayExecution(lock: DispatcherLock, caller: Caller, interval: n
     const { effects } = lock.enter(caller);
     return lock.exitDispatcher(caller, prcb, effects, STATUS.SUCCESS);
   }
+  if (due.expired && apc && !current.isIdle) {
+    // KiCheckAlertability comes before the interval's test: SleepEx(0, TRUE) with a user APC queued returns STATUS_USER_APC
+    const alerted = checkAlertability(current.apcState, apc.words, apc.alertable, apc.waitMode);
+    if (alerted !== null) return lock.exitDispatcher(caller, prcb, lock.enter(caller).effects, alerted);
+  }
   if (due.expired) {
     // a zero interval, or an absolute time already past: a yield (§4.12)
     const yielded = yieldExecution(lock, caller);

@@ -12,6 +12,7 @@ import { BugCheck, BUGCHECK } from './bugcheck.js';
 import type { Cpu, KernelCallHandler, KernelGenerator } from './cpu.js';
 import { dispatcherCall, dispatcherOperation, switchFromDpc } from './dispatcher-call.js';
 import { apcRoutineCannotBlock } from './apc-call.js';
+import { exitThreadUserApcs, serviceCallRestarts } from './service-call.js';
 import { APC_LEVEL, DISPATCH_LEVEL, PASSIVE_LEVEL, irqlName, requestSoftwareInterrupt, setIrql } from './irql.js';
 import { readLargeInteger, readWord } from './mm.js';
 import { MAXIMUM_WAIT_OBJECTS, STATUS, THREAD_WAIT_OBJECTS, WaitType } from './status.js';
@@ -30,7 +31,7 @@ interface WaitApcFields {
   waitMode: number;
 }
 
-function waitApcFields(alertable: number, waitMode: number): WaitApcFields {
+export function waitApcFields(alertable: number, waitMode: number): WaitApcFields {
   return { alertable: alertable !== 0, waitMode };
 }
 
@@ -75,7 +76,7 @@ function callerIrql(cpu: Cpu): number {
  * wait that could block at DISPATCH_LEVEL is 0xB8 inside a DPC, else 0xA; above DISPATCH_LEVEL
  * always 0xA), then the dispatcher operation. A blocked thread gets its status when it resumes.
  */
-function waitKcall(
+export function waitKcall(
   cpu: Cpu,
   name: string,
   objects: ArrayLike<number>,
@@ -127,9 +128,13 @@ function* waitOperation(cpu: Cpu, request: DispatcherRequest, waitNextIrql: numb
  * gets 0xB8: the first seed's crash); the thread sleeps on its own timer.
  */
 function delayKcall(cpu: Cpu, apc: WaitApcFields, intervalAddress: number, ctx: Int32Array, base: number): number {
+  return delayExecution(cpu, apc, readLargeInteger(cpu, intervalAddress), ctx, base);
+}
+
+/** KeDelayExecutionThread for `interval` (100 ns units, negative: relative): r0 = its status. */
+export function delayExecution(cpu: Cpu, apc: WaitApcFields, interval: number, ctx: Int32Array, base: number): number {
   const prcb = cpu.prcb;
   const oldIrql = callerIrql(cpu);
-  const interval = readLargeInteger(cpu, intervalAddress);
   const refuse = (): BugCheck =>
     new BugCheck(BUGCHECK.IRQL_NOT_LESS_OR_EQUAL, 0, oldIrql, 0, cpu.currentPc()).withDetail(
       `KeDelayExecutionThread at ${irqlName(cpu.config.arch, oldIrql)} on thread ${cpu.names.thread(prcb.currentThread)}: a delay blocks, which needs IRQL ≤ APC_LEVEL`,
@@ -167,12 +172,14 @@ function* delayOperation(cpu: Cpu, request: DispatcherRequest, oldIrql: number, 
  */
 function restartAfterKernelApc(cpu: Cpu, oldIrql: number, callPc: number, ctx: Int32Array, base: number): void {
   ctx[base + ContextField.PC] = callPc;
+  serviceCallRestarts(cpu, cpu.prcb.currentThread);
   requestSoftwareInterrupt(cpu, APC_LEVEL);
   setIrql(cpu, oldIrql);
 }
 
 /** PspExitThread: the running thread ends; the CPU switches to the next one and never comes back here. */
 function* exitThread(cpu: Cpu, exitStatus: number): KernelGenerator {
+  yield* exitThreadUserApcs(cpu);
   // the reply always switches: this frame's thread is gone; the CPU continues at the next thread's IRQL
   const reply = yield* dispatcherCall(cpu, { op: 'PspExitThread', exitStatus }, cpu.prcb.irql);
   setIrql(cpu, reply.nextWaitIrql);

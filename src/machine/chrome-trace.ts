@@ -2,7 +2,8 @@
  * Chrome trace JSON (the format ui.perfetto.dev and chrome://tracing open) from CPU trace records:
  * one track per CPU (tid = CPU), ISRs and DPCs as nested B/E slices (a CPU's activity nests by
  * construction: ISR over DPC over thread), IRQL as a counter track, everything else as instants.
- * Main thread only.
+ * The CPUs' annotations (src/kernel/trace-annotations.ts, not trace records) add the arrows from a
+ * wait's end to the woken thread's switch-in and each CPU's ready-queue length. Main thread only.
  *
  * The trace is streamed to its file while the run goes: events are formatted as they are drained
  * and written in chunks of at most `flushEvents` events, so memory stays bounded however long the
@@ -21,6 +22,9 @@
 import { accessSync, appendFileSync, closeSync, constants, existsSync, openSync, readSync, realpathSync, statSync, writeSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { TraceEvent, traceEventName } from '../kernel/trace-events.js';
+import { builtinRoutineName } from '../kernel/apc-state.js';
+import { irpStageName, kapcName } from '../kernel/io.js';
+import { TraceAnnotation, isTraceAnnotation } from '../kernel/trace-annotations.js';
 import type { CompiledScenario } from '../scenario/compile.js';
 import { UsageError } from '../util/errors.js';
 import { operationName } from '../ipc/dispatcher-ops.js';
@@ -39,6 +43,12 @@ interface ChromeEvent {
   id?: number;
   bp?: string;
   args?: Record<string, number | string>;
+}
+
+/** A trace record's or an annotation's listener, and the machine events that give them (Machine.events). */
+export type TraceRecordListener = (cpu: number, timeNs: number, event: number, a: number, b: number, c: number) => void;
+export interface TraceRecordSource {
+  on(event: 'trace' | 'annotation', listener: TraceRecordListener): unknown;
 }
 
 /** Events formatted but not yet written, at most: the writer's memory bound (~100 bytes each). */
@@ -117,7 +127,17 @@ export class ChromeTraceWriter {
   /** (sender, target) → IPI sends not yet paired with their receipt, and receipts not yet paired */
   private readonly ipiSends = new Map<number, Array<{ cpu: number; ts: number }>>();
   private readonly ipiReceipts = new Map<number, Array<{ cpu: number; ts: number }>>();
+  /**
+   * A wait's end (its dispatcher operation) and the woken thread's switch-in, by wake serial
+   * (TraceAnnotation.WAKE_READIED / WAKE_SWITCH_IN): exact pairs, whichever arrives first.
+   */
+  private readonly wakeReadied = new Map<number, Array<{ cpu: number; ts: number }>>();
+  private readonly wakeSwitchIns = new Map<number, Array<{ cpu: number; ts: number }>>();
+  /** the operation that ended each wait still waiting for its switch-in (the arrow's name) */
+  private readonly wakeOperation = new Map<number, string>();
   private nextFlowId = 1;
+  /** each CPU's ready-queue length as last drawn, and when (the counter never goes back in time) */
+  private readonly readyQueueTs: number[] = [];
   /** each CPU's DPC queue depth, as the inserts and starts arrive */
   private readonly dpcDepth: number[] = [];
   private readonly dpcDepthTs: number[] = [];
@@ -144,6 +164,7 @@ export class ChromeTraceWriter {
       this.openSlices.push([]);
       this.dpcDepth.push(0);
       this.dpcDepthTs.push(0);
+      this.readyQueueTs.push(0);
       this.push({ name: 'thread_name', ph: 'M', ts: 0, pid: 1, tid: cpu, args: { name: `CPU ${cpu}` } });
     }
     this.push({ name: 'process_name', ph: 'M', ts: 0, pid: 1, tid: 0, args: { name: 'irqlab machine' } });
@@ -160,11 +181,11 @@ export class ChromeTraceWriter {
   }
 
   private routine(index: number): string {
-    return this.compiled.machine.routines[index]?.name ?? `#${index}`;
+    return this.compiled.machine.routines[index]?.name ?? builtinRoutineName(index) ?? `#${index}`;
   }
 
   private apcName(index: number): string {
-    return this.compiled.machine.apcs?.[index]?.name ?? `#${index}`;
+    return kapcName(this.compiled.machine.apcs, index);
   }
 
   private dpcName(index: number): string {
@@ -243,6 +264,13 @@ export class ChromeTraceWriter {
           signal: c === 1 ? 'APC interrupt here' : c === 2 ? 'IPI(APC)' : 'none',
         });
         return;
+      case TraceEvent.IRP:
+        this.instant(cpu, ts, `IRP #${a} ${irpStageName(b)}`, {
+          irp: `#${a}`,
+          stage: irpStageName(b),
+          value: b === 2 ? this.routine(c) : `0x${(c >>> 0).toString(16)}`,
+        });
+        return;
       case TraceEvent.BUGCHECK:
         this.push({
           name: `BUGCHECK 0x${(a >>> 0).toString(16)} ${bugcheckName(a)}`,
@@ -257,6 +285,60 @@ export class ChromeTraceWriter {
         return;
       default:
         this.instant(cpu, ts, traceEventName(event), this.namedArgs(event, a, b, c));
+    }
+  }
+
+  /** Write the machine's trace records and annotations as they come. */
+  listen(events: TraceRecordSource): void {
+    events.on('trace', (cpu, time, event, a, b, c) => this.add(cpu, time, event, a, b, c));
+    events.on('annotation', (cpu, time, event, a, b, c) => this.annotate(cpu, time, event, a, b, c));
+  }
+
+  /** A trace record or an annotation, as the trace ring carried it. */
+  record(cpu: number, timeNs: number, event: number, a: number, b: number, c: number): void {
+    if (isTraceAnnotation(event)) this.annotate(cpu, timeNs, event, a, b, c);
+    else this.add(cpu, timeNs, event, a, b, c);
+  }
+
+  /** A timeline annotation (src/kernel/trace-annotations.ts): a wake arrow's end, a ready-queue length, a breaktrace marker. */
+  annotate(cpu: number, timeNs: number, event: number, a: number, b: number, c: number): void {
+    const ts = timeNs / 1000;
+    if (ts > this.lastTs) this.lastTs = ts;
+    switch (event) {
+      case TraceAnnotation.WAKE_READIED: {
+        const name = `${operationName(b) ?? `operation ${b}`} → wake`;
+        if (!this.wakeSwitchIns.has(a)) this.wakeOperation.set(a, name);
+        this.pair(this.wakeReadied, this.wakeSwitchIns, a, { cpu, ts }, 'wake', true, name);
+        return;
+      }
+      case TraceAnnotation.WAKE_SWITCH_IN: {
+        const name = this.wakeOperation.get(a) ?? 'wake';
+        this.wakeOperation.delete(a);
+        this.pair(this.wakeSwitchIns, this.wakeReadied, a, { cpu, ts }, 'wake', false, name);
+        return;
+      }
+      case TraceAnnotation.READY_QUEUE: {
+        if (a < 0 || a >= this.readyQueueTs.length) return;
+        // the CPU that changed another's queue can be behind that CPU's clock: the counter never goes back in time
+        const at = Math.max(ts, this.readyQueueTs[a]!);
+        this.readyQueueTs[a] = at;
+        this.push({ name: `Ready queue CPU ${a}`, ph: 'C', ts: at, pid: 1, tid: a, args: { threads: b } });
+        return;
+      }
+      case TraceAnnotation.BREACH: {
+        const routine = this.routine(a >> 1);
+        this.push({
+          name: `breaktrace: ${(a & 1) === 0 ? 'ISR' : 'DPC'} ${routine} executed ${(b / 1000).toFixed(3)} µs`,
+          ph: 'i',
+          s: 'g',
+          ts,
+          pid: 1,
+          tid: cpu,
+          cat: 'breaktrace',
+          args: { cpu, routine, 'execution ns': b, 'started at µs': (timeNs - c) / 1000 },
+        });
+        return;
+      }
     }
   }
 
@@ -289,9 +371,10 @@ export class ChromeTraceWriter {
   }
 
   /**
-   * Pair one end of a flow arrow (a DPC's insert with its start, an IPI's send with its receipt):
-   * when the other end is already waiting, write both ends; else wait for it. Arrows are written when
-   * paired (so every flow id has both ends; an insert never followed by a start draws no arrow).
+   * Pair one end of a flow arrow (a DPC's insert with its start, an IPI's send with its receipt, a
+   * wait's end with the woken thread's switch-in): when the other end is already waiting, write both
+   * ends; else wait for it. Arrows are written when paired (so every flow id has both ends; an
+   * insert never followed by a start draws no arrow).
    */
   private pair(
     mine: Map<number, Array<{ cpu: number; ts: number }>>,
@@ -300,6 +383,7 @@ export class ChromeTraceWriter {
     end: { cpu: number; ts: number },
     cat: string,
     isStart: boolean,
+    name = cat === 'DPC' ? 'KeInsertQueueDpc → DPC' : cat,
   ): void {
     const other = theirs.get(key);
     if (other === undefined || other.length === 0) {
@@ -309,10 +393,11 @@ export class ChromeTraceWriter {
       return;
     }
     const partner = other.shift()!;
+    // a key whose ends are all paired leaves the map: a long run's wake serials would otherwise pile up
+    if (other.length === 0) theirs.delete(key);
     const [from, to] = isStart ? [end, partner] : [partner, end];
     const id = this.nextFlowId;
     this.nextFlowId = id + 1;
-    const name = cat === 'DPC' ? 'KeInsertQueueDpc → DPC' : 'IPI';
     this.push({ name, ph: 's', id, ts: from.ts, pid: 1, tid: from.cpu, cat: `flow.${cat}` });
     this.push({ name, ph: 'f', bp: 'e', id, ts: to.ts, pid: 1, tid: to.cpu, cat: `flow.${cat}` });
   }
@@ -386,5 +471,5 @@ export class ChromeTraceWriter {
 
 /** APC_DELIVER's third word, in words. */
 function apcRoutineKind(step: number): string {
-  return step === 2 ? 'NormalRoutine' : step === 3 ? 'user-mode NormalRoutine' : 'KernelRoutine';
+  return step === 2 ? 'NormalRoutine' : step === 3 ? 'user-mode NormalRoutine' : step === 4 ? 'RundownRoutine' : 'KernelRoutine';
 }

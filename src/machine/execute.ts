@@ -59,12 +59,14 @@ export interface RunOptions {
   timeScale?: number;
   /** the clock interval in ms, overriding the scenario's (--clock) */
   clockIntervalMs?: number;
+  /** lazy IRQL whatever the scenario's machine.lazyIrql says (--lazy-irql) */
+  lazyIrql?: boolean;
   /** write the event trace (Chrome trace JSON, opens in ui.perfetto.dev) here */
   traceFile?: string;
   /**
-   * deterministic mode: stop at the first ISR or DPC routine that executes longer than aboveNs and
-   * write the records before it to `file`; the run then rejects with BreaktraceStopped (the run
-   * goes on the in-process backend, whatever `backend` says; src/machine/latency-breaktrace.ts)
+   * stop at the first ISR or DPC routine that executes longer than aboveNs and write the records
+   * before it to `file`; the run then rejects with BreaktraceStopped (a deterministic run goes on
+   * the in-process backend, whatever `backend` says; src/machine/latency-breaktrace.ts)
    */
   breaktrace?: BreaktraceOptions;
   verbose: boolean;
@@ -124,8 +126,10 @@ export function compileForRun(definition: ScenarioDefinition, nativeModule: stri
     traceToMain: options.traceFile !== undefined || options.on?.trace !== undefined || options.breaktrace !== undefined,
     nativeModule,
     ...(options.clockIntervalMs !== undefined ? { clockIntervalMs: options.clockIntervalMs } : {}),
+    ...(options.lazyIrql === true ? { lazyIrql: true } : {}),
     ...(options.schedule !== undefined ? { schedule: options.schedule } : {}),
     recordDecisions: options.onDecisions !== undefined,
+    ...(options.breaktrace !== undefined ? { latencyBreakAboveNs: options.breaktrace.aboveNs } : {}),
   });
 }
 
@@ -151,22 +155,24 @@ export async function executeCompiled(
   // opened before the workers start: an unwritable path fails here, before the run, not after it
   if (options.traceFile) checkTracePath(options.traceFile, nativeModule ?? undefined);
   const trace = options.traceFile ? ChromeTraceWriter.open(options.traceFile, compiled) : null;
-  if (trace) machine.events.on('trace', (cpu, time, event, a, b, c) => trace.add(cpu, time, event, a, b, c));
+  trace?.listen(machine.events);
   if (options.onProgress) machine.events.on('progress', (ns) => options.onProgress!(ns, options.durationNs));
   if (options.on?.progress) machine.events.on('progress', options.on.progress);
   if (options.on?.trace) machine.events.on('trace', options.on.trace);
   if (options.on?.bugcheck) machine.events.on('bugcheck', options.on.bugcheck);
   const breaktrace = options.breaktrace ? new BreaktraceWatch(options.breaktrace, compiled) : null;
-  if (breaktrace) machine.events.on('trace', breaktrace.listener);
+  breaktrace?.listen(machine.events);
   let outcome: MachineOutcome | undefined;
   let stopped: BreaktraceStopped | null = null;
   try {
-    if (options.backend === 'in-process' || breaktrace) {
-      outcome = await runInProcess(machine, compiled, definition.name, natives, breaktrace?.observe);
+    // a deterministic --breaktrace run goes in-process, where the stop unwinds the run at the breach itself
+    if (options.backend === 'in-process' || (breaktrace && compiled.machine.mode === 'deterministic')) {
+      outcome = await runInProcess(machine, compiled, definition.name, natives);
     } else {
       const bootMs = await machine.boot();
       outcome = await machine.run(bootMs);
     }
+    stopped = breaktrace?.stoppedAtEnd() ?? null;
   } catch (error) {
     stopped = breaktrace?.stopped(error) ?? null;
     if (stopped === null) throw error;
@@ -277,6 +283,8 @@ function assembleResult(
       pendingInterrupts: sumOver(deviceCounts[cpu]!, 'pending'),
       undeliveredInterrupts: sumOver(deviceCounts[cpu]!, 'undelivered'),
       reassertedInterrupts: sumOver(deviceCounts[cpu]!, 'reasserted'),
+      taskPriorityWrites: f64[base + CounterField.TASK_PRIORITY_WRITES]!,
+      taskPriorityWritesSaved: f64[base + CounterField.TASK_PRIORITY_WRITES_SAVED]!,
     });
   }
   const threads = summarizeThreads(machine, config.cpus, outcome);
@@ -381,6 +389,7 @@ function assembleResult(
   };
 
   const replayCommand = replayCommandFor(options);
+  const allCpus = (field: 'taskPriorityWrites' | 'taskPriorityWritesSaved'): number => perCpu.reduce((sum, c) => sum + c[field], 0);
   let bugcheckInfo: BugcheckInfo | null = null;
   if (bugcheck) {
     const cpus: CpuFrozenState[] = [];
@@ -460,6 +469,7 @@ function assembleResult(
     timers: outcome.coordinator.timers,
     threads,
     userEventLimit,
+    taskPriority: { lazyIrql: config.lazyIrql, writes: allCpus('taskPriorityWrites'), writesSaved: allCpus('taskPriorityWritesSaved') },
   };
   return { result, view };
 }

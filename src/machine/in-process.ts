@@ -23,6 +23,7 @@ import { ControlField, MachineState } from '../shm/layout.js';
 import type { CompiledScenario } from '../scenario/compile.js';
 import type { NativeRoutine } from '../scenario/define.js';
 import { InternalError, ScenarioError } from '../util/errors.js';
+import { emitTraceRecord } from './machine.js';
 import type { Machine, MachineOutcome } from './machine.js';
 
 /**
@@ -66,7 +67,7 @@ export async function runInProcess(
     ...(config.traceToMain
       ? {
           onTrace: (actor: number, time: number, event: number, a: number, b: number, c: number) =>
-            machine.events.emit('trace', cpuOfActor(actor), Math.round(time), event, a, b, c),
+            emitTraceRecord(machine.events, cpuOfActor(actor), Math.round(time), event, a, b, c),
         }
       : {}),
   });

@@ -1,20 +1,23 @@
 /**
- * --breaktrace (cyclictest's name): stop a deterministic run the first time an ISR or DPC routine
- * executes longer than a bound, and write the timeline of the records before it as a Chrome trace.
+ * --breaktrace (cyclictest's name): stop a run the first time an ISR or DPC routine executes longer
+ * than a bound, and write the timeline of the records before it as a Chrome trace.
  *
- * The run goes on the in-process backend, where the CPUs' latency recorders are at hand
- * (src/cpu/latency-recorder.ts measures each routine's exclusive execution as it returns). The
- * main thread keeps the last WINDOW_RECORDS trace records in a ring; at the first record after a
- * CPU's recorder reports a breach it stops the run by throwing from the trace listener (as the
- * inspector does) and writes the ring through ChromeTraceWriter. Recording adds no trace record:
- * the CPUs only forward theirs, so the trace and its hash are the run's as always.
+ * Each CPU's latency recorder (src/cpu/latency-recorder.ts) measures a routine's exclusive
+ * execution as it returns; armed with the bound (MachineConfig.latencyBreakAboveNs), the first run
+ * over it annotates the CPU's trace (TraceAnnotation.BREACH). The main thread keeps the last
+ * WINDOW_RECORDS trace records and annotations in a ring; at the BREACH it stops the run by
+ * throwing from the annotation listener and writes the ring through ChromeTraceWriter. A
+ * deterministic run goes on the in-process backend, where the throw unwinds the run at the breach
+ * itself (as the inspector stops a run); a parallel run's workers send their records through the
+ * trace rings, the throw ends the main thread's wait for the run, and the workers are stopped,
+ * so the window also holds what the other CPUs recorded until the main thread read the breach.
+ * The annotation is not a trace record: the trace and its hash are the run's as always.
  */
 
-import type { Processor } from '../cpu/processor.js';
-import type { LatencyBreach } from '../cpu/latency-recorder.js';
 import type { CompiledScenario } from '../scenario/compile.js';
+import { TraceAnnotation } from '../kernel/trace-annotations.js';
 import { ChromeTraceWriter } from './chrome-trace.js';
-import type { InProcessActors } from './in-process.js';
+import type { TraceRecordSource } from './chrome-trace.js';
 
 /** how many trace records before the breach the window holds (~40 ms of a busy 4-CPU run) */
 export const BREAKTRACE_WINDOW_RECORDS = 20_000;
@@ -52,37 +55,39 @@ export class BreaktraceStopped extends Error {
   }
 }
 
-/** Thrown from the trace listener to unwind the in-process run at the breach. */
+/** Thrown from the annotation listener to unwind the run at the breach. */
 class StopAtBreach {
   readonly cpu: number;
-  readonly breach: LatencyBreach;
-  constructor(cpu: number, breach: LatencyBreach) {
+  readonly kind: 'isr' | 'dpc';
+  readonly routine: number;
+  readonly executionNs: number;
+  readonly startNs: number;
+  readonly endNs: number;
+  constructor(cpu: number, endNs: number, routineAndKind: number, executionNs: number, spanNs: number) {
     this.cpu = cpu;
-    this.breach = breach;
+    this.kind = (routineAndKind & 1) === 0 ? 'isr' : 'dpc';
+    this.routine = routineAndKind >> 1;
+    this.executionNs = executionNs;
+    this.startNs = endNs - spanNs;
+    this.endNs = endNs;
   }
 }
 
 export class BreaktraceWatch {
   private readonly options: BreaktraceOptions;
   private readonly compiled: CompiledScenario;
-  private processors: readonly Processor[] = [];
   private readonly times = new Float64Array(BREAKTRACE_WINDOW_RECORDS);
   private readonly words = new Int32Array(BREAKTRACE_WINDOW_RECORDS * 5);
   private next = 0;
+  /** the first breach annotated: the run stops at that CPU's next trace record (its ISR_EXIT or DPC_END) */
+  private breach: StopAtBreach | null = null;
 
   constructor(options: BreaktraceOptions, compiled: CompiledScenario) {
     this.options = options;
     this.compiled = compiled;
   }
 
-  /** For runInProcess: arm every CPU's recorder. */
-  readonly observe = (actors: InProcessActors): void => {
-    this.processors = actors.processors;
-    for (const processor of actors.processors) processor.latency.breakAboveNs = this.options.aboveNs;
-  };
-
-  /** The machine's trace listener. */
-  readonly listener = (cpu: number, time: number, event: number, a: number, b: number, c: number): void => {
+  private keep(cpu: number, time: number, event: number, a: number, b: number, c: number): void {
     const slot = this.next++ % BREAKTRACE_WINDOW_RECORDS;
     this.times[slot] = time;
     const w = this.words;
@@ -91,9 +96,30 @@ export class BreaktraceWatch {
     w[slot * 5 + 2] = a;
     w[slot * 5 + 3] = b;
     w[slot * 5 + 4] = c;
-    const breach = this.processors[cpu]?.latency.breach;
-    if (breach) throw new StopAtBreach(cpu, breach);
+  }
+
+  /** Watch the machine's trace records and annotations. */
+  listen(events: TraceRecordSource): void {
+    events.on('trace', this.listener);
+    events.on('annotation', this.annotation);
+  }
+
+  /** The machine's trace listener: keeps the record; the breaching CPU's next record (the routine's end) stops the run. */
+  readonly listener = (cpu: number, time: number, event: number, a: number, b: number, c: number): void => {
+    this.keep(cpu, time, event, a, b, c);
+    if (this.breach !== null && this.breach.cpu === cpu) throw this.breach;
   };
+
+  /** The machine's annotation listener: keeps the timeline's annotations, and notes the breach. */
+  readonly annotation = (cpu: number, time: number, event: number, a: number, b: number, c: number): void => {
+    if (event === TraceAnnotation.BREACH) this.breach ??= new StopAtBreach(cpu, time, a, b, c);
+    else this.keep(cpu, time, event, a, b, c);
+  };
+
+  /** A run that ended with a breach noted but not yet stopped at (its CPU recorded nothing after it): stop there. */
+  stoppedAtEnd(): BreaktraceStopped | null {
+    return this.stopped(this.breach);
+  }
 
   /** `error` is this watch's stop: write the window and give the error to reject the run with; else null. */
   stopped(error: unknown): BreaktraceStopped | null {
@@ -104,18 +130,17 @@ export class BreaktraceWatch {
     for (let i = this.next - count; i < this.next; i++) {
       const slot = i % BREAKTRACE_WINDOW_RECORDS;
       const w = this.words;
-      last = this.times[slot]!;
-      writer.add(w[slot * 5]!, last, w[slot * 5 + 1]!, w[slot * 5 + 2]!, w[slot * 5 + 3]!, w[slot * 5 + 4]!);
+      last = Math.max(last, this.times[slot]!);
+      writer.record(w[slot * 5]!, this.times[slot]!, w[slot * 5 + 1]!, w[slot * 5 + 2]!, w[slot * 5 + 3]!, w[slot * 5 + 4]!);
     }
-    writer.close(last);
-    const { breach, cpu } = error;
+    writer.close(Math.max(last, error.endNs));
     return new BreaktraceStopped({
-      cpu,
-      kind: breach.kind,
-      routine: this.compiled.machine.routines[breach.routine]?.name ?? `routine#${breach.routine}`,
-      executionNs: Math.round(breach.executionNs),
-      startNs: Math.round(breach.startNs),
-      endNs: Math.round(breach.endNs),
+      cpu: error.cpu,
+      kind: error.kind,
+      routine: this.compiled.machine.routines[error.routine]?.name ?? `routine#${error.routine}`,
+      executionNs: error.executionNs,
+      startNs: error.startNs,
+      endNs: error.endNs,
       aboveNs: this.options.aboveNs,
       file: this.options.file,
       records: count,

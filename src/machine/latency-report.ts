@@ -19,7 +19,12 @@ import { LATENCY_BUCKET_LABELS, LatencySeries } from '../util/latency-histogram.
 import type { EncodedLatencySeries } from '../util/latency-histogram.js';
 
 /** The series a budget may name, and what each measures. */
-const SERIES = { assertToIsr: 'device assert → ISR start', isrToDpc: 'ISR → DPC start' } as const;
+const SERIES = {
+  assertToIsr: 'device assert → ISR start',
+  isrToDpc: 'ISR → DPC start',
+  dpcToReady: 'DPC queued → thread ready',
+  readyToRunning: 'thread ready → running',
+} as const;
 type SeriesName = keyof typeof SERIES;
 const STATISTICS = { P50: 50, P90: 90, P99: 99, P999: 99.9, Max: 100 } as const;
 
@@ -64,6 +69,8 @@ function mergeSeries(perCpu: readonly (EncodedLatencySeries | undefined)[]): { r
 export function buildLatencyReport(perCpu: readonly (CpuLatencyReport | undefined)[], cpuTimeNs: number, budgets: LatencyBudgets | undefined): LatencyReport {
   const assertToIsr = mergeSeries(perCpu.map((r) => r?.assertToIsr));
   const isrToDpc = mergeSeries(perCpu.map((r) => r?.isrToDpc));
+  const dpcToReady = mergeSeries(perCpu.map((r) => r?.dpcToReady));
+  const readyToRunning = mergeSeries(perCpu.map((r) => r?.readyToRunning));
   const routines = new Map<string, RoutineExecutionReport>();
   perCpu.forEach((report, cpu) => {
     for (const row of report?.routines ?? []) {
@@ -88,11 +95,13 @@ export function buildLatencyReport(perCpu: readonly (CpuLatencyReport | undefine
     meanNs: Math.round(r.totalNs / r.count),
   }));
   rows.sort((a, b) => b.maxNs - a.maxNs || b.totalNs - a.totalNs || a.routine.localeCompare(b.routine));
-  const series = { assertToIsr: assertToIsr.report, isrToDpc: isrToDpc.report };
+  const series = { assertToIsr: assertToIsr.report, isrToDpc: isrToDpc.report, dpcToReady: dpcToReady.report, readyToRunning: readyToRunning.report };
   const budgetResults = budgets ? checkBudgets(budgets, series, rows) : [];
   return {
     assertToIsr: assertToIsr.summary,
     isrToDpc: isrToDpc.summary,
+    dpcToReady: dpcToReady.summary,
+    readyToRunning: readyToRunning.summary,
     series,
     routines: rows,
     budgets: budgetResults,
@@ -115,7 +124,7 @@ function checkBudgets(
       out.push({ budget, limitUs, actualUs, passed: actualUs <= limitUs, what });
       continue;
     }
-    const match = /^(assertToIsr|isrToDpc)(P50|P90|P99|P999|Max)Us$/.exec(budget);
+    const match = /^(assertToIsr|isrToDpc|dpcToReady|readyToRunning)(P50|P90|P99|P999|Max)Us$/.exec(budget);
     if (!match) continue; // validate.ts refused unknown keys
     const name = match[1] as SeriesName;
     const statistic = match[2] as keyof typeof STATISTICS;

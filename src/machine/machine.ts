@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createNanoEvents } from 'nanoevents';
 import type { Emitter } from 'nanoevents';
+import { isTraceAnnotation } from '../kernel/trace-annotations.js';
 import { computeLayout, ControlField, DpcField, MachineState, PrcbField, ThreadField, TraceField } from '../shm/layout.js';
 import { enterRoutine } from '../isa/interpreter.js';
 import type { MachineLayout } from '../shm/layout.js';
@@ -29,6 +30,21 @@ export interface MachineEvents {
   /** a trace record drained from a CPU's trace ring */
   trace: (cpu: number, timeNs: number, event: number, a: number, b: number, c: number) => void;
   bugcheck: (report: BugcheckReport) => void;
+}
+
+/**
+ * The machine's events with the internal ones: `annotation`, a timeline annotation a CPU sent beside
+ * its trace records (src/kernel/trace-annotations.ts; for the Chrome trace and --breaktrace, not
+ * part of the public `on` handlers).
+ */
+export interface InternalMachineEvents extends MachineEvents {
+  annotation: (cpu: number, timeNs: number, event: number, a: number, b: number, c: number) => void;
+}
+
+/** Route a record from a CPU's trace ring: a trace record to `trace`, an annotation to `annotation`. */
+export function emitTraceRecord(events: Emitter<InternalMachineEvents>, cpu: number, time: number, event: number, a: number, b: number, c: number): void {
+  if (isTraceAnnotation(event)) events.emit('annotation', cpu, time, event, a, b, c);
+  else events.emit('trace', cpu, time, event, a, b, c);
 }
 
 export interface MachineOutcome {
@@ -88,7 +104,7 @@ export function workerEntry(name: 'cpu' | 'coordinator'): string {
 }
 
 export class Machine {
-  readonly events: Emitter<MachineEvents> = createNanoEvents<MachineEvents>();
+  readonly events: Emitter<InternalMachineEvents> = createNanoEvents<InternalMachineEvents>();
   readonly layout: MachineLayout;
   readonly sab: SharedArrayBuffer;
   private readonly i32: Int32Array;
@@ -329,7 +345,7 @@ export class Machine {
     this.traceRings.forEach((ring, cpu) => {
       ring.read((_kind, w, o) => {
         const time = w[o + TraceField.TIME_HI]! * 4294967296 + (w[o + TraceField.TIME_LO]! >>> 0);
-        this.events.emit('trace', cpu, time, w[o + TraceField.EVENT]!, w[o + TraceField.A]!, w[o + TraceField.B]!, w[o + TraceField.C]!);
+        emitTraceRecord(this.events, cpu, time, w[o + TraceField.EVENT]!, w[o + TraceField.A]!, w[o + TraceField.B]!, w[o + TraceField.C]!);
       });
     });
   }

@@ -63,6 +63,9 @@ const OPTION_CHECKS: { [K in keyof Required<RunScenarioOptions>]: (value: unknow
       throw failure(value, `${name} must be a clock interval from ${MIN_CLOCK_MS} to ${MAX_CLOCK_MS} ms (got ${shown(value)})`);
     }
   },
+  lazyIrql: (value, name) => {
+    if (typeof value !== 'boolean') throw new TypeError(`${name} must be true or false (got ${shown(value)})`);
+  },
   traceFile: (value, name) => {
     if (typeof value !== 'string' || value.trim() === '') throw new TypeError(`${name} must be a file name (got ${shown(value)})`);
   },
@@ -121,9 +124,6 @@ export async function runScenario(loaded: LoadedScenario, options: RunScenarioOp
   const machine = machineDefaults(loaded.definition);
   const arch = machine.arch === 'x86' ? 'x86' : 'x64';
   const mode = given.mode ?? 'parallel';
-  if (given.breaktrace !== undefined && mode !== 'deterministic') {
-    throw new TypeError(`options.breaktrace stops deterministic runs only: add mode: 'deterministic' (got mode '${mode}')`);
-  }
   if (given.backend === 'in-process' && mode !== 'deterministic') {
     throw new TypeError(`options.backend 'in-process' runs deterministic mode only: add mode: 'deterministic' (got mode '${mode}')`);
   }
@@ -159,6 +159,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunScenarioOp
       seedDrawn: given.seed === undefined && mode === 'parallel',
       durationNs: resolved.durationNs,
       ...(resolved.clockIntervalMs !== undefined ? { clockMs: resolved.clockIntervalMs } : {}),
+      ...(resolved.lazyIrql === true ? { lazyIrql: true } : {}),
       ...(resolved.pace !== undefined ? { pace: resolved.pace } : {}),
       ...(resolved.slackNs !== undefined ? { slackNs: resolved.slackNs } : {}),
       ...(resolved.timeScale !== undefined ? { timeScale: resolved.timeScale } : {}),

@@ -5,7 +5,7 @@
  *
  * Memory map (byte addresses): page 0 is left unmapped so a NULL dereference faults; variables
  * start at 0x1000, each 16-byte aligned; then a 16 KB interrupt stack per CPU; then a 16 KB stack
- * per thread.
+ * per thread; then, with drivers declared, the IRP zone (src/kernel/io.ts IrpField).
  */
 
 import { link } from '../isa/link.js';
@@ -16,8 +16,8 @@ import { DEFAULT_DPC_TUNABLES, importanceFromName } from '../kernel/dpc.js';
 import { deriveSeed } from '../util/prng.js';
 import { NO_ROUTINE } from '../kernel/apc-state.js';
 import type { ApcObjectConfig } from '../kernel/apc-state.js';
-import { IRP_MAJOR_NAMES, IrpMajorFunction } from '../kernel/io.js';
-import type { DeviceObjectConfig, DriverObjectConfig } from '../kernel/io.js';
+import { DEFAULT_IRP_ZONE_RECORDS, IRP_MAJOR_NAMES, IRP_RECORD_BYTES, IrpMajorFunction } from '../kernel/io.js';
+import type { DeviceObjectConfig, DriverObjectConfig, IrpZoneConfig } from '../kernel/io.js';
 import { KernelMode, UserMode } from '../kernel/status.js';
 import type { ScenarioDefinition } from './define.js';
 import type { DeviceConfig } from '../hal/device.js';
@@ -53,10 +53,14 @@ export interface CompileOptions {
   nativeModule: string | null;
   /** --clock: the clock interval in ms, overriding the scenario's machine.clockIntervalMs */
   clockIntervalMs?: number;
+  /** --lazy-irql: lazy IRQL whatever the scenario's machine.lazyIrql says */
+  lazyIrql?: boolean;
   /** deterministic mode: the exploration strategy, its parameters and explicit decisions (default: random) */
   schedule?: ScheduleOptions;
   /** deterministic mode: the actors keep a log of every decision (the in-process backend hands it over) */
   recordDecisions?: boolean;
+  /** --breaktrace: the bound on an ISR's or DPC routine's execution, emulated ns (MachineConfig.latencyBreakAboveNs) */
+  latencyBreakAboveNs?: number;
 }
 
 /**
@@ -186,6 +190,10 @@ export function compileScenario(def: ScenarioDefinition, options: CompileOptions
     next += STACK_BYTES;
     return stack;
   });
+  // the IRP zone (nonpaged): the records IRP pointers point at; last, so that a scenario without drivers keeps its memory map
+  const hasDrivers = Object.keys(def.drivers ?? {}).length > 0;
+  const irpZone: IrpZoneConfig | null = hasDrivers ? { address: next, records: DEFAULT_IRP_ZONE_RECORDS } : null;
+  if (irpZone) next += irpZone.records * IRP_RECORD_BYTES;
   const memoryBytes = align(next, 4096);
 
   // ---- object tables
@@ -239,6 +247,11 @@ export function compileScenario(def: ScenarioDefinition, options: CompileOptions
       case 'native': {
         const index = nativeNames.indexOf(name);
         return index < 0 ? undefined : index;
+      }
+      case 'file': {
+        // a file handle: the device object's id + 1, so that 0 is NULL
+        const device = deviceObjects.find((d) => d.name === name);
+        return device === undefined ? undefined : device.id + 1;
       }
       case 'apc': {
         // a KAPC's id: its index among the declared APCs
@@ -352,6 +365,7 @@ export function compileScenario(def: ScenarioDefinition, options: CompileOptions
       affinity: Array.from({ length: cpus }, (_, cpu) => allowed.includes(cpu)),
       idealProcessor: ideal,
       startAtBoot: t.start !== 'created',
+      ...(t.mode === 'user' ? { userMode: true } : {}),
     };
   });
 
@@ -372,6 +386,7 @@ export function compileScenario(def: ScenarioDefinition, options: CompileOptions
     clockWatchdogTicks: def.machine?.clockWatchdogTicks ?? 40,
     interruptStormThreshold: 1000,
     spinTimeoutTicks: def.machine?.spinTimeoutTicks ?? DEFAULT_SPIN_TIMEOUT_TICKS,
+    lazyIrql: options.lazyIrql === true || def.machine?.lazyIrql === true,
     threadQuantum: def.machine?.threadQuantum ?? DEFAULT_THREAD_QUANTUM,
     dpcTimeLimitTicks: def.machine?.dpcTimeLimitTicks ?? DEFAULT_DPC_TIME_LIMIT_TICKS,
     dpcWatchdogPeriodTicks: def.machine?.dpcWatchdogPeriodTicks ?? DEFAULT_DPC_WATCHDOG_PERIOD_TICKS,
@@ -402,8 +417,10 @@ export function compileScenario(def: ScenarioDefinition, options: CompileOptions
     nativeModule: nativeNames.length > 0 ? options.nativeModule : null,
     nativeNames,
     traceToMain: options.traceToMain,
+    ...(options.latencyBreakAboveNs !== undefined ? { latencyBreakAboveNs: options.latencyBreakAboveNs } : {}),
     ...(apcs.length > 0 ? { apcs } : {}),
     ...(drivers.length > 0 ? { drivers, deviceObjects } : {}),
+    ...(irpZone ? { irpZone } : {}),
     schedule: resolveSchedule(def, options.schedule, clockIntervalNs, options.recordDecisions ?? false),
   };
 

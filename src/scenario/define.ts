@@ -40,6 +40,13 @@ export interface MachineDefaults {
   dpcWatchdogPeriodTicks?: number;
   /** how long the simulated disk read of a page fault takes, in ms (default 5) */
   pagingLatencyMs?: number;
+  /**
+   * lazy IRQL (nt-semantics.md §1.4; --lazy-irql sets it for a run): KeRaiseIrql only records the
+   * new IRQL, and the local APIC's task priority is written when an interrupt arrives at or below it
+   * (then held until the IRQL drops) and on the lower that follows. Outcomes are the same as with
+   * eager IRQL (default false), which writes it at every IRQL change; the run counts the writes saved.
+   */
+  lazyIrql?: boolean;
 }
 
 export interface MemoryDeclaration {
@@ -118,6 +125,12 @@ export interface ThreadDeclaration {
   args?: readonly number[];
   /** 'boot' (default): readied when the machine starts; 'created': waits until some code calls PsCreateSystemThread on it */
   start?: 'boot' | 'created';
+  /**
+   * 'kernel' (default): a system thread, its body in kernel mode. 'user': its body runs in user mode
+   * and enters the kernel only by system services (SleepEx, NtWaitForSingleObject, QueueUserAPC, …);
+   * user APCs are delivered to it on its returns to user mode
+   */
+  mode?: 'kernel' | 'user';
 }
 
 /** A KEVENT (KeInitializeEvent). */

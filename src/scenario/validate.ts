@@ -59,6 +59,7 @@ const MACHINE_KEYS = [
   'dpcTimeLimitTicks',
   'dpcWatchdogPeriodTicks',
   'pagingLatencyMs',
+  'lazyIrql',
 ];
 const MEMORY_KEYS = ['words', 'init', 'paged', 'pagedOut'];
 /** the clock increment range of §3.1: 0.5 ms (modern HALs' minimum) to 15.625 ms (KeMaximumIncrement) */
@@ -69,7 +70,7 @@ export const MAX_CLOCK_WATCHDOG_TICKS = 4000;
 const DPC_KEYS = ['routine', 'context', 'importance', 'targetCpu'];
 const INTERRUPT_KEYS = ['vector', 'routine', 'irql', 'synchronizeIrql', 'shareVector', 'mode', 'context', 'lock'];
 const DEVICE_KEYS = ['line', 'vector', 'ratePerSec', 'burst', 'jitter', 'delivery', 'cpus', 'startMs', 'count'];
-const THREAD_KEYS = ['routine', 'cpu', 'affinity', 'idealProcessor', 'priority', 'args', 'start'];
+const THREAD_KEYS = ['routine', 'cpu', 'affinity', 'idealProcessor', 'priority', 'args', 'start', 'mode'];
 const EVENT_KEYS = ['type', 'signaled'];
 const SEMAPHORE_KEYS = ['count', 'limit'];
 const MUTEX_KEYS = ['kind'];
@@ -374,6 +375,9 @@ class Validator {
     if (thread.start !== undefined && thread.start !== 'boot' && thread.start !== 'created') {
       this.fail(`${path}.start must be 'boot' or 'created' (got ${describeValue(thread.start)})`);
     }
+    if (thread.mode !== undefined && thread.mode !== 'kernel' && thread.mode !== 'user') {
+      this.fail(`${path}.mode must be 'kernel' or 'user' (got ${describeValue(thread.mode)})`);
+    }
     if (thread.args !== undefined) {
       if (!Array.isArray(thread.args)) this.fail(`${path}.args must be an array of numbers (got ${describeValue(thread.args)})`);
       if (thread.args.length > REGISTER_COUNT - 1)
@@ -410,6 +414,8 @@ class Validator {
       this.fail(`machine.threadQuantum must be an integer from 1 to 127 quantum units (got ${describeValue(machine.threadQuantum)})`);
     }
     this.positive('machine.spinTimeoutTicks', machine.spinTimeoutTicks, true);
+    if (machine.lazyIrql !== undefined && typeof machine.lazyIrql !== 'boolean')
+      this.fail(`machine.lazyIrql must be true or false (got ${describeValue(machine.lazyIrql)})`);
   }
 
   memory(memory: Obj): void {

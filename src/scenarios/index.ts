@@ -117,6 +117,23 @@ export const BUILTIN_SCENARIOS: readonly BuiltinScenario[] = [
       "kernel APCs of the article 'System mechanisms 05 - APC': special vs normal in a critical region, a guarded region, APC_LEVEL, and an IPI(APC) to a thread on the other CPU",
     file: 'apc-delivery.js',
   },
+  {
+    name: 'irql-test-fixed',
+    description:
+      "the driver of the article 'Windows IRQL 1' without the KeDelayExecutionThread in its DPC: the DPC completes the IRP, ReadFile returns STATUS_SUCCESS",
+    file: 'irql-test-fixed.js',
+  },
+  {
+    name: 'readfileex-completion',
+    description:
+      "a ReadFileEx completion routine (articles 'System mechanisms 05 - APC' and 'Software IRQL'): not run in a non-alertable wait though the IOSB is written; run by an alertable SleepEx in user mode; QueueUserAPC + SleepEx",
+    file: 'readfileex-completion.js',
+  },
+  {
+    name: 'apc-index-mismatch',
+    description: 'a DeviceIoControl dispatch routine enters a guarded region and returns without leaving it: the return to user mode is 0x1 APC_INDEX_MISMATCH',
+    file: 'apc-index-mismatch.js',
+  },
 ];
 
 export function findBuiltinScenario(name: string): BuiltinScenario | undefined {

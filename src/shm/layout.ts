@@ -178,7 +178,15 @@ export const CounterField = {
   CONTEXT_SWITCHES: 12,
   /** interrupts taken per vector (0..255) */
   BY_VECTOR: 48,
-  WORDS: 48 + 256,
+  /**
+   * writes of the local APIC's task-priority register (src/kernel/irql.ts): eager IRQL writes it at
+   * every IRQL change, lazy IRQL only when an interrupt arrives at or below the IRQL and on the
+   * lowers that follow
+   */
+  TASK_PRIORITY_WRITES: 48 + 256,
+  /** lazy IRQL: the writes eager IRQL would have made minus those it made (0 with eager IRQL) */
+  TASK_PRIORITY_WRITES_SAVED: 48 + 256 + 1,
+  WORDS: 48 + 256 + 2,
 } as const;
 
 /**
@@ -253,7 +261,13 @@ export const ThreadField = {
   APC_PENDING: ContextField.WORDS + 6,
   /** ApcQueuedBit: the kernel / user APC list is non-empty (written by the dispatcher, which owns the lists) */
   APC_QUEUED: ContextField.WORDS + 7,
-  WORDS: ContextField.WORDS + 8,
+  /**
+   * 1 + the kernel-call id of the system service the thread entered from user mode and has not yet
+   * returned from (0: none). It travels with the thread: a service that blocks returns to user mode
+   * on whichever CPU switches the thread back in, where the system-service exit checks it (src/kernel/service-call.ts).
+   */
+  SYSTEM_SERVICE: ContextField.WORDS + 8,
+  WORDS: ContextField.WORDS + 9,
 } as const;
 
 /** Bits of ThreadField.APC_PENDING. */

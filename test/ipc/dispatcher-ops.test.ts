@@ -59,6 +59,24 @@ const samples: { [N in DispatcherOpName]: DispatcherRequestOf<N> } = {
   KiTakeApc: { op: 'KiTakeApc', previousMode: 1, user: true },
   KeAlertThread: { op: 'KeAlertThread', thread: 9, mode: 1 },
   KeTestAlertThread: { op: 'KeTestAlertThread', mode: 0 },
+  IoCallDriver: {
+    op: 'IoCallDriver',
+    file: 1,
+    buffer: 0x2000,
+    length: 16,
+    iosb: 0x2040,
+    event: 0,
+    apcRoutine: -1,
+    apcContext: 0x2040,
+    majorFunction: 3,
+    ioControlCode: 0x222000,
+  },
+  IoDispatchReturned: { op: 'IoDispatchReturned', irp: 2, status: 0x103, control: 1 },
+  IoCompleteRequest: { op: 'IoCompleteRequest', irp: 2, boost: 1, status: -0x3fffffef, information: 16, control: 1 },
+  IopCompleteRequest: { op: 'IopCompleteRequest', irp: 2 },
+  IopFreeIrp: { op: 'IopFreeIrp', irp: 2 },
+  PspExitThreadApcs: { op: 'PspExitThreadApcs' },
+  NtQueueApcThread: { op: 'NtQueueApcThread', thread: 0, routine: 4, context: -7 },
 };
 
 function encodeRequest(request: DispatcherRequestOf<DispatcherOpName>): { words: Int32Array; length: number } {
@@ -116,6 +134,11 @@ describe('dispatcher operations on the wire', () => {
       apcIpiLo: 0,
       apcIpiHi: 0,
       payload: [],
+      woken: 0,
+      firstWakeSerial: 0,
+      nextWakeSerial: 0,
+      nextReadyNs: 0,
+      readyQueues: [],
     };
     const words = new Int32Array(DISPATCH_REPLY_WORDS + 2);
     const length = encodeDispatchReply(words, reply);
@@ -141,10 +164,45 @@ describe('dispatcher operations on the wire', () => {
       apcIpiLo: 0b100,
       apcIpiHi: 2,
       payload: [5, 11, -1, 0, 7, -8],
+      woken: 0,
+      firstWakeSerial: 0,
+      nextWakeSerial: 0,
+      nextReadyNs: 0,
+      readyQueues: [],
     };
     const words = new Int32Array(DISPATCH_REPLY_WORDS + 7);
     const length = encodeDispatchReply(words, reply);
     expect(length).toBe(DISPATCH_REPLY_WORDS + 7);
+    expect(decodeMessage(Kind.DISPATCH_REPLY, words, 0, length)).toEqual({ type: 'dispatch/reply', ...reply });
+  });
+
+  it('a reply crosses the wire with the waits it ended, the switched-in thread’s wake, and the ready-queue lengths after the payload', () => {
+    const reply: DispatchReplyFields = {
+      status: 0,
+      flags: ReplyFlag.SWITCH,
+      next: 5,
+      nextWaitIrql: 0,
+      quantum: 6,
+      resumeAction: 0,
+      resumeValue: 0,
+      ipiLo: 0b10,
+      ipiHi: 0,
+      bugcheckCode: 0,
+      bugcheckParams: [0, 0, 0, 0],
+      systemTime: 7,
+      dpcs: [3],
+      apcIpiLo: 0,
+      apcIpiHi: 0,
+      payload: [9],
+      woken: 2,
+      firstWakeSerial: 41,
+      nextWakeSerial: 40,
+      nextReadyNs: 2 ** 36 + 123,
+      readyQueues: [0, 1, 3, 0],
+    };
+    const words = new Int32Array(DISPATCH_REPLY_WORDS + 6);
+    const length = encodeDispatchReply(words, reply);
+    expect(length).toBe(DISPATCH_REPLY_WORDS + 6);
     expect(decodeMessage(Kind.DISPATCH_REPLY, words, 0, length)).toEqual({ type: 'dispatch/reply', ...reply });
   });
 });

@@ -1,6 +1,6 @@
 // The I/O path (nt-semantics.md §8), in-process: the I/O manager's objects and decisions of
 // src/kernel/io.ts, with the completion APC queued and delivered through the APC functions of
-// src/kernel/apc.ts the way the machine will (the CPU-side wiring is not there yet).
+// src/kernel/apc.ts the way the machine does (end to end on the machine: test/cpu/io-path.test.ts).
 import { describe, expect, it } from 'vitest';
 import { ApcBuiltinRoutine, NO_ROUTINE, checkAlertability, kiDeliverApc, newApcThreadWords, queueApc, testAlertThread } from '../../src/kernel/apc.js';
 import type { ApcDeliveryStep, ApcThreadWords } from '../../src/kernel/apc.js';
@@ -15,8 +15,12 @@ import {
   checkDispatchReturn,
   completeRequest,
   dropDeadIrp,
+  freeIrp,
   iopCompleteRequest,
   irpAddress,
+  irpApcId,
+  irpOfApcId,
+  kapcName,
   markIrpPending,
   readFileEnd,
 } from '../../src/kernel/io.js';
@@ -24,6 +28,7 @@ import type { DeviceObjectConfig, DriverObjectConfig, Irp, ReadRequest } from '.
 import { APC_LEVEL, DISPATCH_LEVEL, PASSIVE_LEVEL } from '../../src/kernel/irql.js';
 import { KernelMode, STATUS, UserMode } from '../../src/kernel/status.js';
 import { KThread, ThreadState } from '../../src/kernel/thread.js';
+import { QUEUED_USER_APC_ID_BASE } from '../../src/kernel/apc-state.js';
 
 const READ_DISPATCH = 20;
 const COMPLETION_ROUTINE = 21;
@@ -375,5 +380,40 @@ describe('§8.5 ReadFileEx end to end', () => {
 describe('I/O status helpers', () => {
   it('USER_APC_COMPLETION_INCREMENT is the fixed boost of the completion routine’s user APC (ReactOS: 2)', () => {
     expect(USER_APC_COMPLETION_INCREMENT).toBe(2);
+  });
+});
+
+describe('the IRP zone and the names of IRP APCs', () => {
+  it('an IRP takes the lowest free record; with every record in use a request gets none; a freed IRP gives its record back', () => {
+    const drivers: DriverObjectConfig[] = [{ id: 0, name: 'Irql', dispatch: { [IrpMajorFunction.read]: READ_DISPATCH }, devices: [0] }];
+    const devices: DeviceObjectConfig[] = [{ id: 0, name: 'Sync', driver: 0, io: 'synchronous', fileEvent: SYNC_FILE_EVENT }];
+    const io = new IoManager(drivers, devices, 0, 2);
+    const app = thread();
+    const first = io.allocateReadIrp(read(app, 0))!;
+    const second = io.allocateReadIrp(read(app, 0))!;
+    expect([first.slot, second.slot]).toEqual([0, 1]);
+    expect(io.allocateReadIrp(read(app, 0))).toBeNull();
+    freeIrp(io, first);
+    const third = io.allocateReadIrp(read(app, 0))!;
+    expect([third.id, third.slot]).toEqual([3, 0]);
+  });
+
+  it('an IRP freed while its dispatch routine still runs keeps its record until the routine has returned', () => {
+    const io = ioManager();
+    const irp = io.allocateReadIrp(read(thread(), 0))!;
+    irp.inDispatch = true;
+    freeIrp(io, irp);
+    expect(irp.stage).toBe('freed');
+    expect(io.irp(irp.id)).toBe(irp);
+    io.forget(irp);
+    expect(io.irp(irp.id)).toBeNull();
+  });
+
+  it("a KAPC is named by its declaration, as an IRP's Tail.Apc after the declared ones, or as QueueUserAPC's", () => {
+    const declared = [{ name: 'S1' }, { name: 'N1' }];
+    expect(kapcName(declared, 1)).toBe('N1');
+    expect(kapcName(declared, irpApcId(declared.length, 3))).toBe('Irp#3.Tail.Apc');
+    expect(irpOfApcId(declared.length, irpApcId(declared.length, 3))).toBe(3);
+    expect(kapcName(undefined, QUEUED_USER_APC_ID_BASE)).toBe('QueueUserAPC#1');
   });
 });

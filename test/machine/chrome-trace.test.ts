@@ -13,6 +13,7 @@ import { executeScenario } from '../../src/machine/execute.js';
 import { TraceEvent } from '../../src/kernel/trace-events.js';
 import { UsageError } from '../../src/util/errors.js';
 import { R0, R2 } from '../../src/isa/registers.js';
+import { WAKES, dpcWakesThread } from './dpc-wakes-thread.js';
 
 interface ChromeEvent {
   name: string;
@@ -68,7 +69,8 @@ function expectBalancedSlices(events: readonly ChromeEvent[]): void {
  * The rules Perfetto's JSON importer relies on (no trace processor can be installed here, so the
  * format's rules are checked instead): B/E nesting per track (expectBalancedSlices), timestamps that
  * never go back on a track, and every flow id with exactly one start ('s') and one end ('f',
- * bound to the enclosing slice), the end not before the start by more than the CPUs' clocks can differ.
+ * bound to the enclosing slice, so a slice of its track spans it), the end not before the start by
+ * more than the CPUs' clocks can differ; every counter sample a non-negative number.
  */
 /** The most one CPU's clock runs ahead of another's in deterministic mode: one maximum slice (16,384 cycles at 1 GHz). */
 const MAX_CLOCK_SKEW_US = 16.384;
@@ -83,12 +85,31 @@ function expectValidTimeline(events: readonly ChromeEvent[]): void {
     expect(event.ts, `time went back on ${track} at ${event.name}`).toBeGreaterThanOrEqual(last.get(track) ?? 0);
     last.set(track, event.ts);
   }
+  for (const counter of events.filter((e) => e.ph === 'C')) {
+    const values = Object.values(counter.args ?? {});
+    expect(values.length, `counter ${counter.name} without a value`).toBeGreaterThan(0);
+    for (const value of values) expect(typeof value === 'number' && value >= 0, `counter ${counter.name}: ${String(value)}`).toBe(true);
+  }
+  // the spans of each track's slices, to check that a flow's end lies in one (Perfetto binds it to the enclosing slice)
+  const spans = new Map<number, Array<[number, number]>>();
+  const open = new Map<number, number[]>();
+  for (const event of events) {
+    if (event.ph === 'B') open.set(event.tid, [...(open.get(event.tid) ?? []), event.ts]);
+    if (event.ph === 'E') {
+      const begins = open.get(event.tid)!;
+      spans.set(event.tid, [...(spans.get(event.tid) ?? []), [begins.pop()!, event.ts]]);
+    }
+  }
   const flows = new Map<number, ChromeEvent[]>();
   for (const event of events) if (event.ph === 's' || event.ph === 'f') flows.set(event.id!, [...(flows.get(event.id!) ?? []), event]);
   for (const [id, ends] of flows) {
     expect(ends.map((e) => e.ph).sort(), `flow ${id}`).toEqual(['f', 's']);
     const [start, finish] = [ends.find((e) => e.ph === 's')!, ends.find((e) => e.ph === 'f')!];
     expect(finish.bp).toBe('e');
+    expect(
+      (spans.get(finish.tid) ?? []).some(([from, to]) => from <= finish.ts && finish.ts <= to),
+      `${start.cat} flow ${id} ends on CPU ${finish.tid} at ${finish.ts} µs, inside no slice`,
+    ).toBe(true);
     // each CPU has its own clock; in deterministic mode a CPU's slice runs up to 16,384 cycles (16.4 µs
     // at 1 GHz) past the others', so a CPU behind can see a DPC queued "later" by one ahead of it
     expect(
@@ -257,6 +278,40 @@ describe('--trace on a real run', () => {
     const insert = events.find((e) => e.name === 'KeInsertQueueDpc')!;
     expect(insert.args).toEqual({ dpc: 'DiskDpc', target: 1, inserted: 'TRUE' });
     expect(events.some((e) => e.name === 'DPC queue CPU 1' && e.ph === 'C')).toBe(true);
+  });
+
+  it('draws an arrow from each KeSetEvent that ended a wait to the woken thread’s switch-in, and each CPU’s ready-queue length as a counter', async () => {
+    const file = join(tempDir(), 'trace.json');
+    const definition = validateScenario(dpcWakesThread(1), { cpus: 2, arch: 'x64' });
+    const options = { cpus: 2, mode: 'deterministic', seed: 1, durationNs: 2e6, timeScale: 1, verbose: false, command: 'irqlab run dpc-wakes-thread' } as const;
+    const traced = await executeScenario(definition, null, { ...options, traceFile: file });
+    const plain = await executeScenario(definition, null, options);
+    // the arrows' ends travel beside the trace records, not in them
+    expect(traced.traceHash).toBe(plain.traceHash);
+    const events = parseTrace(file);
+    expectValidTimeline(events);
+    const wakes = events.filter((e) => e.cat === 'flow.wake');
+    expect(wakes.map((e) => [e.ph, e.name]).filter(([ph]) => ph === 's')).toEqual(Array(WAKES).fill(['s', 'KeSetEvent → wake']));
+    const setEvents = events.filter((e) => e.name === 'dispatcher' && e.args?.operation === 'KeSetEvent');
+    const waiterSwitchIns = events.filter((e) => e.ph === 'B' && e.cat === 'thread' && e.name === 'Waiter');
+    for (const start of wakes.filter((e) => e.ph === 's')) {
+      // from the KeSetEvent instant inside the DPC on CPU 0 …
+      expect(setEvents.some((e) => e.tid === 0 && e.ts === start.ts)).toBe(true);
+      const finish = wakes.find((e) => e.ph === 'f' && e.id === start.id)!;
+      // … to the Waiter's slice beginning on CPU 1
+      expect(finish.tid).toBe(1);
+      expect(waiterSwitchIns.some((e) => e.tid === 1 && e.ts === finish.ts)).toBe(true);
+    }
+    const readyQueues = events.filter((e) => e.ph === 'C' && e.name.startsWith('Ready queue CPU '));
+    // Busy1 is Ready (1 thread) behind the Waiter at boot and whenever a wake preempts it, until the Waiter waits again (0); CPU 0's queue never changes
+    expect(readyQueues.map((e) => [e.tid, e.args?.threads])).toEqual(
+      Array(1 + WAKES)
+        .fill([
+          [1, 1],
+          [1, 0],
+        ])
+        .flat(),
+    );
   });
 
   it('shows APC routines as slices named by routine on the CPU that ran them, and each KeInsertQueueApc as an instant naming the APC', async () => {

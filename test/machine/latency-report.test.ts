@@ -74,6 +74,8 @@ const Int32Histogram = (
   typeof (Int32HistogramModule as unknown) === 'function' ? Int32HistogramModule : Int32HistogramModule.default
 ) as typeof Int32HistogramModule.default;
 
+const empty = () => new LatencySeries().encode();
+
 describe('latency histograms', () => {
   it('gives percentiles within HdrHistogram’s 0.1 % of the exact ones on known data, and exact count, mean and max', () => {
     const values: number[] = [];
@@ -100,7 +102,7 @@ describe('latency histograms', () => {
       perCpu[i % 3]!.record(v);
     }
     const report = buildLatencyReport(
-      perCpu.map((s) => ({ assertToIsr: s.encode(), isrToDpc: new LatencySeries().encode(), routines: [] })),
+      perCpu.map((s) => ({ assertToIsr: s.encode(), isrToDpc: empty(), dpcToReady: empty(), readyToRunning: empty(), routines: [] })),
       1e9,
       undefined,
     );
@@ -136,7 +138,11 @@ describe('latency histograms', () => {
     ]);
     const series = new LatencySeries();
     for (const v of [500, 1500, 2500, 50_000, 200_000, 300_000, 2_000_000]) series.record(v);
-    const report = buildLatencyReport([{ assertToIsr: series.encode(), isrToDpc: new LatencySeries().encode(), routines: [] }], 1e9, undefined);
+    const report = buildLatencyReport(
+      [{ assertToIsr: series.encode(), isrToDpc: empty(), dpcToReady: empty(), readyToRunning: empty(), routines: [] }],
+      1e9,
+      undefined,
+    );
     expect(report.series.assertToIsr.overall.buckets).toEqual({ '<1': 1, '1-10': 2, '10-100': 1, '100-250': 1, '250-1000': 1, '>=1000': 1 });
   });
 });

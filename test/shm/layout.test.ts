@@ -83,7 +83,8 @@ describe('shared-memory layout', () => {
       KERNEL_APC_IN_PROGRESS: 26,
       APC_PENDING: 27,
       APC_QUEUED: 28,
-      WORDS: 29,
+      SYSTEM_SERVICE: 29,
+      WORDS: 30,
     });
     expect(ApcPendingBit).toEqual({ KERNEL: 1, USER: 2 });
     expect(ApcQueuedBit).toEqual({ KERNEL: 1, USER: 2 });
@@ -93,7 +94,9 @@ describe('shared-memory layout', () => {
     expect(CounterField.CONTEXT_SWITCHES).toBe(12);
     expect([CounterField.VIRTUAL_NS, CounterField.WAITING_FOR_NS]).toEqual([13, 14]);
     expect(CounterField.BY_VECTOR).toBe(48);
-    expect(CounterField.WORDS).toBe(304);
+    expect(CounterField.TASK_PRIORITY_WRITES).toBe(304);
+    expect(CounterField.TASK_PRIORITY_WRITES_SAVED).toBe(305);
+    expect(CounterField.WORDS).toBe(306);
   });
 
   it('the machine map of a 4-CPU machine is pinned', () => {
@@ -115,13 +118,13 @@ describe('shared-memory layout', () => {
     expect(layout.prcb(3)).toBe(82);
     // Float64 counters: 8-byte aligned, index in Float64 units
     expect(layout.counters(0)).toBe(49);
-    expect(layout.counters(1)).toBe(49 + 304);
+    expect(layout.counters(1)).toBe(49 + 306);
     // per-thread Float64 counters, then the thread table (context + SwapBusy + ran-on mask)
-    expect(layout.threadCounters(0)).toBe((98 + 4 * 304 * 2) / 2);
-    expect(layout.threadCounters(5)).toBe((98 + 4 * 304 * 2) / 2 + 5 * 2);
-    expect(layout.thread(0)).toBe(98 + 4 * 304 * 2 + 6 * 2 * 2);
-    expect(layout.thread(5)).toBe(layout.thread(0) + 5 * 29);
-    expect(layout.dpc(0)).toBe(layout.thread(0) + 6 * 29);
+    expect(layout.threadCounters(0)).toBe((98 + 4 * 306 * 2) / 2);
+    expect(layout.threadCounters(5)).toBe((98 + 4 * 306 * 2) / 2 + 5 * 2);
+    expect(layout.thread(0)).toBe(98 + 4 * 306 * 2 + 6 * 2 * 2);
+    expect(layout.thread(5)).toBe(layout.thread(0) + 5 * 30);
+    expect(layout.dpc(0)).toBe(layout.thread(0) + 6 * 30);
     // one page-state word per 4 KB page of memory (8192 words = 8 pages), plus one
     expect(layout.pageState(0)).toBe(layout.dpc(0) + 3 * 8);
     expect(layout.interruptLock(0)).toBe(layout.pageState(0) + 9);
