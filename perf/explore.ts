@@ -129,7 +129,7 @@ async function sample(workers: number, seed: number): Promise<Sample> {
 }
 
 export async function runExploreBench(opts: { json: boolean; repetitions?: number }): Promise<BenchResult> {
-  const reps = opts.repetitions ?? 3;
+  const reps = opts.repetitions ?? 5;
   const loadBefore = loadavg()[0]!;
   const one: Sample[] = [];
   const two: Sample[] = [];
