@@ -105,6 +105,16 @@ export function sealInterruptedTrace(file: string): boolean {
   return true;
 }
 
+/** One end of a flow arrow; a start carries the arrow's id. */
+interface FlowEnd {
+  cpu: number;
+  ts: number;
+  flowId?: number;
+}
+
+/** Flow ids are start × this + the start's CPU: unique across CPUs (at most 64). */
+const FLOW_ID_CPU_STRIDE = 64;
+
 export class ChromeTraceWriter {
   private readonly compiled: CompiledScenario;
   private readonly fd: number;
@@ -135,7 +145,8 @@ export class ChromeTraceWriter {
   private readonly wakeSwitchIns = new Map<number, Array<{ cpu: number; ts: number }>>();
   /** the operation that ended each wait still waiting for its switch-in (the arrow's name) */
   private readonly wakeOperation = new Map<number, string>();
-  private nextFlowId = 1;
+  /** how many arrow starts each CPU has had (an arrow's id: FlowEnd.flowId) */
+  private readonly flowStarts: number[] = [];
   /** each CPU's ready-queue length as last drawn, and when (the counter never goes back in time) */
   private readonly readyQueueTs: number[] = [];
   /** each CPU's DPC queue depth, as the inserts and starts arrive */
@@ -165,6 +176,7 @@ export class ChromeTraceWriter {
       this.dpcDepth.push(0);
       this.dpcDepthTs.push(0);
       this.readyQueueTs.push(0);
+      this.flowStarts.push(0);
       this.push({ name: 'thread_name', ph: 'M', ts: 0, pid: 1, tid: cpu, args: { name: `CPU ${cpu}` } });
     }
     this.push({ name: 'process_name', ph: 'M', ts: 0, pid: 1, tid: 0, args: { name: 'irqlab machine' } });
@@ -385,6 +397,9 @@ export class ChromeTraceWriter {
     isStart: boolean,
     name = cat === 'DPC' ? 'KeInsertQueueDpc → DPC' : cat,
   ): void {
+    // an arrow's id is its start's: the CPU's how-many-th arrow start, so that it does not depend on
+    // the order the main thread drained the CPUs' records in (the same run gives the same file)
+    if (isStart) (end as FlowEnd).flowId = ++this.flowStarts[end.cpu]! * FLOW_ID_CPU_STRIDE + end.cpu;
     const other = theirs.get(key);
     if (other === undefined || other.length === 0) {
       const queue = mine.get(key);
@@ -396,8 +411,7 @@ export class ChromeTraceWriter {
     // a key whose ends are all paired leaves the map: a long run's wake serials would otherwise pile up
     if (other.length === 0) theirs.delete(key);
     const [from, to] = isStart ? [end, partner] : [partner, end];
-    const id = this.nextFlowId;
-    this.nextFlowId = id + 1;
+    const id = (from as FlowEnd).flowId!;
     this.push({ name, ph: 's', id, ts: from.ts, pid: 1, tid: from.cpu, cat: `flow.${cat}` });
     this.push({ name, ph: 'f', bp: 'e', id, ts: to.ts, pid: 1, tid: to.cpu, cat: `flow.${cat}` });
   }

@@ -1,7 +1,11 @@
 /**
  * interrupt-storm: three devices at different DIRQLs (disk at 5, NIC at 8, a sensor at 10) hammer
  * every CPU through the IOAPIC. Each ISR acknowledges its device, counts itself, checks that it runs
- * at its own DIRQL, and queues its device's DPC; the DPCs do the bulk work at DISPATCH_LEVEL.
+ * at its own DIRQL, and queues its device's DPC; the DPCs do the bulk work at DISPATCH_LEVEL. The
+ * NIC's DPC then signals the receive thread (KeSetEvent on a synchronization event, the NIC's boost
+ * IO_NETWORK_INCREMENT 2), which takes the packets at PASSIVE_LEVEL: the path from an interrupt to
+ * the thread it wakes, which the latency report times (DPC queued → thread ready → running) and the
+ * timeline draws as arrows.
  *
  * What to look at: "Deepest nesting" > 1 (a higher-DIRQL interrupt landed inside a lower ISR);
  * interrupts at a lower DIRQL waited (masking) instead of nesting; fewer DPC runs than ISR calls
@@ -10,6 +14,9 @@
 
 import { defineScenario } from '../scenario/define.js';
 import { R0, R1, R2 } from '../isa/registers.js';
+
+/** IO_NETWORK_INCREMENT: the priority boost a network driver gives the thread its completion wakes. */
+const IO_NETWORK_INCREMENT = 2;
 import type { RoutineBuilder } from '../isa/builder.js';
 
 const DEVICES = [
@@ -51,12 +58,24 @@ function dpc(device: (typeof DEVICES)[number]) {
     a.xadd(R1, a.var('WrongIrql'), 0, R2);
     a.label('at-dispatch');
     a.work(device.dpcWork);
+    if (device.name === 'Nic') a.kcall('KeSetEvent', a.event('NicReceiveReady'), IO_NETWORK_INCREMENT, 0);
     a.ret();
   };
 }
 
+/** The NIC's receive thread: waits for its DPC's signal, then takes the packets at PASSIVE_LEVEL. */
+function nicReceive(a: RoutineBuilder): void {
+  a.movi(R2, 1);
+  a.label('wait');
+  // KeWaitForSingleObject(Object, Executive, KernelMode, Alertable FALSE, Timeout NULL: no timeout)
+  a.kcall('KeWaitForSingleObject', a.event('NicReceiveReady'), 0, 0, 0, 0);
+  a.xadd(R1, a.var('NicReceiveWakes'), 0, R2);
+  a.work(5000);
+  a.jmp('wait');
+}
+
 const routines: Record<string, (a: RoutineBuilder) => void> = {};
-const memory: Record<string, { words?: number }> = { WrongIrql: {} };
+const memory: Record<string, { words?: number }> = { WrongIrql: {}, NicReceiveWakes: {} };
 const dpcs: Record<string, { routine: string }> = {};
 const interrupts: Record<string, { vector: number; routine: string }> = {};
 const devices: Record<string, { vector: number; ratePerSec: number; burst: number; jitter: number; delivery: 'lowest-priority' }> = {};
@@ -80,10 +99,12 @@ for (const device of DEVICES) {
 
 export default defineScenario({
   name: 'interrupt-storm',
-  description: 'devices at different DIRQLs hammer N CPUs; ISRs queue DPCs; shows masking and nesting',
+  description: 'devices at different DIRQLs hammer N CPUs; ISRs queue DPCs, the NIC DPC wakes a receive thread; shows masking and nesting',
   machine: { durationMs: 200 },
   memory,
-  routines,
+  routines: { ...routines, NicReceive: nicReceive },
+  events: { NicReceiveReady: { type: 'synchronization' } },
+  threads: { NicReceive: { routine: 'NicReceive', priority: 10 } },
   dpcs,
   interrupts,
   devices,
@@ -95,6 +116,7 @@ export default defineScenario({
       out[`${device.name.toLowerCase()}DpcInserts`] = run.read(`${device.name}Queued`);
       out[`${device.name.toLowerCase()}InsertsCoalesced`] = run.read(`${device.name}Coalesced`);
     }
+    out.nicReceiveWakes = run.read('NicReceiveWakes');
     out.deepestNesting = Math.max(...run.perCpu.map((c) => c.maxNesting));
     return out;
   },

@@ -142,6 +142,31 @@ describe('ChromeTraceWriter', () => {
     expectBalancedSlices(events);
   });
 
+  it('gives an arrow the same id whatever order the CPUs’ records are drained in', () => {
+    // CPU 0 inserts a DPC into CPU 1's queue and sends it an IPI; CPU 1 runs the DPC: two arrows
+    const cpu0 = [
+      [0, 1000, TraceEvent.DPC_INSERT, 7, 1, 1],
+      [0, 1100, TraceEvent.IPI_SEND, 1, 0x2, 0],
+    ] as const;
+    const cpu1 = [
+      [1, 1200, TraceEvent.IPI_RECEIVE, 0, 0x2, 0],
+      [1, 1300, TraceEvent.DPC_START, 7, 0, 0],
+    ] as const;
+    const arrows = (order: ReadonlyArray<readonly [number, number, number, number, number, number]>): string[] => {
+      const file = join(tempDir(), 'trace.json');
+      const writer = ChromeTraceWriter.open(file, twoCpus);
+      for (const [cpu, ts, event, a, b, c] of order) writer.add(cpu, ts, event, a, b, c);
+      writer.close(2000);
+      return parseTrace(file)
+        .filter((e) => e.cat?.startsWith('flow.'))
+        .map((e) => `${e.cat} ${e.ph} ${e.id} ${e.tid} ${e.ts}`)
+        .sort();
+    };
+    const cpu0First = arrows([...cpu0, ...cpu1]);
+    expect(cpu0First).toHaveLength(4);
+    expect(arrows([...cpu1, ...cpu0])).toEqual(cpu0First);
+  });
+
   it('ends the slices still open (a bugcheck inside an ISR and a DPC) and closes the JSON', () => {
     const file = join(tempDir(), 'trace.json');
     const writer = ChromeTraceWriter.open(file, twoCpus, 4);
