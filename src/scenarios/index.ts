@@ -17,7 +17,7 @@ export interface BuiltinScenario {
 export const BUILTIN_SCENARIOS: readonly BuiltinScenario[] = [
   {
     name: 'interrupt-storm',
-    description: 'devices at different DIRQLs hammer N CPUs; ISRs queue DPCs; shows masking and nesting',
+    description: 'devices at different DIRQLs hammer N CPUs; ISRs queue DPCs, the NIC DPC wakes a receive thread; shows masking and nesting',
     file: 'interrupt-storm.js',
   },
   {
