@@ -46,6 +46,7 @@ export type {
   LatencyDistribution,
   LatencySeriesReport,
   RoutineExecutionReport,
+  DriverExecutionReport,
   LatencyBudgetResult,
   CpuFrozenState,
   FrozenDpc,

@@ -1,10 +1,11 @@
 /**
  * `irqlab run --latency`: the latency report (RunResult.latency) as text, in LatencyMon's order:
- * the highest ISR and DPC execution first, then every routine, then the latency distributions per
- * CPU and overall with LatencyMon's buckets, then the verdict on the scenario's budgets. Pure.
+ * the highest ISR and DPC execution first, then the drivers (when the scenario names any), then
+ * every routine, then the latency distributions per CPU and overall with LatencyMon's buckets,
+ * then the verdict on the scenario's budgets. Pure.
  */
 
-import type { LatencyDistribution, LatencyReport, RoutineExecutionReport } from '../contract/result.js';
+import type { DriverExecutionReport, LatencyDistribution, LatencyReport, RoutineExecutionReport } from '../contract/result.js';
 import { LATENCY_BUCKET_LABELS } from '../util/latency-histogram.js';
 import { formatMicros, renderTable } from './format.js';
 
@@ -18,8 +19,21 @@ function cpuOfMax(r: RoutineExecutionReport): number {
   return r.perCpu.reduce((a, c) => (c.maxNs > a.maxNs ? c : a), r.perCpu[0]!).cpu;
 }
 
+/** LatencyMon's Drivers tab: runs, highest single execution and total time of each driver's ISRs and DPCs. */
+function driverTable(drivers: readonly DriverExecutionReport[]): string {
+  const times = (count: number, maxNs: number, totalNs: number): string[] =>
+    count === 0 ? ['0', '-', '-'] : [int(count), formatMicros(maxNs), formatMicros(totalNs)];
+  return renderTable(
+    ['driver', 'ISR count', 'highest ISR', 'total ISR', 'DPC count', 'highest DPC', 'total DPC'],
+    drivers.map((d) => [d.driver, ...times(d.isrCount, d.isrMaxNs, d.isrTotalNs), ...times(d.dpcCount, d.dpcMaxNs, d.dpcTotalNs)]),
+  );
+}
+
 export function formatLatencyReport(latency: LatencyReport, cpus: number): string {
   const out: string[] = ['Latency report (emulated time; a routine’s execution excludes interrupts taken while it ran)', ''];
+  // a scenario that names no driver keeps the routine-only layout: each routine is its own driver
+  const byDriver = latency.drivers.some((d) => d.declared);
+  const named = (r: RoutineExecutionReport): string => (byDriver ? `${r.routine} in ${r.driver}` : r.routine);
   const headline: string[][] = [];
   for (const kind of ['isr', 'dpc'] as const) {
     const label = kind === 'isr' ? 'ISR' : 'DPC';
@@ -28,11 +42,16 @@ export function formatLatencyReport(latency: LatencyReport, cpus: number): strin
     headline.push([
       `Highest ${label} routine execution time`,
       highest ? `${formatMicros(highest.maxNs)} µs` : '-',
-      highest ? `${highest.routine} (CPU ${cpuOfMax(highest)})` : `no ${label} ran`,
+      highest ? `${named(highest)} (CPU ${cpuOfMax(highest)})` : `no ${label} ran`,
     ]);
-    headline.push([`Highest ${label} routine total time`, busiest ? `${formatMicros(busiest.totalNs)} µs` : '-', busiest ? busiest.routine : '']);
+    headline.push([`Highest ${label} routine total time`, busiest ? `${formatMicros(busiest.totalNs)} µs` : '-', busiest ? named(busiest) : '']);
   }
   out.push(renderTable(['', 'time', 'routine'], headline, ['left', 'right', 'left']));
+
+  if (byDriver) {
+    out.push('', 'Drivers (their ISR and DPC routines together, highest single execution first; µs)');
+    out.push(driverTable(latency.drivers));
+  }
 
   if (latency.routines.length > 0) {
     const cpuColumns = Array.from({ length: cpus }, (_, cpu) => `CPU ${cpu} %`);
@@ -43,6 +62,7 @@ export function formatLatencyReport(latency: LatencyReport, cpus: number): strin
       };
       return [
         r.routine,
+        ...(byDriver ? [r.driver] : []),
         r.kind.toUpperCase(),
         int(r.count),
         formatMicros(r.totalNs),
@@ -52,7 +72,8 @@ export function formatLatencyReport(latency: LatencyReport, cpus: number): strin
       ];
     });
     out.push('', 'ISR and DPC routines (highest single execution first; µs; % = share of each CPU’s time)');
-    out.push(renderTable(['routine', 'kind', 'runs', 'total', 'mean', 'max', ...cpuColumns], rows, ['left', 'left']));
+    const header = ['routine', ...(byDriver ? ['driver'] : []), 'kind', 'runs', 'total', 'mean', 'max', ...cpuColumns];
+    out.push(renderTable(header, rows, byDriver ? ['left', 'left', 'left'] : ['left', 'left']));
   }
 
   const distributionRows: string[][] = [];

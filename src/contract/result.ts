@@ -48,7 +48,7 @@ export interface LatencySeriesReport {
 export interface RoutineExecutionReport {
   kind: 'isr' | 'dpc';
   routine: string;
-  /** the driver the scenario names for it; the routine's name when it names none */
+  /** the driver the scenario names for it (an `interrupts` or `dpcs` entry's `driver`); the routine's name when it names none */
   driver: string;
   count: number;
   totalNs: number;
@@ -56,6 +56,22 @@ export interface RoutineExecutionReport {
   meanNs: number;
   /** per CPU it ran on: its runs, total time, and that time as a percentage of the CPU's emulated time */
   perCpu: Array<{ cpu: number; count: number; totalNs: number; maxNs: number; sharePercent: number }>;
+}
+
+/** One driver's ISR and DPC routines together, LatencyMon's Drivers tab (a routine with no driver named is its own). */
+export interface DriverExecutionReport {
+  driver: string;
+  /** the scenario named it (false: a routine with no driver, grouped under its own name) */
+  declared: boolean;
+  /** its routines that ran, by name */
+  routines: string[];
+  isrCount: number;
+  /** the longest single execution of any of its ISR routines (0 when none ran) */
+  isrMaxNs: number;
+  isrTotalNs: number;
+  dpcCount: number;
+  dpcMaxNs: number;
+  dpcTotalNs: number;
 }
 
 /** A scenario's `latency` budget, checked at the end (also listed in RunResult.checks). */
@@ -81,6 +97,8 @@ export interface LatencyReport {
   series: { assertToIsr: LatencySeriesReport; isrToDpc: LatencySeriesReport; dpcToReady: LatencySeriesReport; readyToRunning: LatencySeriesReport };
   /** ISR and DPC routines, highest single execution first */
   routines: RoutineExecutionReport[];
+  /** the routines grouped by driver, highest single execution (ISR or DPC) first */
+  drivers: DriverExecutionReport[];
   budgets: LatencyBudgetResult[];
   /** one line in LatencyMon's spirit: which budget was exceeded and by what, or that all were met; null without budgets */
   verdict: string | null;

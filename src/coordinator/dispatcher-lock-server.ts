@@ -27,6 +27,7 @@ import {
   alertThreadOperation,
   exitThreadApcs,
   exitThreadUserApcsOperation,
+  flushQueueApcOperation,
   queueUserApcOperation,
   initializeApcOperation,
   insertQueueApcOperation,
@@ -196,6 +197,8 @@ export class DispatcherLockServer {
         return exitThreadUserApcsOperation(db, caller, this.apcWordsOf);
       case 'NtQueueApcThread':
         return queueUserApcOperation(db, caller, request.thread, request.routine, request.context, this.apcWordsOf);
+      case 'KeFlushQueueApc':
+        return flushQueueApcOperation(db, caller, request.thread, request.mode, this.apcWordsOf);
       case 'IoCallDriver':
         return readFileOperation(db, caller, request);
       case 'IoDispatchReturned':

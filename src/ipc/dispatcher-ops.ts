@@ -260,6 +260,16 @@ export const DISPATCHER_OPERATIONS = {
     ],
     status: 'TRUE if queued, FALSE if the thread is no thread or is exiting',
   },
+  // ---- APCs, continued (src/kernel/apc-operations.ts): code 35
+  /** KeFlushQueueApc: `thread` (0: the caller's) loses every APC of `mode` (KernelMode 0, UserMode 1), each no longer inserted, to the caller */
+  KeFlushQueueApc: {
+    code: 35,
+    fields: [
+      ['thread', 'word'],
+      ['mode', 'word'],
+    ],
+    status: "the number of APCs removed (0: the list was empty, NT's NULL)",
+  },
 } as const satisfies Record<string, OperationDefinition>;
 
 type Operations = typeof DISPATCHER_OPERATIONS;

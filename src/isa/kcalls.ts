@@ -237,6 +237,12 @@ const table = [
     doc: "service: send IRP_MJ_DEVICE_CONTROL (the code in the IRP record's word 7) to the file's driver; waits like ReadFile on a synchronous file; r0 = the NTSTATUS",
     service: true,
   },
+  // ---- APCs, continued (src/kernel/apc-call.ts)
+  {
+    name: 'KeFlushQueueApc',
+    args: ['thread', 'mode'],
+    doc: "remove every APC of mode (KernelMode 0, UserMode 1) from a thread's queue (0: the current one), each no longer inserted and none run (the caller owns them), and clear that mode's APC-pending flag; r0 = how many were removed (emulator policy: NT returns the list, NULL when empty: 0 here)",
+  },
 ] as const;
 
 export type KernelCallName = (typeof table)[number]['name'];

@@ -195,6 +195,7 @@ export const apcCalls = {
     return KCALL_DONE;
   },
   KeRemoveQueueApc: (cpu, args, ctx, base) => dispatcherKcall(cpu, 'KeRemoveQueueApc', { op: 'KeRemoveQueueApc', apc: args[0]! }, ctx, base),
+  KeFlushQueueApc: (cpu, args, ctx, base) => dispatcherKcall(cpu, 'KeFlushQueueApc', { op: 'KeFlushQueueApc', thread: args[0]!, mode: args[1]! }, ctx, base),
   KeAlertThread: (cpu, args, ctx, base) => dispatcherKcall(cpu, 'KeAlertThread', { op: 'KeAlertThread', thread: args[0]!, mode: args[1]! }, ctx, base),
   KeTestAlertThread: (cpu, args, ctx, base) => dispatcherKcall(cpu, 'KeTestAlertThread', { op: 'KeTestAlertThread', mode: args[0]! }, ctx, base),
   KeAreApcsDisabled: (cpu, _args, ctx, base) => booleanResult(ctx, base, areApcsDisabled(checkThreadContext(cpu, 'KeAreApcsDisabled', DISPATCH_LEVEL))),

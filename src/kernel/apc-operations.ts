@@ -1,7 +1,7 @@
 /**
  * The APC dispatcher operations (src/ipc/dispatcher-ops.ts codes 22–27: KeInitializeApc,
- * KeInsertQueueApc, KeRemoveQueueApc, KiTakeApc, KeAlertThread, KeTestAlertThread; 33–34:
- * PspExitThreadApcs, NtQueueApcThread) as the
+ * KeInsertQueueApc, KeRemoveQueueApc, KiTakeApc, KeAlertThread, KeTestAlertThread; 33–35:
+ * PspExitThreadApcs, NtQueueApcThread, KeFlushQueueApc) as the
  * coordinator's dispatcher-lock server serves them: src/kernel/apc.ts's functions under the lock,
  * over the dispatcher's half of the APC state and the target thread's words in the shared thread
  * table (handed in as `wordsOf`: the dispatcher itself touches no shared memory), with what the
@@ -16,6 +16,7 @@ import type { KernelApcTake } from './apc.js';
 import {
   alertThread,
   declaredRoutines,
+  flushQueueApc,
   holdsKernelMutex,
   initializeApc,
   insertQueueApc,
@@ -26,7 +27,7 @@ import {
   testAlertThread,
 } from './apc.js';
 import type { Caller, DispatcherLock, DispatchOutcome } from './dispatcher-lock.js';
-import { STATUS, UserMode } from './status.js';
+import { KernelMode, STATUS, UserMode } from './status.js';
 import { ApcTakeKind } from '../ipc/dispatcher-ops.js';
 
 /** The thread-table words of a thread, by id (the coordinator's view of the shared thread table). */
@@ -88,6 +89,30 @@ export function removeQueueApcOperation(lock: DispatcherLock, caller: Caller, ap
   const removed = removeQueueApc(apc, words);
   words.publishQueued(apc.thread.apcState);
   return lock.outcome(prcb, effects, removed ? 1 : 0, null);
+}
+
+/**
+ * KeFlushQueueApc(thread, mode) (§5.10): every APC of `mode` unlinked from `thread`'s list (0: the
+ * caller's thread), each marked not inserted, and handed to the caller, which owns them now: the
+ * dispatcher runs none of their routines. The status is how many were removed (emulator policy: a
+ * scenario has no list to walk; 0 is NT's NULL). Emulator policy: the flushed list's pending flag
+ * (KernelApcPending / UserApcPending) is cleared, as KeRemoveQueueApc does when it empties a list;
+ * NT's own flush leaves it (its one user-mode caller is thread exit, after which the thread never
+ * returns to user mode), and a stale UserApcPending would end the thread's next non-alertable
+ * user-mode wait with STATUS_USER_APC and nothing to deliver. The idle thread or a mode other than
+ * KernelMode/UserMode is an exception (0x1E: STATUS_INVALID_HANDLE, STATUS_INVALID_PARAMETER).
+ */
+export function flushQueueApcOperation(lock: DispatcherLock, caller: Caller, threadId: number, mode: number, wordsOf: ApcWordsOf): DispatchOutcome {
+  const { prcb, thread: current, effects } = lock.enter(caller);
+  const thread = threadId === 0 ? current : lock.thread(threadId);
+  if (!thread || thread.isIdle) return lock.raise(prcb, STATUS.INVALID_HANDLE, threadId, current.id);
+  if (mode !== KernelMode && mode !== UserMode) return lock.raise(prcb, STATUS.INVALID_PARAMETER, threadId, current.id);
+  const words = wordsOf(thread.id);
+  const flushed = flushQueueApc(thread.apcState, mode);
+  if (mode === KernelMode) words.kernelApcPending = false;
+  else words.userApcPending = false;
+  words.publishQueued(thread.apcState);
+  return lock.outcome(prcb, effects, flushed.length, null);
 }
 
 /** A normal kernel APC at the head while the thread owns a KMUTEX: delivery stops, as for a critical region. */

@@ -293,7 +293,7 @@ function assembleResult(
   const latency = buildLatencyReport(
     Array.from({ length: config.cpus }, (_, cpu) => reports.find((r) => r.cpu === cpu)?.latency),
     emulatedTimeAtEnd,
-    definition.latency,
+    definition,
   );
   const { assertToIsr, isrToDpc } = latency;
 

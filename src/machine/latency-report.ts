@@ -8,6 +8,7 @@
 import type { CpuLatencyReport } from '../cpu/latency-recorder.js';
 import type {
   CheckResult,
+  DriverExecutionReport,
   LatencyBudgetResult,
   LatencyDistribution,
   LatencyReport,
@@ -16,6 +17,8 @@ import type {
   RoutineExecutionReport,
 } from '../contract/result.js';
 import { LATENCY_BUCKET_LABELS, LatencySeries } from '../util/latency-histogram.js';
+import type { ScenarioDefinition } from '../scenario/define.js';
+import { routineDrivers } from '../scenario/routine-drivers.js';
 import type { EncodedLatencySeries } from '../util/latency-histogram.js';
 
 /** The series a budget may name, and what each measures. */
@@ -64,9 +67,17 @@ function mergeSeries(perCpu: readonly (EncodedLatencySeries | undefined)[]): { r
 
 /**
  * `perCpu[i]`: CPU i's latency record (undefined for a CPU that sent none: stopped from outside).
- * `cpuTimeNs`: the emulated time each CPU's shares are of.
+ * `cpuTimeNs`: the emulated time each CPU's shares are of. `scenario`: its latency budgets, and the
+ * drivers its interrupt and DPC objects name (src/scenario/routine-drivers.ts; a routine whose
+ * objects name none is its own driver).
  */
-export function buildLatencyReport(perCpu: readonly (CpuLatencyReport | undefined)[], cpuTimeNs: number, budgets: LatencyBudgets | undefined): LatencyReport {
+export function buildLatencyReport(
+  perCpu: readonly (CpuLatencyReport | undefined)[],
+  cpuTimeNs: number,
+  scenario: Pick<ScenarioDefinition, 'latency' | 'dpcs' | 'interrupts'> | undefined,
+): LatencyReport {
+  const budgets = scenario?.latency;
+  const driverByRoutine = scenario ? routineDrivers(scenario) : new Map<string, string>();
   const assertToIsr = mergeSeries(perCpu.map((r) => r?.assertToIsr));
   const isrToDpc = mergeSeries(perCpu.map((r) => r?.isrToDpc));
   const dpcToReady = mergeSeries(perCpu.map((r) => r?.dpcToReady));
@@ -77,8 +88,8 @@ export function buildLatencyReport(perCpu: readonly (CpuLatencyReport | undefine
       const key = `${row.kind}:${row.name}`;
       let merged = routines.get(key);
       if (merged === undefined) {
-        // no scenario declares drivers for its ISRs and DPCs yet: the routine is its own driver
-        merged = { kind: row.kind, routine: row.name, driver: row.name, count: 0, totalNs: 0, maxNs: 0, meanNs: 0, perCpu: [] };
+        const driver = driverByRoutine.get(row.name) ?? row.name;
+        merged = { kind: row.kind, routine: row.name, driver, count: 0, totalNs: 0, maxNs: 0, meanNs: 0, perCpu: [] };
         routines.set(key, merged);
       }
       merged.count += row.count;
@@ -96,7 +107,7 @@ export function buildLatencyReport(perCpu: readonly (CpuLatencyReport | undefine
   }));
   rows.sort((a, b) => b.maxNs - a.maxNs || b.totalNs - a.totalNs || a.routine.localeCompare(b.routine));
   const series = { assertToIsr: assertToIsr.report, isrToDpc: isrToDpc.report, dpcToReady: dpcToReady.report, readyToRunning: readyToRunning.report };
-  const budgetResults = budgets ? checkBudgets(budgets, series, rows) : [];
+  const budgetResults = budgets ? checkBudgets(budgets, series, rows, driverByRoutine) : [];
   return {
     assertToIsr: assertToIsr.summary,
     isrToDpc: isrToDpc.summary,
@@ -104,15 +115,47 @@ export function buildLatencyReport(perCpu: readonly (CpuLatencyReport | undefine
     readyToRunning: readyToRunning.summary,
     series,
     routines: rows,
+    drivers: groupByDriver(rows, driverByRoutine),
     budgets: budgetResults,
     verdict: verdictOf(budgetResults),
   };
+}
+
+/**
+ * LatencyMon's Drivers tab: per driver, its ISR and DPC routines' runs and total time summed and
+ * the highest single execution over them; highest execution (ISR or DPC) first. From the routine
+ * rows, so memory stays one row per routine however long the run.
+ */
+function groupByDriver(routines: readonly RoutineExecutionReport[], driverByRoutine: ReadonlyMap<string, string>): DriverExecutionReport[] {
+  const drivers = new Map<string, DriverExecutionReport>();
+  for (const r of routines) {
+    let driver = drivers.get(r.driver);
+    if (driver === undefined) {
+      driver = { driver: r.driver, declared: false, routines: [], isrCount: 0, isrMaxNs: 0, isrTotalNs: 0, dpcCount: 0, dpcMaxNs: 0, dpcTotalNs: 0 };
+      drivers.set(r.driver, driver);
+    }
+    if (driverByRoutine.has(r.routine)) driver.declared = true;
+    if (!driver.routines.includes(r.routine)) driver.routines.push(r.routine);
+    if (r.kind === 'isr') {
+      driver.isrCount += r.count;
+      driver.isrTotalNs += r.totalNs;
+      driver.isrMaxNs = Math.max(driver.isrMaxNs, r.maxNs);
+    } else {
+      driver.dpcCount += r.count;
+      driver.dpcTotalNs += r.totalNs;
+      driver.dpcMaxNs = Math.max(driver.dpcMaxNs, r.maxNs);
+    }
+  }
+  const highest = (d: DriverExecutionReport): number => Math.max(d.isrMaxNs, d.dpcMaxNs);
+  const total = (d: DriverExecutionReport): number => d.isrTotalNs + d.dpcTotalNs;
+  return [...drivers.values()].sort((a, b) => highest(b) - highest(a) || total(b) - total(a) || a.driver.localeCompare(b.driver));
 }
 
 function checkBudgets(
   budgets: LatencyBudgets,
   series: Record<SeriesName, LatencySeriesReport>,
   routines: readonly RoutineExecutionReport[],
+  driverByRoutine: ReadonlyMap<string, string>,
 ): LatencyBudgetResult[] {
   const out: LatencyBudgetResult[] = [];
   for (const [budget, limitUs] of Object.entries(budgets)) {
@@ -120,7 +163,8 @@ function checkBudgets(
       const kind = budget === 'maxIsrUs' ? 'isr' : 'dpc';
       const slowest = routines.filter((r) => r.kind === kind).reduce<RoutineExecutionReport | null>((a, r) => (a === null || r.maxNs > a.maxNs ? r : a), null);
       const actualUs = (slowest?.maxNs ?? 0) / 1000;
-      const what = slowest ? `${kind === 'isr' ? 'ISR' : 'DPC'} routine ${slowest.routine}` : `no ${kind === 'isr' ? 'ISR' : 'DPC'} ran`;
+      const driver = slowest && driverByRoutine.has(slowest.routine) ? ` (${slowest.driver})` : '';
+      const what = slowest ? `${kind === 'isr' ? 'ISR' : 'DPC'} routine ${slowest.routine}${driver}` : `no ${kind === 'isr' ? 'ISR' : 'DPC'} ran`;
       out.push({ budget, limitUs, actualUs, passed: actualUs <= limitUs, what });
       continue;
     }

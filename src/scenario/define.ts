@@ -71,6 +71,11 @@ export interface DpcDeclaration {
   importance?: DpcImportance;
   /** KeSetTargetProcessorDpc at boot; untargeted (runs where it was queued) when absent */
   targetCpu?: number;
+  /**
+   * the driver it belongs to, by file name as LatencyMon shows it ('ndis.sys'): the latency report
+   * groups its routine under it. A label (the run is the same); a routine has one driver
+   */
+  driver?: string;
 }
 
 export interface InterruptDeclaration {
@@ -88,6 +93,8 @@ export interface InterruptDeclaration {
   context?: number;
   /** name of a spin lock shared with other interrupt objects (IoConnectInterrupt's SpinLock); default: the object's own */
   lock?: string;
+  /** the driver it belongs to ('ndis.sys'), for the latency report's grouping, as a DPC's `driver` */
+  driver?: string;
 }
 
 export interface DeviceDeclaration {

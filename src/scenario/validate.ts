@@ -15,6 +15,7 @@ import { irqlTable, irqlName, vectorToIrql } from '../kernel/irql.js';
 import { REGISTER_COUNT } from '../isa/registers.js';
 import { ScenarioError } from '../util/errors.js';
 import { LATENCY_BUDGET_KEYS } from './latency-budgets.js';
+import { driverNameProblem } from './routine-drivers.js';
 
 export interface ValidationMachine {
   cpus: number;
@@ -67,8 +68,8 @@ export const MIN_CLOCK_MS = 0.5;
 export const MAX_CLOCK_MS = 15.625;
 /** the coordinator keeps this many tick send times per CPU for the clock watchdog */
 export const MAX_CLOCK_WATCHDOG_TICKS = 4000;
-const DPC_KEYS = ['routine', 'context', 'importance', 'targetCpu'];
-const INTERRUPT_KEYS = ['vector', 'routine', 'irql', 'synchronizeIrql', 'shareVector', 'mode', 'context', 'lock'];
+const DPC_KEYS = ['routine', 'context', 'importance', 'targetCpu', 'driver'];
+const INTERRUPT_KEYS = ['vector', 'routine', 'irql', 'synchronizeIrql', 'shareVector', 'mode', 'context', 'lock', 'driver'];
 const DEVICE_KEYS = ['line', 'vector', 'ratePerSec', 'burst', 'jitter', 'delivery', 'cpus', 'startMs', 'count'];
 const THREAD_KEYS = ['routine', 'cpu', 'affinity', 'idealProcessor', 'priority', 'args', 'start', 'mode'];
 const EVENT_KEYS = ['type', 'signaled'];
@@ -202,6 +203,8 @@ class Validator {
 
     const interrupts = this.record('interrupts', def.interrupts, false) ?? {};
     const connected = this.interrupts(interrupts, routines);
+    const driverProblem = driverNameProblem(dpcs, interrupts);
+    if (driverProblem !== null) this.fail(driverProblem);
 
     const devices = this.record('devices', def.devices, false);
     for (const [name, value] of Object.entries(devices ?? {})) this.device(`devices.${name}`, this.entry(`devices.${name}`, value), connected);

@@ -34,8 +34,12 @@ describe('irqlab run --latency', () => {
     const run = await irqlab(['run', 'interrupt-storm', '--cpus', '2', '--mode', 'deterministic', '--duration', '20ms', '--latency']);
     expect(run.status).toBe(0);
     expect(run.stdout).toMatch(/Latency report \(emulated time/);
-    expect(run.stdout).toMatch(/Highest DPC routine execution time\s+20\.\d\d µs\s+DiskDpcRoutine \(CPU \d\)/);
-    expect(run.stdout).toMatch(/\n {2}routine\s+kind\s+runs\s+total\s+mean\s+max\s+CPU 0 %\s+CPU 1 %\n {2}DiskDpcRoutine\s+DPC /);
+    // interrupt-storm names its objects' drivers: the report groups by them, as LatencyMon's Drivers tab
+    expect(run.stdout).toMatch(/Highest DPC routine execution time\s+20\.\d\d µs\s+DiskDpcRoutine in disk\.sys \(CPU \d\)/);
+    expect(run.stdout).toMatch(
+      /\nDrivers \(.*\)\n {2}driver\s+ISR count\s+highest ISR\s+total ISR\s+DPC count\s+highest DPC\s+total DPC\n {2}disk\.sys\s+[\d,]+\s+4\.17\s/,
+    );
+    expect(run.stdout).toMatch(/\n {2}routine\s+driver\s+kind\s+runs\s+total\s+mean\s+max\s+CPU 0 %\s+CPU 1 %\n {2}DiskDpcRoutine\s+disk\.sys\s+DPC /);
     expect(run.stdout).toMatch(/device assert → ISR start\s+all\s+[\d,]+/);
     expect(run.stdout).toMatch(/p99\.9\s+max\s+<1\s+1-10\s+10-100\s+100-250\s+250-1000\s+>=1000/);
     expect(run.stdout).toMatch(/Verdict: no latency budget declared/);
@@ -45,8 +49,11 @@ describe('irqlab run --latency', () => {
     const plain = await irqlab(['run', 'interrupt-storm', '--cpus', '2', '--mode', 'deterministic', '--duration', '5ms']);
     expect(plain.stdout).not.toMatch(/Latency report/);
     const json = await irqlab(['run', 'interrupt-storm', '--cpus', '2', '--mode', 'deterministic', '--duration', '5ms', '--json']);
-    const result = JSON.parse(json.stdout) as { latency: { routines: Array<{ routine: string }>; series: { isrToDpc: { perCpu: unknown[] } } } };
-    expect(result.latency.routines.map((r) => r.routine)).toContain('DiskDpcRoutine');
+    const result = JSON.parse(json.stdout) as {
+      latency: { routines: Array<{ routine: string; driver: string }>; drivers: Array<{ driver: string }>; series: { isrToDpc: { perCpu: unknown[] } } };
+    };
+    expect(result.latency.routines.find((r) => r.routine === 'DiskDpcRoutine')?.driver).toBe('disk.sys');
+    expect(result.latency.drivers.map((d) => d.driver).sort()).toEqual(['disk.sys', 'ndis.sys', 'sensor.sys']);
     expect(result.latency.series.isrToDpc.perCpu).toHaveLength(2);
   });
 });

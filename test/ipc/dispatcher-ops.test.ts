@@ -77,6 +77,7 @@ const samples: { [N in DispatcherOpName]: DispatcherRequestOf<N> } = {
   IopFreeIrp: { op: 'IopFreeIrp', irp: 2 },
   PspExitThreadApcs: { op: 'PspExitThreadApcs' },
   NtQueueApcThread: { op: 'NtQueueApcThread', thread: 0, routine: 4, context: -7 },
+  KeFlushQueueApc: { op: 'KeFlushQueueApc', thread: 9, mode: 1 },
 };
 
 function encodeRequest(request: DispatcherRequestOf<DispatcherOpName>): { words: Int32Array; length: number } {
