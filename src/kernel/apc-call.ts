@@ -73,16 +73,8 @@ function* deliverKernelApcs(cpu: Cpu): KernelGenerator {
         setIrql(cpu, APC_LEVEL);
         const kind = reply.status;
         if (kind !== ApcTakeKind.SPECIAL && kind !== ApcTakeKind.NORMAL) break;
-        const [apc = 0, kernelRoutine = 0, normalRoutine = NO_ROUTINE, normalContext = 0, sa1 = 0, sa2 = 0] = reply.payload;
-        // KernelRoutine(Apc, NormalContext, SystemArgument1, SystemArgument2): irqlab passes the values, not their addresses
-        cpu.record(TraceEvent.APC_DELIVER, apc, kernelRoutine, ApcRoutineStep.KERNEL);
-        if (isBuiltinRoutine(kernelRoutine)) yield* ioApcRoutine(cpu, apc, kernelRoutine);
-        else {
-          cpu.pushCall('apc', kernelRoutine, apc, normalContext, sa1, sa2);
-          yield SIGNAL_CALL;
-        }
-        cpu.record(TraceEvent.APC_DELIVER_END, apc, kernelRoutine, ApcRoutineStep.KERNEL);
-        if (prcb.irql !== APC_LEVEL) throw kernelRoutineIrql(cpu, apc, kernelRoutine, normalRoutine);
+        const [apc = 0, , normalRoutine = NO_ROUTINE, normalContext = 0, sa1 = 0, sa2 = 0] = reply.payload;
+        yield* callKernelRoutine(cpu, reply.payload, (routine) => ioApcRoutine(cpu, apc, routine));
         if (kind !== ApcTakeKind.NORMAL) continue;
         if (normalRoutine !== NO_ROUTINE) {
           words.kernelApcInProgress = true;
@@ -105,6 +97,24 @@ function* deliverKernelApcs(cpu: Cpu): KernelGenerator {
 }
 
 /** A reschedule or quantum end held off while an APC routine ran (Prcb.apcDeliveryDepth) is asked for now. */
+/**
+ * One APC's KernelRoutine(Apc, NormalContext, SystemArgument1, SystemArgument2) at APC_LEVEL, from
+ * KiTakeApc's payload [apc, kernelRoutine, normalRoutine, normalContext, sa1, sa2] (irqlab passes the
+ * values, not their addresses): an interpreted routine as a code frame, a built-in one (the I/O
+ * manager's, NtQueueApcThread's) by `builtin`; then §5.5's check that it came back at APC_LEVEL (0xC8).
+ */
+export function* callKernelRoutine(cpu: Cpu, payload: readonly number[], builtin: (routine: number) => KernelGenerator): KernelGenerator {
+  const [apc = 0, kernelRoutine = NO_ROUTINE, normalRoutine = NO_ROUTINE, normalContext = 0, sa1 = 0, sa2 = 0] = payload;
+  cpu.record(TraceEvent.APC_DELIVER, apc, kernelRoutine, ApcRoutineStep.KERNEL);
+  if (isBuiltinRoutine(kernelRoutine)) yield* builtin(kernelRoutine);
+  else {
+    cpu.pushCall('apc', kernelRoutine, apc, normalContext, sa1, sa2);
+    yield SIGNAL_CALL;
+  }
+  cpu.record(TraceEvent.APC_DELIVER_END, apc, kernelRoutine, ApcRoutineStep.KERNEL);
+  if (cpu.prcb.irql !== APC_LEVEL) throw kernelRoutineIrql(cpu, apc, kernelRoutine, normalRoutine);
+}
+
 export function apcDeliveryEnded(cpu: Cpu): void {
   const prcb = cpu.prcb;
   if (prcb.apcDeliveryDepth === 0 && (prcb.quantumEnd || prcb.reschedulePending)) requestSoftwareInterrupt(cpu, DISPATCH_LEVEL);

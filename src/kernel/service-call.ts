@@ -56,7 +56,7 @@ import { BugCheck, BUGCHECK } from './bugcheck.js';
 import type { Cpu, KernelCallHandler, KernelGenerator } from './cpu.js';
 import { SIGNAL_CALL } from './cpu.js';
 import { dispatcherCall, dispatcherKcall } from './dispatcher-call.js';
-import { ApcRoutineStep, apcDeliveryEnded, apcName, kernelRoutineIrql } from './apc-call.js';
+import { ApcRoutineStep, apcDeliveryEnded, apcName, callKernelRoutine } from './apc-call.js';
 import { ioApcRoutine } from './io-call.js';
 import { systemServiceExitCheck } from './apc.js';
 import { ApcBuiltinRoutine, NO_ROUTINE, SharedApcWords, builtinRoutineName, isBuiltinRoutine } from './apc-state.js';
@@ -190,15 +190,8 @@ function* deliverUserApc(cpu: Cpu): KernelGenerator {
     const reply = yield* dispatcherCall(cpu, { op: 'KiTakeApc', previousMode: UserMode, user: true }, APC_LEVEL);
     setIrql(cpu, APC_LEVEL);
     if (reply.status === ApcTakeKind.USER) {
-      const [apc = 0, kernelRoutine = NO_ROUTINE, normalRoutine = NO_ROUTINE, normalContext = 0, sa1 = 0, sa2 = 0] = reply.payload;
-      cpu.record(TraceEvent.APC_DELIVER, apc, kernelRoutine, ApcRoutineStep.KERNEL);
-      if (isBuiltinRoutine(kernelRoutine)) yield* builtinApcRoutine(cpu, kernelRoutine, apc);
-      else {
-        cpu.pushCall('apc', kernelRoutine, apc, normalContext, sa1, sa2);
-        yield SIGNAL_CALL;
-      }
-      cpu.record(TraceEvent.APC_DELIVER_END, apc, kernelRoutine, ApcRoutineStep.KERNEL);
-      if (prcb.irql !== APC_LEVEL) throw kernelRoutineIrql(cpu, apc, kernelRoutine, normalRoutine);
+      const [apc = 0, , normalRoutine = NO_ROUTINE, normalContext = 0, sa1 = 0, sa2 = 0] = reply.payload;
+      yield* callKernelRoutine(cpu, reply.payload, (routine) => builtinApcRoutine(cpu, routine, apc));
       setIrql(cpu, PASSIVE_LEVEL);
       if (normalRoutine !== NO_ROUTINE) {
         // KiUserApcDispatcher: NormalRoutine(NormalContext, SystemArgument1, SystemArgument2) in user mode
