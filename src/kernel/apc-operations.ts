@@ -11,21 +11,9 @@
 import { ApcBuiltinRoutine, ApcEnvironment, KApc, NO_ROUTINE, QUEUED_USER_APC_ID_BASE } from './apc-state.js';
 import type { KApcState } from './apc-state.js';
 import type { ApcEnvironmentCode, ApcMode, ApcThreadWords } from './apc-state.js';
-import type { ApcCall } from './apc.js';
-import type { KernelApcTake } from './apc.js';
-import {
-  alertThread,
-  declaredRoutines,
-  flushQueueApc,
-  holdsKernelMutex,
-  initializeApc,
-  insertQueueApc,
-  removeQueueApc,
-  rundownThreadApcs,
-  takeNextKernelApc,
-  takeUserApc,
-  testAlertThread,
-} from './apc.js';
+import type { ApcCall, KernelApcTake } from './apc-delivery.js';
+import { rundownThreadApcs, takeNextKernelApc, takeUserApc } from './apc-delivery.js';
+import { alertThread, declaredRoutines, flushQueueApc, holdsKernelMutex, initializeApc, insertQueueApc, removeQueueApc, testAlertThread } from './apc.js';
 import type { Caller, DispatcherLock, DispatchOutcome } from './dispatcher-lock.js';
 import { KernelMode, STATUS, UserMode } from './status.js';
 import { ApcTakeKind } from '../ipc/dispatcher-ops.js';

@@ -58,7 +58,7 @@ import { SIGNAL_CALL } from './cpu.js';
 import { dispatcherCall, dispatcherKcall } from './dispatcher-call.js';
 import { ApcRoutineStep, apcDeliveryEnded, apcName, callKernelRoutine } from './apc-call.js';
 import { ioApcRoutine } from './io-call.js';
-import { systemServiceExitCheck } from './apc.js';
+import { systemServiceExitCheck } from './apc-delivery.js';
 import { ApcBuiltinRoutine, NO_ROUTINE, SharedApcWords, builtinRoutineName, isBuiltinRoutine } from './apc-state.js';
 import { APC_LEVEL, PASSIVE_LEVEL, irqlName, requestSoftwareInterrupt, setIrql } from './irql.js';
 import { KernelMode, STATUS, UserMode, WaitReason, WaitType } from './status.js';

@@ -23,17 +23,16 @@ import {
   initializeApc,
   insertQueueApc,
   kernelApcBeforeWait,
-  kiDeliverApc,
   leaveCriticalRegion,
   leaveGuardedRegion,
   newApcThreadWords,
   queueApc,
   removeQueueApc,
-  rundownThreadApcs,
-  systemServiceExitCheck,
   testAlertThread,
 } from '../../src/kernel/apc.js';
-import type { ApcDeliveryEnd, ApcDeliveryStep, ApcMode, ApcThreadWords, KernelRoutineReturn } from '../../src/kernel/apc.js';
+import type { ApcMode, ApcThreadWords } from '../../src/kernel/apc.js';
+import { kiDeliverApc, rundownThreadApcs, systemServiceExitCheck } from '../../src/kernel/apc-delivery.js';
+import type { ApcDeliveryEnd, ApcDeliveryStep, KernelRoutineReturn } from '../../src/kernel/apc-delivery.js';
 import { KApcState } from '../../src/kernel/apc-state.js';
 import { BUGCHECK } from '../../src/kernel/bugcheck.js';
 import { APC_LEVEL, DISPATCH_LEVEL, PASSIVE_LEVEL } from '../../src/kernel/irql.js';

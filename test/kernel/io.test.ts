@@ -2,7 +2,8 @@
 // src/kernel/io.ts, with the completion APC queued and delivered through the APC functions of
 // src/kernel/apc.ts the way the machine does (end to end on the machine: test/cpu/io-path.test.ts).
 import { describe, expect, it } from 'vitest';
-import { ApcBuiltinRoutine, NO_ROUTINE, checkAlertability, kiDeliverApc, newApcThreadWords, queueApc, testAlertThread } from '../../src/kernel/apc.js';
+import { ApcBuiltinRoutine, NO_ROUTINE, checkAlertability, newApcThreadWords, queueApc, testAlertThread } from '../../src/kernel/apc.js';
+import { kiDeliverApc } from '../../src/kernel/apc-delivery.js';
 import type { ApcDeliveryStep, ApcThreadWords } from '../../src/kernel/apc.js';
 import { BUGCHECK } from '../../src/kernel/bugcheck.js';
 import {
