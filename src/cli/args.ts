@@ -30,8 +30,8 @@ export const MAX_CPUS = 64;
 export const MAX_SEED = 0xffffffff;
 export const DEFAULT_DURATION_MS = 100;
 export const DETERMINISTIC_DEFAULT_SEED = 1;
-/** --code-timeout's default: host seconds one call of the scenario's own code may run */
-export const DEFAULT_CODE_TIMEOUT_S = 10;
+import { DEFAULT_CODE_TIMEOUT_S } from './scenario-code.js';
+export { DEFAULT_CODE_TIMEOUT_S };
 /**
  * --slack's upper bound (emulated ns): a CPU further ahead than a second of emulated time is no
  * longer bounded in any useful sense (the clock ticks at most every 15.625 ms)

@@ -73,9 +73,9 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo(), c
       case 'explore':
         return await (await import('./explore-command.js')).exploreCommand(command.args, io, cliOptions.handleSignals ?? true);
       case 'replay':
-        return await (await import('./replay-command.js')).replayCommand(command.args, io, cliOptions.handleSignals ?? true);
+        return await (await import('./replay-command.js')).replayCommand(command.args, io, cliOptions.handleSignals ?? true, cliOptions.scenarioCode);
       case 'minimize':
-        return await (await import('./minimize-command.js')).minimizeCommand(command.args, io, cliOptions.handleSignals ?? true);
+        return await (await import('./minimize-command.js')).minimizeCommand(command.args, io, cliOptions.handleSignals ?? true, cliOptions.scenarioCode);
       case 'inspect':
         return await (await import('./inspect-command.js')).inspectCommand(command.args, io);
     }

@@ -21,10 +21,13 @@ import type { MinimizeResult, TakenDecision, Trial, TrialRunner } from '../explo
 import type { DecisionKind, ScheduleDecision } from '../contract/schedule.js';
 import { ExitCode } from '../machine/result.js';
 import { DEFAULT_MINIMIZE_MAX_RUNS } from './replay-args.js';
+import type { ScenarioDefinition } from '../scenario/define.js';
+import { MODULE_TOP_LEVEL, inScenarioCodeAsync, watchScenarioCode } from './scenario-code.js';
+import type { ScenarioCodeListener } from './scenario-code.js';
 
-export async function minimizeCommand(args: MinimizeArgs, io: CliIo, handleSignals: boolean): Promise<number> {
+export async function minimizeCommand(args: MinimizeArgs, io: CliIo, handleSignals: boolean, listener?: ScenarioCodeListener): Promise<number> {
   const file = readReplayFile(args.file);
-  const loaded = await loadRecordedScenario(file, args.file);
+  const loaded = await inScenarioCodeAsync(listener, file.scenario.name, MODULE_TOP_LEVEL, () => loadRecordedScenario(file, args.file));
   const outPath = args.out ?? minimizedPathFor(args.file);
   const maxRuns = args.maxRuns ?? DEFAULT_MINIMIZE_MAX_RUNS;
   const onSignal = (signal: 'SIGINT' | 'SIGTERM'): void => {
@@ -46,6 +49,7 @@ export async function minimizeCommand(args: MinimizeArgs, io: CliIo, handleSigna
       schedule,
       durationNs,
       command,
+      ...(listener ? { watch: (definition: ScenarioDefinition) => watchScenarioCode(definition, listener) } : {}),
       onDecisions: (taken) => {
         decisions = taken;
       },

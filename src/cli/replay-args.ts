@@ -8,7 +8,8 @@
 
 import { parseArgs } from 'node:util';
 import { UsageError } from '../util/errors.js';
-import { onePositional, parseArgsProblem, shown } from './args.js';
+import { onePositional, parseArgsProblem, parseCodeTimeout, shown } from './args.js';
+import { DEFAULT_CODE_TIMEOUT_S } from './scenario-code.js';
 import type { Command, ParseArgsError } from './args.js';
 
 /** --max-runs' default for irqlab minimize (src/explore/minimize.ts) */
@@ -28,6 +29,8 @@ recorded sha256, or a built-in recorded by another irqlab version.
 Options:
       --json              print one JSON object { replay, result } on stdout and nothing else
       --trace FILE        write a Chrome trace of the run (open at ui.perfetto.dev)
+      --code-timeout S    host seconds one call of the scenario's own code may run (its builder
+                          callbacks, results(), checks(), outcome()); default ${DEFAULT_CODE_TIMEOUT_S}
   -v, --verbose           more detail on stderr; stacks with errors
   -h, --help              this help
 
@@ -52,6 +55,8 @@ Options:
       --max-runs N        at most N test runs, 2 or more (default ${DEFAULT_MINIMIZE_MAX_RUNS}); when the bound
                           bites, the smallest schedule found so far is written, marked incomplete
       --json              print one JSON object on stdout and nothing else
+      --code-timeout S    host seconds one call of the scenario's own code may run (its builder
+                          callbacks, results(), checks(), outcome()); default ${DEFAULT_CODE_TIMEOUT_S}
   -v, --verbose           more detail on stderr; stacks with errors
   -h, --help              this help
 
@@ -64,6 +69,8 @@ export interface ReplayArgs {
   file: string;
   json: boolean;
   trace?: string;
+  /** --code-timeout, host ms (absent: DEFAULT_CODE_TIMEOUT_S) */
+  codeTimeoutMs?: number;
   verbose: boolean;
 }
 
@@ -72,16 +79,24 @@ export interface MinimizeArgs {
   file: string;
   out?: string;
   maxRuns?: number;
+  /** --code-timeout, host ms (absent: DEFAULT_CODE_TIMEOUT_S) */
+  codeTimeoutMs?: number;
   json: boolean;
   verbose: boolean;
 }
 
 export function parseReplay(argv: readonly string[]): Command {
-  let parsed: { values: { json?: boolean; trace?: string; verbose?: boolean; help?: boolean }; positionals: string[] };
+  let parsed: { values: { json?: boolean; trace?: string; 'code-timeout'?: string; verbose?: boolean; help?: boolean }; positionals: string[] };
   try {
     parsed = parseArgs({
       args: [...argv],
-      options: { json: { type: 'boolean' }, trace: { type: 'string' }, verbose: { type: 'boolean', short: 'v' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        json: { type: 'boolean' },
+        trace: { type: 'string' },
+        'code-timeout': { type: 'string' },
+        verbose: { type: 'boolean', short: 'v' },
+        help: { type: 'boolean', short: 'h' },
+      },
       strict: true,
       allowPositionals: true,
     });
@@ -96,17 +111,22 @@ export function parseReplay(argv: readonly string[]): Command {
     if (values.trace.trim() === '') throw new UsageError('--trace needs a file name');
     args.trace = values.trace;
   }
+  if (values['code-timeout'] !== undefined) args.codeTimeoutMs = parseCodeTimeout(values['code-timeout']);
   return { command: 'replay', args };
 }
 
 export function parseMinimize(argv: readonly string[]): Command {
-  let parsed: { values: { out?: string; 'max-runs'?: string; json?: boolean; verbose?: boolean; help?: boolean }; positionals: string[] };
+  let parsed: {
+    values: { out?: string; 'max-runs'?: string; 'code-timeout'?: string; json?: boolean; verbose?: boolean; help?: boolean };
+    positionals: string[];
+  };
   try {
     parsed = parseArgs({
       args: [...argv],
       options: {
         out: { type: 'string', short: 'o' },
         'max-runs': { type: 'string' },
+        'code-timeout': { type: 'string' },
         json: { type: 'boolean' },
         verbose: { type: 'boolean', short: 'v' },
         help: { type: 'boolean', short: 'h' },
@@ -131,5 +151,6 @@ export function parseMinimize(argv: readonly string[]): Command {
     if (!Number.isSafeInteger(value) || value < 2) throw new UsageError(`--max-runs must be an integer of at least 2 (got ${shown(text)})`);
     args.maxRuns = value;
   }
+  if (values['code-timeout'] !== undefined) args.codeTimeoutMs = parseCodeTimeout(values['code-timeout']);
   return { command: 'minimize', args };
 }

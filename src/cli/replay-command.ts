@@ -22,6 +22,9 @@ import { loadRecordedScenario, replayVerdict, runRecorded } from '../explore/rep
 import type { RecordedRun, ReplayVerdict } from '../explore/replay.js';
 import { ExitCode } from '../machine/result.js';
 import { sealInterruptedTrace } from '../machine/chrome-trace.js';
+import type { ScenarioDefinition } from '../scenario/define.js';
+import { MODULE_TOP_LEVEL, inScenarioCodeAsync, watchScenarioCode } from './scenario-code.js';
+import type { ScenarioCodeListener } from './scenario-code.js';
 
 // the run of a replay file is src/explore/replay.ts's; inspect and minimize import it from here too
 export { loadRecordedScenario, runRecorded } from '../explore/replay.js';
@@ -37,9 +40,9 @@ export function outcomeLabel(outcome: string, grade: ReplayGrade): string {
   return `'${outcome}' (${GRADE_LABELS[grade]})`;
 }
 
-export async function replayCommand(args: ReplayArgs, io: CliIo, handleSignals: boolean): Promise<number> {
+export async function replayCommand(args: ReplayArgs, io: CliIo, handleSignals: boolean, listener?: ScenarioCodeListener): Promise<number> {
   const file = readReplayFile(args.file);
-  const loaded = await loadRecordedScenario(file, args.file);
+  const loaded = await inScenarioCodeAsync(listener, file.scenario.name, MODULE_TOP_LEVEL, () => loadRecordedScenario(file, args.file));
   const progress = createProgress(file.scenario.name, io.stderr);
   const onSignal = (signal: 'SIGINT' | 'SIGTERM'): void => {
     progress.clear();
@@ -61,6 +64,7 @@ export async function replayCommand(args: ReplayArgs, io: CliIo, handleSignals: 
       command,
       verbose: args.verbose,
       ...(args.trace !== undefined ? { traceFile: args.trace } : {}),
+      ...(listener ? { watch: (definition: ScenarioDefinition) => watchScenarioCode(definition, listener) } : {}),
       onProgress: (emulatedNs, durationNs) => progress.update(emulatedNs, durationNs),
     });
   } finally {

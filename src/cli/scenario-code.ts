@@ -16,6 +16,9 @@ export interface ScenarioCodeListener {
 
 export const MODULE_TOP_LEVEL = "the module's top level";
 
+/** --code-timeout's default: host seconds one call of the scenario's own code may run */
+export const DEFAULT_CODE_TIMEOUT_S = 10;
+
 /** Run `body` as scenario code `what`, telling the listener (none: just run it). */
 export function inScenarioCode<T>(listener: ScenarioCodeListener | undefined, scenario: string, what: string, body: () => T): T {
   if (!listener) return body();
@@ -38,7 +41,7 @@ export async function inScenarioCodeAsync<T>(listener: ScenarioCodeListener | un
 }
 
 /**
- * A copy of a validated definition whose builder callbacks, results() and checks() tell the
+ * A copy of a validated definition whose builder callbacks, results(), checks() and outcome() tell the
  * listener when they run. The scenario's own objects are not changed (built-ins are shared).
  */
 export function watchScenarioCode(definition: ScenarioDefinition, listener: ScenarioCodeListener): ScenarioDefinition {
@@ -51,5 +54,7 @@ export function watchScenarioCode(definition: ScenarioDefinition, listener: Scen
   const { results, checks } = definition;
   if (typeof results === 'function') watched.results = (run) => inScenarioCode(listener, scenario, 'results()', () => results.call(definition, run));
   if (typeof checks === 'function') watched.checks = (run) => inScenarioCode(listener, scenario, 'checks()', () => checks.call(definition, run));
+  const { outcome } = definition;
+  if (typeof outcome === 'function') watched.outcome = (run) => inScenarioCode(listener, scenario, 'outcome()', () => outcome.call(definition, run));
   return watched;
 }

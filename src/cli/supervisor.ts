@@ -1,12 +1,14 @@
 /**
- * The `irqlab` process's main thread when it runs a scenario: a thin supervisor. The command's
- * pipeline (load, validate, compile, run, results()/checks(), printing) runs in a worker
- * (workers/cli.ts → runCli), so that whatever the scenario's own code does there, this thread still
- * answers: it relays the worker's output, stops it on SIGINT (exit 130) or SIGTERM (exit 143), and
- * stops it when one call of the scenario's code (the module's top level, a builder callback,
- * results(), checks()) runs longer than --code-timeout (exit 1, naming the function).
+ * The `irqlab` process's main thread when it runs a scenario (`run`, `replay`, `minimize`): a thin
+ * supervisor. The command's pipeline (load, validate, compile, run, results()/checks()/outcome(),
+ * printing) runs in a worker (workers/cli.ts → runCli), so that whatever the scenario's own code
+ * does there, this thread still answers: it relays the worker's output, stops it on SIGINT (exit
+ * 130) or SIGTERM (exit 143), and stops it when one call of the scenario's code (the module's top
+ * level, a builder callback, results(), checks(), outcome()) runs longer than --code-timeout (exit
+ * 1, naming the function).
  * Terminating the pipeline worker ends the machine's workers too (they are its children).
- * Other commands (help, list, version, usage errors) run here, in process.
+ * Other commands run here, in process: help, list, version and usage errors; `explore`, whose main
+ * thread runs none of the scenario's code (its pool workers do); `inspect`, an interactive session.
  */
 
 import { statSync } from 'node:fs';
@@ -14,6 +16,7 @@ import { Worker } from 'node:worker_threads';
 import { DEFAULT_CODE_TIMEOUT_S, parseCommandLine } from './args.js';
 import { MODULE_TOP_LEVEL } from './scenario-code.js';
 import { sealInterruptedTrace } from '../machine/chrome-trace.js';
+import { minimizedPathFor } from '../explore/replay-file.js';
 import type { PipelineMessage } from '../ipc/messages.js';
 
 /** What the pipeline worker starts with. */
@@ -43,12 +46,15 @@ export async function runSupervised(argv: readonly string[], inProcess: (argv: r
   const startedMs = Date.now();
   let limitMs: number;
   let traceFile: string | undefined;
+  /** minimize's output file: written only at its end, so an interrupted minimize says whether it was */
+  let minimizedFile: string | undefined;
   let verbose = false;
   try {
     const command = parseCommandLine(argv, process.env);
-    if (command.command !== 'run') return await inProcess(argv);
+    if (command.command === 'run' || command.command === 'replay') traceFile = command.args.trace;
+    else if (command.command === 'minimize') minimizedFile = command.args.out ?? minimizedPathFor(command.args.file);
+    else return await inProcess(argv);
     limitMs = command.args.codeTimeoutMs ?? DEFAULT_CODE_TIMEOUT_S * 1000;
-    traceFile = command.args.trace;
     verbose = command.args.verbose;
   } catch {
     // runCli reports it (one line, exit 1)
@@ -100,7 +106,8 @@ export async function runSupervised(argv: readonly string[], inProcess: (argv: r
       // the trace is streamed to its file as the run goes: say that what is there is cut short
       sealTrace = traceFile !== undefined && writtenSince(traceFile, startedMs);
       const traceCut = sealTrace ? `; the trace in ${traceFile} ends where the run was stopped` : '';
-      finish(SIGNAL_EXIT_CODES[signal], `irqlab: interrupted (${signal})${where ? ` while ${where} was running` : ''}${traceCut}\n`);
+      const written = minimizedFile === undefined ? '' : writtenSince(minimizedFile, startedMs) ? `; ${minimizedFile} was written` : '; nothing written';
+      finish(SIGNAL_EXIT_CODES[signal], `irqlab: interrupted (${signal})${where ? ` while ${where} was running` : ''}${traceCut}${written}\n`);
     }
     for (const signal of Object.keys(SIGNAL_EXIT_CODES) as HandledSignal[]) process.on(signal, onSignal);
 

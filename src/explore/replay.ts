@@ -13,6 +13,7 @@ import { outcomeOfRun } from './outcome.js';
 import { loadScenario } from '../scenario/load.js';
 import type { LoadedScenario } from '../scenario/load.js';
 import { validateScenario } from '../scenario/validate.js';
+import type { ScenarioDefinition } from '../scenario/define.js';
 import type { ScheduleOptions } from '../contract/schedule.js';
 import type { RecordedDecision } from '../contract/decision-source.js';
 import type { RunResult } from '../machine/result.js';
@@ -38,6 +39,8 @@ export interface RecordedRunOptions {
   onProgress?: (emulatedNs: number, durationNs: number) => void;
   /** the in-process backend: every decision the run took */
   onDecisions?: (decisions: RecordedDecision[]) => void;
+  /** wraps the validated definition (the CLI's: tell the supervisor when the scenario's own code runs) */
+  watch?: (definition: ScenarioDefinition) => ScenarioDefinition;
 }
 
 /**
@@ -48,7 +51,8 @@ export interface RecordedRunOptions {
  */
 export async function runRecorded(file: ReplayFile, loaded: LoadedScenario, options: RecordedRunOptions): Promise<RecordedRun> {
   const machine = loaded.definition.machine as { arch?: unknown } | undefined;
-  const definition = validateScenario(loaded.definition, { cpus: file.run.cpus, arch: machine?.arch === 'x86' ? 'x86' : 'x64' });
+  const validated = validateScenario(loaded.definition, { cpus: file.run.cpus, arch: machine?.arch === 'x86' ? 'x86' : 'x64' });
+  const definition = options.watch ? options.watch(validated) : validated;
   const runOptions: RunOptions = {
     cpus: file.run.cpus,
     mode: 'deterministic',
