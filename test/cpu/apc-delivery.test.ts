@@ -5,8 +5,7 @@
 // kernel APC breaking a PASSIVE_LEVEL wait that then restarts with its remaining timeout (§12 item 10).
 import { describe, expect, it } from 'vitest';
 import { defineScenario } from '../../src/scenario/define.js';
-import type { ApcDeclaration, ScenarioDefinition } from '../../src/scenario/define.js';
-import type { RoutineBuilder } from '../../src/isa/builder.js';
+import type { ScenarioDefinition } from '../../src/scenario/define.js';
 import { APC_LEVEL, PASSIVE_LEVEL } from '../../src/kernel/irql.js';
 import { BUGCHECK } from '../../src/kernel/bugcheck.js';
 import { apcAddress } from '../../src/kernel/apc-state.js';
@@ -14,45 +13,7 @@ import { STATUS } from '../../src/kernel/status.js';
 import { R0, R1 } from '../../src/isa/registers.js';
 import { runInProcess } from '../smp/harness.js';
 
-/** An APC routine that traces `tag` with the IRQL it runs at. */
-function traceIrql(tag: number) {
-  return (a: RoutineBuilder): void => {
-    a.kcall('KeGetCurrentIrql');
-    a.trace(tag, R0);
-    a.ret(0);
-  };
-}
-
-/** Tags: an APC routine's tag is 100 + 10·apc + 1 KernelRoutine / 2 NormalRoutine; the value is its IRQL. */
-const SPECIAL_KERNEL = 111;
-const NORMAL_KERNEL = 121;
-const NORMAL_NORMAL = 122;
-
-const apcRoutines = {
-  SpecialKernel: traceIrql(SPECIAL_KERNEL),
-  NormalKernel: traceIrql(NORMAL_KERNEL),
-  NormalNormal: traceIrql(NORMAL_NORMAL),
-};
-
-const apcs: Record<string, ApcDeclaration> = {
-  Special: { kernelRoutine: 'SpecialKernel', mode: 'kernel' },
-  Normal: { kernelRoutine: 'NormalKernel', normalRoutine: 'NormalNormal', mode: 'kernel' },
-};
-
-function oneThread(name: string, main: (a: RoutineBuilder) => void): ScenarioDefinition {
-  return defineScenario({
-    name,
-    description: name,
-    threads: { T: { routine: 'Main', cpu: 0 } },
-    apcs,
-    routines: { Main: main, ...apcRoutines },
-  });
-}
-
-/** [tag, value] of every TRACE on CPU `cpu`, in order. */
-function traced(run: Awaited<ReturnType<typeof runInProcess>>, cpu = 0): Array<[number, number]> {
-  return run.events.filter((e) => e.cpu === cpu).map((e) => [e.tag, e.value]);
-}
+import { NORMAL_KERNEL, NORMAL_NORMAL, SPECIAL_KERNEL, apcRoutines, apcs, oneThread, traced } from './apc-fixtures.js';
 
 describe('KeInsertQueueApc to the running thread at PASSIVE_LEVEL', () => {
   it('a special APC runs its KernelRoutine at APC_LEVEL before the next instruction of the inserting thread', async () => {

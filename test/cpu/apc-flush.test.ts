@@ -3,45 +3,13 @@
 // flush clears UserApcPending, an empty list gives 0 (NT's NULL), and above DISPATCH_LEVEL it is 0xA.
 import { describe, expect, it } from 'vitest';
 import { defineScenario } from '../../src/scenario/define.js';
-import type { ApcDeclaration, ScenarioDefinition } from '../../src/scenario/define.js';
-import type { RoutineBuilder } from '../../src/isa/builder.js';
 import { APC_LEVEL, DISPATCH_LEVEL, PASSIVE_LEVEL } from '../../src/kernel/irql.js';
 import { BUGCHECK } from '../../src/kernel/bugcheck.js';
 import { KernelMode, STATUS, UserMode } from '../../src/kernel/status.js';
 import { R0 } from '../../src/isa/registers.js';
 import { runInProcess } from '../smp/harness.js';
 
-/** An APC routine that traces `tag` (with the IRQL it runs at). */
-function traceIrql(tag: number) {
-  return (a: RoutineBuilder): void => {
-    a.kcall('KeGetCurrentIrql');
-    a.trace(tag, R0);
-    a.ret(0);
-  };
-}
-
-const SPECIAL_KERNEL = 111;
-const NORMAL_KERNEL = 121;
-const NORMAL_NORMAL = 122;
-
-const apcs: Record<string, ApcDeclaration> = {
-  Special: { kernelRoutine: 'SpecialKernel', mode: 'kernel' },
-  Normal: { kernelRoutine: 'NormalKernel', normalRoutine: 'NormalNormal', mode: 'kernel' },
-};
-
-function oneThread(name: string, main: (a: RoutineBuilder) => void): ScenarioDefinition {
-  return defineScenario({
-    name,
-    description: name,
-    threads: { T: { routine: 'Main', cpu: 0 } },
-    apcs,
-    routines: { Main: main, SpecialKernel: traceIrql(SPECIAL_KERNEL), NormalKernel: traceIrql(NORMAL_KERNEL), NormalNormal: traceIrql(NORMAL_NORMAL) },
-  });
-}
-
-function traced(run: Awaited<ReturnType<typeof runInProcess>>, cpu = 0): Array<[number, number]> {
-  return run.events.filter((e) => e.cpu === cpu).map((e) => [e.tag, e.value]);
-}
+import { SPECIAL_KERNEL, oneThread, traceIrql, traced } from './apc-fixtures.js';
 
 describe('KeFlushQueueApc', () => {
   it("flushing a thread's kernel APCs at DISPATCH_LEVEL removes them all: none runs when the IRQL drops, and each can be inserted again", async () => {

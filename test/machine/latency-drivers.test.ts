@@ -3,7 +3,6 @@
 // routines, names the driver beside the routine, and the run itself (its trace hash) is the same
 // with or without the names. Deterministic mode, in process.
 import { describe, expect, it } from 'vitest';
-import { defineScenario } from '../../src/scenario/define.js';
 import type { ScenarioDefinition } from '../../src/scenario/define.js';
 import { validateScenario } from '../../src/scenario/validate.js';
 import { executeScenario } from '../../src/machine/execute.js';
@@ -12,6 +11,8 @@ import type { RoutineExecution } from '../../src/cpu/latency-recorder.js';
 import { LatencySeries } from '../../src/util/latency-histogram.js';
 import { formatLatencyReport } from '../../src/cli/latency-format.js';
 import interruptStorm from '../../src/scenarios/interrupt-storm.js';
+import { nestedIsrScenario } from './nested-isr.js';
+import type { IsrDrivers } from './nested-isr.js';
 
 async function run(definition: ScenarioDefinition, cpus = 1, durationNs = 2e6) {
   validateScenario(definition, { cpus, arch: 'x64' });
@@ -26,38 +27,9 @@ async function run(definition: ScenarioDefinition, cpus = 1, durationNs = 2e6) {
   });
 }
 
-/** One CPU: a slow ISR at DIRQL 5 queuing a DPC, and a fast ISR at DIRQL 10 that fires while the slow one runs. */
-function twoIsrScenario(drivers: { slow?: string; fast?: string; dpc?: string }, extra: Partial<ScenarioDefinition> = {}): ScenarioDefinition {
-  const named = (driver: string | undefined) => (driver === undefined ? {} : { driver });
-  return defineScenario({
-    name: 'two-isrs',
-    description: 'a slow low-DIRQL ISR interrupted by a fast high-DIRQL one; the slow one queues a DPC',
-    interrupts: {
-      Slow: { vector: 0x50, routine: 'SlowIsr', ...named(drivers.slow) },
-      Fast: { vector: 0xa0, routine: 'FastIsr', ...named(drivers.fast) },
-    },
-    dpcs: { SlowDpc: { routine: 'SlowDpcRoutine', ...named(drivers.dpc) } },
-    devices: {
-      slow: { vector: 0x50, ratePerSec: 1000, count: 1, startMs: 0.1 },
-      fast: { vector: 0xa0, ratePerSec: 1000, count: 1, startMs: 0.15 },
-    },
-    routines: {
-      SlowIsr: (a) => {
-        a.work(200_000);
-        a.kcall('KeInsertQueueDpc', a.dpc('SlowDpc'), 0, 0);
-        a.ret(1);
-      },
-      FastIsr: (a) => {
-        a.work(30_000);
-        a.ret(1);
-      },
-      SlowDpcRoutine: (a) => {
-        a.work(50_000);
-        a.ret();
-      },
-    },
-    ...extra,
-  });
+/** The shared nested-ISR scenario with its objects' drivers named as given. */
+function twoIsrScenario(drivers: IsrDrivers, extra: Partial<ScenarioDefinition> = {}): ScenarioDefinition {
+  return nestedIsrScenario(true, extra, drivers);
 }
 
 const empty = () => new LatencySeries().encode();
@@ -187,10 +159,10 @@ describe('the latency report grouped by driver', () => {
 describe('the driver declaration', () => {
   it('is refused with one line naming the key when it is not a non-empty one-line string', () => {
     expect(problem(twoIsrScenario({ dpc: '' }))).toBe(
-      "scenario 'two-isrs': dpcs.SlowDpc.driver must be the driver's name, a non-empty one-line string such as 'ndis.sys' (got \"\")",
+      "scenario 'nested-isr': dpcs.SlowDpc.driver must be the driver's name, a non-empty one-line string such as 'ndis.sys' (got \"\")",
     );
     expect(problem({ ...twoIsrScenario({}), interrupts: { Slow: { vector: 0x50, routine: 'SlowIsr', driver: 7 } } })).toBe(
-      "scenario 'two-isrs': interrupts.Slow.driver must be the driver's name, a non-empty one-line string such as 'ndis.sys' (got 7)",
+      "scenario 'nested-isr': interrupts.Slow.driver must be the driver's name, a non-empty one-line string such as 'ndis.sys' (got 7)",
     );
     expect(problem(twoIsrScenario({ fast: '  ' }))).toContain('interrupts.Fast.driver must be the driver');
     expect(problem(twoIsrScenario({ fast: 'a\nb.sys' }))).toContain('interrupts.Fast.driver must be the driver');
@@ -205,7 +177,7 @@ describe('the driver declaration', () => {
       },
     });
     expect(problem(shared('b.sys'))).toBe(
-      "scenario 'two-isrs': interrupts.Fast.driver 'b.sys': its routine SlowIsr is also interrupts.Slow's, of driver 'a.sys' (a routine's code is in one driver, which the latency report names it by)",
+      "scenario 'nested-isr': interrupts.Fast.driver 'b.sys': its routine SlowIsr is also interrupts.Slow's, of driver 'a.sys' (a routine's code is in one driver, which the latency report names it by)",
     );
     expect(problem(shared('a.sys'))).toBe('no problem');
     expect(problem(shared(undefined))).toBe('no problem');

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defineScenario } from '../../src/scenario/define.js';
+import { nestedIsrScenario } from './nested-isr.js';
 import type { ScenarioDefinition } from '../../src/scenario/define.js';
 import { validateScenario } from '../../src/scenario/validate.js';
 import { executeScenario } from '../../src/machine/execute.js';
@@ -32,39 +33,6 @@ async function run(definition: ScenarioDefinition, extra: Partial<RunOptions> = 
     verbose: false,
     command: '',
     backend: 'in-process',
-    ...extra,
-  });
-}
-
-/** One CPU: a slow ISR at DIRQL 5 (`slowWork` cycles) and, when `nested`, a fast one at a higher DIRQL that fires while it runs. */
-function nestedIsrScenario(nested: boolean, extra: Partial<ScenarioDefinition> = {}): ScenarioDefinition {
-  return defineScenario({
-    name: nested ? 'nested-isr' : 'lone-isr',
-    description: 'a slow low-DIRQL ISR, optionally interrupted by a fast high-DIRQL one',
-    interrupts: {
-      Slow: { vector: 0x50, routine: 'SlowIsr' },
-      ...(nested ? { Fast: { vector: 0xa0, routine: 'FastIsr' } } : {}),
-    },
-    dpcs: { SlowDpc: { routine: 'SlowDpcRoutine' } },
-    devices: {
-      slow: { vector: 0x50, ratePerSec: 1000, count: 1, startMs: 0.1 },
-      ...(nested ? { fast: { vector: 0xa0, ratePerSec: 1000, count: 1, startMs: 0.15 } } : {}),
-    },
-    routines: {
-      SlowIsr: (a) => {
-        a.work(200_000);
-        a.kcall('KeInsertQueueDpc', a.dpc('SlowDpc'), 0, 0);
-        a.ret(1);
-      },
-      FastIsr: (a) => {
-        a.work(30_000);
-        a.ret(1);
-      },
-      SlowDpcRoutine: (a) => {
-        a.work(50_000);
-        a.ret();
-      },
-    },
     ...extra,
   });
 }
